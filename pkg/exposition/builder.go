@@ -1,0 +1,518 @@
+package exposition
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+
+	"github.com/prometheus/prometheus/model/exemplar"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/textparse"
+)
+
+// famState is what the builder remembers about a family while parsing.
+type famState struct {
+	typed, help, unit bool           // metadata seen
+	started          bool           // a sample was seen
+	index            map[uint64]int // label hash -> last metric index with those labels
+	lastGroup        uint64         // label hash of the newest metric (OpenMetrics grouping)
+	owned            []string       // sample names registered in builder.owned
+}
+
+// builder folds the flat entries of a textparse.Parser into families.
+type builder struct {
+	om       bool
+	fams     []Family
+	state    []famState
+	byName   map[string]int // family name -> index
+	owned    map[string]int // OpenMetrics: every sample name a family may use -> family
+	cur      int            // family being filled, -1 before the first
+	warnings []string
+	dups     int
+	entries  int // entries consumed, to locate an error
+
+	lbls    labels.Labels
+	ex      exemplar.Exemplar
+	hashBuf []byte
+}
+
+func newBuilder(om bool) *builder {
+	return &builder{om: om, byName: map[string]int{}, owned: map[string]int{}, cur: -1}
+}
+
+// errorOffset finds the start of the line the parser stopped on: textparse
+// does not expose its offset, but each entry it returns is one line, and
+// blank lines are skipped by the text parser (they are errors in OpenMetrics).
+func (b *builder) errorOffset(body []byte) int {
+	n := 0
+	for i := 0; i < len(body); {
+		j := bytes.IndexByte(body[i:], '\n')
+		if j < 0 {
+			j = len(body) - i
+		}
+		if b.om || len(bytes.TrimSpace(body[i:i+j])) > 0 {
+			if n == b.entries {
+				return i
+			}
+			n++
+		}
+		i += j + 1
+	}
+	return len(body)
+}
+
+func (b *builder) run(p textparse.Parser) error {
+	for {
+		e, err := p.Next()
+		if errors.Is(err, io.EOF) {
+			return b.finish()
+		}
+		if err != nil {
+			return err
+		}
+		switch e {
+		case textparse.EntryType:
+			name, t := p.Type()
+			err = b.meta(string(name), "TYPE", func(f *Family, s *famState) error {
+				s.typed = true
+				f.Type = Type(t)
+				if f.Unit != "" && (f.Type == Info || f.Type == StateSet) {
+					return fmt.Errorf("%s metric family %q cannot have a unit", f.Type, f.Name)
+				}
+				return b.register(b.cur)
+			})
+		case textparse.EntryHelp:
+			name, h := p.Help()
+			err = b.meta(string(name), "HELP", func(f *Family, s *famState) error {
+				s.help = true
+				f.Help = string(h)
+				return nil
+			})
+		case textparse.EntryUnit:
+			name, u := p.Unit()
+			err = b.meta(string(name), "UNIT", func(f *Family, s *famState) error {
+				if f.Type == Info || f.Type == StateSet {
+					return fmt.Errorf("%s metric family %q cannot have a unit", f.Type, f.Name)
+				}
+				s.unit = true
+				f.Unit = string(u)
+				return nil
+			})
+		case textparse.EntrySeries:
+			series, ts, v := p.Series()
+			p.Labels(&b.lbls)
+			err = b.series(p, series, ts, v)
+		case textparse.EntryComment:
+			// plain comments carry nothing
+		default:
+			err = fmt.Errorf("unexpected entry %d", e)
+		}
+		if err != nil {
+			return err
+		}
+		b.entries++
+	}
+}
+
+// meta switches to (or creates) the family a metadata line names and applies set.
+func (b *builder) meta(name, what string, set func(*Family, *famState) error) error {
+	i, ok := b.byName[name]
+	if !ok {
+		var err error
+		if i, err = b.newFamily(name, ""); err != nil {
+			return err
+		}
+	} else {
+		s := &b.state[i]
+		seen := map[string]bool{"TYPE": s.typed, "HELP": s.help, "UNIT": s.unit}[what]
+		switch {
+		case seen:
+			return fmt.Errorf("second %s line for metric family %q", what, name)
+		case b.om && (i != b.cur || s.started):
+			return fmt.Errorf("%s for metric family %q must come before its samples, next to its other metadata", what, name)
+		case !b.om && s.started && what == "TYPE":
+			return fmt.Errorf("TYPE line for metric family %q after its samples", name)
+		}
+		b.cur = i
+	}
+	return set(&b.fams[i], &b.state[i])
+}
+
+func (b *builder) newFamily(name string, t Type) (int, error) {
+	if b.om && b.cur >= 0 {
+		if err := b.finishFamily(b.cur); err != nil {
+			return 0, err
+		}
+	}
+	b.fams = append(b.fams, Family{Name: name, Type: t})
+	b.state = append(b.state, famState{index: map[uint64]int{}})
+	i := len(b.fams) - 1
+	b.byName[name] = i
+	b.cur = i
+	return i, b.register(i)
+}
+
+// register records the sample names a family may use, so that two
+// OpenMetrics families can never claim the same name.
+func (b *builder) register(i int) error {
+	if !b.om {
+		return nil
+	}
+	s := &b.state[i]
+	for _, n := range s.owned {
+		delete(b.owned, n)
+	}
+	s.owned = s.owned[:0]
+	f := &b.fams[i]
+	t := f.Type
+	if t == "" {
+		t = Unknown
+	}
+	names := []string{f.Name}
+	for _, suf := range suffixes(t, true) {
+		if suf != "" {
+			names = append(names, f.Name+suf)
+		}
+	}
+	for _, n := range names {
+		if j, ok := b.owned[n]; ok && j != i {
+			return fmt.Errorf("metric family %q clashes with family %q over the name %q", f.Name, b.fams[j].Name, n)
+		}
+		b.owned[n] = i
+		s.owned = append(s.owned, n)
+	}
+	return nil
+}
+
+// suffixes lists the sample name suffixes each family type owns.
+func suffixes(t Type, om bool) []string {
+	switch t {
+	case Counter:
+		if om {
+			return []string{"_total", "_created"}
+		}
+		return []string{""}
+	case Histogram:
+		if om {
+			return []string{"_bucket", "_count", "_sum", "_created"}
+		}
+		return []string{"_bucket", "_count", "_sum"}
+	case GaugeHistogram:
+		return []string{"_bucket", "_gcount", "_gsum"}
+	case Summary:
+		if om {
+			return []string{"", "_count", "_sum", "_created"}
+		}
+		return []string{"", "_count", "_sum"}
+	case Info:
+		return []string{"_info"}
+	default:
+		return []string{""}
+	}
+}
+
+var knownSuffixes = []string{"_total", "_created", "_bucket", "_count", "_sum", "_gcount", "_gsum", "_info"}
+
+// owner finds the family that sample name belongs to and the suffix it
+// carries, or -1.
+func (b *builder) owner(name string) (int, string) {
+	try := func(i int) (int, string) {
+		f := &b.fams[i]
+		t := f.Type
+		if t == "" {
+			t = Unknown
+		}
+		for _, s := range suffixes(t, b.om) {
+			if len(name) == len(f.Name)+len(s) && strings.HasPrefix(name, f.Name) && strings.HasSuffix(name, s) {
+				return i, s
+			}
+		}
+		return -1, ""
+	}
+	if b.cur >= 0 {
+		if i, s := try(b.cur); i >= 0 {
+			return i, s
+		}
+	}
+	if i, ok := b.byName[name]; ok {
+		if i, s := try(i); i >= 0 {
+			return i, s
+		}
+	}
+	for _, s := range knownSuffixes {
+		if base, ok := strings.CutSuffix(name, s); ok {
+			if i, ok := b.byName[base]; ok {
+				if i, s := try(i); i >= 0 {
+					return i, s
+				}
+			}
+		}
+	}
+	return -1, ""
+}
+
+func (b *builder) series(p textparse.Parser, raw []byte, ts *int64, v float64) error {
+	name := b.lbls.Get(labels.MetricName)
+	if dup, ok := b.lbls.HasDuplicateLabelNames(); ok {
+		return fmt.Errorf("%s: label %q appears twice", name, dup)
+	}
+	if b.om && trailingComma(raw) {
+		return fmt.Errorf("%s: a label set must not end in a comma", name)
+	}
+	fi, suffix := b.owner(name)
+	switch {
+	case fi < 0:
+		t := Untyped
+		if b.om {
+			t = Unknown
+		}
+		var err error
+		if fi, err = b.newFamily(name, t); err != nil {
+			return err
+		}
+	case fi != b.cur && b.om:
+		return fmt.Errorf("samples of metric family %q are not grouped together", b.fams[fi].Name)
+	}
+	b.cur = fi
+	f, s := &b.fams[fi], &b.state[fi]
+	if f.Type == "" {
+		f.Type = Untyped
+		if b.om {
+			f.Type = Unknown
+		}
+	}
+	s.started = true
+	var ex *Exemplar
+	if b.om {
+		ex = b.exemplar(p)
+		if err := omCheckSample(f, name, suffix, &b.lbls, raw, v, ex); err != nil {
+			return err
+		}
+	}
+
+	var drop string
+	switch {
+	case f.Type.IsHistogram() && suffix == "_bucket":
+		drop = "le"
+	case f.Type == Summary && suffix == "":
+		drop = "quantile"
+	}
+	grouped := f.Type.IsHistogram() || f.Type == Summary || suffix == "_created"
+	h := b.hash(drop)
+	mi, seen := s.index[h]
+	if seen && !b.sameLabels(&f.Metrics[mi], drop) {
+		seen = false // a hash collision: count it as another series
+		h = h*31 + uint64(len(f.Metrics)) + 1
+	}
+	if b.om && seen && h != s.lastGroup {
+		return fmt.Errorf("samples of %s%s are not grouped together", f.Name, f.Metrics[mi].Labels)
+	}
+	if seen && !grouped {
+		if !b.om {
+			b.duplicate(name, "")
+			return nil
+		}
+		// OpenMetrics lets one series repeat with later timestamps.
+		prev := &f.Metrics[mi]
+		if err := omCheckRepeat(prev, ts); err != nil {
+			return fmt.Errorf("%s%s: %w", name, prev.Labels, err)
+		}
+		seen = false
+	}
+	if !seen {
+		if b.om && suffix == "_created" {
+			return fmt.Errorf("%s comes before the sample it belongs to", name)
+		}
+		if b.om && grouped && len(f.Metrics) > 0 {
+			if err := omFinishMetric(f, &f.Metrics[len(f.Metrics)-1]); err != nil {
+				return err
+			}
+		}
+		f.Metrics = append(f.Metrics, Metric{Labels: b.publicLabels(drop)})
+		mi = len(f.Metrics) - 1
+		s.index[h] = mi
+		s.lastGroup = h
+	}
+	m := &f.Metrics[mi]
+	if ts != nil && suffix != "_created" {
+		m.TimestampMs, m.HasTimestamp = *ts, true
+	}
+	switch {
+	case suffix == "_created":
+		m.Created = v
+	case suffix == "_count" || suffix == "_gcount":
+		m.Count = v
+		m.hasCount = true
+	case suffix == "_sum" || suffix == "_gsum":
+		m.Sum = v
+		m.hasSum = true
+	case suffix == "_bucket":
+		le, err := parseBound(b.lbls.Get("le"))
+		if err != nil {
+			return fmt.Errorf("%s: le label: %w", name, err)
+		}
+		for _, bk := range m.Buckets {
+			if bk.UpperBound == le {
+				if b.om {
+					return fmt.Errorf("duplicate bucket le=%q for %s%s", b.lbls.Get("le"), name, m.Labels)
+				}
+				b.duplicate(name, "")
+				return nil
+			}
+		}
+		if b.om && len(m.Buckets) > 0 {
+			if err := omCheckNextBucket(m.Buckets[len(m.Buckets)-1], le, v); err != nil {
+				return fmt.Errorf("%s%s: %w", name, m.Labels, err)
+			}
+		}
+		m.Buckets = append(m.Buckets, Bucket{UpperBound: le, Count: v, Exemplar: ex})
+	case f.Type == Summary:
+		q, err := parseBound(b.lbls.Get("quantile"))
+		if err != nil {
+			return fmt.Errorf("%s: quantile label: %w", name, err)
+		}
+		m.Quantiles = append(m.Quantiles, Quantile{Quantile: q, Value: v})
+	default:
+		m.Value = v
+		if ex != nil {
+			m.Exemplars = append(m.Exemplars, *ex)
+		}
+	}
+	return nil
+}
+
+func (b *builder) duplicate(name, extra string) {
+	b.dups++
+	switch {
+	case b.dups <= 10:
+		b.warnings = append(b.warnings, fmt.Sprintf("duplicate series %s%s%s ignored (the first one is kept)", name, b.lbls.MatchLabels(false, labels.MetricName), extra))
+	case b.dups == 11:
+		b.warnings = append(b.warnings, "more duplicate series ignored")
+	}
+}
+
+func (b *builder) exemplar(p textparse.Parser) *Exemplar {
+	b.ex = exemplar.Exemplar{}
+	if !p.Exemplar(&b.ex) {
+		return nil
+	}
+	e := &Exemplar{Value: b.ex.Value, TimestampMs: b.ex.Ts, HasTimestamp: b.ex.HasTs}
+	b.ex.Labels.Range(func(l labels.Label) { e.Labels = append(e.Labels, Label{l.Name, l.Value}) })
+	return e
+}
+
+// hash identifies the current sample's series without __name__ and the
+// label named drop (le or quantile), so that the lines of one histogram or
+// summary land in the same Metric.
+func (b *builder) hash(drop string) uint64 {
+	var h uint64
+	h, b.hashBuf = b.lbls.HashWithoutLabels(b.hashBuf, drop)
+	return h
+}
+
+func (b *builder) sameLabels(m *Metric, drop string) bool {
+	i := 0
+	ok := true
+	b.lbls.Range(func(l labels.Label) {
+		if !ok || l.Name == labels.MetricName || l.Name == drop {
+			return
+		}
+		if i >= len(m.Labels) || m.Labels[i] != (Label{l.Name, l.Value}) {
+			ok = false
+		}
+		i++
+	})
+	return ok && i == len(m.Labels)
+}
+
+// publicLabels converts the current labels, leaving out __name__ and drop.
+// The strings share the one allocation labels.Labels made for the series.
+func (b *builder) publicLabels(drop string) Labels {
+	n := b.lbls.Len() - 1
+	if n <= 0 {
+		return nil
+	}
+	ls := make(Labels, 0, n)
+	b.lbls.Range(func(l labels.Label) {
+		if l.Name != labels.MetricName && l.Name != drop {
+			ls = append(ls, Label{l.Name, l.Value})
+		}
+	})
+	if len(ls) == 0 {
+		return nil
+	}
+	return ls
+}
+
+// finish validates the last family and fills in what a text exposition may
+// leave out: a histogram without _count gets the +Inf bucket's count.
+func (b *builder) finish() error {
+	if b.om && b.cur >= 0 {
+		if err := b.finishFamily(b.cur); err != nil {
+			return err
+		}
+	}
+	for fi := range b.fams {
+		f := &b.fams[fi]
+		if f.Type == "" {
+			f.Type = Untyped
+			if b.om {
+				f.Type = Unknown
+			}
+		}
+		for mi := range f.Metrics {
+			m := &f.Metrics[mi]
+			sortBuckets(m.Buckets)
+			sortQuantiles(m.Quantiles)
+			if f.Type.IsHistogram() && !m.hasCount && len(m.Buckets) > 0 && math.IsInf(m.Buckets[len(m.Buckets)-1].UpperBound, 1) {
+				m.Count = m.Buckets[len(m.Buckets)-1].Count
+			}
+		}
+	}
+	return nil
+}
+
+func (b *builder) finishFamily(i int) error {
+	f := &b.fams[i]
+	if n := len(f.Metrics); n > 0 && (f.Type.IsHistogram() || f.Type == Summary) {
+		return omFinishMetric(f, &f.Metrics[n-1])
+	}
+	return nil
+}
+
+// parseBound parses an le or quantile label value.
+func parseBound(s string) (float64, error) {
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsNaN(v) {
+		return 0, fmt.Errorf("invalid bound %q", s)
+	}
+	return v, nil
+}
+
+// trailingComma reports a comma right before the closing brace of a label
+// set, outside quoted values.
+func trailingComma(series []byte) bool {
+	quoted, comma := false, false
+	for i := 0; i < len(series); i++ {
+		c := series[i]
+		switch {
+		case quoted && c == '\\':
+			i++
+		case c == '"':
+			quoted = !quoted
+			comma = false
+		case quoted:
+		case c == ',':
+			comma = true
+		case c == '}':
+			return comma
+		case c != ' ':
+			comma = false
+		}
+	}
+	return false
+}

@@ -1,0 +1,167 @@
+// Package exposition fetches and parses the Prometheus exposition formats
+// (text 0.0.4, OpenMetrics 1.0 and delimited protobuf) into a plain model,
+// and offers the operations a person at a shell wants on top of it:
+// selecting series, counter rates and histogram quantiles.
+//
+// The package keeps no global state; everything it does takes a context or
+// works on values the caller owns.
+package exposition
+
+import (
+	"sort"
+	"strings"
+
+	"github.com/prometheus/prometheus/model/histogram"
+)
+
+// Type is a metric family type as written in the exposition.
+type Type string
+
+// The family types of the Prometheus text format and OpenMetrics 1.0.
+const (
+	Counter        Type = "counter"
+	Gauge          Type = "gauge"
+	Histogram      Type = "histogram"
+	GaugeHistogram Type = "gaugehistogram"
+	Summary        Type = "summary"
+	Info           Type = "info"
+	StateSet       Type = "stateset"
+	Unknown        Type = "unknown" // OpenMetrics' name for a family without a type
+	Untyped        Type = "untyped" // the text format's name for the same thing
+)
+
+// IsHistogram reports whether samples of the type carry buckets.
+func (t Type) IsHistogram() bool { return t == Histogram || t == GaugeHistogram }
+
+// Family is one metric family: the metadata and every metric that belongs to it.
+type Family struct {
+	Name    string
+	Type    Type
+	Help    string
+	Unit    string
+	Metrics []Metric
+}
+
+// Label is one label pair.
+type Label struct {
+	Name, Value string
+}
+
+// Labels are kept sorted by name; __name__ is never among them.
+type Labels []Label
+
+// Get returns the value of the named label, or "".
+func (ls Labels) Get(name string) string {
+	for _, l := range ls {
+		if l.Name == name {
+			return l.Value
+		}
+	}
+	return ""
+}
+
+// String renders the labels the way PromQL does: {a="1", b="2"}.
+func (ls Labels) String() string {
+	var b strings.Builder
+	b.WriteByte('{')
+	for i, l := range ls {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(l.Name)
+		b.WriteString(`="`)
+		b.WriteString(EscapeLabelValue(l.Value))
+		b.WriteByte('"')
+	}
+	b.WriteByte('}')
+	return b.String()
+}
+
+// key is a compact identity of a label set, used to group the lines of one
+// histogram or summary and to match metrics across two scrapes.
+func (ls Labels) key() string {
+	var b strings.Builder
+	for _, l := range ls {
+		b.WriteString(l.Name)
+		b.WriteByte(0xff)
+		b.WriteString(l.Value)
+		b.WriteByte(0xff)
+	}
+	return b.String()
+}
+
+func (ls Labels) sort() {
+	sort.Slice(ls, func(i, j int) bool { return ls[i].Name < ls[j].Name })
+}
+
+// EscapeLabelValue escapes a label value for the text formats.
+func EscapeLabelValue(s string) string {
+	if !strings.ContainsAny(s, "\\\"\n") {
+		return s
+	}
+	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
+	return r.Replace(s)
+}
+
+// Metric is one series of a family (for histograms and summaries: the group
+// of lines that share a label set).
+type Metric struct {
+	Labels Labels
+	// Value is the sample value of counters, gauges, unknown/untyped, info
+	// and stateset metrics.
+	Value float64
+	// TimestampMs is the exposed timestamp in milliseconds, when HasTimestamp.
+	TimestampMs  int64
+	HasTimestamp bool
+	// Created is the OpenMetrics _created time in Unix seconds; 0 when unknown.
+	Created float64
+
+	// Count and Sum of histograms and summaries (gcount/gsum for gauge histograms).
+	Count, Sum float64
+	Buckets    []Bucket   // classic histogram buckets, ascending, +Inf last
+	Quantiles  []Quantile // summary quantiles as exposed
+	Native     *histogram.FloatHistogram
+	Exemplars  []Exemplar
+
+	hasCount, hasSum bool // whether the exposition carried _count / _sum
+}
+
+// Bucket is one cumulative classic histogram bucket.
+type Bucket struct {
+	UpperBound float64
+	Count      float64
+	Exemplar   *Exemplar
+}
+
+// Quantile is one summary quantile.
+type Quantile struct {
+	Quantile, Value float64
+}
+
+// Exemplar is an OpenMetrics exemplar.
+type Exemplar struct {
+	Labels       Labels
+	Value        float64
+	TimestampMs  int64
+	HasTimestamp bool
+}
+
+// SeriesCount counts the series a family would produce on ingestion
+// (each bucket, count and sum of a histogram counts once).
+func (f *Family) SeriesCount() int {
+	n := 0
+	for i := range f.Metrics {
+		m := &f.Metrics[i]
+		switch {
+		case f.Type.IsHistogram() && m.Native != nil:
+			n++
+		case f.Type.IsHistogram():
+			n += len(m.Buckets) + 2
+		case f.Type == Summary:
+			n += len(m.Quantiles) + 2
+		default:
+			n++
+		}
+	}
+	return n
+}

@@ -1,0 +1,124 @@
+package exposition
+
+import (
+	"fmt"
+	"mime"
+	"strings"
+
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/textparse"
+)
+
+// Format is an exposition format.
+type Format int
+
+// The formats monctl parses.
+const (
+	FormatText        Format = iota // text/plain; version=0.0.4
+	FormatOpenMetrics               // application/openmetrics-text; version=1.0.0
+	FormatProtobuf                  // application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited
+)
+
+func (f Format) String() string {
+	switch f {
+	case FormatOpenMetrics:
+		return "openmetrics"
+	case FormatProtobuf:
+		return "protobuf"
+	default:
+		return "text"
+	}
+}
+
+// FormatFromContentType maps a Content-Type header to a format. An empty
+// content type means the text format, as Prometheus assumes for old targets.
+func FormatFromContentType(ct string) (Format, error) {
+	if strings.TrimSpace(ct) == "" {
+		return FormatText, nil
+	}
+	mt, params, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return FormatText, fmt.Errorf("cannot parse content type %q: %w", ct, err)
+	}
+	switch mt {
+	case "text/plain":
+		return FormatText, nil
+	case "application/openmetrics-text":
+		return FormatOpenMetrics, nil
+	case "application/vnd.google.protobuf":
+		if p := params["proto"]; p != "" && p != "io.prometheus.client.MetricFamily" {
+			return FormatText, fmt.Errorf("unsupported protobuf message %q in content type %q", p, ct)
+		}
+		if e := params["encoding"]; e != "" && e != "delimited" {
+			return FormatText, fmt.Errorf("unsupported protobuf encoding %q in content type %q (only delimited is)", e, ct)
+		}
+		return FormatProtobuf, nil
+	}
+	return FormatText, fmt.Errorf("unsupported content type %q (want text/plain, application/openmetrics-text or application/vnd.google.protobuf)", ct)
+}
+
+// ParseResult is what parsing one exposition yields.
+type ParseResult struct {
+	Families []Family
+	// Warnings are problems that did not stop the parse, such as duplicate
+	// series (the first one is kept, as Prometheus keeps the first sample).
+	Warnings []string
+}
+
+// ParseError is a parse failure with the line it happened on.
+type ParseError struct {
+	Line int
+	Err  error
+}
+
+func (e *ParseError) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("line %d: %v", e.Line, e.Err)
+	}
+	return e.Err.Error()
+}
+
+func (e *ParseError) Unwrap() error { return e.Err }
+
+// Parse parses a whole exposition body. The body is not retained, but label
+// strings may share memory with each other; callers can reuse body.
+func Parse(body []byte, f Format) (*ParseResult, error) {
+	if f == FormatProtobuf {
+		return parseProtobuf(body)
+	}
+	return parseText(body, f == FormatOpenMetrics)
+}
+
+// lineOf returns the 1-based line number of byte offset off.
+func lineOf(body []byte, off int) int {
+	if off < 0 {
+		return 0
+	}
+	if off > len(body) {
+		off = len(body)
+	}
+	n := 1
+	for _, c := range body[:off] {
+		if c == '\n' {
+			n++
+		}
+	}
+	return n
+}
+
+
+// parseText runs the text or OpenMetrics parser over body.
+func parseText(body []byte, om bool) (*ParseResult, error) {
+	st := labels.NewSymbolTable()
+	var p textparse.Parser
+	if om {
+		p = textparse.NewOpenMetricsParser(body, st)
+	} else {
+		p = textparse.NewPromParser(body, st, false)
+	}
+	b := newBuilder(om)
+	if err := b.run(p); err != nil {
+		return nil, &ParseError{Line: lineOf(body, b.errorOffset(body)), Err: err}
+	}
+	return &ParseResult{Families: b.fams, Warnings: b.warnings}, nil
+}

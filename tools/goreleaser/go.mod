@@ -1,0 +1,3 @@
+module monctl.tools/goreleaser
+
+go 1.26.8
