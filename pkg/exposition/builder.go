@@ -17,10 +17,10 @@ import (
 // famState is what the builder remembers about a family while parsing.
 type famState struct {
 	typed, help, unit bool           // metadata seen
-	started          bool           // a sample was seen
-	index            map[uint64]int // label hash -> last metric index with those labels
-	lastGroup        uint64         // label hash of the newest metric (OpenMetrics grouping)
-	owned            []string       // sample names registered in builder.owned
+	started           bool           // a sample was seen
+	index             map[uint64]int // label hash -> last metric index with those labels
+	lastGroup         uint64         // label hash of the newest metric (OpenMetrics grouping)
+	owned             []string       // sample names registered in builder.owned
 }
 
 // builder folds the flat entries of a textparse.Parser into families.

@@ -106,7 +106,6 @@ func lineOf(body []byte, off int) int {
 	return n
 }
 
-
 // parseText runs the text or OpenMetrics parser over body.
 func parseText(body []byte, om bool) (*ParseResult, error) {
 	st := labels.NewSymbolTable()
