@@ -464,6 +464,11 @@ func (b *builder) finish() error {
 				f.Type = Unknown
 			}
 		}
+		// An OpenMetrics counter "foo" exposes foo_total; name the family
+		// after what Prometheus stores and users query, as the text format does.
+		if b.om && f.Type == Counter && !strings.HasSuffix(f.Name, "_total") {
+			f.Name += "_total"
+		}
 		for mi := range f.Metrics {
 			m := &f.Metrics[mi]
 			sortBuckets(m.Buckets)

@@ -122,6 +122,8 @@ type Metric struct {
 	Quantiles  []Quantile // summary quantiles as exposed
 	Native     *histogram.FloatHistogram
 	Exemplars  []Exemplar
+	// Rate is set by ApplyRates when the series was seen in an earlier scrape.
+	Rate *Rate
 
 	hasCount, hasSum bool // whether the exposition carried _count / _sum
 }

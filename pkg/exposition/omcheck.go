@@ -151,7 +151,10 @@ func omFinishMetric(f *Family, m *Metric) error {
 	if !f.Type.IsHistogram() {
 		return nil
 	}
-	id := f.Name + m.Labels.String()
+	id := f.Name
+	if len(m.Labels) > 0 {
+		id += m.Labels.String()
+	}
 	count, sum := "_count", "_sum"
 	if f.Type == GaugeHistogram {
 		count, sum = "_gcount", "_gsum"

@@ -1,0 +1,250 @@
+package cmdutil
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"github.com/spf13/viper"
+	"gopkg.in/yaml.v3"
+
+	"github.com/monctl/monctl/pkg/exposition"
+)
+
+// EnvPrefix starts every environment variable monctl reads.
+const EnvPrefix = "MONCTL"
+
+// Config is what the configuration file and environment hold for one run.
+type Config struct {
+	// File is the file that was loaded, or "" when there was none.
+	File string
+	// Targets are the scrape targets listed in the file.
+	Targets []exposition.Target
+
+	v *viper.Viper
+}
+
+// ConfigPath picks the configuration file: --config, else $MONCTL_CONFIG,
+// else $XDG_CONFIG_HOME/monctl/config.yaml (~/.config when unset). The second
+// result says whether the user named the file, so that a missing one is an
+// error rather than the normal case.
+func ConfigPath(flag string) (string, bool) {
+	if flag != "" {
+		return flag, true
+	}
+	if p := os.Getenv(EnvPrefix + "_CONFIG"); p != "" {
+		return p, true
+	}
+	dir := os.Getenv("XDG_CONFIG_HOME")
+	if dir == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return "", false
+		}
+		dir = filepath.Join(home, ".config")
+	}
+	return filepath.Join(dir, "monctl", "config.yaml"), false
+}
+
+// LoadConfig reads the configuration file (if any) and prepares the
+// environment lookups. known lists the keys a file may use: flag names,
+// and sections named after verbs holding flag names.
+func LoadConfig(path string, named bool, known map[string]map[string]bool) (*Config, error) {
+	v := viper.New()
+	v.SetEnvPrefix(EnvPrefix)
+	v.SetEnvKeyReplacer(strings.NewReplacer("-", "_", ".", "_"))
+	v.AutomaticEnv()
+	c := &Config{v: v}
+	if path == "" {
+		return c, nil
+	}
+	data, err := os.ReadFile(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist) && !named:
+		return c, nil
+	case err != nil:
+		return nil, UsageError("cannot read config file %s: %v", path, errors.Unwrap(err))
+	}
+	c.File = path
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, UsageError("config file %s: %v", path, strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	if len(doc.Content) == 0 {
+		return c, nil // empty file
+	}
+	root := doc.Content[0]
+	if root.Kind != yaml.MappingNode {
+		return nil, UsageError("config file %s: line %d: want a mapping of settings, got a %s", path, root.Line, kindName(root))
+	}
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		k, val := root.Content[i], root.Content[i+1]
+		switch {
+		case k.Value == "targets":
+			if c.Targets, err = decodeTargets(path, val); err != nil {
+				return nil, err
+			}
+		case known[""][k.Value]:
+		case known[k.Value] != nil:
+			if val.Kind != yaml.MappingNode {
+				return nil, UsageError("config file %s: line %d: %s: want a mapping of %s settings", path, val.Line, k.Value, k.Value)
+			}
+			for j := 0; j+1 < len(val.Content); j += 2 {
+				if sk := val.Content[j]; !known[k.Value][sk.Value] {
+					return nil, UsageError("config file %s: line %d: %s has no setting %q (%s)", path, sk.Line, k.Value, sk.Value, hint(known[k.Value]))
+				}
+			}
+		default:
+			return nil, UsageError("config file %s: line %d: unknown setting %q (%s)", path, k.Line, k.Value, hint(known[""]))
+		}
+	}
+	v.SetConfigType("yaml")
+	if err := v.ReadConfig(bytes.NewReader(data)); err != nil {
+		return nil, UsageError("config file %s: %v", path, err)
+	}
+	return c, nil
+}
+
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.SequenceNode:
+		return "list"
+	case yaml.ScalarNode:
+		return "single value"
+	}
+	return "document"
+}
+
+func hint(keys map[string]bool) string {
+	var ks []string
+	for k := range keys {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	if len(ks) > 12 {
+		ks = append(ks[:12], "...")
+	}
+	return "known: " + strings.Join(ks, ", ")
+}
+
+func decodeTargets(path string, n *yaml.Node) ([]exposition.Target, error) {
+	if n.Kind != yaml.SequenceNode {
+		return nil, UsageError("config file %s: line %d: targets: want a list", path, n.Line)
+	}
+	var out []exposition.Target
+	for i, item := range n.Content {
+		var t exposition.Target
+		if item.Kind == yaml.ScalarNode { // a bare URL or host:port
+			parsed, err := exposition.ParseTargetArg(item.Value)
+			if err != nil {
+				return nil, UsageError("config file %s: line %d: targets[%d]: %v", path, item.Line, i, err)
+			}
+			out = append(out, parsed)
+			continue
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(mustMarshal(item)))
+		dec.KnownFields(true)
+		if err := dec.Decode(&t); err != nil {
+			return nil, UsageError("config file %s: line %d: targets[%d]: %v", path, item.Line, i, strings.TrimPrefix(err.Error(), "yaml: "))
+		}
+		if t.URL == "" {
+			return nil, UsageError("config file %s: line %d: targets[%d]: url is missing", path, item.Line, i)
+		}
+		if !t.IsHTTP() {
+			parsed, err := exposition.ParseTargetArg(t.URL)
+			if err != nil {
+				return nil, UsageError("config file %s: line %d: targets[%d]: %v", path, item.Line, i, err)
+			}
+			t.URL = parsed.URL
+		}
+		t.HTTP.SetDirectory(filepath.Dir(path))
+		if err := t.HTTP.Validate(); err != nil {
+			return nil, UsageError("config file %s: line %d: targets[%d] (%s): http_config: %v", path, item.Line, i, t.DisplayName(), err)
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+func mustMarshal(n *yaml.Node) []byte {
+	b, err := yaml.Marshal(n)
+	if err != nil {
+		panic(err) // a node that was just parsed always marshals
+	}
+	return b
+}
+
+// EnvName is the environment variable for a key (a flag name, or
+// section.flag).
+func EnvName(key string) string {
+	return EnvPrefix + "_" + strings.ToUpper(strings.NewReplacer("-", "_", ".", "_").Replace(key))
+}
+
+// ApplyToFlags fills every flag of cmd the user did not set from the
+// environment, then from the file; per-verb keys (scrape.timeout,
+// MONCTL_SCRAPE_TIMEOUT) win over global ones (timeout, MONCTL_TIMEOUT).
+// The flags stay the single source of truth for the command's options.
+func (c *Config) ApplyToFlags(cmd *cobra.Command, section string) error {
+	var firstErr error
+	apply := func(fl *pflag.Flag) {
+		if firstErr != nil || fl.Changed || fl.Name == "config" || fl.Name == "help" {
+			return
+		}
+		keys := []string{fl.Name}
+		if section != "" {
+			keys = []string{section + "." + fl.Name, fl.Name}
+		}
+		for _, k := range keys {
+			if val, ok := os.LookupEnv(EnvName(k)); ok && val != "" {
+				if err := setFlag(fl, val); err != nil {
+					firstErr = UsageError("environment variable %s: %v", EnvName(k), err)
+				}
+				return
+			}
+		}
+		for _, k := range keys {
+			if c.File != "" && c.v.InConfig(k) {
+				if err := setFlag(fl, c.v.Get(k)); err != nil {
+					firstErr = UsageError("config file %s: %s: %v", c.File, k, err)
+				}
+				return
+			}
+		}
+	}
+	cmd.Flags().VisitAll(apply)
+	cmd.InheritedFlags().VisitAll(apply)
+	return firstErr
+}
+
+func setFlag(fl *pflag.Flag, val any) error {
+	if sv, ok := fl.Value.(pflag.SliceValue); ok {
+		var items []string
+		switch x := val.(type) {
+		case []any:
+			for _, it := range x {
+				items = append(items, fmt.Sprint(it))
+			}
+		case string:
+			items = strings.Split(x, ",")
+		default:
+			items = []string{fmt.Sprint(x)}
+		}
+		return sv.Replace(items)
+	}
+	switch x := val.(type) {
+	case []any, map[string]any:
+		return fmt.Errorf("want a single value, got %v", x)
+	}
+	if err := fl.Value.Set(fmt.Sprint(val)); err != nil {
+		return err
+	}
+	fl.Changed = true
+	return nil
+}

@@ -1,0 +1,91 @@
+// Package cmdutil holds what every verb's command shares: IO streams, exit
+// codes, the output flags and the loaded configuration.
+package cmdutil
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"syscall"
+)
+
+// Exit codes. They are part of the interface: cron jobs and scripts read them.
+const (
+	ExitOK          = 0   // everything was gathered
+	ExitFailure     = 1   // nothing could be gathered
+	ExitUsage       = 2   // bad flags, arguments or configuration
+	ExitPartial     = 3   // some targets or containers failed; output was still printed
+	ExitInterrupted = 130 // SIGINT (Ctrl-C)
+	ExitTerminated  = 143 // SIGTERM
+)
+
+// ExitError carries an exit code with the error that caused it. An
+// ExitError with a nil Err has already been reported.
+type ExitError struct {
+	Code int
+	Err  error
+}
+
+func (e *ExitError) Error() string {
+	if e.Err == nil {
+		return fmt.Sprintf("exit status %d", e.Code)
+	}
+	return e.Err.Error()
+}
+
+func (e *ExitError) Unwrap() error { return e.Err }
+
+// UsageError marks a mistake in flags, arguments or configuration (exit 2).
+func UsageError(format string, a ...any) error {
+	return &ExitError{Code: ExitUsage, Err: fmt.Errorf(format, a...)}
+}
+
+// Failure marks an error after which nothing useful was printed (exit 1).
+func Failure(err error) error { return &ExitError{Code: ExitFailure, Err: err} }
+
+// Partial is returned after printing what could be gathered when some
+// sources failed; their errors were already reported (exit 3).
+var Partial = &ExitError{Code: ExitPartial}
+
+// Silent is returned when everything failed and each error was already
+// reported (exit 1).
+var Silent = &ExitError{Code: ExitFailure}
+
+// SignalError is the cause of a context cancelled by a signal.
+type SignalError struct{ Signal os.Signal }
+
+func (e *SignalError) Error() string { return "interrupted by " + e.Signal.String() }
+
+// Code is the conventional 128+n exit status for the signal.
+func (e *SignalError) Code() int {
+	if e.Signal == syscall.SIGTERM {
+		return ExitTerminated
+	}
+	return ExitInterrupted
+}
+
+// CodeOf maps an error to its exit code.
+func CodeOf(err error) int {
+	var se *SignalError
+	var ee *ExitError
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.As(err, &se):
+		return se.Code()
+	case errors.As(err, &ee):
+		return ee.Code
+	}
+	return ExitFailure
+}
+
+// IOStreams are the three standard streams, replaceable in tests.
+type IOStreams struct {
+	In     io.Reader
+	Out    io.Writer
+	ErrOut io.Writer
+}
+
+// System returns the process's own streams.
+func System() IOStreams { return IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr} }

@@ -1,0 +1,37 @@
+package cmdutil
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/monctl/monctl/internal/output"
+)
+
+// OutputFlags are -o and --format, shared by every verb.
+type OutputFlags struct {
+	Output   string
+	Template string
+}
+
+// AddOutputFlags registers -o/--output and --format on cmd.
+func (o *OutputFlags) AddOutputFlags(cmd *cobra.Command, def string) {
+	cmd.Flags().StringVarP(&o.Output, "output", "o", def, "output format: table|wide|json|jsonl|csv|yaml|prom|openmetrics|influx")
+	cmd.Flags().StringVar(&o.Template, "format", "", "Go template per record, like docker: 'table {{.Name}}\\t{{.Value}}', 'json', or '{{.Name}}'")
+	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(output.Formats, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("format", cobra.NoFileCompletions)
+}
+
+// Resolve validates the flags: the format, or the parsed template.
+func (o *OutputFlags) Resolve() (output.Format, *output.Template, error) {
+	if o.Template != "" {
+		t, err := output.ParseTemplate(o.Template)
+		if err != nil {
+			return "", nil, UsageError("%v", err)
+		}
+		return "", t, nil
+	}
+	f, err := output.ParseFormat(o.Output)
+	if err != nil {
+		return "", nil, UsageError("%v", err)
+	}
+	return f, nil, nil
+}

@@ -1,0 +1,27 @@
+package cli
+
+import "github.com/spf13/cobra"
+
+// ExitCodesHelp is the text of 'monctl help exit-codes'; the README quotes it.
+const ExitCodesHelp = `monctl's exit codes are stable; scripts and cron jobs may rely on them.
+
+  0    ok: everything asked for was gathered and printed
+  1    failure: nothing could be gathered (every target or engine failed,
+       or the one that was asked for could not be reached)
+  2    usage: bad flags, arguments, or configuration (file or environment)
+  3    partial: some targets or containers failed; what could be gathered
+       was printed, and each failure was reported (on stderr, and in the
+       record's "error" field of json/jsonl/yaml output)
+  130  interrupted by SIGINT (Ctrl-C)
+  143  terminated by SIGTERM
+`
+
+func exitCodesTopic() *cobra.Command {
+	return &cobra.Command{
+		Use:   "exit-codes",
+		Short: "What monctl's exit codes mean",
+		Long:  ExitCodesHelp,
+		// A help topic: 'monctl help exit-codes' prints Long.
+		Run: nil,
+	}
+}

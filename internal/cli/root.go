@@ -1,0 +1,123 @@
+// Package cli is monctl's command line: the root command, configuration,
+// exit codes and the signal-aware context. Each verb lives in a sub-package
+// and only wires a source to a sink.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/monctl/monctl/internal/cli/cmdutil"
+	"github.com/monctl/monctl/internal/cli/scrape"
+	"github.com/monctl/monctl/internal/cli/version"
+)
+
+// Main runs monctl with args (without the program name) and returns the
+// exit code.
+func Main(args []string, io cmdutil.IOStreams) int {
+	ctx, stop := signalContext(context.Background())
+	defer stop()
+	cmd := NewRootCmd(io)
+	cmd.SetArgs(args)
+	err := cmd.ExecuteContext(ctx)
+	if cause := context.Cause(ctx); cause != nil && err != nil {
+		var se *cmdutil.SignalError
+		if errors.As(cause, &se) {
+			fmt.Fprintf(io.ErrOut, "monctl: %v\n", se)
+			return se.Code()
+		}
+	}
+	if err == nil {
+		return cmdutil.ExitOK
+	}
+	var ee *cmdutil.ExitError
+	if !errors.As(err, &ee) {
+		// cobra's own errors: unknown commands and flags, bad arguments.
+		err = &cmdutil.ExitError{Code: cmdutil.ExitUsage, Err: err}
+	}
+	if msg := err.Error(); !(errors.As(err, &ee) && ee.Err == nil) {
+		fmt.Fprintf(io.ErrOut, "monctl: %s\n", msg)
+		if cmdutil.CodeOf(err) == cmdutil.ExitUsage && !strings.Contains(msg, "config file") && !strings.Contains(msg, "environment variable") {
+			fmt.Fprintln(io.ErrOut, "Run 'monctl --help' for usage.")
+		}
+	}
+	return cmdutil.CodeOf(err)
+}
+
+// NewRootCmd builds the command tree.
+func NewRootCmd(io cmdutil.IOStreams) *cobra.Command {
+	f := &cmdutil.Factory{IO: io}
+	var configFlag string
+	root := &cobra.Command{
+		Use:   "monctl",
+		Short: "Monitor containers and Prometheus exporters from the command line",
+		Long: `monctl watches many kinds of resources from one place: Docker containers
+through the Engine API and Prometheus-style exporter endpoints through the
+exposition formats. It prints tables for people and JSON (and friends) for
+scripts and cron, with stable exit codes (see 'monctl help exit-codes').`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			path, named := cmdutil.ConfigPath(configFlag)
+			cfg, err := cmdutil.LoadConfig(path, named, knownKeys(cmd.Root()))
+			if err != nil {
+				return err
+			}
+			f.Config = cfg
+			return cfg.ApplyToFlags(cmd, section(cmd))
+		},
+	}
+	root.SetIn(io.In)
+	root.SetOut(io.Out)
+	root.SetErr(io.ErrOut)
+	root.PersistentFlags().StringVar(&configFlag, "config", "", "config file (default $MONCTL_CONFIG, else $XDG_CONFIG_HOME/monctl/config.yaml)")
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
+		return &cmdutil.ExitError{Code: cmdutil.ExitUsage, Err: err}
+	})
+	root.AddCommand(scrape.NewCmd(f, nil), version.NewCmd(f))
+	root.AddCommand(exitCodesTopic())
+	return root
+}
+
+// section is the config section of a verb: "scrape", "watch.containers".
+func section(cmd *cobra.Command) string {
+	path := strings.Fields(cmd.CommandPath())
+	if len(path) <= 1 {
+		return ""
+	}
+	return strings.Join(path[1:], ".")
+}
+
+// knownKeys lists what a config file may set: every flag name at the top
+// level, and per verb a section with that verb's flags.
+func knownKeys(root *cobra.Command) map[string]map[string]bool {
+	known := map[string]map[string]bool{"": {}}
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		sec := section(c)
+		add := func(fl *pflag.Flag) {
+			if fl.Name == "config" || fl.Name == "help" {
+				return
+			}
+			known[""][fl.Name] = true
+			if sec != "" {
+				if known[sec] == nil {
+					known[sec] = map[string]bool{}
+				}
+				known[sec][fl.Name] = true
+			}
+		}
+		c.LocalFlags().VisitAll(add)
+		c.InheritedFlags().VisitAll(add)
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(root)
+	return known
+}

@@ -1,0 +1,104 @@
+package output
+
+import (
+	"math"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Float writes a number exactly (shortest representation that round-trips),
+// the way the Prometheus text format does.
+func Float(v float64) string {
+	switch {
+	case math.IsInf(v, 1):
+		return "+Inf"
+	case math.IsInf(v, -1):
+		return "-Inf"
+	case math.IsNaN(v):
+		return "NaN"
+	}
+	return strconv.FormatFloat(v, 'g', -1, 64)
+}
+
+// Short writes a number with at most 4 significant digits for people.
+func Short(v float64) string {
+	if math.IsInf(v, 0) || math.IsNaN(v) {
+		return Float(v)
+	}
+	a := math.Abs(v)
+	if a != 0 && (a >= 1e15 || a < 1e-3) {
+		return strconv.FormatFloat(v, 'g', 4, 64)
+	}
+	if a >= 1e4 {
+		for _, u := range []struct {
+			d float64
+			s string
+		}{{1e12, "T"}, {1e9, "G"}, {1e6, "M"}, {1e3, "k"}} {
+			if a >= u.d {
+				return trimZeros(strconv.FormatFloat(v/u.d, 'f', 2, 64)) + u.s
+			}
+		}
+	}
+	return trimZeros(strconv.FormatFloat(v, 'f', 3, 64))
+}
+
+func trimZeros(s string) string {
+	if strings.Contains(s, ".") {
+		s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
+	}
+	return s
+}
+
+// Bytes writes a byte count with binary units (KiB, MiB...), like docker stats.
+func Bytes(v float64) string {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return Float(v)
+	}
+	units := []string{"B", "KiB", "MiB", "GiB", "TiB", "PiB"}
+	i := 0
+	for math.Abs(v) >= 1024 && i < len(units)-1 {
+		v /= 1024
+		i++
+	}
+	if i == 0 {
+		return strconv.FormatFloat(v, 'f', -1, 64) + "B"
+	}
+	return trimZeros(strconv.FormatFloat(v, 'f', 2, 64)) + units[i]
+}
+
+// Seconds writes a duration given in seconds for people.
+func Seconds(v float64) string {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return Float(v)
+	}
+	if math.Abs(v) < 1 {
+		switch a := math.Abs(v); {
+		case a == 0:
+			return "0s"
+		case a < 1e-6:
+			return trimZeros(strconv.FormatFloat(v*1e9, 'f', 1, 64)) + "ns"
+		case a < 1e-3:
+			return trimZeros(strconv.FormatFloat(v*1e6, 'f', 1, 64)) + "µs"
+		default:
+			return trimZeros(strconv.FormatFloat(v*1e3, 'f', 1, 64)) + "ms"
+		}
+	}
+	d := time.Duration(v * float64(time.Second))
+	if d < time.Minute {
+		return trimZeros(strconv.FormatFloat(v, 'f', 2, 64)) + "s"
+	}
+	return d.Round(time.Second).String()
+}
+
+// Human picks a unit from a metric's name or unit: bytes and seconds get
+// theirs, everything else a short number.
+func Human(name, unit string, v float64) string {
+	switch {
+	case unit == "bytes" || strings.HasSuffix(name, "_bytes") || strings.HasSuffix(name, "_bytes_total"):
+		return Bytes(v)
+	case unit == "seconds" || strings.HasSuffix(name, "_seconds") || strings.HasSuffix(name, "_seconds_total"):
+		return Seconds(v)
+	}
+	return Short(v)
+}

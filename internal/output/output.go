@@ -1,0 +1,85 @@
+// Package output renders what the verbs gather: tables for people, and
+// json, jsonl, csv, yaml, Go templates, Prometheus/OpenMetrics text and
+// InfluxDB line protocol for programs. It never talks to a data source.
+package output
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"golang.org/x/term"
+)
+
+// Format is an -o value.
+type Format string
+
+// The formats every verb offers.
+const (
+	Table       Format = "table"
+	Wide        Format = "wide"
+	JSON        Format = "json"
+	JSONL       Format = "jsonl"
+	CSV         Format = "csv"
+	YAML        Format = "yaml"
+	Prom        Format = "prom"
+	OpenMetrics Format = "openmetrics"
+	Influx      Format = "influx"
+)
+
+// Formats lists the -o values, for help and completion.
+var Formats = []string{"table", "wide", "json", "jsonl", "csv", "yaml", "prom", "openmetrics", "influx"}
+
+// ParseFormat validates an -o value.
+func ParseFormat(s string) (Format, error) {
+	for _, f := range Formats {
+		if strings.EqualFold(s, f) {
+			return Format(f), nil
+		}
+	}
+	return "", fmt.Errorf("unknown output format %q (want one of %s)", s, strings.Join(Formats, ", "))
+}
+
+// Terminal describes where output goes.
+type Terminal struct {
+	// IsTTY is true when the writer is an interactive terminal: then, and
+	// only then, output may use colour, human units and redraws.
+	IsTTY bool
+	Color bool
+	Width int
+}
+
+// Detect inspects w. Colour is off when NO_COLOR is set (https://no-color.org)
+// or TERM=dumb.
+func Detect(w io.Writer) Terminal {
+	f, ok := w.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return Terminal{}
+	}
+	t := Terminal{IsTTY: true, Width: 80}
+	if wd, _, err := term.GetSize(int(f.Fd())); err == nil && wd > 0 {
+		t.Width = wd
+	}
+	_, noColor := os.LookupEnv("NO_COLOR")
+	t.Color = !noColor && os.Getenv("TERM") != "dumb"
+	return t
+}
+
+// Style wraps text in an SGR sequence when colour is on.
+func (t Terminal) Style(code, s string) string {
+	if !t.Color || s == "" {
+		return s
+	}
+	return "\x1b[" + code + "m" + s + "\x1b[0m"
+}
+
+// SGR codes used across the tool.
+const (
+	Bold   = "1"
+	Dim    = "2"
+	Red    = "31"
+	Green  = "32"
+	Yellow = "33"
+	Cyan   = "36"
+)

@@ -1,0 +1,128 @@
+package output
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"regexp"
+	"strings"
+	"text/tabwriter"
+	"text/template"
+)
+
+// Template renders records with a Go template the way docker's --format
+// does: "json" prints each record as JSON, "table ..." adds a header row and
+// aligns the tab-separated cells, anything else is executed per record.
+type Template struct {
+	table  bool
+	json   bool
+	tmpl   *template.Template
+	header []string
+}
+
+// TemplateFuncs are available inside --format templates.
+var templateFuncs = template.FuncMap{
+	"json": func(v any) (string, error) {
+		b, err := json.Marshal(v)
+		return string(b), err
+	},
+	"join":     strings.Join,
+	"split":    strings.Split,
+	"lower":    strings.ToLower,
+	"upper":    strings.ToUpper,
+	"title":    func(s string) string { return strings.ToUpper(s[:min(1, len(s))]) + s[min(1, len(s)):] },
+	"pad":      func(s string, n int) string { return fmt.Sprintf("%-*s", n, s) },
+	"truncate": func(s string, n int) string { return s[:min(n, len(s))] },
+	"bytes":    Bytes,
+	"seconds":  Seconds,
+	"short":    Short,
+	"float":    Float,
+}
+
+var fieldRef = regexp.MustCompile(`\{\{[^}]*?\.([A-Za-z_][A-Za-z0-9_]*)`)
+
+// ParseTemplate parses a --format value.
+func ParseTemplate(s string) (*Template, error) {
+	t := &Template{}
+	switch {
+	case s == "json":
+		t.json = true
+		return t, nil
+	case strings.HasPrefix(s, "table"):
+		t.table = true
+		s = strings.TrimPrefix(strings.TrimPrefix(s, "table"), " ")
+		if s == "" {
+			return nil, fmt.Errorf("--format table needs a template after it, as in 'table {{.Name}}\\t{{.Value}}'")
+		}
+		// The header names each cell after the first field it refers to.
+		for _, cell := range strings.Split(unescapeTabs(s), "\t") {
+			h := ""
+			if m := fieldRef.FindStringSubmatch(cell); m != nil {
+				h = headerName(m[1])
+			}
+			t.header = append(t.header, h)
+		}
+	}
+	tmpl, err := template.New("format").Funcs(templateFuncs).Option("missingkey=zero").Parse(unescapeTabs(s))
+	if err != nil {
+		return nil, fmt.Errorf("--format: %w", err)
+	}
+	t.tmpl = tmpl
+	return t, nil
+}
+
+// unescapeTabs lets users type \t and \n in a shell-quoted template.
+func unescapeTabs(s string) string {
+	return strings.NewReplacer(`\t`, "\t", `\n`, "\n").Replace(s)
+}
+
+// headerName turns CPUPerc into CPU PERC and Name into NAME.
+func headerName(field string) string {
+	var b strings.Builder
+	for i, r := range field {
+		if i > 0 && r >= 'A' && r <= 'Z' {
+			prev := field[i-1]
+			if prev >= 'a' && prev <= 'z' {
+				b.WriteByte(' ')
+			}
+		}
+		b.WriteRune(r)
+	}
+	return strings.ToUpper(b.String())
+}
+
+// Execute writes every record.
+func (t *Template) Execute(w io.Writer, records []any) error {
+	if t.json {
+		enc := json.NewEncoder(w)
+		for _, r := range records {
+			if err := enc.Encode(r); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	out := w
+	var tw *tabwriter.Writer
+	if t.table {
+		tw = tabwriter.NewWriter(w, 10, 1, 3, ' ', 0)
+		out = tw
+		fmt.Fprintln(tw, strings.Join(t.header, "\t"))
+	}
+	var buf bytes.Buffer
+	for _, r := range records {
+		buf.Reset()
+		if err := t.tmpl.Execute(&buf, r); err != nil {
+			return fmt.Errorf("--format: %w", err)
+		}
+		buf.WriteByte('\n')
+		if _, err := out.Write(buf.Bytes()); err != nil {
+			return err
+		}
+	}
+	if tw != nil {
+		return tw.Flush()
+	}
+	return nil
+}
