@@ -50,13 +50,21 @@ func (j *JSONWriter) sep() {
 }
 
 // BeginObject opens an object.
-func (j *JSONWriter) BeginObject() { j.sep(); j.buf = append(j.buf, '{'); j.stack = append(j.stack, false) }
+func (j *JSONWriter) BeginObject() {
+	j.sep()
+	j.buf = append(j.buf, '{')
+	j.stack = append(j.stack, false)
+}
 
 // EndObject closes an object.
 func (j *JSONWriter) EndObject() { j.end('}') }
 
 // BeginArray opens an array.
-func (j *JSONWriter) BeginArray() { j.sep(); j.buf = append(j.buf, '['); j.stack = append(j.stack, false) }
+func (j *JSONWriter) BeginArray() {
+	j.sep()
+	j.buf = append(j.buf, '[')
+	j.stack = append(j.stack, false)
+}
 
 // EndArray closes an array.
 func (j *JSONWriter) EndArray() { j.end(']') }
