@@ -458,11 +458,9 @@ func (b *builder) finish() error {
 	}
 	for fi := range b.fams {
 		f := &b.fams[fi]
-		if f.Type == "" {
+		if f.Type == "" || f.Type == Unknown {
+			// One name for a family without a type, whichever format said so.
 			f.Type = Untyped
-			if b.om {
-				f.Type = Unknown
-			}
 		}
 		// An OpenMetrics counter "foo" exposes foo_total; name the family
 		// after what Prometheus stores and users query, as the text format does.

@@ -200,7 +200,7 @@ func (s *Scraper) Scrape(ctx context.Context, t *Target) Result {
 	r.ContentType = ct
 	f, err := FormatFromContentType(ct)
 	if err != nil {
-		r.Err = err
+		r.Err = fmt.Errorf("%s: %w (--content-type parses it as another format)", r.Target, err)
 		return r
 	}
 	r.Format = f

@@ -26,8 +26,8 @@ const (
 	Summary        Type = "summary"
 	Info           Type = "info"
 	StateSet       Type = "stateset"
-	Unknown        Type = "unknown" // OpenMetrics' name for a family without a type
-	Untyped        Type = "untyped" // the text format's name for the same thing
+	Unknown        Type = "unknown" // OpenMetrics' name for a family without a type; parsed as Untyped
+	Untyped        Type = "untyped" // the text format's name, which the model uses for both
 )
 
 // IsHistogram reports whether samples of the type carry buckets.

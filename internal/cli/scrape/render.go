@@ -82,6 +82,15 @@ func (r *renderer) num(f *exposition.Family, v float64) string {
 	return output.Float(v)
 }
 
+// estimate writes an estimated quantile: it is an approximation, so four
+// significant digits say all it knows.
+func (r *renderer) estimate(f *exposition.Family, v float64) string {
+	if r.term.IsTTY {
+		return output.Human(f.Name, f.Unit, v)
+	}
+	return strconv.FormatFloat(v, 'g', 4, 64)
+}
+
 func (r *renderer) table(results []exposition.Result, wide bool) error {
 	header := []string{"NAME", "LABELS", "TYPE", "VALUE"}
 	if wide {
@@ -110,7 +119,7 @@ func (r *renderer) table(results []exposition.Result, wide bool) error {
 						cells[0] = r.num(&exposition.Family{}, m.Count)
 						cells[1] = r.num(f, m.Sum)
 						for i, q := range shownQuantiles {
-							cells[2+i] = r.num(f, m.EstimateQuantile(f.Type, q))
+							cells[2+i] = r.estimate(f, m.EstimateQuantile(f.Type, q))
 						}
 					}
 					value := ""
@@ -147,7 +156,7 @@ func (r *renderer) value(f *exposition.Family, m *exposition.Metric) string {
 		if math.IsNaN(v) {
 			continue
 		}
-		fmt.Fprintf(&b, " p%s=%s", strconv.FormatFloat(q*100, 'f', -1, 64), r.num(f, v))
+		fmt.Fprintf(&b, " p%s=%s", strconv.FormatFloat(q*100, 'f', -1, 64), r.estimate(f, v))
 	}
 	return b.String()
 }
@@ -161,9 +170,9 @@ func (r *renderer) rateText(f *exposition.Family, m *exposition.Metric) string {
 		reset = " (reset)"
 	}
 	if f.Type == exposition.Counter {
-		return r.num(f, m.Rate.Value) + "/s" + reset
+		return r.estimate(f, m.Rate.Value) + "/s" + reset
 	}
-	return "count " + output.Short(m.Rate.Count) + "/s, sum " + r.num(f, m.Rate.Sum) + "/s" + reset
+	return "count " + r.estimate(&exposition.Family{}, m.Rate.Count) + "/s, sum " + r.estimate(f, m.Rate.Sum) + "/s" + reset
 }
 
 func (r *renderer) csv(results []exposition.Result) error {

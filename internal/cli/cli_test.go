@@ -1,0 +1,289 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/monctl/monctl/internal/cli/cmdutil"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+// runCLI runs monctl in-process, exactly as the binary does, and returns
+// what it printed and its exit code.
+func runCLI(t *testing.T, stdin io.Reader, args ...string) (string, string, int) {
+	t.Helper()
+	if stdin == nil {
+		stdin = strings.NewReader("")
+	}
+	var out, errOut bytes.Buffer
+	code := Main(args, cmdutil.IOStreams{In: stdin, Out: &out, ErrOut: &errOut})
+	return out.String(), errOut.String(), code
+}
+
+func isolateConfig(t *testing.T) {
+	t.Helper()
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	t.Setenv("MONCTL_CONFIG", "")
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "MONCTL_") && k != "MONCTL_CONFIG" {
+			t.Setenv(k, "")
+		}
+	}
+}
+
+// TestOpenMetricsConformanceCLI drives every conformance case through
+// 'monctl scrape --content-type ... -' as the suite's README prescribes.
+func TestOpenMetricsConformanceCLI(t *testing.T) {
+	isolateConfig(t)
+	dir := filepath.Join("..", "..", "..", "shared", "conformance", "openmetrics", "cases")
+	if _, err := os.Stat(dir); err != nil {
+		dir = filepath.Join("..", "..", "pkg", "exposition", "testdata", "openmetrics", "cases")
+	}
+	cases, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cases) != 211 {
+		t.Fatalf("%d cases in %s, want 211", len(cases), dir)
+	}
+	good, bad := 0, 0
+	for _, c := range cases {
+		var spec struct {
+			File        string `json:"file"`
+			ShouldParse bool   `json:"shouldParse"`
+		}
+		raw, err := os.ReadFile(filepath.Join(dir, c.Name(), "test.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(raw, &spec); err != nil {
+			t.Fatal(err)
+		}
+		body, err := os.ReadFile(filepath.Join(dir, c.Name(), spec.File))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, stderr, code := runCLI(t, bytes.NewReader(body), "scrape", "--content-type", "application/openmetrics-text; version=1.0.0", "-")
+		switch {
+		case spec.ShouldParse && code != 0:
+			t.Errorf("%s: good case exited %d: %s", c.Name(), code, stderr)
+		case !spec.ShouldParse && code == 0:
+			t.Errorf("%s: bad case exited 0", c.Name())
+		case !spec.ShouldParse && !strings.Contains(stderr, "monctl: parsing stdin as openmetrics: "):
+			t.Errorf("%s: bad case gave no reason on stderr: %q", c.Name(), stderr)
+		case spec.ShouldParse:
+			good++
+		default:
+			bad++
+		}
+	}
+	if good != 44 || bad != 167 {
+		t.Errorf("passed %d good and %d bad cases, want 44 and 167", good, bad)
+	}
+}
+
+// TestGolden renders one fixture in every output format.
+func TestGolden(t *testing.T) {
+	isolateConfig(t)
+	fixture := filepath.Join("testdata", "sample.prom")
+	cases := map[string][]string{
+		"table":          {"-o", "table"},
+		"wide":           {"-o", "wide"},
+		"json":           {"-o", "json"},
+		"jsonl":          {"-o", "jsonl"},
+		"csv":            {"-o", "csv"},
+		"yaml":           {"-o", "yaml"},
+		"prom":           {"-o", "prom"},
+		"openmetrics":    {"-o", "openmetrics"},
+		"influx":         {"-o", "influx"},
+		"template":       {"--format", `{{.Name}} {{.Type}} {{index .Labels "code"}} {{.Value}}`},
+		"template-table": {"--format", `table {{.Name}}\t{{.Type}}\t{{.P90}}`},
+		"template-json":  {"--format", "json", "--match", "http_requests_total"},
+		"match":          {"--match", `http_requests_total{code=~"5.."}`, "--match", `{__name__="queue_length"}`},
+		"type":           {"--type", "histogram,summary"},
+	}
+	for name, args := range cases {
+		t.Run(name, func(t *testing.T) {
+			stdout, stderr, code := runCLI(t, nil, append([]string{"scrape", fixture}, args...)...)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			if strings.Contains(stdout, "\x1b[") {
+				t.Errorf("escape codes in output that is not a terminal")
+			}
+			stdout = normalize(stdout)
+			golden := filepath.Join("testdata", "golden", name+".golden")
+			if *update {
+				if err := os.WriteFile(golden, []byte(stdout), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test ./internal/cli -run TestGolden -update)", err)
+			}
+			if stdout != string(want) {
+				t.Errorf("output differs from %s:\n--- got\n%s\n--- want\n%s", golden, stdout, want)
+			}
+		})
+	}
+}
+
+// TestRoundTrip re-parses what -o prom and -o openmetrics print and checks
+// that the same families and values come back.
+func TestRoundTrip(t *testing.T) {
+	isolateConfig(t)
+	for _, src := range []string{filepath.Join("testdata", "sample.prom"), filepath.Join("..", "..", "pkg", "exposition", "testdata", "openmetrics", "cases", "roundtrip", "metrics")} {
+		want, stderr, code := runCLI(t, nil, "scrape", "-o", "jsonl", src)
+		if code != 0 {
+			t.Fatalf("%s: exit %d: %s", src, code, stderr)
+		}
+		for _, format := range []string{"prom", "openmetrics"} {
+			exposed, stderr, code := runCLI(t, nil, "scrape", "-o", format, src)
+			if code != 0 {
+				t.Fatalf("%s -o %s: exit %d: %s", src, format, code, stderr)
+			}
+			ct := map[string]string{"prom": "text/plain; version=0.0.4", "openmetrics": "application/openmetrics-text; version=1.0.0"}[format]
+			got, stderr, code := runCLI(t, strings.NewReader(exposed), "scrape", "-o", "jsonl", "--content-type", ct, "-")
+			if code != 0 {
+				t.Fatalf("%s: re-parsing -o %s: exit %d: %s\n%s", src, format, code, stderr, exposed)
+			}
+			got = strings.ReplaceAll(got, `"target":"stdin"`, `"target":"`+src+`"`)
+			expect := want
+			if format == "prom" { // the text format has no _created lines
+				expect = regexp.MustCompile(`,"created":[^,}]+`).ReplaceAllString(want, "")
+			}
+			if got != expect {
+				t.Errorf("%s: -o %s does not round-trip:\n--- got\n%s\n--- want\n%s", src, format, got, want)
+			}
+		}
+	}
+}
+
+func TestExitCodesAndErrors(t *testing.T) {
+	isolateConfig(t)
+	dir := t.TempDir()
+	broken := filepath.Join(dir, "broken.yaml")
+	os.WriteFile(broken, []byte("timeout: 5s\noutput: [json\n"), 0o644)
+	unknown := filepath.Join(dir, "unknown.yaml")
+	os.WriteFile(unknown, []byte("timeout: 5s\ntimout: 3s\n"), 0o644)
+	badValue := filepath.Join(dir, "badvalue.yaml")
+	os.WriteFile(badValue, []byte("scrape:\n  timeout: soon\n"), 0o644)
+	badTarget := filepath.Join(dir, "badtarget.yaml")
+	os.WriteFile(badTarget, []byte("targets:\n  - url: http://127.0.0.1:1/metrics\n    http_config:\n      bearer_token: a\n      bearer_token_file: b\n"), 0o644)
+	fixture := filepath.Join("testdata", "sample.prom")
+	for _, tc := range []struct {
+		name   string
+		args   []string
+		code   int
+		stderr string
+	}{
+		{"unknown flag", []string{"scrape", "--nope", fixture}, 2, "unknown flag: --nope"},
+		{"bad output", []string{"scrape", "-o", "xml", fixture}, 2, `unknown output format "xml"`},
+		{"bad match", []string{"scrape", "--match", "{a=", fixture}, 2, `--match "{a="`},
+		{"bad type", []string{"scrape", "--type", "gauges", fixture}, 2, `--type "gauges"`},
+		{"bad template", []string{"scrape", "--format", "{{.Name", fixture}, 2, "--format"},
+		{"no such file", []string{"scrape", "no/such/file"}, 2, `"no/such/file" is not a URL, host:port or readable file`},
+		{"nothing to scrape", []string{"scrape"}, 2, "nothing to scrape"},
+		{"broken config", []string{"--config", broken, "scrape", fixture}, 2, "config file " + broken + ": line "},
+		{"unknown config key", []string{"--config", unknown, "scrape", fixture}, 2, `line 2: unknown setting "timout"`},
+		{"bad config value", []string{"--config", badValue, "scrape", fixture}, 2, "config file " + badValue + ": scrape.timeout"},
+		{"bad http_config", []string{"--config", badTarget, "scrape"}, 2, "line 2: targets[0]"},
+		{"missing named config", []string{"--config", filepath.Join(dir, "none.yaml"), "version"}, 2, "cannot read config file"},
+		{"unreachable", []string{"scrape", "http://127.0.0.1:1/metrics"}, 1, "cannot connect to http://127.0.0.1:1/metrics"},
+		{"partial", []string{"scrape", fixture, "http://127.0.0.1:1/metrics"}, 3, "connection refused"},
+		{"ok", []string{"scrape", fixture}, 0, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, stderr, code := runCLI(t, nil, tc.args...)
+			if code != tc.code {
+				t.Errorf("exit %d, want %d (stderr %q)", code, tc.code, stderr)
+			}
+			if !strings.Contains(stderr, tc.stderr) {
+				t.Errorf("stderr %q does not say %q", stderr, tc.stderr)
+			}
+		})
+	}
+}
+
+func TestConfigPrecedence(t *testing.T) {
+	isolateConfig(t)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config.yaml")
+	fixture, _ := filepath.Abs(filepath.Join("testdata", "sample.prom"))
+	os.WriteFile(cfg, []byte("output: csv\nscrape:\n  type: [counter]\ntargets:\n  - url: "+fixture+"\n"), 0o644)
+
+	// file: csv, counters only, target from the file
+	out, stderr, code := runCLI(t, nil, "--config", cfg, "scrape")
+	if code != 0 || !strings.HasPrefix(out, "target,name,type") || strings.Contains(out, "gauge") {
+		t.Fatalf("file settings not applied (exit %d, %s):\n%s", code, stderr, out)
+	}
+	// env beats file
+	t.Setenv("MONCTL_OUTPUT", "jsonl")
+	out, _, _ = runCLI(t, nil, "--config", cfg, "scrape")
+	if !strings.HasPrefix(out, `{"target"`) {
+		t.Fatalf("MONCTL_OUTPUT did not beat the file:\n%s", out)
+	}
+	// the verb's own env key beats the global one
+	t.Setenv("MONCTL_SCRAPE_TYPE", "gauge")
+	out, _, _ = runCLI(t, nil, "--config", cfg, "scrape")
+	if strings.Contains(out, `"counter"`) || !strings.Contains(out, `"gauge"`) {
+		t.Fatalf("MONCTL_SCRAPE_TYPE not applied:\n%s", out)
+	}
+	// flags beat everything
+	out, _, _ = runCLI(t, nil, "--config", cfg, "scrape", "-o", "table", "--type", "summary")
+	if !strings.HasPrefix(out, "NAME") || !strings.Contains(out, "rpc_latency_seconds") || strings.Contains(out, "gauge") {
+		t.Fatalf("flags did not win:\n%s", out)
+	}
+	// MONCTL_CONFIG names the file when --config does not
+	t.Setenv("MONCTL_OUTPUT", "")
+	t.Setenv("MONCTL_SCRAPE_TYPE", "")
+	t.Setenv("MONCTL_CONFIG", cfg)
+	out, _, _ = runCLI(t, nil, "scrape")
+	if !strings.HasPrefix(out, "target,name,type") {
+		t.Fatalf("MONCTL_CONFIG not used:\n%s", out)
+	}
+}
+
+func TestHelpExitCodes(t *testing.T) {
+	isolateConfig(t)
+	out, _, code := runCLI(t, nil, "help", "exit-codes")
+	if code != 0 || !strings.Contains(out, "3    partial") || !strings.Contains(out, "130  interrupted") {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(readme), ExitCodesHelp) {
+		t.Errorf("README.md does not quote 'monctl help exit-codes' verbatim")
+	}
+}
+
+func TestVersion(t *testing.T) {
+	isolateConfig(t)
+	out, _, code := runCLI(t, nil, "version", "-o", "json")
+	var v map[string]string
+	if code != 0 || json.Unmarshal([]byte(out), &v) != nil || v["version"] == "" || v["go_version"] == "" {
+		t.Fatalf("exit %d: %s", code, out)
+	}
+	out, _, _ = runCLI(t, nil, "version", "-o", "prom")
+	if !strings.Contains(out, "monctl_build_info{goversion=") {
+		t.Fatalf("no build info metric:\n%s", out)
+	}
+}
+
+// normalize replaces what differs from run to run (how long a scrape took,
+// the scrape time that stands in for missing timestamps) with fixed values.
+func normalize(s string) string {
+	s = regexp.MustCompile(`("scrape_duration_seconds":|scrape_duration_seconds: )[0-9.e+-]+`).ReplaceAllString(s, "${1}0.001")
+	return regexp.MustCompile(`(?m) 1[0-9]{18}$`).ReplaceAllString(s, " 1800000000000000000")
+}
