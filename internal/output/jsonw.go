@@ -126,6 +126,9 @@ func (j *JSONWriter) maybeFlush() {
 	}
 }
 
+// Err returns the first write error, so that a producer can stop early.
+func (j *JSONWriter) Err() error { return j.err }
+
 // Flush writes what is buffered and returns the first write error.
 func (j *JSONWriter) Flush() error {
 	if j.err == nil && len(j.buf) > 0 {

@@ -184,6 +184,23 @@ func (s *Scraper) ScrapeAll(ctx context.Context, targets []Target, concurrency i
 
 // Scrape fetches and parses one target.
 func (s *Scraper) Scrape(ctx context.Context, t *Target) Result {
+	var fams []Family
+	r := s.ScrapeStream(ctx, t, nil, func(f *Family) error {
+		fams = append(fams, *f)
+		return nil
+	})
+	if r.Err == nil {
+		r.Families = fams
+	}
+	return r
+}
+
+// ScrapeStream fetches one target and hands its families to emit as they
+// are parsed (see ParseStream). started, when set, is called once the body
+// is in and its format known, before the first family. The result carries
+// everything but the families. After a parse error, the families emitted
+// before it stand.
+func (s *Scraper) ScrapeStream(ctx context.Context, t *Target, started func(*Result), emit func(*Family) error) Result {
 	r := Result{Target: t.DisplayName(), URL: RedactURL(t.URL), Start: time.Now()}
 	body, ct, err := s.fetch(ctx, t)
 	r.Duration = time.Since(r.Start)
@@ -204,16 +221,19 @@ func (s *Scraper) Scrape(ctx context.Context, t *Target) Result {
 		return r
 	}
 	r.Format = f
-	pr, err := Parse(body, f)
+	if started != nil {
+		started(&r)
+	}
+	r.Warnings, err = ParseStream(body, f, func(fam *Family) error {
+		r.Series += fam.SeriesCount()
+		return emit(fam)
+	})
 	r.Duration = time.Since(r.Start)
 	if err != nil {
 		r.Err = fmt.Errorf("parsing %s as %s: %w", r.Target, f, err)
 		return r
 	}
-	r.Up, r.Families, r.Warnings = true, pr.Families, pr.Warnings
-	for i := range pr.Families {
-		r.Series += pr.Families[i].SeriesCount()
-	}
+	r.Up = true
 	return r
 }
 

@@ -80,13 +80,46 @@ func (e *ParseError) Error() string {
 
 func (e *ParseError) Unwrap() error { return e.Err }
 
-// Parse parses a whole exposition body. The body is not retained, but label
-// strings may share memory with each other; callers can reuse body.
+// Parse parses a whole exposition body. Label strings of the text format
+// point into body, so the caller must not modify body while it uses the
+// result.
 func Parse(body []byte, f Format) (*ParseResult, error) {
-	if f == FormatProtobuf {
-		return parseProtobuf(body)
+	res := &ParseResult{}
+	var err error
+	res.Warnings, err = ParseStream(body, f, func(fam *Family) error {
+		res.Families = append(res.Families, *fam)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	return parseText(body, f == FormatOpenMetrics)
+	return res, nil
+}
+
+// ParseStream parses body and hands each family to emit as soon as it is
+// complete (for the text format; the others are parsed whole first), so
+// that a large exposition can be written out without holding its model.
+// It returns the warnings; an error from emit stops the parse.
+func ParseStream(body []byte, f Format, emit func(*Family) error) ([]string, error) {
+	if f == FormatText {
+		return parsePromText(body, emit)
+	}
+	var res *ParseResult
+	var err error
+	if f == FormatProtobuf {
+		res, err = parseProtobuf(body)
+	} else {
+		res, err = parseText(body, true)
+	}
+	if err != nil {
+		return nil, err
+	}
+	for i := range res.Families {
+		if err := emit(&res.Families[i]); err != nil {
+			return res.Warnings, err
+		}
+	}
+	return res.Warnings, nil
 }
 
 // lineOf returns the 1-based line number of byte offset off.

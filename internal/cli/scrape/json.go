@@ -11,42 +11,51 @@ import (
 // The JSON document of 'monctl scrape -o json' is an array with one object
 // per target, always, so that scripts need not care how many there were:
 //
-//	[{"target", "url", "up", "scrape_duration_seconds", "bytes",
-//	  "content_type", "format", "series", "error", "warnings",
-//	  "families": [{"name", "type", "help", "unit", "metrics": [...]}]}]
+//	[{"target", "url", "format", "content_type",
+//	  "families": [{"name", "type", "help", "unit", "metrics": [...]}],
+//	  "up", "error", "warnings", "series", "bytes", "scrape_duration_seconds"}]
 //
-// Numbers are raw (seconds, bytes, counts); NaN and ±Inf are the strings
-// "NaN", "+Inf", "-Inf". Field names are stable.
+// The families come before what is known only once they are all parsed,
+// so that one large target can be streamed. Numbers are raw (seconds,
+// bytes, counts); NaN and ±Inf are the strings "NaN", "+Inf", "-Inf".
+// Field names are stable.
 func writeJSON(jw *output.JSONWriter, results []exposition.Result) {
 	jw.BeginArray()
 	for i := range results {
-		writeTarget(jw, &results[i])
+		r := &results[i]
+		writeTargetHead(jw, r)
+		for fi := range r.Families {
+			writeFamily(jw, &r.Families[fi])
+		}
+		writeTargetTail(jw, r)
 	}
 	jw.EndArray()
 }
 
-func writeTarget(jw *output.JSONWriter, r *exposition.Result) {
+// writeTargetHead opens a target's object up to its families array.
+func writeTargetHead(jw *output.JSONWriter, r *exposition.Result) {
 	jw.BeginObject()
 	jw.Key("target")
 	jw.String(r.Target)
 	jw.Key("url")
 	jw.String(r.URL)
-	jw.Key("up")
-	jw.Bool(r.Err == nil)
-	jw.Key("scrape_duration_seconds")
-	jw.Float(r.Duration.Seconds())
-	jw.Key("bytes")
-	jw.Int(r.Bytes)
-	jw.Key("content_type")
-	jw.String(r.ContentType)
 	jw.Key("format")
-	if r.Err == nil {
+	if r.ContentType != "" {
 		jw.String(r.Format.String())
 	} else {
 		jw.Null()
 	}
-	jw.Key("series")
-	jw.Int(int64(r.Series))
+	jw.Key("content_type")
+	jw.String(r.ContentType)
+	jw.Key("families")
+	jw.BeginArray()
+}
+
+// writeTargetTail closes the families array and the target's object.
+func writeTargetTail(jw *output.JSONWriter, r *exposition.Result) {
+	jw.EndArray()
+	jw.Key("up")
+	jw.Bool(r.Err == nil)
 	jw.Key("error")
 	if r.Err != nil {
 		jw.String(r.Err.Error())
@@ -59,27 +68,30 @@ func writeTarget(jw *output.JSONWriter, r *exposition.Result) {
 		jw.String(w)
 	}
 	jw.EndArray()
-	jw.Key("families")
+	jw.Key("series")
+	jw.Int(int64(r.Series))
+	jw.Key("bytes")
+	jw.Int(r.Bytes)
+	jw.Key("scrape_duration_seconds")
+	jw.Float(r.Duration.Seconds())
+	jw.EndObject()
+}
+
+func writeFamily(jw *output.JSONWriter, f *exposition.Family) {
+	jw.BeginObject()
+	jw.Key("name")
+	jw.String(f.Name)
+	jw.Key("type")
+	jw.String(string(f.Type))
+	jw.Key("help")
+	jw.String(f.Help)
+	jw.Key("unit")
+	jw.String(f.Unit)
+	jw.Key("metrics")
 	jw.BeginArray()
-	for fi := range r.Families {
-		f := &r.Families[fi]
+	for mi := range f.Metrics {
 		jw.BeginObject()
-		jw.Key("name")
-		jw.String(f.Name)
-		jw.Key("type")
-		jw.String(string(f.Type))
-		jw.Key("help")
-		jw.String(f.Help)
-		jw.Key("unit")
-		jw.String(f.Unit)
-		jw.Key("metrics")
-		jw.BeginArray()
-		for mi := range f.Metrics {
-			jw.BeginObject()
-			writeMetricFields(jw, f, &f.Metrics[mi])
-			jw.EndObject()
-		}
-		jw.EndArray()
+		writeMetricFields(jw, f, &f.Metrics[mi])
 		jw.EndObject()
 	}
 	jw.EndArray()
@@ -230,35 +242,44 @@ func writeJSONL(w io.Writer, results []exposition.Result) error {
 	jw := output.NewJSONWriter(w, false)
 	for i := range results {
 		r := &results[i]
-		if r.Err != nil {
-			jw.BeginObject()
-			jw.Key("target")
-			jw.String(r.Target)
-			jw.Key("up")
-			jw.Bool(false)
-			jw.Key("error")
-			jw.String(r.Err.Error())
-			jw.EndObject()
-			jw.Newline()
-			continue
-		}
 		for fi := range r.Families {
-			f := &r.Families[fi]
-			for mi := range f.Metrics {
-				jw.BeginObject()
-				jw.Key("target")
-				jw.String(r.Target)
-				jw.Key("name")
-				jw.String(f.Name)
-				jw.Key("type")
-				jw.String(string(f.Type))
-				writeMetricFields(jw, f, &f.Metrics[mi])
-				jw.EndObject()
-				jw.Newline()
-			}
+			writeFamilyLines(jw, r.Target, &r.Families[fi])
 		}
+		writeErrorLine(jw, r)
 	}
 	return jw.Flush()
+}
+
+// writeFamilyLines writes one JSON line per metric of f.
+func writeFamilyLines(jw *output.JSONWriter, target string, f *exposition.Family) {
+	for mi := range f.Metrics {
+		jw.BeginObject()
+		jw.Key("target")
+		jw.String(target)
+		jw.Key("name")
+		jw.String(f.Name)
+		jw.Key("type")
+		jw.String(string(f.Type))
+		writeMetricFields(jw, f, &f.Metrics[mi])
+		jw.EndObject()
+		jw.Newline()
+	}
+}
+
+// writeErrorLine writes the line of a failed target, if it failed.
+func writeErrorLine(jw *output.JSONWriter, r *exposition.Result) {
+	if r.Err == nil {
+		return
+	}
+	jw.BeginObject()
+	jw.Key("target")
+	jw.String(r.Target)
+	jw.Key("up")
+	jw.Bool(false)
+	jw.Key("error")
+	jw.String(r.Err.Error())
+	jw.EndObject()
+	jw.Newline()
 }
 
 // Record is one metric as --format templates see it.

@@ -174,6 +174,54 @@ func (o *Options) targets() ([]exposition.Target, error) {
 	return ts, nil
 }
 
+// stream scrapes one target and writes each family as it is parsed, so
+// that memory stays at the size of the body plus one family.
+func (o *Options) stream(ctx context.Context, s *exposition.Scraper, t *exposition.Target, sel *exposition.Selector, format output.Format) error {
+	jw := output.NewJSONWriter(o.IO.Out, false)
+	headWritten := false
+	head := func(r *exposition.Result) {
+		if format == output.JSON {
+			jw.BeginArray()
+			writeTargetHead(jw, r)
+		}
+		headWritten = true
+	}
+	r := s.ScrapeStream(ctx, t, head, func(f *exposition.Family) error {
+		for _, kept := range sel.Filter([]exposition.Family{*f}) {
+			if format == output.JSON {
+				writeFamily(jw, &kept)
+			} else {
+				writeFamilyLines(jw, t.DisplayName(), &kept)
+			}
+		}
+		return jw.Err()
+	})
+	if ctx.Err() != nil {
+		return context.Cause(ctx)
+	}
+	if format == output.JSON {
+		if !headWritten {
+			head(&r)
+		}
+		writeTargetTail(jw, &r)
+		jw.EndArray()
+		jw.Newline()
+	} else {
+		writeErrorLine(jw, &r)
+	}
+	if err := jw.Flush(); err != nil {
+		return cmdutil.Failure(fmt.Errorf("writing output: %w", err))
+	}
+	if r.Err != nil {
+		fmt.Fprintf(o.IO.ErrOut, "monctl: %v\n", r.Err)
+		return cmdutil.Silent
+	}
+	for _, w := range r.Warnings {
+		fmt.Fprintf(o.IO.ErrOut, "monctl: warning: %s: %s\n", r.Target, w)
+	}
+	return nil
+}
+
 // ParseSize reads a size such as 64MiB, 10MB (binary, as Prometheus'
 // body_size_limit), 512KiB or 1048576.
 func ParseSize(s string) (int64, error) {
@@ -236,6 +284,10 @@ func run(ctx context.Context, o *Options) error {
 		Protocols:     protos,
 		UserAgent:     "monctl/" + buildinfo.Get().Version,
 		Stdin:         o.IO.In,
+	}
+	// One target written as JSON needs no model: stream it.
+	if len(targets) == 1 && o.Rate == 0 && tmpl == nil && (format == output.JSON || format == output.JSONL) {
+		return o.stream(ctx, s, &targets[0], sel, format)
 	}
 	results := s.ScrapeAll(ctx, targets, o.Concurrency)
 	if o.Rate > 0 && ctx.Err() == nil {
