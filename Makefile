@@ -20,7 +20,7 @@ build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/monctl ./cmd/monctl
 
 ## check: everything CI runs (the README's test command)
-check: lint test e2e release-check
+check: lint release-check test e2e
 
 test:
 	$(GO) test -race -count=1 ./...

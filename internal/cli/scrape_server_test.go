@@ -352,3 +352,24 @@ func issue(t *testing.T, ca *x509.Certificate, caKey *ecdsa.PrivateKey, name str
 	}
 	return out
 }
+
+// TestStreamedJSONEqualsBuffered compares the streamed document (one
+// target) with the buffered one (the same target twice).
+func TestStreamedJSONEqualsBuffered(t *testing.T) {
+	isolateConfig(t)
+	fixture := filepath.Join("testdata", "sample.prom")
+	one, _, _ := runCLI(t, nil, "scrape", "-o", "json", fixture)
+	two, _, _ := runCLI(t, nil, "scrape", "-o", "json", fixture, fixture)
+	var a, b []map[string]any
+	if err := json.Unmarshal([]byte(one), &a); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal([]byte(two), &b); err != nil {
+		t.Fatal(err)
+	}
+	ja, _ := json.Marshal(a[0]["families"])
+	jb, _ := json.Marshal(b[1]["families"])
+	if string(ja) != string(jb) || a[0]["series"] != b[1]["series"] {
+		t.Errorf("streamed and buffered JSON differ:\n%s\n%s", ja, jb)
+	}
+}

@@ -80,14 +80,16 @@ func unescapeTabs(s string) string {
 // headerName turns CPUPerc into CPU PERC and Name into NAME.
 func headerName(field string) string {
 	var b strings.Builder
-	for i, r := range field {
-		if i > 0 && r >= 'A' && r <= 'Z' {
-			prev := field[i-1]
-			if prev >= 'a' && prev <= 'z' {
-				b.WriteByte(' ')
-			}
+	isUpper := func(c byte) bool { return c >= 'A' && c <= 'Z' }
+	isLower := func(c byte) bool { return c >= 'a' && c <= 'z' }
+	for i := 0; i < len(field); i++ {
+		c := field[i]
+		// A word starts at an upper-case letter after a lower-case one, or
+		// at the last capital of an acronym (CPU|Perc).
+		if i > 0 && isUpper(c) && (isLower(field[i-1]) || i+1 < len(field) && isUpper(field[i-1]) && isLower(field[i+1])) {
+			b.WriteByte(' ')
 		}
-		b.WriteRune(r)
+		b.WriteByte(c)
 	}
 	return strings.ToUpper(b.String())
 }
@@ -106,7 +108,7 @@ func (t *Template) Execute(w io.Writer, records []any) error {
 	out := w
 	var tw *tabwriter.Writer
 	if t.table {
-		tw = tabwriter.NewWriter(w, 10, 1, 3, ' ', 0)
+		tw = tabwriter.NewWriter(w, 0, 1, 3, ' ', 0)
 		out = tw
 		fmt.Fprintln(tw, strings.Join(t.header, "\t"))
 	}

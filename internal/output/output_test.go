@@ -1,0 +1,88 @@
+package output
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/monctl/monctl/pkg/exposition"
+)
+
+func TestJSONWriterMatchesEncodingJSON(t *testing.T) {
+	for _, s := range []string{"plain", "quote\" back\\slash", "nl\n tab\t cr\r", "\x00\x1f ctl", "ünïcödé ☃", "bad \xff utf8", "line\u2028sep", "<&>"} {
+		var buf bytes.Buffer
+		jw := NewJSONWriter(&buf, false)
+		jw.String(s)
+		jw.Flush()
+		var back string
+		if err := json.Unmarshal(buf.Bytes(), &back); err != nil {
+			t.Fatalf("%q: invalid JSON %s: %v", s, buf.Bytes(), err)
+		}
+		want := strings.ToValidUTF8(s, "\ufffd")
+		if back != want {
+			t.Errorf("%q round-trips to %q", s, back)
+		}
+	}
+	var buf bytes.Buffer
+	jw := NewJSONWriter(&buf, true)
+	jw.BeginObject()
+	jw.Key("n")
+	jw.Float(math.NaN())
+	jw.Key("list")
+	jw.BeginArray()
+	jw.Float(1.5)
+	jw.Float(math.Inf(-1))
+	jw.Int(7)
+	jw.EndArray()
+	jw.Key("empty")
+	jw.BeginObject()
+	jw.EndObject()
+	jw.EndObject()
+	jw.Flush()
+	want := "{\n  \"n\": \"NaN\",\n  \"list\": [\n    1.5,\n    \"-Inf\",\n    7\n  ],\n  \"empty\": {}\n}"
+	if buf.String() != want {
+		t.Errorf("got\n%s\nwant\n%s", buf.String(), want)
+	}
+}
+
+func TestHumanUnits(t *testing.T) {
+	for _, tc := range []struct{ got, want string }{
+		{Bytes(0), "0B"}, {Bytes(1536), "1.5KiB"}, {Bytes(64 << 20), "64MiB"},
+		{Seconds(0.0005), "500µs"}, {Seconds(1.5), "1.5s"}, {Seconds(3700), "1h1m40s"},
+		{Short(1234567), "1.23M"}, {Short(0.5), "0.5"}, {Short(math.NaN()), "NaN"},
+		{Human("x_bytes", "", 2048), "2KiB"}, {Human("x_seconds_total", "", 90), "1m30s"},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("got %q, want %q", tc.got, tc.want)
+		}
+	}
+}
+
+func TestInfluxEscapingAndSkippedValues(t *testing.T) {
+	fams := []exposition.Family{{Name: "m", Type: exposition.Gauge, Metrics: []exposition.Metric{
+		{Labels: exposition.Labels{{"k", "a b,c=d"}}, Value: 1},
+		{Labels: exposition.Labels{{"k", "nan"}}, Value: math.NaN()},
+	}}}
+	var buf bytes.Buffer
+	if err := WriteInflux(&buf, []Source{{Target: "t", Time: time.Unix(1, 0), Families: fams}}); err != nil {
+		t.Fatal(err)
+	}
+	if want := "m,k=a\\ b\\,c\\=d value=1 1000000000\n"; buf.String() != want {
+		t.Errorf("got %q, want %q", buf.String(), want)
+	}
+}
+
+func TestTemplateTableHeader(t *testing.T) {
+	tmpl, err := ParseTemplate(`table {{.Name}}\t{{.CPUPerc}}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	tmpl.Execute(&buf, []any{struct{ Name, CPUPerc string }{"web", "12%"}})
+	if got := buf.String(); got != "NAME   CPU PERC\nweb    12%\n" {
+		t.Errorf("got %q", got)
+	}
+}

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# make bench: monctl's speed and memory next to the ecosystem's, in one run.
+#  1. parse throughput and allocations: monctl vs expfmt's TextParser vs
+#     Prometheus' textparse, on the same ~18 MB exposition (Go benchmarks);
+#  2. end to end: wall time and peak RSS of 'monctl scrape -o json FILE'
+#     next to prom2json v1.4.2 on the same file.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+: "${TOOLS_BIN:?run through make bench}"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+go build -o "$work/monctl" ./cmd/monctl
+go build -o "$work/measure" ./scripts/measure
+go run ./scripts/genexposition > "$work/bench.prom"
+size=$(stat -c %s "$work/bench.prom")
+echo "exposition: $size bytes (200 counter families x 500 series x 4 labels, 200 histogram families x 40 series x 12 buckets)"
+echo
+
+echo "## Parse (go test -bench BenchmarkParse -benchmem)"
+go test ./pkg/exposition -run '^$' -bench BenchmarkParse -benchmem -benchtime "${BENCHTIME:-5x}" -count 1 | tee "$work/parse.txt"
+echo
+echo "| parser | MB/s | allocs/op | bytes/op |"
+echo "|---|---|---|---|"
+awk '/^BenchmarkParse\// { split($1, n, "/"); sub(/-[0-9]+$/, "", n[2]); printf "| %s | %s | %s | %s |\n", n[2], $5, $9, $7 }' "$work/parse.txt"
+echo
+
+echo "## End to end: JSON of the whole file"
+"$work/measure" -runs "${RUNS:-5}" -- "$work/monctl" scrape -o json "$work/bench.prom" :: "$TOOLS_BIN/prom2json" "$work/bench.prom"
