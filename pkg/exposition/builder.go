@@ -23,46 +23,30 @@ type famState struct {
 	owned             []string       // sample names registered in builder.owned
 }
 
-// builder folds the flat entries of a textparse.Parser into families.
+// builder folds the entries of textparse's OpenMetrics parser into
+// families and enforces the rules of omcheck.go. (The text format has a
+// parser of its own, textformat.go.)
 type builder struct {
-	om       bool
-	fams     []Family
-	state    []famState
-	byName   map[string]int // family name -> index
-	owned    map[string]int // OpenMetrics: every sample name a family may use -> family
-	cur      int            // family being filled, -1 before the first
-	warnings []string
-	dups     int
-	entries  int // entries consumed, to locate an error
+	fams    []Family
+	state   []famState
+	byName  map[string]int // family name -> index
+	owned   map[string]int // OpenMetrics: every sample name a family may use -> family
+	cur     int            // family being filled, -1 before the first
+	entries int            // entries consumed, to locate an error
 
 	lbls    labels.Labels
 	ex      exemplar.Exemplar
 	hashBuf []byte
 }
 
-func newBuilder(om bool) *builder {
-	return &builder{om: om, byName: map[string]int{}, owned: map[string]int{}, cur: -1}
+func newBuilder() *builder {
+	return &builder{byName: map[string]int{}, owned: map[string]int{}, cur: -1}
 }
 
-// errorOffset finds the start of the line the parser stopped on: textparse
-// does not expose its offset, but each entry it returns is one line, and
-// blank lines are skipped by the text parser (they are errors in OpenMetrics).
-func (b *builder) errorOffset(body []byte) int {
-	n := 0
-	for i := 0; i < len(body); {
-		j := bytes.IndexByte(body[i:], '\n')
-		if j < 0 {
-			j = len(body) - i
-		}
-		if b.om || len(bytes.TrimSpace(body[i:i+j])) > 0 {
-			if n == b.entries {
-				return i
-			}
-			n++
-		}
-		i += j + 1
-	}
-	return len(body)
+// errorLine finds the line the parser stopped on: textparse does not
+// expose its offset, but in OpenMetrics each entry it returns is one line.
+func (b *builder) errorLine(body []byte) int {
+	return min(b.entries, bytes.Count(body, []byte("\n"))) + 1
 }
 
 func (b *builder) run(p textparse.Parser) error {
@@ -132,10 +116,8 @@ func (b *builder) meta(name, what string, set func(*Family, *famState) error) er
 		switch {
 		case seen:
 			return fmt.Errorf("second %s line for metric family %q", what, name)
-		case b.om && (i != b.cur || s.started):
+		case i != b.cur || s.started:
 			return fmt.Errorf("%s for metric family %q must come before its samples, next to its other metadata", what, name)
-		case !b.om && s.started && what == "TYPE":
-			return fmt.Errorf("TYPE line for metric family %q after its samples", name)
 		}
 		b.cur = i
 	}
@@ -143,7 +125,7 @@ func (b *builder) meta(name, what string, set func(*Family, *famState) error) er
 }
 
 func (b *builder) newFamily(name string, t Type) (int, error) {
-	if b.om && b.cur >= 0 {
+	if b.cur >= 0 {
 		if err := b.finishFamily(b.cur); err != nil {
 			return 0, err
 		}
@@ -159,9 +141,6 @@ func (b *builder) newFamily(name string, t Type) (int, error) {
 // register records the sample names a family may use, so that two
 // OpenMetrics families can never claim the same name.
 func (b *builder) register(i int) error {
-	if !b.om {
-		return nil
-	}
 	s := &b.state[i]
 	for _, n := range s.owned {
 		delete(b.owned, n)
@@ -173,7 +152,7 @@ func (b *builder) register(i int) error {
 		t = Unknown
 	}
 	names := []string{f.Name}
-	for _, suf := range suffixes(t, true) {
+	for _, suf := range suffixes(t) {
 		if suf != "" {
 			names = append(names, f.Name+suf)
 		}
@@ -188,26 +167,17 @@ func (b *builder) register(i int) error {
 	return nil
 }
 
-// suffixes lists the sample name suffixes each family type owns.
-func suffixes(t Type, om bool) []string {
+// suffixes lists the sample name suffixes each OpenMetrics family type owns.
+func suffixes(t Type) []string {
 	switch t {
 	case Counter:
-		if om {
-			return []string{"_total", "_created"}
-		}
-		return []string{""}
+		return []string{"_total", "_created"}
 	case Histogram:
-		if om {
-			return []string{"_bucket", "_count", "_sum", "_created"}
-		}
-		return []string{"_bucket", "_count", "_sum"}
+		return []string{"_bucket", "_count", "_sum", "_created"}
 	case GaugeHistogram:
 		return []string{"_bucket", "_gcount", "_gsum"}
 	case Summary:
-		if om {
-			return []string{"", "_count", "_sum", "_created"}
-		}
-		return []string{"", "_count", "_sum"}
+		return []string{"", "_count", "_sum", "_created"}
 	case Info:
 		return []string{"_info"}
 	default:
@@ -226,7 +196,7 @@ func (b *builder) owner(name string) (int, string) {
 		if t == "" {
 			t = Unknown
 		}
-		for _, s := range suffixes(t, b.om) {
+		for _, s := range suffixes(t) {
 			if len(name) == len(f.Name)+len(s) && strings.HasPrefix(name, f.Name) && strings.HasSuffix(name, s) {
 				return i, s
 			}
@@ -260,38 +230,27 @@ func (b *builder) series(p textparse.Parser, raw []byte, ts *int64, v float64) e
 	if dup, ok := b.lbls.HasDuplicateLabelNames(); ok {
 		return fmt.Errorf("%s: label %q appears twice", name, dup)
 	}
-	if b.om && trailingComma(raw) {
+	if trailingComma(raw) {
 		return fmt.Errorf("%s: a label set must not end in a comma", name)
 	}
 	fi, suffix := b.owner(name)
 	switch {
 	case fi < 0:
-		t := Untyped
-		if b.om {
-			t = Unknown
-		}
 		var err error
-		if fi, err = b.newFamily(name, t); err != nil {
+		if fi, err = b.newFamily(name, Unknown); err != nil {
 			return err
 		}
-	case fi != b.cur && b.om:
+	case fi != b.cur:
 		return fmt.Errorf("samples of metric family %q are not grouped together", b.fams[fi].Name)
 	}
-	b.cur = fi
 	f, s := &b.fams[fi], &b.state[fi]
 	if f.Type == "" {
-		f.Type = Untyped
-		if b.om {
-			f.Type = Unknown
-		}
+		f.Type = Unknown
 	}
 	s.started = true
-	var ex *Exemplar
-	if b.om {
-		ex = b.exemplar(p)
-		if err := omCheckSample(f, name, suffix, &b.lbls, raw, v, ex); err != nil {
-			return err
-		}
+	ex := b.exemplar(p)
+	if err := omCheckSample(f, name, suffix, &b.lbls, raw, v, ex); err != nil {
+		return err
 	}
 
 	var drop string
@@ -308,14 +267,10 @@ func (b *builder) series(p textparse.Parser, raw []byte, ts *int64, v float64) e
 		seen = false // a hash collision: count it as another series
 		h = h*31 + uint64(len(f.Metrics)) + 1
 	}
-	if b.om && seen && h != s.lastGroup {
+	if seen && h != s.lastGroup {
 		return fmt.Errorf("samples of %s%s are not grouped together", f.Name, f.Metrics[mi].Labels)
 	}
 	if seen && !grouped {
-		if !b.om {
-			b.duplicate(name, "")
-			return nil
-		}
 		// OpenMetrics lets one series repeat with later timestamps.
 		prev := &f.Metrics[mi]
 		if err := omCheckRepeat(prev, ts); err != nil {
@@ -324,10 +279,10 @@ func (b *builder) series(p textparse.Parser, raw []byte, ts *int64, v float64) e
 		seen = false
 	}
 	if !seen {
-		if b.om && suffix == "_created" {
+		if suffix == "_created" {
 			return fmt.Errorf("%s comes before the sample it belongs to", name)
 		}
-		if b.om && grouped && len(f.Metrics) > 0 {
+		if grouped && len(f.Metrics) > 0 {
 			if err := omFinishMetric(f, &f.Metrics[len(f.Metrics)-1]); err != nil {
 				return err
 			}
@@ -357,14 +312,10 @@ func (b *builder) series(p textparse.Parser, raw []byte, ts *int64, v float64) e
 		}
 		for _, bk := range m.Buckets {
 			if bk.UpperBound == le {
-				if b.om {
-					return fmt.Errorf("duplicate bucket le=%q for %s%s", b.lbls.Get("le"), name, m.Labels)
-				}
-				b.duplicate(name, "")
-				return nil
+				return fmt.Errorf("duplicate bucket le=%q for %s%s", b.lbls.Get("le"), name, m.Labels)
 			}
 		}
-		if b.om && len(m.Buckets) > 0 {
+		if len(m.Buckets) > 0 {
 			if err := omCheckNextBucket(m.Buckets[len(m.Buckets)-1], le, v); err != nil {
 				return fmt.Errorf("%s%s: %w", name, m.Labels, err)
 			}
@@ -383,16 +334,6 @@ func (b *builder) series(p textparse.Parser, raw []byte, ts *int64, v float64) e
 		}
 	}
 	return nil
-}
-
-func (b *builder) duplicate(name, extra string) {
-	b.dups++
-	switch {
-	case b.dups <= 10:
-		b.warnings = append(b.warnings, fmt.Sprintf("duplicate series %s%s%s ignored (the first one is kept)", name, b.lbls.MatchLabels(false, labels.MetricName), extra))
-	case b.dups == 11:
-		b.warnings = append(b.warnings, "more duplicate series ignored")
-	}
 }
 
 func (b *builder) exemplar(p textparse.Parser) *Exemplar {
@@ -448,10 +389,10 @@ func (b *builder) publicLabels(drop string) Labels {
 	return ls
 }
 
-// finish validates the last family and fills in what a text exposition may
+// finish validates the last family and fills in what an exposition may
 // leave out: a histogram without _count gets the +Inf bucket's count.
 func (b *builder) finish() error {
-	if b.om && b.cur >= 0 {
+	if b.cur >= 0 {
 		if err := b.finishFamily(b.cur); err != nil {
 			return err
 		}
@@ -464,7 +405,7 @@ func (b *builder) finish() error {
 		}
 		// An OpenMetrics counter "foo" exposes foo_total; name the family
 		// after what Prometheus stores and users query, as the text format does.
-		if b.om && f.Type == Counter && !strings.HasSuffix(f.Name, "_total") {
+		if f.Type == Counter && !strings.HasSuffix(f.Name, "_total") {
 			f.Name += "_total"
 		}
 		for mi := range f.Metrics {

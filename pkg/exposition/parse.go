@@ -109,7 +109,7 @@ func ParseStream(body []byte, f Format, emit func(*Family) error) ([]string, err
 	if f == FormatProtobuf {
 		res, err = parseProtobuf(body)
 	} else {
-		res, err = parseText(body, true)
+		res, err = parseOpenMetrics(body)
 	}
 	if err != nil {
 		return nil, err
@@ -122,35 +122,11 @@ func ParseStream(body []byte, f Format, emit func(*Family) error) ([]string, err
 	return res.Warnings, nil
 }
 
-// lineOf returns the 1-based line number of byte offset off.
-func lineOf(body []byte, off int) int {
-	if off < 0 {
-		return 0
+// parseOpenMetrics runs textparse's OpenMetrics parser and the builder.
+func parseOpenMetrics(body []byte) (*ParseResult, error) {
+	b := newBuilder()
+	if err := b.run(textparse.NewOpenMetricsParser(body, labels.NewSymbolTable())); err != nil {
+		return nil, &ParseError{Line: b.errorLine(body), Err: err}
 	}
-	if off > len(body) {
-		off = len(body)
-	}
-	n := 1
-	for _, c := range body[:off] {
-		if c == '\n' {
-			n++
-		}
-	}
-	return n
-}
-
-// parseText runs the text or OpenMetrics parser over body.
-func parseText(body []byte, om bool) (*ParseResult, error) {
-	st := labels.NewSymbolTable()
-	var p textparse.Parser
-	if om {
-		p = textparse.NewOpenMetricsParser(body, st)
-	} else {
-		p = textparse.NewPromParser(body, st, false)
-	}
-	b := newBuilder(om)
-	if err := b.run(p); err != nil {
-		return nil, &ParseError{Line: lineOf(body, b.errorOffset(body)), Err: err}
-	}
-	return &ParseResult{Families: b.fams, Warnings: b.warnings}, nil
+	return &ParseResult{Families: b.fams}, nil
 }

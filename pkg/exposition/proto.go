@@ -1,33 +1,40 @@
 package exposition
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"io"
 	"math"
 
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/prometheus/model/histogram"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 // parseProtobuf decodes length-delimited io.prometheus.client.MetricFamily
 // messages. Native histograms are kept as they are; classic buckets get the
 // implicit +Inf bucket the text formats write out.
+//
+// The messages are cut out of body directly rather than through a streaming
+// decoder, so that a corrupt length prefix claiming gigabytes is an error,
+// not an allocation.
 func parseProtobuf(body []byte) (*ParseResult, error) {
-	dec := expfmt.NewDecoder(bytes.NewReader(body), expfmt.NewFormat(expfmt.TypeProtoDelim))
 	res := &ParseResult{}
 	seen := map[string]bool{}
-	for i := 1; ; i++ {
-		var mf dto.MetricFamily
-		if err := dec.Decode(&mf); err != nil {
-			if errors.Is(err, io.EOF) {
-				return res, nil
-			}
-			return nil, &ParseError{Err: fmt.Errorf("protobuf message %d: %w", i, err)}
+	for i, off := 1, 0; off < len(body); i++ {
+		size, n := protowire.ConsumeVarint(body[off:])
+		if n < 0 {
+			return nil, &ParseError{Err: fmt.Errorf("protobuf message %d at byte %d: invalid length prefix", i, off)}
 		}
+		off += n
+		if size > uint64(len(body)-off) {
+			return nil, &ParseError{Err: fmt.Errorf("protobuf message %d at byte %d claims %d bytes but only %d remain", i, off, size, len(body)-off)}
+		}
+		var mf dto.MetricFamily
+		if err := proto.Unmarshal(body[off:off+int(size)], &mf); err != nil {
+			return nil, &ParseError{Err: fmt.Errorf("protobuf message %d at byte %d: %w", i, off, err)}
+		}
+		off += int(size)
 		if seen[mf.GetName()] {
 			res.Warnings = append(res.Warnings, fmt.Sprintf("metric family %q sent twice", mf.GetName()))
 		}
@@ -38,6 +45,7 @@ func parseProtobuf(body []byte) (*ParseResult, error) {
 		}
 		res.Families = append(res.Families, f)
 	}
+	return res, nil
 }
 
 var protoTypes = map[dto.MetricType]Type{
