@@ -91,10 +91,16 @@ func Seconds(v float64) string {
 	return d.Round(time.Second).String()
 }
 
-// Human picks a unit from a metric's name or unit: bytes and seconds get
-// theirs, everything else a short number.
+// Human picks a unit from a metric's name or unit: Unix times become dates,
+// bytes and seconds get their units, everything else a short number.
 func Human(name, unit string, v float64) string {
 	switch {
+	case strings.HasSuffix(name, "_time_seconds") || strings.HasSuffix(name, "_timestamp_seconds"):
+		// Unix times by the naming conventions (boot_time, start_time...).
+		if math.IsNaN(v) || math.IsInf(v, 0) || v <= 0 {
+			return Float(v)
+		}
+		return time.Unix(0, int64(v*1e9)).UTC().Format(time.RFC3339)
 	case unit == "bytes" || strings.HasSuffix(name, "_bytes") || strings.HasSuffix(name, "_bytes_total"):
 		return Bytes(v)
 	case unit == "seconds" || strings.HasSuffix(name, "_seconds") || strings.HasSuffix(name, "_seconds_total"):

@@ -53,7 +53,7 @@ func TestHumanUnits(t *testing.T) {
 		{Bytes(0), "0B"}, {Bytes(1536), "1.5KiB"}, {Bytes(64 << 20), "64MiB"},
 		{Seconds(0.0005), "500µs"}, {Seconds(1.5), "1.5s"}, {Seconds(3700), "1h1m40s"},
 		{Short(1234567), "1.23M"}, {Short(0.5), "0.5"}, {Short(math.NaN()), "NaN"},
-		{Human("x_bytes", "", 2048), "2KiB"}, {Human("x_seconds_total", "", 90), "1m30s"},
+		{Human("x_bytes", "", 2048), "2KiB"}, {Human("node_boot_time_seconds", "", 1.7e9), "2023-11-14T22:13:20Z"}, {Human("x_seconds_total", "", 90), "1m30s"},
 	} {
 		if tc.got != tc.want {
 			t.Errorf("got %q, want %q", tc.got, tc.want)
@@ -63,8 +63,8 @@ func TestHumanUnits(t *testing.T) {
 
 func TestInfluxEscapingAndSkippedValues(t *testing.T) {
 	fams := []exposition.Family{{Name: "m", Type: exposition.Gauge, Metrics: []exposition.Metric{
-		{Labels: exposition.Labels{{"k", "a b,c=d"}}, Value: 1},
-		{Labels: exposition.Labels{{"k", "nan"}}, Value: math.NaN()},
+		{Labels: exposition.Labels{{Name: "k", Value: "a b,c=d"}}, Value: 1},
+		{Labels: exposition.Labels{{Name: "k", Value: "nan"}}, Value: math.NaN()},
 	}}}
 	var buf bytes.Buffer
 	if err := WriteInflux(&buf, []Source{{Target: "t", Time: time.Unix(1, 0), Families: fams}}); err != nil {
