@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/monctl/monctl/internal/cli/cmdutil"
+	"github.com/monctl/monctl/internal/conformance"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -43,43 +44,21 @@ func isolateConfig(t *testing.T) {
 // 'monctl scrape --content-type ... -' as the suite's README prescribes.
 func TestOpenMetricsConformanceCLI(t *testing.T) {
 	isolateConfig(t)
-	dir := filepath.Join("..", "..", "..", "shared", "conformance", "openmetrics", "cases")
-	if _, err := os.Stat(dir); err != nil {
-		dir = filepath.Join("..", "..", "pkg", "exposition", "testdata", "openmetrics", "cases")
-	}
-	cases, err := os.ReadDir(dir)
+	cases, err := conformance.Load("../..")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(cases) != 211 {
-		t.Fatalf("%d cases in %s, want 211", len(cases), dir)
-	}
 	good, bad := 0, 0
 	for _, c := range cases {
-		var spec struct {
-			File        string `json:"file"`
-			ShouldParse bool   `json:"shouldParse"`
-		}
-		raw, err := os.ReadFile(filepath.Join(dir, c.Name(), "test.json"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := json.Unmarshal(raw, &spec); err != nil {
-			t.Fatal(err)
-		}
-		body, err := os.ReadFile(filepath.Join(dir, c.Name(), spec.File))
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, stderr, code := runCLI(t, bytes.NewReader(body), "scrape", "--content-type", "application/openmetrics-text; version=1.0.0", "-")
+		_, stderr, code := runCLI(t, bytes.NewReader(c.Body), "scrape", "--content-type", "application/openmetrics-text; version=1.0.0", "-")
 		switch {
-		case spec.ShouldParse && code != 0:
-			t.Errorf("%s: good case exited %d: %s", c.Name(), code, stderr)
-		case !spec.ShouldParse && code == 0:
-			t.Errorf("%s: bad case exited 0", c.Name())
-		case !spec.ShouldParse && !strings.Contains(stderr, "monctl: parsing stdin as openmetrics: "):
-			t.Errorf("%s: bad case gave no reason on stderr: %q", c.Name(), stderr)
-		case spec.ShouldParse:
+		case c.ShouldParse && code != 0:
+			t.Errorf("%s: good case exited %d: %s", c.Name, code, stderr)
+		case !c.ShouldParse && code == 0:
+			t.Errorf("%s: bad case exited 0", c.Name)
+		case !c.ShouldParse && !strings.Contains(stderr, "monctl: parsing stdin as openmetrics: "):
+			t.Errorf("%s: bad case gave no reason on stderr: %q", c.Name, stderr)
+		case c.ShouldParse:
 			good++
 		default:
 			bad++

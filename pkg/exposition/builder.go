@@ -408,14 +408,7 @@ func (b *builder) finish() error {
 		if f.Type == Counter && !strings.HasSuffix(f.Name, "_total") {
 			f.Name += "_total"
 		}
-		for mi := range f.Metrics {
-			m := &f.Metrics[mi]
-			sortBuckets(m.Buckets)
-			sortQuantiles(m.Quantiles)
-			if f.Type.IsHistogram() && !m.hasCount && len(m.Buckets) > 0 && math.IsInf(m.Buckets[len(m.Buckets)-1].UpperBound, 1) {
-				m.Count = m.Buckets[len(m.Buckets)-1].Count
-			}
-		}
+		f.complete()
 	}
 	return nil
 }

@@ -8,6 +8,7 @@
 package exposition
 
 import (
+	"math"
 	"sort"
 	"strings"
 
@@ -166,4 +167,17 @@ func (f *Family) SeriesCount() int {
 		}
 	}
 	return n
+}
+
+// complete puts a family's buckets and quantiles in order and gives a
+// histogram without _count the count of its +Inf bucket.
+func (f *Family) complete() {
+	for i := range f.Metrics {
+		m := &f.Metrics[i]
+		sortBuckets(m.Buckets)
+		sortQuantiles(m.Quantiles)
+		if n := len(m.Buckets); f.Type.IsHistogram() && !m.hasCount && n > 0 && math.IsInf(m.Buckets[n-1].UpperBound, 1) {
+			m.Count = m.Buckets[n-1].Count
+		}
+	}
 }

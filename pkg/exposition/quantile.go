@@ -13,13 +13,8 @@ import (
 // upper bound is not positive), and the +Inf bucket answered with the
 // largest finite bound. It returns NaN when there is nothing to estimate.
 func BucketQuantile(q float64, buckets []Bucket) float64 {
-	switch {
-	case math.IsNaN(q):
-		return math.NaN()
-	case q < 0:
-		return math.Inf(-1)
-	case q > 1:
-		return math.Inf(1)
+	if v, out := outOfRange(q); out {
+		return v
 	}
 	n := len(buckets)
 	if n < 2 || !math.IsInf(buckets[n-1].UpperBound, 1) {
@@ -54,17 +49,25 @@ func BucketQuantile(q float64, buckets []Bucket) float64 {
 	return start + (end-start)*(rank/count)
 }
 
+// outOfRange answers quantiles outside [0, 1] as PromQL does.
+func outOfRange(q float64) (float64, bool) {
+	switch {
+	case math.IsNaN(q):
+		return math.NaN(), true
+	case q < 0:
+		return math.Inf(-1), true
+	case q > 1:
+		return math.Inf(1), true
+	}
+	return 0, false
+}
+
 // NativeQuantile estimates the q-quantile of a native histogram as PromQL
 // does: exponential interpolation inside a bucket of a standard schema,
 // linear inside the zero bucket and custom buckets.
 func NativeQuantile(q float64, h *histogram.FloatHistogram) float64 {
-	switch {
-	case math.IsNaN(q):
-		return math.NaN()
-	case q < 0:
-		return math.Inf(-1)
-	case q > 1:
-		return math.Inf(1)
+	if v, out := outOfRange(q); out {
+		return v
 	}
 	if h == nil || h.Count == 0 || math.IsNaN(h.Count) {
 		return math.NaN()

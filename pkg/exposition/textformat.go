@@ -3,7 +3,6 @@ package exposition
 import (
 	"errors"
 	"fmt"
-	"math"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -46,14 +45,7 @@ func (p *textParser) flush(i int) error {
 	if len(f.Metrics) == 0 {
 		return nil
 	}
-	for j := range f.Metrics {
-		m := &f.Metrics[j]
-		sortBuckets(m.Buckets)
-		sortQuantiles(m.Quantiles)
-		if f.Type.IsHistogram() && !m.hasCount && len(m.Buckets) > 0 && math.IsInf(m.Buckets[len(m.Buckets)-1].UpperBound, 1) {
-			m.Count = m.Buckets[len(m.Buckets)-1].Count
-		}
-	}
+	f.complete()
 	out := *f
 	f.Metrics = nil
 	p.state[i].index = map[uint64]int{}
