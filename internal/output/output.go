@@ -74,12 +74,5 @@ func (t Terminal) Style(code, s string) string {
 	return "\x1b[" + code + "m" + s + "\x1b[0m"
 }
 
-// SGR codes used across the tool.
-const (
-	Bold   = "1"
-	Dim    = "2"
-	Red    = "31"
-	Green  = "32"
-	Yellow = "33"
-	Cyan   = "36"
-)
+// Bold is the SGR code of table headers.
+const Bold = "1"
