@@ -159,3 +159,22 @@ func TestTextFormatUTF8Names(t *testing.T) {
 		t.Fatalf("got %+v", f)
 	}
 }
+
+func TestGuessContentType(t *testing.T) {
+	mf := &dto.MetricFamily{Name: proto.String("g"), Type: dto.MetricType_GAUGE.Enum(),
+		Metric: []*dto.Metric{{Gauge: &dto.Gauge{Value: proto.Float64(1)}}}}
+	var pb bytes.Buffer
+	if err := expfmt.NewEncoder(&pb, expfmt.NewFormat(expfmt.TypeProtoDelim)).Encode(mf); err != nil {
+		t.Fatal(err)
+	}
+	for body, want := range map[string]Format{
+		pb.String():           FormatProtobuf,
+		"a 1\n# EOF\n":        FormatOpenMetrics,
+		"# TYPE a gauge\na 1": FormatText,
+	} {
+		f, err := FormatFromContentType(GuessContentType([]byte(body)))
+		if err != nil || f != want {
+			t.Errorf("%q: guessed %v (%v), want %v", body, f, err, want)
+		}
+	}
+}
