@@ -38,15 +38,15 @@ func Main(args []string, io cmdutil.IOStreams) int {
 	var ee *cmdutil.ExitError
 	if !errors.As(err, &ee) {
 		// cobra's own errors: unknown commands and flags, bad arguments.
-		err = &cmdutil.ExitError{Code: cmdutil.ExitUsage, Err: err}
+		ee = &cmdutil.ExitError{Code: cmdutil.ExitUsage, Err: err}
 	}
-	if msg := err.Error(); !(errors.As(err, &ee) && ee.Err == nil) {
-		fmt.Fprintf(io.ErrOut, "monctl: %s\n", msg)
-		if cmdutil.CodeOf(err) == cmdutil.ExitUsage && !strings.Contains(msg, "config file") && !strings.Contains(msg, "environment variable") {
+	if ee.Err != nil { // nil: already reported
+		fmt.Fprintf(io.ErrOut, "monctl: %v\n", ee.Err)
+		if ee.Code == cmdutil.ExitUsage && !ee.InConfig {
 			fmt.Fprintln(io.ErrOut, "Run 'monctl --help' for usage.")
 		}
 	}
-	return cmdutil.CodeOf(err)
+	return ee.Code
 }
 
 // NewRootCmd builds the command tree.

@@ -17,7 +17,6 @@ import (
 // famState is what the builder remembers about a family while parsing.
 type famState struct {
 	typed, help, unit bool           // metadata seen
-	started           bool           // a sample was seen
 	index             map[uint64]int // label hash -> last metric index with those labels
 	lastGroup         uint64         // label hash of the newest metric (OpenMetrics grouping)
 	owned             []string       // sample names registered in builder.owned
@@ -61,7 +60,7 @@ func (b *builder) run(p textparse.Parser) error {
 		switch e {
 		case textparse.EntryType:
 			name, t := p.Type()
-			err = b.meta(string(name), "TYPE", func(f *Family, s *famState) error {
+			err = b.meta(string(name), "TYPE", func(s *famState) bool { return s.typed }, func(f *Family, s *famState) error {
 				s.typed = true
 				f.Type = Type(t)
 				if f.Unit != "" && (f.Type == Info || f.Type == StateSet) {
@@ -71,14 +70,14 @@ func (b *builder) run(p textparse.Parser) error {
 			})
 		case textparse.EntryHelp:
 			name, h := p.Help()
-			err = b.meta(string(name), "HELP", func(f *Family, s *famState) error {
+			err = b.meta(string(name), "HELP", func(s *famState) bool { return s.help }, func(f *Family, s *famState) error {
 				s.help = true
 				f.Help = string(h)
 				return nil
 			})
 		case textparse.EntryUnit:
 			name, u := p.Unit()
-			err = b.meta(string(name), "UNIT", func(f *Family, s *famState) error {
+			err = b.meta(string(name), "UNIT", func(s *famState) bool { return s.unit }, func(f *Family, s *famState) error {
 				if f.Type == Info || f.Type == StateSet {
 					return fmt.Errorf("%s metric family %q cannot have a unit", f.Type, f.Name)
 				}
@@ -102,24 +101,22 @@ func (b *builder) run(p textparse.Parser) error {
 	}
 }
 
-// meta switches to (or creates) the family a metadata line names and applies set.
-func (b *builder) meta(name, what string, set func(*Family, *famState) error) error {
+// meta switches to (or creates) the family a metadata line names and applies
+// set; seen says whether that kind of line was already given.
+func (b *builder) meta(name, what string, seen func(*famState) bool, set func(*Family, *famState) error) error {
 	i, ok := b.byName[name]
 	if !ok {
 		var err error
-		if i, err = b.newFamily(name, ""); err != nil {
+		if i, err = b.newFamily(name, Unknown); err != nil {
 			return err
 		}
 	} else {
-		s := &b.state[i]
-		seen := map[string]bool{"TYPE": s.typed, "HELP": s.help, "UNIT": s.unit}[what]
 		switch {
-		case seen:
+		case seen(&b.state[i]):
 			return fmt.Errorf("second %s line for metric family %q", what, name)
-		case i != b.cur || s.started:
+		case i != b.cur || len(b.fams[i].Metrics) > 0:
 			return fmt.Errorf("%s for metric family %q must come before its samples, next to its other metadata", what, name)
 		}
-		b.cur = i
 	}
 	return set(&b.fams[i], &b.state[i])
 }
@@ -147,12 +144,8 @@ func (b *builder) register(i int) error {
 	}
 	s.owned = s.owned[:0]
 	f := &b.fams[i]
-	t := f.Type
-	if t == "" {
-		t = Unknown
-	}
 	names := []string{f.Name}
-	for _, suf := range suffixes(t) {
+	for _, suf := range suffixes(f.Type) {
 		if suf != "" {
 			names = append(names, f.Name+suf)
 		}
@@ -192,11 +185,7 @@ var knownSuffixes = []string{"_total", "_created", "_bucket", "_count", "_sum", 
 func (b *builder) owner(name string) (int, string) {
 	try := func(i int) (int, string) {
 		f := &b.fams[i]
-		t := f.Type
-		if t == "" {
-			t = Unknown
-		}
-		for _, s := range suffixes(t) {
+		for _, s := range suffixes(f.Type) {
 			if len(name) == len(f.Name)+len(s) && strings.HasPrefix(name, f.Name) && strings.HasSuffix(name, s) {
 				return i, s
 			}
@@ -244,10 +233,6 @@ func (b *builder) series(p textparse.Parser, raw []byte, ts *int64, v float64) e
 		return fmt.Errorf("samples of metric family %q are not grouped together", b.fams[fi].Name)
 	}
 	f, s := &b.fams[fi], &b.state[fi]
-	if f.Type == "" {
-		f.Type = Unknown
-	}
-	s.started = true
 	ex := b.exemplar(p)
 	if err := omCheckSample(f, name, suffix, &b.lbls, raw, v, ex); err != nil {
 		return err
@@ -399,7 +384,7 @@ func (b *builder) finish() error {
 	}
 	for fi := range b.fams {
 		f := &b.fams[fi]
-		if f.Type == "" || f.Type == Unknown {
+		if f.Type == Unknown {
 			// One name for a family without a type, whichever format said so.
 			f.Type = Untyped
 		}

@@ -28,15 +28,16 @@ const DefaultBodySizeLimit = 64 << 20
 // standard input ("-").
 type Target struct {
 	// Name is how the target is shown; for URLs it never carries credentials.
-	Name string `yaml:"name,omitempty" mapstructure:"name"`
+	Name string `yaml:"name,omitempty"`
 	// URL is http(s)://..., a file path, or "-" for standard input.
-	URL string `yaml:"url" mapstructure:"url"`
+	URL string `yaml:"url"`
 	// HTTP holds the standard Prometheus http_config block.
-	HTTP config.HTTPClientConfig `yaml:"http_config,omitempty" mapstructure:"-"`
+	HTTP config.HTTPClientConfig `yaml:"http_config,omitempty"`
 	// Headers are sent with every request (names canonicalised).
-	Headers map[string]string `yaml:"headers,omitempty" mapstructure:"headers"`
-	// ContentType overrides the guess for files and standard input.
-	ContentType string `yaml:"content_type,omitempty" mapstructure:"content_type"`
+	Headers map[string]string `yaml:"headers,omitempty"`
+	// ContentType overrides the guess for files and standard input, and
+	// what an HTTP target claims.
+	ContentType string `yaml:"content_type,omitempty"`
 }
 
 // IsHTTP reports whether the target is fetched over HTTP.
@@ -143,7 +144,6 @@ type Scraper struct {
 type Result struct {
 	Target      string
 	URL         string
-	Up          bool
 	Start       time.Time
 	Duration    time.Duration
 	Bytes       int64
@@ -233,15 +233,28 @@ func (s *Scraper) ScrapeStream(ctx context.Context, t *Target, started func(*Res
 		r.Err = fmt.Errorf("parsing %s as %s: %w", r.Target, f, err)
 		return r
 	}
-	r.Up = true
 	return r
 }
+
+// Up reports whether the target was scraped and parsed.
+func (r *Result) Up() bool { return r.Err == nil }
 
 // GuessContentType tells the format of a file: binary is protobuf, text
 // that ends in "# EOF" is OpenMetrics, anything else the text format.
 func GuessContentType(body []byte) string {
 	head := body[:min(len(body), 512)]
-	if !utf8.Valid(bytes.TrimRight(head, "\x80\xbf")) || bytes.IndexByte(head, 0) >= 0 {
+	if len(head) < len(body) {
+		// The cut may split a character: drop its first bytes.
+		for i := 1; i <= utf8.UTFMax && i <= len(head); i++ {
+			if utf8.RuneStart(head[len(head)-i]) {
+				if !utf8.FullRune(head[len(head)-i:]) {
+					head = head[:len(head)-i]
+				}
+				break
+			}
+		}
+	}
+	if !utf8.Valid(head) || bytes.IndexByte(head, 0) >= 0 {
 		return "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited"
 	}
 	if bytes.HasSuffix(bytes.TrimRight(body, "\n"), []byte("# EOF")) {

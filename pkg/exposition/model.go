@@ -78,8 +78,8 @@ func (ls Labels) String() string {
 	return b.String()
 }
 
-// key is a compact identity of a label set, used to group the lines of one
-// histogram or summary and to match metrics across two scrapes.
+// key is a compact identity of a label set, to match metrics across two
+// scrapes.
 func (ls Labels) key() string {
 	var b strings.Builder
 	for _, l := range ls {
@@ -91,17 +91,24 @@ func (ls Labels) key() string {
 	return b.String()
 }
 
-func (ls Labels) sort() {
-	sort.Slice(ls, func(i, j int) bool { return ls[i].Name < ls[j].Name })
+// sortLabels sorts by name with an insertion sort: label sets are small,
+// and this runs once per series on the parser's hot path.
+func sortLabels(ls Labels) {
+	for i := 1; i < len(ls); i++ {
+		for j := i; j > 0 && ls[j].Name < ls[j-1].Name; j-- {
+			ls[j], ls[j-1] = ls[j-1], ls[j]
+		}
+	}
 }
+
+var escaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
 
 // EscapeLabelValue escapes a label value for the text formats.
 func EscapeLabelValue(s string) string {
 	if !strings.ContainsAny(s, "\\\"\n") {
 		return s
 	}
-	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
-	return r.Replace(s)
+	return escaper.Replace(s)
 }
 
 // Metric is one series of a family (for histograms and summaries: the group
@@ -179,5 +186,17 @@ func (f *Family) complete() {
 		if n := len(m.Buckets); f.Type.IsHistogram() && !m.hasCount && n > 0 && math.IsInf(m.Buckets[n-1].UpperBound, 1) {
 			m.Count = m.Buckets[n-1].Count
 		}
+	}
+}
+
+func sortBuckets(bs []Bucket) {
+	if !sort.SliceIsSorted(bs, func(i, j int) bool { return bs[i].UpperBound < bs[j].UpperBound }) {
+		sort.SliceStable(bs, func(i, j int) bool { return bs[i].UpperBound < bs[j].UpperBound })
+	}
+}
+
+func sortQuantiles(qs []Quantile) {
+	if !sort.SliceIsSorted(qs, func(i, j int) bool { return qs[i].Quantile < qs[j].Quantile }) {
+		sort.SliceStable(qs, func(i, j int) bool { return qs[i].Quantile < qs[j].Quantile })
 	}
 }

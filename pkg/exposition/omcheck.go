@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"regexp"
-	"sort"
 	"unicode/utf8"
 
 	"github.com/prometheus/prometheus/model/labels"
@@ -177,16 +176,4 @@ func omFinishMetric(f *Family, m *Metric) error {
 		return fmt.Errorf("gauge histogram %s has no negative buckets, so %s must not be negative", id, sum)
 	}
 	return nil
-}
-
-func sortBuckets(bs []Bucket) {
-	if !sort.SliceIsSorted(bs, func(i, j int) bool { return bs[i].UpperBound < bs[j].UpperBound }) {
-		sort.SliceStable(bs, func(i, j int) bool { return bs[i].UpperBound < bs[j].UpperBound })
-	}
-}
-
-func sortQuantiles(qs []Quantile) {
-	if !sort.SliceIsSorted(qs, func(i, j int) bool { return qs[i].Quantile < qs[j].Quantile }) {
-		sort.SliceStable(qs, func(i, j int) bool { return qs[i].Quantile < qs[j].Quantile })
-	}
 }

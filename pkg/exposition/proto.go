@@ -68,7 +68,7 @@ func familyFromProto(mf *dto.MetricFamily) (Family, error) {
 		for _, lp := range pm.GetLabel() {
 			m.Labels = append(m.Labels, Label{lp.GetName(), lp.GetValue()})
 		}
-		m.Labels.sort()
+		sortLabels(m.Labels)
 		switch t {
 		case Counter:
 			m.Value = pm.GetCounter().GetValue()

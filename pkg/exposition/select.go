@@ -33,8 +33,7 @@ func NewSelector(matches, types []string) (*Selector, error) {
 			switch tt {
 			case Counter, Gauge, Histogram, GaugeHistogram, Summary, Info, StateSet:
 			case Untyped, Unknown:
-				s.addType(Untyped)
-				tt = Unknown
+				tt = Untyped // parsers name both Untyped
 			default:
 				return nil, fmt.Errorf("--type %q: want counter, gauge, histogram, gaugehistogram, summary, info, stateset or untyped", one)
 			}

@@ -3,6 +3,7 @@ package exposition
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -48,7 +49,7 @@ func (p *textParser) flush(i int) error {
 	f.complete()
 	out := *f
 	f.Metrics = nil
-	p.state[i].index = map[uint64]int{}
+	p.state[i].index = nil // made again only if the family is reopened
 	return p.emit(&out)
 }
 
@@ -65,7 +66,7 @@ func (p *textParser) switchTo(i int) error {
 
 type textFamState struct {
 	typed, help bool
-	index       map[uint64]int // label hash -> metric, for duplicates and regrouping
+	index       map[uint64]int // label hash -> metric, for duplicates and regrouping; made on first sample
 }
 
 type textParser struct {
@@ -82,7 +83,6 @@ type textParser struct {
 	dups     int
 
 	scratch Labels // labels of the current line
-	special string // value of the le / quantile label
 	hasher  *xxhash.Digest
 }
 
@@ -98,12 +98,7 @@ func (p *textParser) run() error {
 		}
 		line := p.s[p.pos:end]
 		p.pos = end + 1
-		line = strings.TrimRight(line, " \t\r")
-		i := 0
-		for i < len(line) && (line[i] == ' ' || line[i] == '\t') {
-			i++
-		}
-		line = line[i:]
+		line = skipBlank(strings.TrimRight(line, " \t\r"))
 		if line == "" {
 			continue
 		}
@@ -137,7 +132,7 @@ func (p *textParser) comment(line string) error {
 	text := strings.TrimLeft(rest, " \t")
 	i, ok := p.byName[name]
 	if !ok {
-		i = p.newFamily(name, "")
+		i = p.newFamily(name, Untyped)
 	}
 	if err := p.switchTo(i); err != nil {
 		return err
@@ -232,7 +227,7 @@ func (p *textParser) quoted(s string) (string, string, error) {
 				return "", s, fmt.Errorf("invalid UTF-8 in %q", abbrev(s))
 			}
 			if esc {
-				v = strings.NewReplacer(`\\`, `\`, `\"`, `"`, `\n`, "\n").Replace(v)
+				v = unescaper.Replace(v)
 			}
 			return v, s[i+1:], nil
 		}
@@ -240,6 +235,8 @@ func (p *textParser) quoted(s string) (string, string, error) {
 	}
 	return "", s, fmt.Errorf("unterminated quoted string %q", abbrev(s))
 }
+
+var unescaper = strings.NewReplacer(`\\`, `\`, `\"`, `"`, `\n`, "\n")
 
 func abbrev(s string) string {
 	if len(s) > 40 {
@@ -366,7 +363,7 @@ func (p *textParser) labels(s, name string) (string, string, error) {
 
 func (p *textParser) newFamily(name string, t Type) int {
 	p.fams = append(p.fams, Family{Name: name, Type: t})
-	p.state = append(p.state, textFamState{index: map[uint64]int{}})
+	p.state = append(p.state, textFamState{})
 	i := len(p.fams) - 1
 	p.byName[name] = i
 	return i
@@ -419,9 +416,9 @@ func (p *textParser) add(name string, v float64, ts int64, hasTS bool) error {
 	if err := p.switchTo(fi); err != nil {
 		return err
 	}
-	f := &p.fams[fi]
-	if f.Type == "" {
-		f.Type = Untyped
+	f, st := &p.fams[fi], &p.state[fi]
+	if st.index == nil {
+		st.index = map[uint64]int{}
 	}
 	drop := ""
 	switch {
@@ -431,12 +428,12 @@ func (p *textParser) add(name string, v float64, ts int64, hasTS bool) error {
 		drop = "quantile"
 	}
 	ls := p.scratch
-	p.special = ""
+	special := "" // the value of the le or quantile label
 	if drop != "" {
 		found := false
 		for i, l := range ls {
 			if l.Name == drop {
-				p.special, found = l.Value, true
+				special, found = l.Value, true
 				ls = ls[:i+copy(ls[i:], ls[i+1:])] // scratch is ours: remove in place
 				break
 			}
@@ -451,11 +448,11 @@ func (p *textParser) add(name string, v float64, ts int64, hasTS bool) error {
 	// The lines of one histogram or summary are almost always adjacent:
 	// compare with the last metric before hashing anything.
 	mi := -1
-	if n := len(f.Metrics); grouped && n > 0 && equalLabels(f.Metrics[n-1].Labels, ls) {
+	if n := len(f.Metrics); grouped && n > 0 && slices.Equal(f.Metrics[n-1].Labels, ls) {
 		mi = n - 1
 	} else {
 		h := p.hash(ls)
-		if j, ok := p.state[fi].index[h]; ok && equalLabels(f.Metrics[j].Labels, ls) {
+		if j, ok := st.index[h]; ok && slices.Equal(f.Metrics[j].Labels, ls) {
 			if !grouped {
 				p.duplicate(name, ls, "")
 				return nil
@@ -465,7 +462,7 @@ func (p *textParser) add(name string, v float64, ts int64, hasTS bool) error {
 			f.Metrics = append(f.Metrics, Metric{Labels: cloneLabels(ls)})
 			mi = len(f.Metrics) - 1
 			if !ok {
-				p.state[fi].index[h] = mi
+				st.index[h] = mi
 			}
 		}
 	}
@@ -479,20 +476,20 @@ func (p *textParser) add(name string, v float64, ts int64, hasTS bool) error {
 	case "_sum":
 		m.Sum, m.hasSum = v, true
 	case "_bucket":
-		le, err := parseBound(p.special)
+		le, err := parseBound(special)
 		if err != nil {
 			return fmt.Errorf("%s: le label: %w", name, err)
 		}
 		for _, b := range m.Buckets {
 			if b.UpperBound == le {
-				p.duplicate(name, m.Labels, fmt.Sprintf(" le=%q", p.special))
+				p.duplicate(name, m.Labels, fmt.Sprintf(" le=%q", special))
 				return nil
 			}
 		}
 		m.Buckets = append(m.Buckets, Bucket{UpperBound: le, Count: v})
 	default:
 		if f.Type == Summary {
-			q, err := parseBound(p.special)
+			q, err := parseBound(special)
 			if err != nil {
 				return fmt.Errorf("%s: quantile label: %w", name, err)
 			}
@@ -504,13 +501,15 @@ func (p *textParser) add(name string, v float64, ts int64, hasTS bool) error {
 	return nil
 }
 
+var labelSep = []byte{0xff}
+
 func (p *textParser) hash(ls Labels) uint64 {
 	p.hasher.Reset()
 	for _, l := range ls {
 		p.hasher.WriteString(l.Name)
-		p.hasher.Write([]byte{0xff})
+		p.hasher.Write(labelSep)
 		p.hasher.WriteString(l.Value)
-		p.hasher.Write([]byte{0xff})
+		p.hasher.Write(labelSep)
 	}
 	return p.hasher.Sum64()
 }
@@ -523,26 +522,6 @@ func (p *textParser) duplicate(name string, ls Labels, extra string) {
 	case p.dups == 11:
 		p.warnings = append(p.warnings, "more duplicate series ignored")
 	}
-}
-
-func sortLabels(ls Labels) {
-	for i := 1; i < len(ls); i++ {
-		for j := i; j > 0 && ls[j].Name < ls[j-1].Name; j-- {
-			ls[j], ls[j-1] = ls[j-1], ls[j]
-		}
-	}
-}
-
-func equalLabels(a, b Labels) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func cloneLabels(ls Labels) Labels {

@@ -70,19 +70,19 @@ func LoadConfig(path string, named bool, known map[string]map[string]bool) (*Con
 	case errors.Is(err, fs.ErrNotExist) && !named:
 		return c, nil
 	case err != nil:
-		return nil, UsageError("cannot read config file %s: %v", path, errors.Unwrap(err))
+		return nil, ConfigError("cannot read config file %s: %v", path, errors.Unwrap(err))
 	}
 	c.File = path
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, UsageError("config file %s: %v", path, strings.TrimPrefix(err.Error(), "yaml: "))
+		return nil, ConfigError("config file %s: %v", path, strings.TrimPrefix(err.Error(), "yaml: "))
 	}
 	if len(doc.Content) == 0 {
 		return c, nil // empty file
 	}
 	root := doc.Content[0]
 	if root.Kind != yaml.MappingNode {
-		return nil, UsageError("config file %s: line %d: want a mapping of settings, got a %s", path, root.Line, kindName(root))
+		return nil, ConfigError("config file %s: line %d: want a mapping of settings, got a %s", path, root.Line, kindName(root))
 	}
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		k, val := root.Content[i], root.Content[i+1]
@@ -94,20 +94,20 @@ func LoadConfig(path string, named bool, known map[string]map[string]bool) (*Con
 		case known[""][k.Value]:
 		case known[k.Value] != nil:
 			if val.Kind != yaml.MappingNode {
-				return nil, UsageError("config file %s: line %d: %s: want a mapping of %s settings", path, val.Line, k.Value, k.Value)
+				return nil, ConfigError("config file %s: line %d: %s: want a mapping of %s settings", path, val.Line, k.Value, k.Value)
 			}
 			for j := 0; j+1 < len(val.Content); j += 2 {
 				if sk := val.Content[j]; !known[k.Value][sk.Value] {
-					return nil, UsageError("config file %s: line %d: %s has no setting %q (%s)", path, sk.Line, k.Value, sk.Value, hint(known[k.Value]))
+					return nil, ConfigError("config file %s: line %d: %s has no setting %q (%s)", path, sk.Line, k.Value, sk.Value, hint(known[k.Value]))
 				}
 			}
 		default:
-			return nil, UsageError("config file %s: line %d: unknown setting %q (%s)", path, k.Line, k.Value, hint(known[""]))
+			return nil, ConfigError("config file %s: line %d: unknown setting %q (%s)", path, k.Line, k.Value, hint(known[""]))
 		}
 	}
 	v.SetConfigType("yaml")
 	if err := v.ReadConfig(bytes.NewReader(data)); err != nil {
-		return nil, UsageError("config file %s: %v", path, err)
+		return nil, ConfigError("config file %s: %v", path, err)
 	}
 	return c, nil
 }
@@ -136,7 +136,7 @@ func hint(keys map[string]bool) string {
 
 func decodeTargets(path string, n *yaml.Node) ([]exposition.Target, error) {
 	if n.Kind != yaml.SequenceNode {
-		return nil, UsageError("config file %s: line %d: targets: want a list", path, n.Line)
+		return nil, ConfigError("config file %s: line %d: targets: want a list", path, n.Line)
 	}
 	var out []exposition.Target
 	for i, item := range n.Content {
@@ -144,7 +144,7 @@ func decodeTargets(path string, n *yaml.Node) ([]exposition.Target, error) {
 		if item.Kind == yaml.ScalarNode { // a bare URL or host:port
 			parsed, err := exposition.ParseTargetArg(item.Value)
 			if err != nil {
-				return nil, UsageError("config file %s: line %d: targets[%d]: %v", path, item.Line, i, err)
+				return nil, ConfigError("config file %s: line %d: targets[%d]: %v", path, item.Line, i, err)
 			}
 			out = append(out, parsed)
 			continue
@@ -152,21 +152,21 @@ func decodeTargets(path string, n *yaml.Node) ([]exposition.Target, error) {
 		dec := yaml.NewDecoder(bytes.NewReader(mustMarshal(item)))
 		dec.KnownFields(true)
 		if err := dec.Decode(&t); err != nil {
-			return nil, UsageError("config file %s: line %d: targets[%d]: %v", path, item.Line, i, strings.TrimPrefix(err.Error(), "yaml: "))
+			return nil, ConfigError("config file %s: line %d: targets[%d]: %v", path, item.Line, i, strings.TrimPrefix(err.Error(), "yaml: "))
 		}
 		if t.URL == "" {
-			return nil, UsageError("config file %s: line %d: targets[%d]: url is missing", path, item.Line, i)
+			return nil, ConfigError("config file %s: line %d: targets[%d]: url is missing", path, item.Line, i)
 		}
 		if !t.IsHTTP() {
 			parsed, err := exposition.ParseTargetArg(t.URL)
 			if err != nil {
-				return nil, UsageError("config file %s: line %d: targets[%d]: %v", path, item.Line, i, err)
+				return nil, ConfigError("config file %s: line %d: targets[%d]: %v", path, item.Line, i, err)
 			}
 			t.URL = parsed.URL
 		}
 		t.HTTP.SetDirectory(filepath.Dir(path))
 		if err := t.HTTP.Validate(); err != nil {
-			return nil, UsageError("config file %s: line %d: targets[%d] (%s): http_config: %v", path, item.Line, i, t.DisplayName(), err)
+			return nil, ConfigError("config file %s: line %d: targets[%d] (%s): http_config: %v", path, item.Line, i, t.DisplayName(), err)
 		}
 		out = append(out, t)
 	}
@@ -204,7 +204,7 @@ func (c *Config) ApplyToFlags(cmd *cobra.Command, section string) error {
 		for _, k := range keys {
 			if val, ok := os.LookupEnv(EnvName(k)); ok && val != "" {
 				if err := setFlag(fl, val); err != nil {
-					firstErr = UsageError("environment variable %s: %v", EnvName(k), err)
+					firstErr = ConfigError("environment variable %s: %v", EnvName(k), err)
 				}
 				return
 			}
@@ -212,7 +212,7 @@ func (c *Config) ApplyToFlags(cmd *cobra.Command, section string) error {
 		for _, k := range keys {
 			if c.File != "" && c.v.InConfig(k) {
 				if err := setFlag(fl, c.v.Get(k)); err != nil {
-					firstErr = UsageError("config file %s: %s: %v", c.File, k, err)
+					firstErr = ConfigError("config file %s: %s: %v", c.File, k, err)
 				}
 				return
 			}
@@ -242,9 +242,5 @@ func setFlag(fl *pflag.Flag, val any) error {
 	case []any, map[string]any:
 		return fmt.Errorf("want a single value, got %v", x)
 	}
-	if err := fl.Value.Set(fmt.Sprint(val)); err != nil {
-		return err
-	}
-	fl.Changed = true
-	return nil
+	return fl.Value.Set(fmt.Sprint(val))
 }

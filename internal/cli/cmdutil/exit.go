@@ -25,6 +25,9 @@ const (
 type ExitError struct {
 	Code int
 	Err  error
+	// InConfig marks a mistake in the config file or environment, where
+	// pointing at --help would not help.
+	InConfig bool
 }
 
 func (e *ExitError) Error() string {
@@ -39,6 +42,11 @@ func (e *ExitError) Unwrap() error { return e.Err }
 // UsageError marks a mistake in flags, arguments or configuration (exit 2).
 func UsageError(format string, a ...any) error {
 	return &ExitError{Code: ExitUsage, Err: fmt.Errorf(format, a...)}
+}
+
+// ConfigError marks a mistake in the config file or environment (exit 2).
+func ConfigError(format string, a ...any) error {
+	return &ExitError{Code: ExitUsage, Err: fmt.Errorf(format, a...), InConfig: true}
 }
 
 // Failure marks an error after which nothing useful was printed (exit 1).

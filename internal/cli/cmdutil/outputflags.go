@@ -1,6 +1,8 @@
 package cmdutil
 
 import (
+	"strings"
+
 	"github.com/spf13/cobra"
 
 	"github.com/monctl/monctl/internal/output"
@@ -14,7 +16,7 @@ type OutputFlags struct {
 
 // AddOutputFlags registers -o/--output and --format on cmd.
 func (o *OutputFlags) AddOutputFlags(cmd *cobra.Command, def string) {
-	cmd.Flags().StringVarP(&o.Output, "output", "o", def, "output format: table|wide|json|jsonl|csv|yaml|prom|openmetrics|influx")
+	cmd.Flags().StringVarP(&o.Output, "output", "o", def, "output format: "+strings.Join(output.Formats, "|"))
 	cmd.Flags().StringVar(&o.Template, "format", "", "Go template per record, like docker: 'table {{.Name}}\\t{{.Value}}', 'json', or '{{.Name}}'")
 	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(output.Formats, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("format", cobra.NoFileCompletions)

@@ -55,7 +55,7 @@ func writeTargetHead(jw *output.JSONWriter, r *exposition.Result) {
 func writeTargetTail(jw *output.JSONWriter, r *exposition.Result) {
 	jw.EndArray()
 	jw.Key("up")
-	jw.Bool(r.Err == nil)
+	jw.Bool(r.Up())
 	jw.Key("error")
 	if r.Err != nil {
 		jw.String(r.Err.Error())

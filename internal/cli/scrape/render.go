@@ -75,6 +75,14 @@ func labelText(ls exposition.Labels) string {
 	return s[1 : len(s)-1]
 }
 
+// count writes a count: no unit, short on a terminal.
+func (r *renderer) count(v float64) string {
+	if r.term.IsTTY {
+		return output.Short(v)
+	}
+	return output.Float(v)
+}
+
 func (r *renderer) num(f *exposition.Family, v float64) string {
 	if r.term.IsTTY {
 		return output.Human(f.Name, f.Unit, v)
@@ -116,7 +124,7 @@ func (r *renderer) table(results []exposition.Result, wide bool) error {
 				if wide {
 					cells := make([]string, 6)
 					if agg {
-						cells[0] = r.num(&exposition.Family{}, m.Count)
+						cells[0] = r.count(m.Count)
 						cells[1] = r.num(f, m.Sum)
 						for i, q := range shownQuantiles {
 							cells[2+i] = r.estimate(f, m.EstimateQuantile(f.Type, q))
@@ -150,7 +158,7 @@ func (r *renderer) value(f *exposition.Family, m *exposition.Metric) string {
 		return r.num(f, m.Value)
 	}
 	var b strings.Builder
-	b.WriteString("count=" + r.num(&exposition.Family{}, m.Count) + " sum=" + r.num(f, m.Sum))
+	b.WriteString("count=" + r.count(m.Count) + " sum=" + r.num(f, m.Sum))
 	for _, q := range shownQuantiles {
 		v := m.EstimateQuantile(f.Type, q)
 		if math.IsNaN(v) {

@@ -178,6 +178,7 @@ func (o *Options) targets() ([]exposition.Target, error) {
 // that memory stays at the size of the body plus one family.
 func (o *Options) stream(ctx context.Context, s *exposition.Scraper, t *exposition.Target, sel *exposition.Selector, format output.Format) error {
 	jw := output.NewJSONWriter(o.IO.Out, false)
+	name := t.DisplayName()
 	headWritten := false
 	head := func(r *exposition.Result) {
 		if format == output.JSON {
@@ -191,7 +192,7 @@ func (o *Options) stream(ctx context.Context, s *exposition.Scraper, t *expositi
 			if format == output.JSON {
 				writeFamily(jw, &kept)
 			} else {
-				writeFamilyLines(jw, t.DisplayName(), &kept)
+				writeFamilyLines(jw, name, &kept)
 			}
 		}
 		return jw.Err()
@@ -212,20 +213,29 @@ func (o *Options) stream(ctx context.Context, s *exposition.Scraper, t *expositi
 	if err := jw.Flush(); err != nil {
 		return cmdutil.Failure(fmt.Errorf("writing output: %w", err))
 	}
-	if r.Err != nil {
-		fmt.Fprintf(o.IO.ErrOut, "monctl: %v\n", r.Err)
+	if !o.report(&r) {
 		return cmdutil.Silent
-	}
-	for _, w := range r.Warnings {
-		fmt.Fprintf(o.IO.ErrOut, "monctl: warning: %s: %s\n", r.Target, w)
 	}
 	return nil
 }
 
+// report writes a result's error or warnings to stderr and says whether
+// the target was up.
+func (o *Options) report(r *exposition.Result) bool {
+	if r.Err != nil {
+		fmt.Fprintf(o.IO.ErrOut, "monctl: %v\n", r.Err)
+		return false
+	}
+	for _, w := range r.Warnings {
+		fmt.Fprintf(o.IO.ErrOut, "monctl: warning: %s: %s\n", r.Target, w)
+	}
+	return true
+}
+
 // ParseSize reads a size such as 64MiB, 10MB (binary, as Prometheus'
 // body_size_limit), 512KiB or 1048576.
-func ParseSize(s string) (int64, error) {
-	s = strings.TrimSpace(s)
+func ParseSize(text string) (int64, error) {
+	s := strings.TrimSpace(text)
 	units := []struct {
 		suffix string
 		mult   int64
@@ -239,7 +249,7 @@ func ParseSize(s string) (int64, error) {
 	}
 	n, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
 	if err != nil || n < 0 {
-		return 0, fmt.Errorf("invalid size %q (want e.g. 64MiB)", s)
+		return 0, fmt.Errorf("invalid size %q (want e.g. 64MiB)", text)
 	}
 	return int64(n * float64(mult)), nil
 }
@@ -310,13 +320,9 @@ func run(ctx context.Context, o *Options) error {
 	failed := 0
 	for i := range results {
 		r := &results[i]
-		if r.Err != nil {
+		if !o.report(r) {
 			failed++
-			fmt.Fprintf(o.IO.ErrOut, "monctl: %v\n", r.Err)
 			continue
-		}
-		for _, w := range r.Warnings {
-			fmt.Fprintf(o.IO.ErrOut, "monctl: warning: %s: %s\n", r.Target, w)
 		}
 		r.Families = sel.Filter(r.Families)
 	}
