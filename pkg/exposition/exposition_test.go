@@ -141,6 +141,7 @@ func TestTextParserErrorsNameTheLine(t *testing.T) {
 		"a 1 soon\n":                       `invalid timestamp "soon"`,
 		"a{x=\"1\",x=\"2\"} 1\n":           `label "x" appears twice`,
 		"# TYPE h histogram\nh_bucket 1\n": "missing le label",
+		"a{x:y=\"1\"} 1\n":                 "label x: expected '=' at \":y",
 	} {
 		_, err := Parse([]byte(body), FormatText)
 		if err == nil || !strings.Contains(err.Error(), want) {

@@ -325,8 +325,8 @@ func (p *textParser) labels(s, name string) (string, string, error) {
 				continue
 			}
 		} else {
-			i := 0
-			for i < len(s) && isNameChar(s[i]) && (i > 0 || (isNameStart(s[i]) && s[i] != ':')) {
+			i := 0 // label names are metric names without colons
+			for i < len(s) && s[i] != ':' && isNameChar(s[i]) && (i > 0 || isNameStart(s[i])) {
 				i++
 			}
 			if i == 0 {
