@@ -15,6 +15,7 @@ import (
 	"github.com/monctl/monctl/internal/cli/cmdutil"
 	"github.com/monctl/monctl/internal/cli/scrape"
 	"github.com/monctl/monctl/internal/cli/version"
+	"github.com/monctl/monctl/internal/cli/watch"
 )
 
 // Main runs monctl with args (without the program name) and returns the
@@ -79,7 +80,7 @@ scripts and cron, with stable exit codes (see 'monctl help exit-codes').`,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return &cmdutil.ExitError{Code: cmdutil.ExitUsage, Err: err}
 	})
-	root.AddCommand(scrape.NewCmd(f, nil), version.NewCmd(f))
+	root.AddCommand(watch.NewCmd(f, nil), scrape.NewCmd(f, nil), version.NewCmd(f))
 	root.AddCommand(exitCodesTopic())
 	return root
 }

@@ -108,3 +108,52 @@ func Human(name, unit string, v float64) string {
 	}
 	return Short(v)
 }
+
+// DecimalBytes writes a byte count with decimal units (kB, MB...), as
+// docker stats shows network and block I/O.
+func DecimalBytes(v float64) string {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return Float(v)
+	}
+	units := []string{"B", "kB", "MB", "GB", "TB", "PB"}
+	i := 0
+	for math.Abs(v) >= 1000 && i < len(units)-1 {
+		v /= 1000
+		i++
+	}
+	if i == 0 {
+		return strconv.FormatFloat(math.Round(v), 'f', -1, 64) + "B"
+	}
+	return trimZeros(strconv.FormatFloat(v, 'f', 3-digits(v), 64)) + units[i]
+}
+
+// digits is the number of digits before the point, at most 3.
+func digits(v float64) int {
+	switch a := math.Abs(v); {
+	case a >= 100:
+		return 3
+	case a >= 10:
+		return 2
+	}
+	return 1
+}
+
+// Age writes a duration given in seconds the way kubectl's AGE column
+// does: the two largest units, as in 45s, 12m3s, 3h4m, 5d3h.
+func Age(v float64) string {
+	if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
+		return Float(v)
+	}
+	s := int64(v)
+	d, h, m := s/86400, s/3600%24, s/60%60
+	s %= 60
+	switch {
+	case d > 0:
+		return strconv.FormatInt(d, 10) + "d" + strconv.FormatInt(h, 10) + "h"
+	case h > 0:
+		return strconv.FormatInt(h, 10) + "h" + strconv.FormatInt(m, 10) + "m"
+	case m > 0:
+		return strconv.FormatInt(m, 10) + "m" + strconv.FormatInt(s, 10) + "s"
+	}
+	return strconv.FormatInt(s, 10) + "s"
+}

@@ -1,0 +1,99 @@
+// Command workload is the program inside the e2e test image (FROM scratch):
+// it burns CPU, holds memory, writes a file and sleeps, so that the tests
+// know what numbers monctl must show. It is built static (CGO_ENABLED=0).
+//
+//	workload [-burn N] [-hold MiB] [-write MiB] [-children N] [-exit-after D]
+//	workload -health   (exit 0: the HEALTHCHECK command)
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"time"
+)
+
+func main() {
+	burn := flag.Int("burn", 0, "goroutines that each keep one CPU busy")
+	hold := flag.Int("hold", 0, "MiB of memory to allocate, touch and keep")
+	write := flag.Int("write", 0, "MiB to write (synced) to -file")
+	file := flag.String("file", "/data.bin", "file that -write writes")
+	children := flag.Int("children", 0, "child processes that only sleep")
+	exitAfter := flag.Duration("exit-after", 0, "exit 1 after this long (0: never)")
+	health := flag.Bool("health", false, "exit 0 at once (the HEALTHCHECK probe)")
+	sleepOnly := flag.Bool("sleep", false, "only sleep (the child mode)")
+	flag.Parse()
+	if *health {
+		return
+	}
+	if *sleepOnly {
+		select {}
+	}
+
+	for range *burn {
+		go spin()
+	}
+	var kept [][]byte
+	for range *hold {
+		b := make([]byte, 1<<20)
+		for i := 0; i < len(b); i += 4096 {
+			b[i] = 1 // touch every page so it is resident
+		}
+		kept = append(kept, b)
+	}
+	if *write > 0 {
+		if err := writeFile(*file, *write); err != nil {
+			fmt.Fprintln(os.Stderr, "workload:", err)
+			os.Exit(1)
+		}
+	}
+	for range *children {
+		c := exec.Command(os.Args[0], "-sleep")
+		if err := c.Start(); err != nil {
+			fmt.Fprintln(os.Stderr, "workload:", err)
+			os.Exit(1)
+		}
+	}
+	fmt.Println("workload ready")
+	if *exitAfter > 0 {
+		time.Sleep(*exitAfter)
+		os.Exit(1)
+	}
+	for {
+		time.Sleep(time.Hour)
+		runtime.KeepAlive(kept)
+	}
+}
+
+func spin() {
+	x := 0
+	for {
+		x++
+	}
+}
+
+// writeFile writes mib MiB and syncs after each MiB, so the writes reach the
+// disk from this process and count in its cgroup's block I/O.
+func writeFile(path string, mib int) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	buf := make([]byte, 1<<20)
+	for i := range buf {
+		buf[i] = byte(i)
+	}
+	for range mib {
+		if _, err := f.Write(buf); err != nil {
+			f.Close()
+			return err
+		}
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return err
+		}
+	}
+	return f.Close()
+}

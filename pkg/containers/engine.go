@@ -1,0 +1,176 @@
+// Package containers reads container stats from Docker engines: it lists
+// containers, follows their events, samples their stats and turns the
+// samples into the numbers docker stats shows (DESIGN §4). It returns
+// plain structs and never prints.
+package containers
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/docker/docker/api/types/versions"
+	"github.com/docker/docker/client"
+)
+
+// MinAPIVersion is the oldest Engine API monctl talks to: the first with
+// one-shot stats (Docker 20.10).
+const MinAPIVersion = "1.41"
+
+// Engine is a connection to one Docker engine.
+type Engine struct {
+	// Host is the engine's address as the user would write it.
+	Host          string
+	OSType        string
+	APIVersion    string
+	ServerVersion string
+	cli           *client.Client
+}
+
+// Connect opens a client the way the docker CLI does: DOCKER_HOST,
+// DOCKER_TLS_VERIFY, DOCKER_CERT_PATH and DOCKER_API_VERSION, with host
+// (when not empty) in place of DOCKER_HOST, and negotiates the API version.
+// conns bounds the idle connections kept for concurrent stats calls.
+// An engine that does not answer gives a *ConnectError.
+func Connect(ctx context.Context, host string, conns int) (*Engine, error) {
+	opts := []client.Opt{client.FromEnv, client.WithAPIVersionNegotiation()}
+	if host != "" {
+		opts = append(opts, client.WithHost(host))
+	}
+	cli, err := client.NewClientWithOpts(opts...)
+	if err != nil {
+		return nil, &ConnectError{Host: hostOrDefault(host), Cause: err.Error(), Hint: "check DOCKER_HOST, DOCKER_CERT_PATH or --host", Err: err}
+	}
+	if tr, ok := cli.HTTPClient().Transport.(*http.Transport); ok && conns > tr.MaxIdleConnsPerHost {
+		// Every tick makes one call per container at once; keeping the
+		// connections spares the engine a new one per call.
+		tr.MaxIdleConnsPerHost = conns
+	}
+	e := &Engine{Host: cli.DaemonHost(), cli: cli}
+	if err := e.handshake(ctx); err != nil {
+		cli.Close()
+		return nil, err
+	}
+	return e, nil
+}
+
+func hostOrDefault(host string) string {
+	if host != "" {
+		return host
+	}
+	if h := os.Getenv("DOCKER_HOST"); h != "" {
+		return h
+	}
+	return client.DefaultDockerHost
+}
+
+// handshake pings the engine, settles the API version and reads what the
+// engine is.
+func (e *Engine) handshake(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	ping, err := e.cli.Ping(ctx)
+	if err != nil {
+		return e.diagnose(ctx, err)
+	}
+	e.cli.NegotiateAPIVersionPing(ping)
+	e.APIVersion = e.cli.ClientVersion()
+	if versions.LessThan(e.APIVersion, MinAPIVersion) {
+		return &ConnectError{Host: e.Host, Cause: fmt.Sprintf("API too old: the engine speaks API %s", e.APIVersion),
+			Hint: "monctl needs API " + MinAPIVersion + " (Docker 20.10) or later; upgrade the engine"}
+	}
+	v, err := e.cli.ServerVersion(ctx)
+	if err != nil {
+		return e.diagnose(ctx, err)
+	}
+	e.OSType, e.ServerVersion = v.Os, v.Version
+	return nil
+}
+
+// ConnectError says why an engine could not be reached and what to try.
+type ConnectError struct {
+	Host  string
+	Cause string
+	Hint  string
+	Err   error
+}
+
+func (e *ConnectError) Error() string {
+	s := "cannot reach the Docker engine at " + e.Host + ": " + e.Cause
+	if e.Hint != "" {
+		s += " — " + e.Hint
+	}
+	return s
+}
+
+func (e *ConnectError) Unwrap() error { return e.Err }
+
+// diagnose turns a failed call into a ConnectError. The docker client
+// replaces most dial errors by "Is the docker daemon running?", so the
+// cause is found by dialling the address once more ourselves.
+func (e *Engine) diagnose(ctx context.Context, callErr error) error {
+	ce := &ConnectError{Host: e.Host, Err: callErr}
+	u, err := client.ParseHostURL(e.Host)
+	if err != nil {
+		ce.Cause, ce.Hint = err.Error(), "set DOCKER_HOST or --host to unix:///path/to/docker.sock or tcp://host:port"
+		return ce
+	}
+	addr := u.Host
+	if u.Scheme == "unix" || u.Scheme == "npipe" {
+		addr = u.Path
+	}
+	var d net.Dialer
+	conn, dialErr := d.DialContext(ctx, u.Scheme, addr)
+	if conn != nil {
+		conn.Close()
+	}
+	var certErr *tls.CertificateVerificationError
+	var unknownCA x509.UnknownAuthorityError
+	var hostErr x509.HostnameError
+	switch {
+	case errors.Is(dialErr, syscall.ENOENT):
+		ce.Cause, ce.Hint = "no such socket "+addr, "is dockerd running? set DOCKER_HOST or --host"
+	case errors.Is(dialErr, syscall.EACCES) || errors.Is(dialErr, syscall.EPERM):
+		ce.Cause, ce.Hint = "permission denied on "+addr, "is your user in the docker group? set DOCKER_HOST or --host"
+	case errors.Is(dialErr, syscall.ECONNREFUSED):
+		ce.Cause, ce.Hint = "connection refused", "is the engine running and listening there? set DOCKER_HOST or --host"
+	case dialErr != nil:
+		ce.Cause, ce.Hint = dialErr.Error(), "set DOCKER_HOST or --host"
+	case errors.As(callErr, &certErr) || errors.As(callErr, &unknownCA) || errors.As(callErr, &hostErr) ||
+		strings.Contains(callErr.Error(), "tls:") || strings.Contains(callErr.Error(), "x509:"):
+		ce.Cause, ce.Hint = "TLS failure: "+innermost(callErr), "check DOCKER_CERT_PATH (ca.pem, cert.pem, key.pem) and DOCKER_TLS_VERIFY"
+	case strings.Contains(callErr.Error(), "malformed HTTP response") || strings.Contains(callErr.Error(), "server gave HTTP response to HTTPS client"):
+		ce.Cause, ce.Hint = "TLS failure: the engine and monctl disagree on TLS", "set or unset DOCKER_TLS_VERIFY to match the engine"
+	case errors.Is(callErr, context.DeadlineExceeded):
+		ce.Cause, ce.Hint = "no answer within 10s", "is the engine overloaded, or is something else listening there?"
+	default:
+		ce.Cause, ce.Hint = innermost(callErr), "set DOCKER_HOST or --host"
+	}
+	return ce
+}
+
+// innermost is the text of the deepest wrapped error, without the layers
+// of "error during connect: Get ...".
+func innermost(err error) string {
+	for {
+		next := errors.Unwrap(err)
+		if next == nil {
+			return err.Error()
+		}
+		err = next
+	}
+}
+
+// Close releases the engine's connections.
+func (e *Engine) Close() error { return e.cli.Close() }
+
+// Client is the underlying API client, for callers that need more.
+func (e *Engine) Client() *client.Client { return e.cli }

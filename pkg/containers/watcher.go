@@ -1,0 +1,468 @@
+package containers
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"io"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/events"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/client"
+	"golang.org/x/sync/errgroup"
+)
+
+// Container is what the engine says of a container, apart from its stats.
+type Container struct {
+	ID        string            `json:"id"`
+	Name      string            `json:"name"`
+	Image     string            `json:"image"`
+	Labels    map[string]string `json:"labels,omitempty"`
+	State     string            `json:"state"`
+	Health    string            `json:"health,omitempty"`
+	Restarts  int               `json:"restarts"`
+	OOMKilled bool              `json:"oom_killed"`
+	Created   time.Time         `json:"created"`
+	StartedAt time.Time         `json:"started_at,omitzero"`
+}
+
+// Running tells whether the container has processes whose stats mean
+// something now.
+func (c *Container) Running() bool {
+	return c.State == "running" || c.State == "paused"
+}
+
+// Stats is one container at one moment: what it is and its numbers, as
+// docker stats computes them. Rates are per second over the last interval.
+type Stats struct {
+	Host string `json:"host"`
+	Container
+	Time          time.Time `json:"time"`
+	UptimeSeconds float64   `json:"uptime_seconds"`
+
+	CPUPercent float64 `json:"cpu_percent"`
+	CPUSeconds float64 `json:"cpu_seconds_total"`
+	OnlineCPUs uint32  `json:"online_cpus"`
+
+	MemoryUsed    uint64  `json:"memory_used_bytes"`
+	MemoryUsage   uint64  `json:"memory_usage_bytes"`
+	MemoryLimit   uint64  `json:"memory_limit_bytes"`
+	MemoryPercent float64 `json:"memory_percent"`
+
+	NetRx        uint64  `json:"network_rx_bytes"`
+	NetTx        uint64  `json:"network_tx_bytes"`
+	NetRxRate    float64 `json:"network_rx_bytes_per_second"`
+	NetTxRate    float64 `json:"network_tx_bytes_per_second"`
+	BlkRead      uint64  `json:"block_read_bytes"`
+	BlkWrite     uint64  `json:"block_write_bytes"`
+	BlkReadRate  float64 `json:"block_read_bytes_per_second"`
+	BlkWriteRate float64 `json:"block_write_bytes_per_second"`
+
+	PIDs      uint64 `json:"pids"`
+	PIDsLimit uint64 `json:"pids_limit,omitempty"`
+}
+
+// statsOf computes what docker stats shows from two samples.
+func statsOf(host string, c Container, prev, cur Usage) Stats {
+	d := cur.Read.Sub(prev.Read)
+	s := Stats{
+		Host: host, Container: c, Time: cur.Read,
+		CPUPercent: CPUPercent(prev, cur), CPUSeconds: cur.CPUSeconds(), OnlineCPUs: cur.OnlineCPUs,
+		MemoryUsed: cur.MemUsed, MemoryUsage: cur.MemUsage, MemoryLimit: cur.MemLimit, MemoryPercent: cur.MemPercent(),
+		NetRx: cur.NetRx, NetTx: cur.NetTx, NetRxRate: Rate(prev.NetRx, cur.NetRx, d), NetTxRate: Rate(prev.NetTx, cur.NetTx, d),
+		BlkRead: cur.BlkRead, BlkWrite: cur.BlkWrite, BlkReadRate: Rate(prev.BlkRead, cur.BlkRead, d), BlkWriteRate: Rate(prev.BlkWrite, cur.BlkWrite, d),
+		PIDs: cur.PIDs, PIDsLimit: cur.PIDsLimit,
+	}
+	if c.Running() && !c.StartedAt.IsZero() {
+		s.UptimeSeconds = max(0, cur.Read.Sub(c.StartedAt).Seconds())
+	}
+	return s
+}
+
+// Snapshot is every selected container of one engine at one moment.
+// A running container appears once it has two samples, so that its CPU %
+// and rates are real; stopped containers (with All) carry no numbers.
+type Snapshot struct {
+	Host       string
+	Time       time.Time
+	Containers []Stats
+}
+
+// WatchOptions choose the containers and bound the work.
+type WatchOptions struct {
+	// All includes stopped containers.
+	All    bool
+	Filter Filter
+	// Concurrency bounds the stats calls in flight (default 64).
+	Concurrency int
+}
+
+// Watcher keeps the set of containers of one engine up to date by
+// following its events, and samples their stats. Sample must not be called
+// concurrently.
+type Watcher struct {
+	eng  *Engine
+	opts WatchOptions
+
+	// Owned by Sample.
+	known  map[string]*entry
+	synced bool
+	stop   context.CancelFunc
+
+	// Filled by the event stream, drained by Sample.
+	mu        sync.Mutex
+	queue     []events.Message
+	streamErr error
+}
+
+type entry struct {
+	c    Container
+	prev *Usage
+}
+
+// NewWatcher watches eng. Close stops it.
+func NewWatcher(eng *Engine, opts WatchOptions) *Watcher {
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = 64
+	}
+	return &Watcher{eng: eng, opts: opts, known: map[string]*entry{}}
+}
+
+// Engine is the engine being watched.
+func (w *Watcher) Engine() *Engine { return w.eng }
+
+// Close stops following events.
+func (w *Watcher) Close() {
+	if w.stop != nil {
+		w.stop()
+	}
+}
+
+// EngineError is an engine that stopped answering while being watched.
+// The next Sample tries again from scratch.
+type EngineError struct {
+	Host string
+	Err  error
+}
+
+func (e *EngineError) Error() string {
+	return fmt.Sprintf("the Docker engine at %s is not answering: %v", e.Host, innermost(e.Err))
+}
+
+func (e *EngineError) Unwrap() error { return e.Err }
+
+// Sample takes one stats sample of every selected container and returns
+// the containers that have two samples by now.
+func (w *Watcher) Sample(ctx context.Context) (Snapshot, error) {
+	if err := w.refresh(ctx); err != nil {
+		return Snapshot{Host: w.eng.Host}, err
+	}
+	var running []*entry
+	for _, e := range w.known {
+		if e.c.Running() {
+			running = append(running, e)
+		}
+	}
+	samples := make([]*Usage, len(running))
+	gone := make([]bool, len(running))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(w.opts.Concurrency)
+	for i, e := range running {
+		g.Go(func() error {
+			u, err := w.sampleOne(gctx, e.c.ID)
+			switch {
+			case err == nil:
+				samples[i] = u
+			case cerrdefs.IsNotFound(err):
+				gone[i] = true // removed between list and stats
+			case errors.Is(err, context.Canceled) && ctx.Err() != nil:
+				return ctx.Err()
+			case isEngineDown(err):
+				return &EngineError{Host: w.eng.Host, Err: err}
+			}
+			// Other errors (a container stopping mid-call) only skip it.
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		var ee *EngineError
+		if errors.As(err, &ee) {
+			w.unsync()
+		}
+		return Snapshot{Host: w.eng.Host}, err
+	}
+
+	snap := Snapshot{Host: w.eng.Host, Time: time.Now()}
+	for i, e := range running {
+		switch {
+		case gone[i]:
+			delete(w.known, e.c.ID)
+		case samples[i] != nil:
+			if e.prev != nil {
+				snap.Containers = append(snap.Containers, statsOf(w.eng.Host, e.c, *e.prev, *samples[i]))
+			}
+			e.prev = samples[i]
+		}
+	}
+	for _, e := range w.known {
+		if !e.c.Running() {
+			snap.Containers = append(snap.Containers, Stats{Host: w.eng.Host, Container: e.c, Time: snap.Time})
+		}
+	}
+	slices.SortFunc(snap.Containers, func(a, b Stats) int { return strings.Compare(a.Name, b.Name) })
+	return snap, nil
+}
+
+// Unmatched are the container references of the filter that name no
+// container being watched.
+func (w *Watcher) Unmatched() []string {
+	var out []string
+	for _, ref := range w.opts.Filter.Refs {
+		found := false
+		for _, e := range w.known {
+			if found = e.c.isRef(ref); found {
+				break
+			}
+		}
+		if !found {
+			out = append(out, ref)
+		}
+	}
+	return out
+}
+
+// isEngineDown tells a dead connection from an error about one container.
+func isEngineDown(err error) bool {
+	return client.IsErrConnectionFailed(err) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ENOENT)
+}
+
+func (w *Watcher) sampleOne(ctx context.Context, id string) (*Usage, error) {
+	resp, err := w.eng.cli.ContainerStatsOneShot(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var s container.StatsResponse
+	if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
+		return nil, fmt.Errorf("stats of %s: %w", id, err)
+	}
+	if s.Read.IsZero() {
+		return nil, fmt.Errorf("stats of %s: container is not running", id)
+	}
+	u := UsageOf(&s, w.eng.OSType)
+	return &u, nil
+}
+
+// refresh brings the set of containers up to date: on the first call, or
+// after the engine went away, subscribe to events and list; otherwise
+// apply the events that arrived since the last call.
+func (w *Watcher) refresh(ctx context.Context) error {
+	w.mu.Lock()
+	queued, streamErr := w.queue, w.streamErr
+	w.queue, w.streamErr = nil, nil
+	w.mu.Unlock()
+	if streamErr != nil {
+		w.unsync()
+	}
+	if !w.synced {
+		return w.sync(ctx)
+	}
+	return w.apply(ctx, queued)
+}
+
+func (w *Watcher) unsync() {
+	w.synced = false
+	if w.stop != nil {
+		w.stop()
+		w.stop = nil
+	}
+}
+
+// sync subscribes to container events first and lists second, so that no
+// container that starts in between is missed; events that repeat what the
+// list says are harmless, since applying one re-reads the container.
+func (w *Watcher) sync(ctx context.Context) error {
+	streamCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	msgs, errs := w.eng.cli.Events(streamCtx, events.ListOptions{Filters: filters.NewArgs(filters.Arg("type", string(events.ContainerEventType)))})
+	go w.follow(streamCtx, msgs, errs)
+
+	list, err := w.eng.cli.ContainerList(ctx, container.ListOptions{All: w.opts.All || w.opts.Filter.NeedsStopped()})
+	if err != nil {
+		stop()
+		return w.engineError(err)
+	}
+	// The list has enough to filter on; only what passes is inspected.
+	ids := make([]string, 0, len(list))
+	for _, s := range list {
+		if w.opts.Filter.Match(summaryOf(&s), w.opts.All) {
+			ids = append(ids, s.ID)
+		}
+	}
+	fresh, err := w.inspectAll(ctx, ids)
+	if err != nil {
+		stop()
+		return err
+	}
+	// Keep the previous samples of containers that are still there, so
+	// an engine that comes back does not cost an interval of CPU %.
+	old := w.known
+	w.known = map[string]*entry{}
+	for id, c := range fresh {
+		if c == nil || !w.opts.Filter.Match(c, w.opts.All) {
+			continue
+		}
+		e := &entry{c: *c}
+		if o := old[id]; o != nil {
+			e.prev = o.prev
+		}
+		w.known[id] = e
+	}
+	w.stop, w.synced = stop, true
+	return nil
+}
+
+func (w *Watcher) engineError(err error) error {
+	if errors.Is(err, context.Canceled) {
+		return err
+	}
+	return &EngineError{Host: w.eng.Host, Err: err}
+}
+
+// follow queues the container events that can change what is shown.
+func (w *Watcher) follow(ctx context.Context, msgs <-chan events.Message, errs <-chan error) {
+	for {
+		select {
+		case m := <-msgs:
+			// exec_* events come with every health check; they change
+			// nothing we show.
+			if strings.HasPrefix(string(m.Action), "exec_") || m.Action == events.ActionTop || m.Action == events.ActionAttach ||
+				m.Action == events.ActionResize || m.Action == events.ActionDetach {
+				continue
+			}
+			w.mu.Lock()
+			w.queue = append(w.queue, m)
+			w.mu.Unlock()
+		case err := <-errs:
+			if ctx.Err() == nil {
+				w.mu.Lock()
+				w.streamErr = err
+				w.mu.Unlock()
+			}
+			return
+		}
+	}
+}
+
+// apply updates the set from queued events: a destroyed container goes,
+// any other event re-reads the container once, however many came.
+func (w *Watcher) apply(ctx context.Context, queued []events.Message) error {
+	if len(queued) == 0 {
+		return nil
+	}
+	last := map[string]events.Message{}
+	oom := map[string]bool{}
+	for _, m := range queued {
+		last[m.Actor.ID] = m
+		if m.Action == events.ActionOOM {
+			oom[m.Actor.ID] = true
+		}
+	}
+	var reread []string
+	for id, m := range last {
+		if m.Action == events.ActionDestroy {
+			delete(w.known, id)
+			continue
+		}
+		reread = append(reread, id)
+	}
+	fresh, err := w.inspectAll(ctx, reread)
+	if err != nil {
+		return err
+	}
+	for id, c := range fresh {
+		e := w.known[id]
+		if c == nil || !w.opts.Filter.Match(c, w.opts.All) {
+			delete(w.known, id)
+			continue
+		}
+		c.OOMKilled = c.OOMKilled || oom[id]
+		if e == nil {
+			w.known[id] = &entry{c: *c}
+			continue
+		}
+		e.c = *c
+	}
+	return nil
+}
+
+// inspectAll reads the containers concurrently; one that is gone maps to
+// nil.
+func (w *Watcher) inspectAll(ctx context.Context, ids []string) (map[string]*Container, error) {
+	out := make([]*Container, len(ids))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(w.opts.Concurrency)
+	for i, id := range ids {
+		g.Go(func() error {
+			r, err := w.eng.cli.ContainerInspect(gctx, id)
+			if cerrdefs.IsNotFound(err) {
+				return nil
+			}
+			if err != nil {
+				return w.engineError(err)
+			}
+			out[i] = containerOf(&r)
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	m := make(map[string]*Container, len(ids))
+	for i, id := range ids {
+		m[id] = out[i]
+	}
+	return m, nil
+}
+
+// summaryOf is what a list entry says of a container: enough to filter.
+func summaryOf(s *container.Summary) *Container {
+	c := &Container{ID: s.ID, Image: s.Image, Labels: s.Labels, State: string(s.State)}
+	if len(s.Names) > 0 {
+		c.Name = strings.TrimPrefix(s.Names[0], "/")
+	}
+	return c
+}
+
+func containerOf(r *container.InspectResponse) *Container {
+	if r.ContainerJSONBase == nil {
+		return nil
+	}
+	c := &Container{ID: r.ID, Name: strings.TrimPrefix(r.Name, "/"), Restarts: r.RestartCount}
+	c.Created, _ = time.Parse(time.RFC3339Nano, r.Created)
+	if r.Config != nil {
+		c.Image = r.Config.Image
+		c.Labels = maps.Clone(r.Config.Labels)
+	}
+	if st := r.State; st != nil {
+		c.State = string(st.Status)
+		c.OOMKilled = st.OOMKilled
+		if t, err := time.Parse(time.RFC3339Nano, st.StartedAt); err == nil && t.Year() > 1 {
+			c.StartedAt = t
+		}
+		if st.Health != nil {
+			c.Health = string(st.Health.Status)
+		}
+	}
+	return c
+}
