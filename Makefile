@@ -10,9 +10,10 @@ PKG       := github.com/monctl/monctl/internal/buildinfo
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 DATE      ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 LDFLAGS   := -s -w -X $(PKG).Version=$(VERSION) -X $(PKG).Commit=$(COMMIT) -X $(PKG).Date=$(DATE)
 
-.PHONY: all build test e2e check lint completions man bench fuzz release-check tools clean
+.PHONY: all build test e2e docker-engine check lint completions man bench fuzz release-check tools clean
 
 all: build
 
@@ -25,8 +26,18 @@ check: lint release-check test e2e
 test:
 	$(GO) test -race -count=1 ./...
 
-e2e: tools
-	MONCTL_TOOLS_BIN=$(TOOLS_BIN) $(GO) test -race -count=1 -tags e2e -timeout 20m ./e2e/...
+# The e2e tests start a sandboxed Docker engine of their own (DESIGN §6)
+# and stop it when they end; the pkill only catches one left behind by a
+# test binary that was killed.
+e2e: tools docker-engine
+	MONCTL_TOOLS_BIN=$(TOOLS_BIN) $(GO) test -race -count=1 -tags e2e -timeout 20m ./e2e/...; \
+	status=$$?; pkill -TERM -f '^dockerd --host unix://.*/monctl-e2e-' || true; exit $$status
+
+## docker-engine: Debian's docker.io (dockerd, containerd, runc, docker)
+docker-engine:
+	@if ! command -v dockerd >/dev/null || ! command -v docker >/dev/null; then \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq docker.io; \
+	fi
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change: $$out"; exit 1; fi

@@ -1,8 +1,9 @@
 //go:build e2e
 
-// Package e2e runs the monctl binary against real programs: a node_exporter
-// built from the Go module proxy (make tools), and real HTTP servers on
-// 127.0.0.1. Run with 'make e2e'.
+// Package e2e runs the monctl binary against real programs: a sandboxed
+// Docker engine started here, a node_exporter built from the Go module
+// proxy (make tools), and real HTTP servers on 127.0.0.1. Run with
+// 'make e2e'.
 package e2e
 
 import (
@@ -21,6 +22,7 @@ import (
 var (
 	monctlBin string
 	toolsBin  string
+	docker    *engine
 )
 
 func TestMain(m *testing.M) {
@@ -37,7 +39,22 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "building monctl:", err)
 		os.Exit(1)
 	}
+	if docker, err = startEngine(dir); err == nil {
+		err = docker.buildImages()
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "starting the test Docker engine:", err)
+		if docker != nil {
+			docker.stop()
+		}
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	// monctl and the docker CLI find the sandboxed engine as users' would.
+	os.Setenv("DOCKER_HOST", docker.host)
 	code := m.Run()
+	docker.removeAll()
+	docker.stop()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

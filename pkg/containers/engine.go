@@ -123,10 +123,7 @@ func (e *Engine) diagnose(ctx context.Context, callErr error) error {
 		ce.Cause, ce.Hint = err.Error(), "set DOCKER_HOST or --host to unix:///path/to/docker.sock or tcp://host:port"
 		return ce
 	}
-	addr := u.Host
-	if u.Scheme == "unix" || u.Scheme == "npipe" {
-		addr = u.Path
-	}
+	addr := u.Host // docker's ParseHostURL keeps a socket path there too
 	var d net.Dialer
 	conn, dialErr := d.DialContext(ctx, u.Scheme, addr)
 	if conn != nil {

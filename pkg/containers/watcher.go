@@ -5,19 +5,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/events"
 	"github.com/docker/docker/api/types/filters"
-	"github.com/docker/docker/client"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -174,6 +171,7 @@ func (w *Watcher) Sample(ctx context.Context) (Snapshot, error) {
 	}
 	samples := make([]*Usage, len(running))
 	gone := make([]bool, len(running))
+	failed := make([]error, len(running))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(w.opts.Concurrency)
 	for i, e := range running {
@@ -184,21 +182,27 @@ func (w *Watcher) Sample(ctx context.Context) (Snapshot, error) {
 				samples[i] = u
 			case cerrdefs.IsNotFound(err):
 				gone[i] = true // removed between list and stats
-			case errors.Is(err, context.Canceled) && ctx.Err() != nil:
+			case ctx.Err() != nil:
 				return ctx.Err()
-			case isEngineDown(err):
-				return &EngineError{Host: w.eng.Host, Err: err}
+			default:
+				failed[i] = err
 			}
-			// Other errors (a container stopping mid-call) only skip it.
 			return nil
 		})
 	}
 	if err := g.Wait(); err != nil {
-		var ee *EngineError
-		if errors.As(err, &ee) {
-			w.unsync()
-		}
 		return Snapshot{Host: w.eng.Host}, err
+	}
+	// A container that stops or goes while its stats are read can cut the
+	// answer short, much as a dead engine does; a ping tells them apart.
+	if i := slices.IndexFunc(failed, func(err error) bool { return err != nil }); i >= 0 {
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_, err := w.eng.cli.Ping(pctx)
+		cancel()
+		if err != nil {
+			w.unsync()
+			return Snapshot{Host: w.eng.Host}, w.engineError(failed[i])
+		}
 	}
 
 	snap := Snapshot{Host: w.eng.Host, Time: time.Now()}
@@ -240,13 +244,6 @@ func (w *Watcher) Unmatched() []string {
 	return out
 }
 
-// isEngineDown tells a dead connection from an error about one container.
-func isEngineDown(err error) bool {
-	return client.IsErrConnectionFailed(err) || errors.Is(err, context.DeadlineExceeded) ||
-		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ENOENT)
-}
-
 func (w *Watcher) sampleOne(ctx context.Context, id string) (*Usage, error) {
 	resp, err := w.eng.cli.ContainerStatsOneShot(ctx, id)
 	if err != nil {
@@ -278,7 +275,12 @@ func (w *Watcher) refresh(ctx context.Context) error {
 	if !w.synced {
 		return w.sync(ctx)
 	}
-	return w.apply(ctx, queued)
+	if err := w.apply(ctx, queued); err != nil {
+		// The events are spent; a fresh list next time makes up for them.
+		w.unsync()
+		return err
+	}
+	return nil
 }
 
 func (w *Watcher) unsync() {

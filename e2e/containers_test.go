@@ -1,0 +1,501 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"math"
+	"os"
+	"os/exec"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// ctr is the part of monctl's JSON record that the tests check.
+type ctr struct {
+	Host        string  `json:"host"`
+	ID          string  `json:"id"`
+	Name        string  `json:"name"`
+	Image       string  `json:"image"`
+	State       string  `json:"state"`
+	Health      string  `json:"health"`
+	Restarts    int     `json:"restarts"`
+	CPUPercent  float64 `json:"cpu_percent"`
+	MemoryUsed  float64 `json:"memory_used_bytes"`
+	MemoryLimit float64 `json:"memory_limit_bytes"`
+	NetRx       float64 `json:"network_rx_bytes"`
+	BlkRead     float64 `json:"block_read_bytes"`
+	BlkWrite    float64 `json:"block_write_bytes"`
+	PIDs        float64 `json:"pids"`
+	Uptime      float64 `json:"uptime_seconds"`
+}
+
+// runContainer starts the workload in a container without a network and
+// removes it when the test ends. dockerArgs go before the image.
+func runContainer(t *testing.T, name string, dockerArgs []string, image string, args ...string) {
+	t.Helper()
+	runArgs := append([]string{"run", "-d", "--network", "none", "--name", name}, dockerArgs...)
+	runArgs = append(runArgs, image)
+	if _, err := docker.docker(append(runArgs, args...)...); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { docker.docker("rm", "-f", name) })
+}
+
+// waitFor polls cond until it holds or the time is up.
+func waitFor(t *testing.T, what string, limit time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", limit, what)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func waitReady(t *testing.T, name string) {
+	t.Helper()
+	waitFor(t, name+" to be ready", 60*time.Second, func() bool {
+		out, _ := docker.docker("logs", name)
+		return strings.Contains(out, "workload ready")
+	})
+}
+
+func byName(cs []ctr) map[string]ctr {
+	m := map[string]ctr{}
+	for _, c := range cs {
+		m[c.Name] = c
+	}
+	return m
+}
+
+// dockerStats is one line of docker stats --format '{{json .}}'.
+type dockerStats struct {
+	Name, CPUPerc, MemUsage, NetIO, BlockIO, PIDs string
+}
+
+var sizeRe = regexp.MustCompile(`^([0-9.]+)\s*([kKMGT]?i?B)$`)
+
+// parseSize reads docker's human sizes: binary (MiB) for memory, decimal
+// (MB) for I/O.
+func parseSize(t *testing.T, s string) float64 {
+	t.Helper()
+	m := sizeRe.FindStringSubmatch(strings.TrimSpace(s))
+	if m == nil {
+		t.Fatalf("cannot read docker's size %q", s)
+	}
+	v, _ := strconv.ParseFloat(m[1], 64)
+	mult := map[string]float64{"B": 1, "kB": 1e3, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12,
+		"KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40}[m[2]]
+	return v * mult
+}
+
+// firstOfPair is the first of "a / b".
+func firstOfPair(s string) string { a, _, _ := strings.Cut(s, "/"); return a }
+func secondOfPair(s string) string {
+	_, b, _ := strings.Cut(s, "/")
+	return b
+}
+
+// TestWatchNumbersAgreeWithDockerStats runs known workloads and checks
+// monctl's numbers against what they do and against docker stats, taken
+// at the same time.
+func TestWatchNumbersAgreeWithDockerStats(t *testing.T) {
+	dev, err := docker.dataDevice()
+	if err != nil {
+		t.Fatal(err)
+	}
+	runContainer(t, "nums-burner", nil, workloadImage, "-burn", "1")
+	runContainer(t, "nums-sleeper", nil, workloadImage)
+	runContainer(t, "nums-holder", nil, workloadImage, "-hold", "64")
+	runContainer(t, "nums-writer", []string{"--device-write-bps", dev + ":1gb"}, workloadImage, "-write", "32", "-children", "3")
+	runContainer(t, "nums-health", nil, healthImage)
+	for _, n := range []string{"nums-burner", "nums-sleeper", "nums-holder", "nums-writer", "nums-health"} {
+		waitReady(t, n)
+	}
+	waitFor(t, "the health check to pass", 30*time.Second, func() bool {
+		out, _ := docker.docker("inspect", "-f", "{{.State.Health.Status}}", "nums-health")
+		return strings.TrimSpace(out) == "healthy"
+	})
+	time.Sleep(time.Second) // let the burner's CPU settle over a whole interval
+
+	// Both at once: monctl over one interval, docker stats over its own.
+	var wg sync.WaitGroup
+	var dockerOut string
+	var dockerErr error
+	wg.Go(func() {
+		dockerOut, dockerErr = docker.docker("stats", "--no-stream", "--format", "{{json .}}")
+	})
+	out, errOut, code := monctl(t, "watch", "containers", "--once", "-o", "json", "--filter", "name=^nums-")
+	wg.Wait()
+	if code != 0 || dockerErr != nil {
+		t.Fatalf("monctl exit %d: %s\ndocker stats: %v", code, errOut, dockerErr)
+	}
+	var got []ctr
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	m := byName(got)
+	if len(m) != 5 {
+		t.Fatalf("want the 5 nums- containers, got %v", slices.Sorted(maps.Keys(m)))
+	}
+
+	if c := m["nums-burner"]; c.CPUPercent < 80 || c.CPUPercent > 120 {
+		t.Errorf("burner CPU %.1f%%, want 80–120%%", c.CPUPercent)
+	}
+	if c := m["nums-sleeper"]; c.CPUPercent >= 5 {
+		t.Errorf("sleeper CPU %.1f%%, want under 5%%", c.CPUPercent)
+	}
+	if c := m["nums-holder"]; math.Abs(c.MemoryUsed-64<<20) > 0.1*(64<<20) {
+		t.Errorf("holder memory %.0f bytes, want 64 MiB ± 10%%", c.MemoryUsed)
+	}
+	w := m["nums-writer"]
+	// Some of the file system's own writes (journal, metadata) are the
+	// kernel's, not the container's: allow 10% either way.
+	if math.Abs(w.BlkWrite-32<<20) > 0.1*(32<<20) {
+		t.Errorf("writer wrote %.0f bytes to disk, want 32 MiB ± 10%%", w.BlkWrite)
+	}
+	if w.PIDs < 4 {
+		t.Errorf("writer has %.0f PIDs, want at least 4 (itself and 3 children)", w.PIDs)
+	}
+	if h := m["nums-health"]; h.Health != "healthy" {
+		t.Errorf("health %q, want healthy", h.Health)
+	}
+	for _, c := range got {
+		if c.State != "running" || c.Uptime <= 0 || c.MemoryLimit <= 0 || c.Image == "" || len(c.ID) != 64 {
+			t.Errorf("%s: state %q, uptime %v, limit %v, image %q, id %q", c.Name, c.State, c.Uptime, c.MemoryLimit, c.Image, c.ID)
+		}
+	}
+
+	// The same numbers as docker stats.
+	seen := 0
+	for _, line := range strings.Split(strings.TrimSpace(dockerOut), "\n") {
+		var d dockerStats
+		if err := json.Unmarshal([]byte(line), &d); err != nil {
+			t.Fatalf("%v: %s", err, line)
+		}
+		c, ok := m[d.Name]
+		if !ok {
+			continue
+		}
+		seen++
+		cpu, _ := strconv.ParseFloat(strings.TrimSuffix(d.CPUPerc, "%"), 64)
+		if math.Abs(cpu-c.CPUPercent) > 10 {
+			t.Errorf("%s: CPU monctl %.2f%%, docker stats %.2f%%", d.Name, c.CPUPercent, cpu)
+		}
+		if mem := parseSize(t, firstOfPair(d.MemUsage)); math.Abs(mem-c.MemoryUsed) > 0.05*mem {
+			t.Errorf("%s: memory monctl %.0f, docker stats %s", d.Name, c.MemoryUsed, d.MemUsage)
+		}
+		if limit := parseSize(t, secondOfPair(d.MemUsage)); math.Abs(limit-c.MemoryLimit) > 0.01*limit {
+			t.Errorf("%s: limit monctl %.0f, docker stats %s", d.Name, c.MemoryLimit, d.MemUsage)
+		}
+		// docker prints 3 significant digits.
+		if bw := parseSize(t, secondOfPair(d.BlockIO)); math.Abs(bw-c.BlkWrite) > 0.01*bw+1 {
+			t.Errorf("%s: block writes monctl %.0f, docker stats %s", d.Name, c.BlkWrite, d.BlockIO)
+		}
+		if rx := parseSize(t, firstOfPair(d.NetIO)); rx != c.NetRx {
+			t.Errorf("%s: received monctl %.0f, docker stats %s", d.Name, c.NetRx, d.NetIO)
+		}
+		if pids, _ := strconv.ParseFloat(d.PIDs, 64); pids != c.PIDs {
+			t.Errorf("%s: PIDs monctl %.0f, docker stats %s", d.Name, c.PIDs, d.PIDs)
+		}
+	}
+	if seen != 5 {
+		t.Errorf("docker stats showed %d of the 5 containers:\n%s", seen, dockerOut)
+	}
+}
+
+// watchProc is a running 'monctl watch' whose JSON arrays are read as they
+// come.
+type watchProc struct {
+	cmd    *exec.Cmd
+	frames chan []ctr
+	mu     sync.Mutex
+	stderr bytes.Buffer
+}
+
+func startWatch(t *testing.T, args ...string) *watchProc {
+	t.Helper()
+	p := &watchProc{frames: make(chan []ctr, 100)}
+	p.cmd = exec.Command(monctlBin, append([]string{"watch", "containers", "-o", "json"}, args...)...)
+	p.cmd.Env = append(os.Environ(), "XDG_CONFIG_HOME="+t.TempDir())
+	stdout, err := p.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.cmd.Stderr = writerFunc(func(b []byte) (int, error) {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return p.stderr.Write(b)
+	})
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		defer close(p.frames)
+		dec := json.NewDecoder(bufio.NewReader(stdout))
+		for {
+			var fr []ctr
+			if err := dec.Decode(&fr); err != nil {
+				if err != io.EOF {
+					p.frames <- nil // a frame that does not parse fails the test
+				}
+				return
+			}
+			p.frames <- fr
+		}
+	}()
+	t.Cleanup(func() {
+		p.cmd.Process.Kill()
+		p.cmd.Wait()
+	})
+	return p
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(b []byte) (int, error) { return f(b) }
+
+func (p *watchProc) errors() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stderr.String()
+}
+
+// next waits for the next frame.
+func (p *watchProc) next(t *testing.T, limit time.Duration) ([]ctr, bool) {
+	t.Helper()
+	select {
+	case fr, ok := <-p.frames:
+		if ok && fr == nil {
+			t.Fatalf("monctl printed something that is not a JSON array; stderr:\n%s", p.errors())
+		}
+		return fr, ok
+	case <-time.After(limit):
+		t.Fatalf("no frame within %v; stderr:\n%s", limit, p.errors())
+	}
+	return nil, false
+}
+
+// until reads frames until one satisfies cond.
+func (p *watchProc) until(t *testing.T, what string, limit time.Duration, cond func([]ctr) bool) []ctr {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		fr, ok := p.next(t, time.Until(deadline))
+		if !ok {
+			t.Fatalf("monctl ended before %s; stderr:\n%s", what, p.errors())
+		}
+		if cond(fr) {
+			return fr
+		}
+	}
+	t.Fatalf("no frame with %s within %v; stderr:\n%s", what, limit, p.errors())
+	return nil
+}
+
+func has(name string) func([]ctr) bool {
+	return func(fr []ctr) bool { _, ok := byName(fr)[name]; return ok }
+}
+
+// TestWatchFollowsContainers starts and removes containers during a
+// --count run: the new one appears, the removed one goes, and the run
+// ends by itself with exit 0.
+func TestWatchFollowsContainers(t *testing.T) {
+	runContainer(t, "ev-early", nil, workloadImage)
+	waitReady(t, "ev-early")
+	p := startWatch(t, "--interval", "500ms", "--count", "12", "--filter", "name=^ev-")
+	p.until(t, "ev-early", 30*time.Second, has("ev-early"))
+
+	runContainer(t, "ev-late", nil, workloadImage, "-burn", "1")
+	if _, err := docker.docker("rm", "-f", "ev-early"); err != nil {
+		t.Fatal(err)
+	}
+	fr := p.until(t, "ev-late without ev-early", 30*time.Second, func(fr []ctr) bool {
+		return has("ev-late")(fr) && !has("ev-early")(fr)
+	})
+	if c := byName(fr)["ev-late"]; c.CPUPercent < 50 {
+		t.Errorf("ev-late burns a CPU but shows %.1f%%", c.CPUPercent)
+	}
+	for {
+		fr, ok := p.next(t, 30*time.Second)
+		if !ok {
+			break
+		}
+		if has("ev-early")(fr) {
+			t.Error("ev-early came back after it was removed")
+		}
+	}
+	if err := p.cmd.Wait(); err != nil {
+		t.Errorf("monctl: %v; stderr:\n%s", err, p.errors())
+	}
+}
+
+// TestWatchSurvivesVanishingContainers runs containers that remove
+// themselves (--rm) while monctl samples them: some go between the list
+// or an event and their stats call. No snapshot may break.
+func TestWatchSurvivesVanishingContainers(t *testing.T) {
+	for i := range 8 {
+		name := fmt.Sprintf("vx-%d", i)
+		if _, err := docker.docker("run", "-d", "--rm", "--network", "none", "--name", name, workloadImage,
+			"-exit-after", fmt.Sprintf("%dms", 1500+i*400)); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { docker.docker("rm", "-f", name) })
+	}
+	out, errOut, code := monctl(t, "watch", "containers", "--interval", "300ms", "--count", "10", "-o", "jsonl", "--filter", "name=^vx-")
+	if code != 0 || errOut != "" {
+		t.Fatalf("exit %d, stderr:\n%s", code, errOut)
+	}
+	dec := json.NewDecoder(strings.NewReader(out))
+	for {
+		var c ctr
+		if err := dec.Decode(&c); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatalf("%v in:\n%s", err, out)
+		}
+		if !strings.HasPrefix(c.Name, "vx-") || c.State != "running" {
+			t.Errorf("unexpected record %+v", c)
+		}
+	}
+}
+
+// TestWatchEngineRestart stops the engine mid-watch: monctl says so, keeps
+// trying, and carries on when the engine is back.
+func TestWatchEngineRestart(t *testing.T) {
+	runContainer(t, "rs-1", []string{"--restart", "always"}, workloadImage, "-burn", "1")
+	waitReady(t, "rs-1")
+	p := startWatch(t, "--interval", "500ms", "--filter", "name=^rs-")
+	p.until(t, "rs-1", 30*time.Second, has("rs-1"))
+
+	docker.stop()
+	waitFor(t, "monctl to report the engine gone", 20*time.Second, func() bool {
+		return strings.Contains(p.errors(), "is not answering") && strings.Contains(p.errors(), "retrying")
+	})
+	if err := docker.start(); err != nil {
+		t.Fatal(err)
+	}
+	p.until(t, "rs-1 after the restart", 60*time.Second, func(fr []ctr) bool {
+		c, ok := byName(fr)["rs-1"]
+		return ok && c.State == "running" && c.CPUPercent > 50
+	})
+	waitFor(t, "monctl to report the engine back", 10*time.Second, func() bool { return strings.Contains(p.errors(), "is back") })
+
+	p.cmd.Process.Signal(syscall.SIGINT)
+	err := p.cmd.Wait()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 130 {
+		t.Errorf("after SIGINT: %v, want exit 130", err)
+	}
+}
+
+// TestWatchUnreachableEngine: exit 1, with the address, the cause and a
+// hint.
+func TestWatchUnreachableEngine(t *testing.T) {
+	port := freePort(t)
+	for _, tc := range []struct {
+		host string
+		want []string
+	}{
+		{"unix:///nonexistent/docker.sock", []string{"unix:///nonexistent/docker.sock", "no such socket", "is dockerd running?"}},
+		{fmt.Sprintf("tcp://127.0.0.1:%d", port), []string{fmt.Sprintf("127.0.0.1:%d", port), "connection refused"}},
+	} {
+		_, errOut, code := monctl(t, "watch", "containers", "--once", "--host", tc.host)
+		if code != 1 {
+			t.Errorf("%s: exit %d, want 1", tc.host, code)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(errOut, w) {
+				t.Errorf("%s: stderr %q lacks %q", tc.host, errOut, w)
+			}
+		}
+	}
+}
+
+// TestWatchSeveralEngines: a HOST column, and an engine that fails does
+// not hide the other (exit 3).
+func TestWatchSeveralEngines(t *testing.T) {
+	runContainer(t, "multi-1", nil, workloadImage)
+	waitReady(t, "multi-1")
+	out, errOut, code := monctl(t, "watch", "containers", "--once", "--host", docker.host, "--host", "unix:///nonexistent/docker.sock", "--filter", "name=^multi-")
+	if code != 3 {
+		t.Errorf("exit %d, want 3; stderr:\n%s", code, errOut)
+	}
+	if !strings.Contains(errOut, "unix:///nonexistent/docker.sock") {
+		t.Errorf("stderr does not name the failed engine: %s", errOut)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 3 || !strings.HasPrefix(lines[1], "HOST") || !strings.HasPrefix(lines[2], docker.host) || !strings.Contains(lines[2], "multi-1") {
+		t.Errorf("want a time line, a header with HOST and multi-1 on %s:\n%s", docker.host, out)
+	}
+}
+
+// TestWatchLiveView drives the full-screen view on a pseudo-terminal:
+// escape codes there (and only there), a sort key, and q to quit.
+func TestWatchLiveView(t *testing.T) {
+	if _, err := exec.LookPath("script"); err != nil {
+		t.Fatal("script (util-linux) is needed for a pseudo-terminal")
+	}
+	runContainer(t, "live-1", nil, workloadImage, "-burn", "1")
+	waitReady(t, "live-1")
+	cmd := exec.Command("script", "-qfec", "stty cols 120 rows 30; "+monctlBin+" watch containers --interval 300ms", "/dev/null")
+	cmd.Env = append(os.Environ(), "TERM=xterm", "XDG_CONFIG_HOME="+t.TempDir())
+	keys, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * time.Second)
+	io.WriteString(keys, "m")
+	time.Sleep(1500 * time.Millisecond)
+	io.WriteString(keys, "q")
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("monctl under a terminal: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("q did not end the view; output:\n%q", out.String())
+	}
+	s := out.String()
+	for _, want := range []string{"\x1b[?1049h", "live-1", "CPU %", "sort: mem", "\x1b[?1049l"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("the view lacks %q:\n%q", want, s[max(0, len(s)-2000):])
+		}
+	}
+}
+
+// TestWatchPipedHasNoEscapes: a table through a pipe is plain text.
+func TestWatchPipedHasNoEscapes(t *testing.T) {
+	runContainer(t, "pipe-1", nil, workloadImage)
+	waitReady(t, "pipe-1")
+	out, errOut, code := monctl(t, "watch", "containers", "--count", "2", "--interval", "300ms", "--filter", "name=^pipe-")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if strings.Contains(out, "\x1b") {
+		t.Errorf("escape codes in piped output:\n%q", out)
+	}
+	if n := strings.Count(out, "CONTAINER ID"); n != 2 {
+		t.Errorf("want 2 tables, got %d:\n%s", n, out)
+	}
+}
