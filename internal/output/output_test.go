@@ -86,3 +86,19 @@ func TestTemplateTableHeader(t *testing.T) {
 		t.Errorf("got %q", got)
 	}
 }
+
+func TestDecimalBytesAndAge(t *testing.T) {
+	for v, want := range map[float64]string{0: "0B", 999: "999B", 1500: "1.5kB", 33693696: "33.7MB", 123456789: "123MB", 2e12: "2TB"} {
+		if got := DecimalBytes(v); got != want {
+			t.Errorf("DecimalBytes(%v) = %q, want %q", v, got, want)
+		}
+	}
+	for v, want := range map[float64]string{0: "0s", 59.9: "59s", 61: "1m1s", 5400: "1h30m", 90061: "1d1h"} {
+		if got := Age(v); got != want {
+			t.Errorf("Age(%v) = %q, want %q", v, got, want)
+		}
+	}
+	if got := Truncate("héllo", 2); got != "hé" || Width("héllo") != 5 {
+		t.Errorf("Truncate: %q", got)
+	}
+}

@@ -144,7 +144,8 @@ func (e *Engine) diagnose(ctx context.Context, callErr error) error {
 	case errors.As(callErr, &certErr) || errors.As(callErr, &unknownCA) || errors.As(callErr, &hostErr) ||
 		strings.Contains(callErr.Error(), "tls:") || strings.Contains(callErr.Error(), "x509:"):
 		ce.Cause, ce.Hint = "TLS failure: "+innermost(callErr), "check DOCKER_CERT_PATH (ca.pem, cert.pem, key.pem) and DOCKER_TLS_VERIFY"
-	case strings.Contains(callErr.Error(), "malformed HTTP response") || strings.Contains(callErr.Error(), "server gave HTTP response to HTTPS client"):
+	case strings.Contains(callErr.Error(), "malformed HTTP response") || strings.Contains(callErr.Error(), "server gave HTTP response to HTTPS client") ||
+		strings.Contains(callErr.Error(), "HTTP request to an HTTPS server"):
 		ce.Cause, ce.Hint = "TLS failure: the engine and monctl disagree on TLS", "set or unset DOCKER_TLS_VERIFY to match the engine"
 	case errors.Is(callErr, context.DeadlineExceeded):
 		ce.Cause, ce.Hint = "no answer within 10s", "is the engine overloaded, or is something else listening there?"
