@@ -50,8 +50,8 @@ completions:
 man:
 	$(GO) run ./scripts/gendocs -man man
 
-## bench: speed and memory next to expfmt, textparse and prom2json
-bench: tools
+## bench: speed and memory next to expfmt, textparse, prom2json and docker stats
+bench: tools docker-engine
 	TOOLS_BIN=$(TOOLS_BIN) bash scripts/bench.sh
 
 ## fuzz: the parser fuzz target (FUZZTIME=5m make fuzz)

@@ -20,6 +20,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/monctl/monctl/internal/testengine"
 )
 
 // ctr is the part of monctl's JSON record that the tests check.
@@ -47,10 +49,10 @@ func runContainer(t *testing.T, name string, dockerArgs []string, image string, 
 	t.Helper()
 	runArgs := append([]string{"run", "-d", "--network", "none", "--name", name}, dockerArgs...)
 	runArgs = append(runArgs, image)
-	if _, err := docker.docker(append(runArgs, args...)...); err != nil {
+	if _, err := docker.Docker(append(runArgs, args...)...); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { docker.docker("rm", "-f", name) })
+	t.Cleanup(func() { docker.Docker("rm", "-f", name) })
 }
 
 // waitFor polls cond until it holds or the time is up.
@@ -68,7 +70,7 @@ func waitFor(t *testing.T, what string, limit time.Duration, cond func() bool) {
 func waitReady(t *testing.T, name string) {
 	t.Helper()
 	waitFor(t, name+" to be ready", 60*time.Second, func() bool {
-		out, _ := docker.docker("logs", name)
+		out, _ := docker.Docker("logs", name)
 		return strings.Contains(out, "workload ready")
 	})
 }
@@ -113,20 +115,20 @@ func secondOfPair(s string) string {
 // monctl's numbers against what they do and against docker stats, taken
 // at the same time.
 func TestWatchNumbersAgreeWithDockerStats(t *testing.T) {
-	dev, err := docker.dataDevice()
+	dev, err := docker.DataDevice()
 	if err != nil {
 		t.Fatal(err)
 	}
-	runContainer(t, "nums-burner", nil, workloadImage, "-burn", "1")
-	runContainer(t, "nums-sleeper", nil, workloadImage)
-	runContainer(t, "nums-holder", nil, workloadImage, "-hold", "64")
-	runContainer(t, "nums-writer", []string{"--device-write-bps", dev + ":1gb"}, workloadImage, "-write", "32", "-children", "3")
-	runContainer(t, "nums-health", nil, healthImage)
+	runContainer(t, "nums-burner", nil, testengine.WorkloadImage, "-burn", "1")
+	runContainer(t, "nums-sleeper", nil, testengine.WorkloadImage)
+	runContainer(t, "nums-holder", nil, testengine.WorkloadImage, "-hold", "64")
+	runContainer(t, "nums-writer", []string{"--device-write-bps", dev + ":1gb"}, testengine.WorkloadImage, "-write", "32", "-children", "3")
+	runContainer(t, "nums-health", nil, testengine.HealthImage)
 	for _, n := range []string{"nums-burner", "nums-sleeper", "nums-holder", "nums-writer", "nums-health"} {
 		waitReady(t, n)
 	}
 	waitFor(t, "the health check to pass", 30*time.Second, func() bool {
-		out, _ := docker.docker("inspect", "-f", "{{.State.Health.Status}}", "nums-health")
+		out, _ := docker.Docker("inspect", "-f", "{{.State.Health.Status}}", "nums-health")
 		return strings.TrimSpace(out) == "healthy"
 	})
 	time.Sleep(time.Second) // let the burner's CPU settle over a whole interval
@@ -136,7 +138,7 @@ func TestWatchNumbersAgreeWithDockerStats(t *testing.T) {
 	var dockerOut string
 	var dockerErr error
 	wg.Go(func() {
-		dockerOut, dockerErr = docker.docker("stats", "--no-stream", "--format", "{{json .}}")
+		dockerOut, dockerErr = docker.Docker("stats", "--no-stream", "--format", "{{json .}}")
 	})
 	out, errOut, code := monctl(t, "watch", "containers", "--once", "-o", "json", "--filter", "name=^nums-")
 	wg.Wait()
@@ -314,13 +316,13 @@ func has(name string) func([]ctr) bool {
 // --count run: the new one appears, the removed one goes, and the run
 // ends by itself with exit 0.
 func TestWatchFollowsContainers(t *testing.T) {
-	runContainer(t, "ev-early", nil, workloadImage)
+	runContainer(t, "ev-early", nil, testengine.WorkloadImage)
 	waitReady(t, "ev-early")
 	p := startWatch(t, "--interval", "500ms", "--count", "12", "--filter", "name=^ev-")
 	p.until(t, "ev-early", 30*time.Second, has("ev-early"))
 
-	runContainer(t, "ev-late", nil, workloadImage, "-burn", "1")
-	if _, err := docker.docker("rm", "-f", "ev-early"); err != nil {
+	runContainer(t, "ev-late", nil, testengine.WorkloadImage, "-burn", "1")
+	if _, err := docker.Docker("rm", "-f", "ev-early"); err != nil {
 		t.Fatal(err)
 	}
 	fr := p.until(t, "ev-late without ev-early", 30*time.Second, func(fr []ctr) bool {
@@ -349,11 +351,11 @@ func TestWatchFollowsContainers(t *testing.T) {
 func TestWatchSurvivesVanishingContainers(t *testing.T) {
 	for i := range 8 {
 		name := fmt.Sprintf("vx-%d", i)
-		if _, err := docker.docker("run", "-d", "--rm", "--network", "none", "--name", name, workloadImage,
+		if _, err := docker.Docker("run", "-d", "--rm", "--network", "none", "--name", name, testengine.WorkloadImage,
 			"-exit-after", fmt.Sprintf("%dms", 1500+i*400)); err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { docker.docker("rm", "-f", name) })
+		t.Cleanup(func() { docker.Docker("rm", "-f", name) })
 	}
 	out, errOut, code := monctl(t, "watch", "containers", "--interval", "300ms", "--count", "10", "-o", "jsonl", "--filter", "name=^vx-")
 	if code != 0 || errOut != "" {
@@ -376,16 +378,16 @@ func TestWatchSurvivesVanishingContainers(t *testing.T) {
 // TestWatchEngineRestart stops the engine mid-watch: monctl says so, keeps
 // trying, and carries on when the engine is back.
 func TestWatchEngineRestart(t *testing.T) {
-	runContainer(t, "rs-1", []string{"--restart", "always"}, workloadImage, "-burn", "1")
+	runContainer(t, "rs-1", []string{"--restart", "always"}, testengine.WorkloadImage, "-burn", "1")
 	waitReady(t, "rs-1")
 	p := startWatch(t, "--interval", "500ms", "--filter", "name=^rs-")
 	p.until(t, "rs-1", 30*time.Second, has("rs-1"))
 
-	docker.stop()
+	docker.Stop()
 	waitFor(t, "monctl to report the engine gone", 20*time.Second, func() bool {
 		return strings.Contains(p.errors(), "is not answering") && strings.Contains(p.errors(), "retrying")
 	})
-	if err := docker.start(); err != nil {
+	if err := docker.Restart(); err != nil {
 		t.Fatal(err)
 	}
 	p.until(t, "rs-1 after the restart", 60*time.Second, func(fr []ctr) bool {
@@ -427,9 +429,9 @@ func TestWatchUnreachableEngine(t *testing.T) {
 // TestWatchSeveralEngines: a HOST column, and an engine that fails does
 // not hide the other (exit 3).
 func TestWatchSeveralEngines(t *testing.T) {
-	runContainer(t, "multi-1", nil, workloadImage)
+	runContainer(t, "multi-1", nil, testengine.WorkloadImage)
 	waitReady(t, "multi-1")
-	out, errOut, code := monctl(t, "watch", "containers", "--once", "--host", docker.host, "--host", "unix:///nonexistent/docker.sock", "--filter", "name=^multi-")
+	out, errOut, code := monctl(t, "watch", "containers", "--once", "--host", docker.Host, "--host", "unix:///nonexistent/docker.sock", "--filter", "name=^multi-")
 	if code != 3 {
 		t.Errorf("exit %d, want 3; stderr:\n%s", code, errOut)
 	}
@@ -437,8 +439,8 @@ func TestWatchSeveralEngines(t *testing.T) {
 		t.Errorf("stderr does not name the failed engine: %s", errOut)
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if len(lines) != 3 || !strings.HasPrefix(lines[1], "HOST") || !strings.HasPrefix(lines[2], docker.host) || !strings.Contains(lines[2], "multi-1") {
-		t.Errorf("want a time line, a header with HOST and multi-1 on %s:\n%s", docker.host, out)
+	if len(lines) != 3 || !strings.HasPrefix(lines[1], "HOST") || !strings.HasPrefix(lines[2], docker.Host) || !strings.Contains(lines[2], "multi-1") {
+		t.Errorf("want a time line, a header with HOST and multi-1 on %s:\n%s", docker.Host, out)
 	}
 }
 
@@ -448,7 +450,7 @@ func TestWatchLiveView(t *testing.T) {
 	if _, err := exec.LookPath("script"); err != nil {
 		t.Fatal("script (util-linux) is needed for a pseudo-terminal")
 	}
-	runContainer(t, "live-1", nil, workloadImage, "-burn", "1")
+	runContainer(t, "live-1", nil, testengine.WorkloadImage, "-burn", "1")
 	waitReady(t, "live-1")
 	cmd := exec.Command("script", "-qfec", "stty cols 120 rows 30; "+monctlBin+" watch containers --interval 300ms", "/dev/null")
 	cmd.Env = append(os.Environ(), "TERM=xterm", "XDG_CONFIG_HOME="+t.TempDir())
@@ -486,7 +488,7 @@ func TestWatchLiveView(t *testing.T) {
 
 // TestWatchPipedHasNoEscapes: a table through a pipe is plain text.
 func TestWatchPipedHasNoEscapes(t *testing.T) {
-	runContainer(t, "pipe-1", nil, workloadImage)
+	runContainer(t, "pipe-1", nil, testengine.WorkloadImage)
 	waitReady(t, "pipe-1")
 	out, errOut, code := monctl(t, "watch", "containers", "--count", "2", "--interval", "300ms", "--filter", "name=^pipe-")
 	if code != 0 {

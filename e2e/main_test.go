@@ -17,12 +17,14 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/monctl/monctl/internal/testengine"
 )
 
 var (
 	monctlBin string
 	toolsBin  string
-	docker    *engine
+	docker    *testengine.Engine
 )
 
 func TestMain(m *testing.M) {
@@ -39,22 +41,22 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "building monctl:", err)
 		os.Exit(1)
 	}
-	if docker, err = startEngine(dir); err == nil {
-		err = docker.buildImages()
+	if docker, err = testengine.Start(dir); err == nil {
+		err = docker.BuildImages("./workload")
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "starting the test Docker engine:", err)
 		if docker != nil {
-			docker.stop()
+			docker.Stop()
 		}
 		os.RemoveAll(dir)
 		os.Exit(1)
 	}
 	// monctl and the docker CLI find the sandboxed engine as users' would.
-	os.Setenv("DOCKER_HOST", docker.host)
+	os.Setenv("DOCKER_HOST", docker.Host)
 	code := m.Run()
-	docker.removeAll()
-	docker.stop()
+	docker.RemoveAll()
+	docker.Stop()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

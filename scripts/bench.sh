@@ -3,7 +3,10 @@
 #  1. parse throughput and allocations: monctl vs expfmt's TextParser vs
 #     Prometheus' textparse, on the same ~18 MB exposition (Go benchmarks);
 #  2. end to end: wall time and peak RSS of 'monctl scrape -o json FILE'
-#     next to prom2json v1.4.2 on the same file.
+#     next to prom2json v1.4.2 on the same file;
+#  3. 'monctl watch containers' next to 'docker stats' on a sandboxed
+#     engine: one snapshot of 20 containers (wall time), and CPU seconds of
+#     client plus engine over WATCH_DURATION (60s) with 50 containers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${TOOLS_BIN:?run through make bench}"
@@ -27,3 +30,8 @@ echo
 
 echo "## End to end: JSON of the whole file"
 "$work/measure" -runs "${RUNS:-5}" -- "$work/monctl" scrape -o json "$work/bench.prom" :: "$TOOLS_BIN/prom2json" "$work/bench.prom"
+
+echo
+echo "## watch containers next to docker stats (sandboxed engine)"
+CGO_ENABLED=0 go build -o "$work/monctl-static" ./cmd/monctl
+go run ./scripts/benchcontainers -monctl "$work/monctl-static" -runs "${RUNS:-5}" -duration "${WATCH_DURATION:-60s}"

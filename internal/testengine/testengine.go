@@ -1,6 +1,9 @@
-//go:build e2e
-
-package e2e
+// Package testengine runs the sandboxed Docker engine of the e2e tests and
+// the container benchmarks (DESIGN §6): its own socket, data and exec
+// directories, and no networking of its own, so that nothing it runs can
+// reach beyond loopback. It also builds the test images around the
+// project's workload program (e2e/workload).
+package testengine
 
 import (
 	"bytes"
@@ -18,21 +21,20 @@ import (
 // The test images: the workload program FROM scratch, and the same with a
 // HEALTHCHECK that runs it in -health mode.
 const (
-	workloadImage = "monctl-workload:e2e"
-	healthImage   = "monctl-workload-health:e2e"
+	WorkloadImage = "monctl-workload:e2e"
+	HealthImage   = "monctl-workload-health:e2e"
 )
 
-// engine is the sandboxed Docker engine of the e2e tests (DESIGN §6): its
-// own socket, data and exec directories, and no networking of its own, so
-// that nothing it runs can reach beyond loopback.
-type engine struct {
-	dir  string
-	host string
+// Engine is a running sandboxed dockerd.
+type Engine struct {
+	Dir  string
+	Host string // unix://Dir/docker.sock
 	cmd  *exec.Cmd
 	logs *os.File
 }
 
-func startEngine(dir string) (*engine, error) {
+// Start starts dockerd with its state in dir and waits until it answers.
+func Start(dir string) (*Engine, error) {
 	if _, err := exec.LookPath("dockerd"); err != nil {
 		return nil, errors.New("dockerd is not installed: run the e2e tests with 'make e2e', which installs Debian's docker.io")
 	}
@@ -40,16 +42,17 @@ func startEngine(dir string) (*engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &engine{dir: dir, host: "unix://" + filepath.Join(dir, "docker.sock"), logs: logs}
-	return e, e.start()
+	e := &Engine{Dir: dir, Host: "unix://" + filepath.Join(dir, "docker.sock"), logs: logs}
+	return e, e.Restart()
 }
 
-func (e *engine) start() error {
+// Restart starts the engine again after Stop, with the same state.
+func (e *Engine) Restart() error {
 	e.cmd = exec.Command("dockerd",
-		"--host", e.host,
-		"--data-root", filepath.Join(e.dir, "data"),
-		"--exec-root", filepath.Join(e.dir, "exec"),
-		"--pidfile", filepath.Join(e.dir, "docker.pid"),
+		"--host", e.Host,
+		"--data-root", filepath.Join(e.Dir, "data"),
+		"--exec-root", filepath.Join(e.Dir, "exec"),
+		"--pidfile", filepath.Join(e.Dir, "docker.pid"),
 		"--bridge=none", "--iptables=false", "--ip-masq=false")
 	e.cmd.Stdout, e.cmd.Stderr = e.logs, e.logs
 	// Its own process group, so a Ctrl-C on the test run reaches the
@@ -60,17 +63,17 @@ func (e *engine) start() error {
 	}
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
-		if _, err := e.docker("version", "--format", "{{.Server.Version}}"); err == nil {
+		if _, err := e.Docker("version", "--format", "{{.Server.Version}}"); err == nil {
 			return nil
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	e.stop()
-	return fmt.Errorf("dockerd did not come up within 60s; its log:\n%s", e.log())
+	e.Stop()
+	return fmt.Errorf("dockerd did not come up within 60s; its log:\n%s", e.Log())
 }
 
-// stop ends the engine the way an init system does: SIGTERM, then SIGKILL.
-func (e *engine) stop() {
+// Stop ends the engine the way an init system does: SIGTERM, then SIGKILL.
+func (e *Engine) Stop() {
 	if e.cmd == nil || e.cmd.Process == nil {
 		return
 	}
@@ -86,7 +89,8 @@ func (e *engine) stop() {
 	e.cmd = nil
 }
 
-func (e *engine) log() string {
+// Log is the end of the engine's log.
+func (e *Engine) Log() string {
 	b, _ := os.ReadFile(e.logs.Name())
 	if len(b) > 4000 {
 		b = b[len(b)-4000:]
@@ -94,12 +98,12 @@ func (e *engine) log() string {
 	return string(b)
 }
 
-// docker runs the docker CLI against the engine.
-func (e *engine) docker(args ...string) (string, error) {
+// Docker runs the docker CLI against the engine.
+func (e *Engine) Docker(args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "docker", args...)
-	cmd.Env = append(os.Environ(), "DOCKER_HOST="+e.host, "DOCKER_BUILDKIT=0")
+	cmd.Env = append(os.Environ(), "DOCKER_HOST="+e.Host, "DOCKER_BUILDKIT=0")
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	if err := cmd.Run(); err != nil {
@@ -108,50 +112,51 @@ func (e *engine) docker(args ...string) (string, error) {
 	return out.String(), nil
 }
 
-// buildImages builds the workload statically and wraps it in the images.
-func (e *engine) buildImages() error {
-	ctxDir := filepath.Join(e.dir, "image")
+// BuildImages builds the workload package (a path go build understands)
+// statically and wraps it in the images.
+func (e *Engine) BuildImages(workloadPkg string) error {
+	ctxDir := filepath.Join(e.Dir, "image")
 	if err := os.MkdirAll(ctxDir, 0o755); err != nil {
 		return err
 	}
-	build := exec.Command("go", "build", "-trimpath", "-o", filepath.Join(ctxDir, "workload"), "./workload")
+	build := exec.Command("go", "build", "-trimpath", "-o", filepath.Join(ctxDir, "workload"), workloadPkg)
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		return fmt.Errorf("building the workload: %v: %s", err, out)
 	}
 	files := map[string]string{
 		"Dockerfile":        "FROM scratch\nCOPY workload /workload\nENTRYPOINT [\"/workload\"]\n",
-		"Dockerfile.health": "FROM " + workloadImage + "\nHEALTHCHECK --interval=1s --timeout=5s --retries=2 CMD [\"/workload\", \"-health\"]\n",
+		"Dockerfile.health": "FROM " + WorkloadImage + "\nHEALTHCHECK --interval=1s --timeout=5s --retries=2 CMD [\"/workload\", \"-health\"]\n",
 	}
 	for name, text := range files {
 		if err := os.WriteFile(filepath.Join(ctxDir, name), []byte(text), 0o644); err != nil {
 			return err
 		}
 	}
-	if _, err := e.docker("build", "-q", "-t", workloadImage, "-f", filepath.Join(ctxDir, "Dockerfile"), ctxDir); err != nil {
+	if _, err := e.Docker("build", "-q", "-t", WorkloadImage, "-f", filepath.Join(ctxDir, "Dockerfile"), ctxDir); err != nil {
 		return err
 	}
-	_, err := e.docker("build", "-q", "-t", healthImage, "-f", filepath.Join(ctxDir, "Dockerfile.health"), ctxDir)
+	_, err := e.Docker("build", "-q", "-t", HealthImage, "-f", filepath.Join(ctxDir, "Dockerfile.health"), ctxDir)
 	return err
 }
 
-// removeAll removes every container, so that the engine stops quickly and
+// RemoveAll removes every container, so that the engine stops quickly and
 // leaves no mounts behind.
-func (e *engine) removeAll() {
-	ids, err := e.docker("ps", "-aq")
+func (e *Engine) RemoveAll() {
+	ids, err := e.Docker("ps", "-aq")
 	if err != nil || strings.TrimSpace(ids) == "" {
 		return
 	}
-	e.docker(append([]string{"rm", "-f"}, strings.Fields(ids)...)...)
+	e.Docker(append([]string{"rm", "-f"}, strings.Fields(ids)...)...)
 }
 
-// dataDevice is the whole disk that holds the engine's data, for
+// DataDevice is the whole disk that holds the engine's data, for
 // --device-write-bps: cgroup v1 charges block I/O to a container only for
 // devices with a throttle rule, so the writer container gets a generous
 // one and its writes show in its stats (and in docker stats').
-func (e *engine) dataDevice() (string, error) {
+func (e *Engine) DataDevice() (string, error) {
 	var st syscall.Stat_t
-	if err := syscall.Stat(filepath.Join(e.dir, "data"), &st); err != nil {
+	if err := syscall.Stat(filepath.Join(e.Dir, "data"), &st); err != nil {
 		return "", err
 	}
 	major, minor := (st.Dev>>8)&0xfff|(st.Dev>>32)&^0xfff, st.Dev&0xff|(st.Dev>>12)&^0xff

@@ -1,0 +1,204 @@
+// Command benchcontainers measures 'monctl watch containers' next to
+// 'docker stats' on a sandboxed Docker engine of its own (make bench):
+//
+//  1. wall time of 'monctl watch containers --once -o json' next to
+//     'docker stats --no-stream', with -small running containers;
+//  2. CPU seconds spent by the client plus the engine (dockerd, containerd
+//     and its shims) over -duration of watching -large containers, monctl
+//     next to 'docker stats' streaming.
+//
+// Run from the repository root: go run ./scripts/benchcontainers -monctl bin/monctl
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/monctl/monctl/internal/testengine"
+)
+
+func main() {
+	monctl := flag.String("monctl", "bin/monctl", "the monctl binary")
+	small := flag.Int("small", 20, "running containers for the one-snapshot comparison")
+	large := flag.Int("large", 50, "running containers for the CPU comparison")
+	runs := flag.Int("runs", 5, "runs of each one-snapshot command (interleaved)")
+	duration := flag.Duration("duration", 60*time.Second, "how long each client watches for the CPU comparison")
+	flag.Parse()
+	if err := run(*monctl, *small, *large, *runs, *duration); err != nil {
+		fmt.Fprintln(os.Stderr, "benchcontainers:", err)
+		os.Exit(1)
+	}
+}
+
+func run(monctl string, small, large, runs int, duration time.Duration) error {
+	monctl, err := filepath.Abs(monctl)
+	if err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "monctl-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	eng, err := testengine.Start(dir)
+	if err != nil {
+		return err
+	}
+	defer eng.Stop()
+	defer eng.RemoveAll()
+	if err := eng.BuildImages("./e2e/workload"); err != nil {
+		return err
+	}
+	os.Setenv("DOCKER_HOST", eng.Host)
+	version, _ := eng.Docker("version", "--format", "engine {{.Server.Version}} (API {{.Server.APIVersion}}), docker CLI {{.Client.Version}}")
+	fmt.Printf("sandboxed %s", version)
+
+	if err := startSleepers(eng, 0, small); err != nil {
+		return err
+	}
+	fmt.Printf("\n## One snapshot, %d running containers (median of %d, interleaved)\n\n", small, runs)
+	var mine, theirs []time.Duration
+	for range runs {
+		d, out, err := timed(monctl, "watch", "containers", "--once", "-o", "json")
+		if err != nil {
+			return err
+		}
+		var recs []json.RawMessage
+		if err := json.Unmarshal(out, &recs); err != nil || len(recs) != small {
+			return fmt.Errorf("monctl showed %d containers, want %d (%v)", len(recs), small, err)
+		}
+		mine = append(mine, d)
+		if d, _, err = timed("docker", "stats", "--no-stream"); err != nil {
+			return err
+		}
+		theirs = append(theirs, d)
+	}
+	m, t := median(mine), median(theirs)
+	fmt.Println("| command | wall | vs docker stats |\n|---|---|---|")
+	fmt.Printf("| `monctl watch containers --once -o json` | %.3f s | %.2f× |\n", m.Seconds(), m.Seconds()/t.Seconds())
+	fmt.Printf("| `docker stats --no-stream` | %.3f s | 1.00× |\n", t.Seconds())
+
+	if err := startSleepers(eng, small, large); err != nil {
+		return err
+	}
+	fmt.Printf("\n## CPU seconds over %v of watching %d running containers\n\n", duration, large)
+	fmt.Println("| client | client CPU | engine CPU (dockerd, containerd, shims) | total | vs docker stats |\n|---|---|---|---|---|")
+	type result struct {
+		name           string
+		client, engine float64
+	}
+	var results []result
+	for _, c := range [][]string{{monctl, "watch", "containers", "-o", "json"}, {"docker", "stats"}} {
+		client, engine, err := cpuOver(eng.Dir, duration, c)
+		if err != nil {
+			return err
+		}
+		results = append(results, result{strings.Join(append([]string{filepath.Base(c[0])}, c[1:]...), " "), client, engine})
+	}
+	base := results[len(results)-1]
+	for _, r := range results {
+		fmt.Printf("| `%s` | %.2f s | %.2f s | %.2f s | %.2f× |\n", r.name, r.client, r.engine, r.client+r.engine,
+			(r.client+r.engine)/(base.client+base.engine))
+	}
+	return nil
+}
+
+// startSleepers runs containers from..to-1 that only sleep.
+func startSleepers(eng *testengine.Engine, from, to int) error {
+	for i := from; i < to; i++ {
+		if _, err := eng.Docker("run", "-d", "--network", "none", "--name", fmt.Sprintf("bench-%d", i), testengine.WorkloadImage); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func timed(name string, args ...string) (time.Duration, []byte, error) {
+	cmd := exec.Command(name, args...)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	start := time.Now()
+	if err := cmd.Run(); err != nil {
+		return 0, nil, fmt.Errorf("%s %s: %v: %s", name, strings.Join(args, " "), err, errOut.String())
+	}
+	return time.Since(start), out.Bytes(), nil
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// cpuOver runs a client for d, then stops it with SIGTERM, and returns its
+// CPU seconds and those the engine's processes spent meanwhile.
+func cpuOver(dir string, d time.Duration, argv []string) (float64, float64, error) {
+	before, err := engineCPU(dir)
+	if err != nil {
+		return 0, 0, err
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
+	devnull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer devnull.Close()
+	var errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = devnull, &errOut
+	if err := cmd.Start(); err != nil {
+		return 0, 0, err
+	}
+	time.Sleep(d)
+	cmd.Process.Signal(syscall.SIGTERM)
+	cmd.Wait() // stopped by the signal: the exit status says so
+	if cmd.ProcessState == nil {
+		return 0, 0, fmt.Errorf("%s did not run: %s", argv[0], errOut.String())
+	}
+	after, err := engineCPU(dir)
+	if err != nil {
+		return 0, 0, err
+	}
+	client := (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds()
+	return client, after - before, nil
+}
+
+// engineCPU sums the CPU seconds of the processes whose command line names
+// the sandbox directory: dockerd, its containerd and the containers' shims.
+func engineCPU(dir string) (float64, error) {
+	procs, err := filepath.Glob("/proc/[0-9]*")
+	if err != nil {
+		return 0, err
+	}
+	const ticks = 100 // USER_HZ on Linux
+	total := 0.0
+	for _, p := range procs {
+		cmdline, err := os.ReadFile(filepath.Join(p, "cmdline"))
+		if err != nil || !bytes.Contains(cmdline, []byte(dir)) {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join(p, "stat"))
+		if err != nil {
+			continue
+		}
+		// Fields after the command name, which may hold spaces: utime and
+		// stime are the 14th and 15th fields of the whole line.
+		f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+		if len(f) < 13 {
+			continue
+		}
+		ut, _ := strconv.ParseFloat(f[11], 64)
+		st, _ := strconv.ParseFloat(f[12], 64)
+		total += (ut + st) / ticks
+	}
+	return total, nil
+}
