@@ -266,3 +266,26 @@ func normalize(s string) string {
 	s = regexp.MustCompile(`("scrape_duration_seconds":|scrape_duration_seconds: )[0-9.e+-]+`).ReplaceAllString(s, "${1}0.001")
 	return regexp.MustCompile(`(?m) 1[0-9]{18}$`).ReplaceAllString(s, " 1800000000000000000")
 }
+
+// TestWatchConfigSection: 'watch containers' reads its own section of the
+// config file, nested as the command is; a misspelt key there is named.
+func TestWatchConfigSection(t *testing.T) {
+	isolateConfig(t)
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(bad, []byte("watch:\n  containers:\n    sortt: cpu\n"), 0o600)
+	_, errOut, code := runCLI(t, nil, "--config", bad, "watch", "containers", "--once")
+	if code != 2 || !strings.Contains(errOut, "line 3: watch.containers has no setting \"sortt\"") {
+		t.Errorf("exit %d, stderr %q", code, errOut)
+	}
+	good := filepath.Join(dir, "good.yaml")
+	os.WriteFile(good, []byte("watch:\n  containers:\n    host: [unix:///nonexistent/a.sock, unix:///nonexistent/b.sock]\n"), 0o600)
+	_, errOut, code = runCLI(t, nil, "--config", good, "watch", "containers", "--once")
+	if code != 1 || strings.Count(errOut, "monctl: cannot reach the Docker engine at unix:///nonexistent/") != 2 {
+		t.Errorf("both engines of the config file should be tried and reported: exit %d, stderr %q", code, errOut)
+	}
+	t.Setenv("MONCTL_WATCH_CONTAINERS_SORT", "size")
+	if _, errOut, code = runCLI(t, nil, "watch", "containers", "--once"); code != 2 || !strings.Contains(errOut, `--sort "size"`) {
+		t.Errorf("env: exit %d, stderr %q", code, errOut)
+	}
+}

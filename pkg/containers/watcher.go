@@ -101,6 +101,9 @@ type WatchOptions struct {
 	Filter Filter
 	// Concurrency bounds the stats calls in flight (default 64).
 	Concurrency int
+	// Timeout bounds one Sample (default 10s), so that an engine that
+	// hangs is reported rather than waited for.
+	Timeout time.Duration
 }
 
 // Watcher keeps the set of containers of one engine up to date by
@@ -131,6 +134,9 @@ func NewWatcher(eng *Engine, opts WatchOptions) *Watcher {
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = 64
 	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = 10 * time.Second
+	}
 	return &Watcher{eng: eng, opts: opts, known: map[string]*entry{}}
 }
 
@@ -159,7 +165,9 @@ func (e *EngineError) Unwrap() error { return e.Err }
 
 // Sample takes one stats sample of every selected container and returns
 // the containers that have two samples by now.
-func (w *Watcher) Sample(ctx context.Context) (Snapshot, error) {
+func (w *Watcher) Sample(parent context.Context) (Snapshot, error) {
+	ctx, cancel := context.WithTimeout(parent, w.opts.Timeout)
+	defer cancel()
 	if err := w.refresh(ctx); err != nil {
 		return Snapshot{Host: w.eng.Host}, err
 	}
@@ -182,10 +190,10 @@ func (w *Watcher) Sample(ctx context.Context) (Snapshot, error) {
 				samples[i] = u
 			case cerrdefs.IsNotFound(err):
 				gone[i] = true // removed between list and stats
-			case ctx.Err() != nil:
-				return ctx.Err()
+			case parent.Err() != nil:
+				return parent.Err()
 			default:
-				failed[i] = err
+				failed[i] = err // including the timeout: the ping below decides
 			}
 			return nil
 		})
@@ -196,7 +204,7 @@ func (w *Watcher) Sample(ctx context.Context) (Snapshot, error) {
 	// A container that stops or goes while its stats are read can cut the
 	// answer short, much as a dead engine does; a ping tells them apart.
 	if i := slices.IndexFunc(failed, func(err error) bool { return err != nil }); i >= 0 {
-		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		pctx, cancel := context.WithTimeout(parent, 5*time.Second)
 		_, err := w.eng.cli.Ping(pctx)
 		cancel()
 		if err != nil {

@@ -86,23 +86,14 @@ func LoadConfig(path string, named bool, known map[string]map[string]bool) (*Con
 	}
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		k, val := root.Content[i], root.Content[i+1]
-		switch {
-		case k.Value == "targets":
+		if k.Value == "targets" {
 			if c.Targets, err = decodeTargets(path, val); err != nil {
 				return nil, err
 			}
-		case known[""][k.Value]:
-		case known[k.Value] != nil:
-			if val.Kind != yaml.MappingNode {
-				return nil, ConfigError("config file %s: line %d: %s: want a mapping of %s settings", path, val.Line, k.Value, k.Value)
-			}
-			for j := 0; j+1 < len(val.Content); j += 2 {
-				if sk := val.Content[j]; !known[k.Value][sk.Value] {
-					return nil, ConfigError("config file %s: line %d: %s has no setting %q (%s)", path, sk.Line, k.Value, sk.Value, hint(known[k.Value]))
-				}
-			}
-		default:
-			return nil, ConfigError("config file %s: line %d: unknown setting %q (%s)", path, k.Line, k.Value, hint(known[""]))
+			continue
+		}
+		if err := checkSetting(path, "", k, val, known); err != nil {
+			return nil, err
 		}
 	}
 	v.SetConfigType("yaml")
@@ -110,6 +101,37 @@ func LoadConfig(path string, named bool, known map[string]map[string]bool) (*Con
 		return nil, ConfigError("config file %s: %v", path, err)
 	}
 	return c, nil
+}
+
+// checkSetting validates key k of section (the top level: ""): a flag name,
+// or a verb's section ("scrape", "watch" holding "containers"), checked
+// recursively.
+func checkSetting(path, section string, k, val *yaml.Node, known map[string]map[string]bool) error {
+	if known[section][k.Value] {
+		return nil
+	}
+	sub := k.Value
+	if section != "" {
+		sub = section + "." + k.Value
+	}
+	isSection := false
+	for s := range known {
+		isSection = isSection || s == sub || strings.HasPrefix(s, sub+".")
+	}
+	switch {
+	case !isSection && section == "":
+		return ConfigError("config file %s: line %d: unknown setting %q (%s)", path, k.Line, k.Value, hint(known[""]))
+	case !isSection:
+		return ConfigError("config file %s: line %d: %s has no setting %q (%s)", path, k.Line, section, k.Value, hint(known[section]))
+	case val.Kind != yaml.MappingNode:
+		return ConfigError("config file %s: line %d: %s: want a mapping of %s settings", path, val.Line, sub, sub)
+	}
+	for j := 0; j+1 < len(val.Content); j += 2 {
+		if err := checkSetting(path, sub, val.Content[j], val.Content[j+1], known); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func kindName(n *yaml.Node) string {

@@ -5,7 +5,6 @@ package watch
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -35,6 +34,7 @@ type Options struct {
 	NoStream    bool
 	NoTrunc     bool
 	Concurrency int
+	Timeout     time.Duration
 
 	Out cmdutil.OutputFlags
 
@@ -105,6 +105,7 @@ so CPU % and rates are real.`,
 	fl.BoolVar(&opts.NoStream, "no-stream", false, "same as --once, as in docker stats")
 	fl.BoolVar(&opts.NoTrunc, "no-trunc", false, "show full container IDs")
 	fl.IntVar(&opts.Concurrency, "concurrency", 64, "stats calls in flight per engine")
+	fl.DurationVar(&opts.Timeout, "timeout", 10*time.Second, "time limit for one round of stats calls to an engine")
 	opts.Out.AddOutputFlags(cmd, "table")
 	_ = cmd.RegisterFlagCompletionFunc("sort", cobra.FixedCompletions(sortKeys, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("filter", cobra.FixedCompletions([]string{"name=", "label=", "status=running", "status=exited", "status=paused", "status=created", "status=restarting", "status=dead"}, cobra.ShellCompDirectiveNoFileComp|cobra.ShellCompDirectiveNoSpace))
@@ -128,6 +129,8 @@ func (o *Options) validate() error {
 		return cmdutil.UsageError("--interval %v is too short (at least 10ms)", o.Interval)
 	case o.Concurrency < 1:
 		return cmdutil.UsageError("--concurrency must be at least 1")
+	case o.Timeout <= 0:
+		return cmdutil.UsageError("--timeout must be positive")
 	case !slices.Contains(sortKeys, o.Sort):
 		return cmdutil.UsageError("--sort %q: want one of %s", o.Sort, strings.Join(sortKeys, ", "))
 	}
@@ -152,10 +155,10 @@ func run(ctx context.Context, o *Options) error {
 	live := term.IsTTY && tmpl == nil && (format == output.Table || format == output.Wide) && o.Count != 1
 
 	watchers, failed := connect(ctx, o)
-	if len(watchers) == 0 {
-		return cmdutil.Failure(errors.Join(failed...))
-	}
-	for _, err := range failed {
+	for i, err := range failed {
+		if len(watchers) == 0 && i == len(failed)-1 {
+			return cmdutil.Failure(err) // the root command reports the last
+		}
 		fmt.Fprintf(o.IO.ErrOut, "monctl: %v\n", err)
 	}
 	defer func() {
@@ -229,7 +232,7 @@ func connect(ctx context.Context, o *Options) ([]*containers.Watcher, []error) {
 				errs[i] = err
 				return
 			}
-			watchers[i] = containers.NewWatcher(eng, containers.WatchOptions{All: o.All, Filter: o.filter, Concurrency: o.Concurrency})
+			watchers[i] = containers.NewWatcher(eng, containers.WatchOptions{All: o.All, Filter: o.filter, Concurrency: o.Concurrency, Timeout: o.Timeout})
 		})
 	}
 	wg.Wait()

@@ -59,18 +59,18 @@ func TestValidate(t *testing.T) {
 		o    Options
 		want string
 	}{
-		{Options{Once: true, Count: 3, Sort: "name", Interval: time.Second, Concurrency: 1}, "--once"},
-		{Options{Sort: "size", Interval: time.Second, Concurrency: 1}, `--sort "size"`},
-		{Options{Sort: "name", Interval: time.Millisecond, Concurrency: 1}, "too short"},
-		{Options{Sort: "name", Interval: time.Second, Concurrency: 1, Filters: []string{"colour=red"}}, "unknown key"},
-		{Options{Sort: "name", Interval: time.Second, Concurrency: 1, Top: -1}, "--top"},
+		{Options{Once: true, Count: 3, Sort: "name", Interval: time.Second, Concurrency: 1, Timeout: time.Second}, "--once"},
+		{Options{Sort: "size", Interval: time.Second, Concurrency: 1, Timeout: time.Second}, `--sort "size"`},
+		{Options{Sort: "name", Interval: time.Millisecond, Concurrency: 1, Timeout: time.Second}, "too short"},
+		{Options{Sort: "name", Interval: time.Second, Concurrency: 1, Timeout: time.Second, Filters: []string{"colour=red"}}, "unknown key"},
+		{Options{Sort: "name", Interval: time.Second, Concurrency: 1, Timeout: time.Second, Top: -1}, "--top"},
 	} {
 		err := c.o.validate()
 		if cmdutil.CodeOf(err) != cmdutil.ExitUsage || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%+v: %v, want a usage error about %s", c.o, err, c.want)
 		}
 	}
-	o := Options{NoStream: true, Sort: "cpu", Interval: time.Second, Concurrency: 1, Refs: []string{"web"}}
+	o := Options{NoStream: true, Sort: "cpu", Interval: time.Second, Concurrency: 1, Timeout: time.Second, Refs: []string{"web"}}
 	if err := o.validate(); err != nil || o.Count != 1 || len(o.filter.Refs) != 1 {
 		t.Errorf("--no-stream: %v, count %d, refs %v", err, o.Count, o.filter.Refs)
 	}
