@@ -33,6 +33,7 @@ type ctr struct {
 	State       string  `json:"state"`
 	Health      string  `json:"health"`
 	Restarts    int     `json:"restarts"`
+	OOMKilled   bool    `json:"oom_killed"`
 	CPUPercent  float64 `json:"cpu_percent"`
 	MemoryUsed  float64 `json:"memory_used_bytes"`
 	MemoryLimit float64 `json:"memory_limit_bytes"`
@@ -499,5 +500,20 @@ func TestWatchPipedHasNoEscapes(t *testing.T) {
 	}
 	if n := strings.Count(out, "CONTAINER ID"); n != 2 {
 		t.Errorf("want 2 tables, got %d:\n%s", n, out)
+	}
+}
+
+// TestWatchMarksOOMKills: a container started while watching (--all) that
+// outgrows its memory limit shows as exited and OOM-killed.
+func TestWatchMarksOOMKills(t *testing.T) {
+	p := startWatch(t, "--all", "--interval", "500ms", "--filter", "name=^oom-")
+	p.next(t, 30*time.Second) // watching before the container exists
+	runContainer(t, "oom-1", []string{"--memory", "32m", "--memory-swap", "32m"}, testengine.WorkloadImage, "-hold", "64")
+	fr := p.until(t, "oom-1 OOM-killed", 30*time.Second, func(fr []ctr) bool {
+		c, ok := byName(fr)["oom-1"]
+		return ok && c.State == "exited"
+	})
+	if c := byName(fr)["oom-1"]; !c.OOMKilled {
+		t.Errorf("oom-1 exited but is not marked OOM-killed: %+v", c)
 	}
 }
