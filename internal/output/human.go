@@ -55,16 +55,11 @@ func Bytes(v float64) string {
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		return Float(v)
 	}
-	units := []string{"B", "KiB", "MiB", "GiB", "TiB", "PiB"}
-	i := 0
-	for math.Abs(v) >= 1024 && i < len(units)-1 {
-		v /= 1024
-		i++
-	}
-	if i == 0 {
+	v, unit := scale(v, 1024, "B", "KiB", "MiB", "GiB", "TiB", "PiB")
+	if unit == "B" {
 		return strconv.FormatFloat(v, 'f', -1, 64) + "B"
 	}
-	return trimZeros(strconv.FormatFloat(v, 'f', 2, 64)) + units[i]
+	return trimZeros(strconv.FormatFloat(v, 'f', 2, 64)) + unit
 }
 
 // Seconds writes a duration given in seconds for people.
@@ -115,16 +110,21 @@ func DecimalBytes(v float64) string {
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		return Float(v)
 	}
-	units := []string{"B", "kB", "MB", "GB", "TB", "PB"}
-	i := 0
-	for math.Abs(v) >= 1000 && i < len(units)-1 {
-		v /= 1000
-		i++
-	}
-	if i == 0 {
+	v, unit := scale(v, 1000, "B", "kB", "MB", "GB", "TB", "PB")
+	if unit == "B" {
 		return strconv.FormatFloat(math.Round(v), 'f', -1, 64) + "B"
 	}
-	return trimZeros(strconv.FormatFloat(v, 'f', 3-digits(v), 64)) + units[i]
+	return trimZeros(strconv.FormatFloat(v, 'f', 3-digits(v), 64)) + unit
+}
+
+// scale divides v by base until it is below base or the units run out.
+func scale(v, base float64, units ...string) (float64, string) {
+	i := 0
+	for math.Abs(v) >= base && i < len(units)-1 {
+		v /= base
+		i++
+	}
+	return v, units[i]
 }
 
 // digits is the number of digits before the point, at most 3.
