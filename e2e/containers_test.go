@@ -517,3 +517,28 @@ func TestWatchMarksOOMKills(t *testing.T) {
 		t.Errorf("oom-1 exited but is not marked OOM-killed: %+v", c)
 	}
 }
+
+// TestWatchNamedContainers: arguments pick containers by name or ID
+// prefix; one that names nothing is reported (exit 3), all of them
+// naming nothing is a failure (exit 1), as with docker stats NAME.
+func TestWatchNamedContainers(t *testing.T) {
+	runContainer(t, "named-1", nil, testengine.WorkloadImage)
+	runContainer(t, "named-2", nil, testengine.WorkloadImage)
+	waitReady(t, "named-1")
+	waitReady(t, "named-2")
+	id, err := docker.Docker("inspect", "-f", "{{.Id}}", "named-2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := monctl(t, "watch", "containers", "--once", "-o", "jsonl", "named-1", id[:10], "nosuch")
+	if code != 3 || !strings.Contains(errOut, "no such container: nosuch") {
+		t.Errorf("exit %d, stderr %q; want 3 and the missing name", code, errOut)
+	}
+	if n := strings.Count(out, "\n"); n != 2 || !strings.Contains(out, `"name":"named-1"`) || !strings.Contains(out, `"name":"named-2"`) {
+		t.Errorf("want named-1 and named-2:\n%s", out)
+	}
+	out, errOut, code = monctl(t, "watch", "containers", "--once", "nosuch", "nosuch2")
+	if code != 1 || out != "" || !strings.Contains(errOut, "no such container: nosuch2") {
+		t.Errorf("exit %d, stdout %q, stderr %q; want 1, nothing, both names", code, out, errOut)
+	}
+}

@@ -5,6 +5,7 @@ package watch
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -196,14 +197,19 @@ func run(ctx context.Context, o *Options) error {
 			partial = true
 			fmt.Fprintf(o.IO.ErrOut, "monctl: no such container: %s\n", ref)
 		}
+		if len(o.Refs) > 0 && len(fr.unmatched) == len(o.Refs) {
+			return errNothingToWatch // as docker stats NAME does
+		}
 		fr.stats = arrange(fr.stats, o.Sort, false, o.Top)
 		printed++
 		return sink.frame(fr)
 	})
-	if err != nil {
-		if ctx.Err() != nil {
-			return err // interrupted: the root command reports the signal
-		}
+	switch {
+	case errors.Is(err, errNothingToWatch):
+		return cmdutil.Silent
+	case err != nil && ctx.Err() != nil:
+		return err // interrupted: the root command reports the signal
+	case err != nil:
 		return cmdutil.Failure(err)
 	}
 	if printed == 0 {
@@ -214,6 +220,10 @@ func run(ctx context.Context, o *Options) error {
 	}
 	return nil
 }
+
+// errNothingToWatch ends a watch whose every container argument names
+// nothing; each was reported.
+var errNothingToWatch = errors.New("no such containers")
 
 // connect reaches every engine at once; the ones that fail are returned
 // as errors.
