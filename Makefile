@@ -33,10 +33,11 @@ e2e: tools docker-engine
 	MONCTL_TOOLS_BIN=$(TOOLS_BIN) $(GO) test -race -count=1 -tags e2e -timeout 20m ./e2e/...; \
 	status=$$?; pkill -TERM -f '^dockerd --host unix://.*/monctl-e2e-' || true; exit $$status
 
-## docker-engine: Debian's docker.io (dockerd, containerd, runc, docker)
+## docker-engine: Debian's docker.io (dockerd, containerd, runc, docker),
+## and libseccomp-dev for building Engine 29's runc
 docker-engine:
-	@if ! command -v dockerd >/dev/null || ! command -v docker >/dev/null; then \
-		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq docker.io; \
+	@if ! command -v dockerd >/dev/null || ! command -v docker >/dev/null || ! pkg-config --exists libseccomp 2>/dev/null; then \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq docker.io libseccomp-dev pkg-config; \
 	fi
 
 lint:
@@ -61,13 +62,22 @@ fuzz:
 release-check: $(TOOLS_BIN)/goreleaser
 	$(TOOLS_BIN)/goreleaser check
 
-tools: $(TOOLS_BIN)/node_exporter $(TOOLS_BIN)/prom2json
+tools: $(TOOLS_BIN)/node_exporter $(TOOLS_BIN)/prom2json $(TOOLS_BIN)/dockerd-29 $(TOOLS_BIN)/runc-1.5
 
 $(TOOLS_BIN)/node_exporter: tools/node_exporter/go.mod
 	cd tools/node_exporter && $(GO) build -o $(TOOLS_BIN)/ github.com/prometheus/node_exporter
 
 $(TOOLS_BIN)/prom2json: tools/prom2json/go.mod
 	cd tools/prom2json && $(GO) build -o $(TOOLS_BIN)/ github.com/prometheus/prom2json/cmd/prom2json
+
+# Engine 29 (moby v2) for the e2e tests and benchmarks, next to Debian's
+# 20.10; it uses Debian's containerd but needs a newer runc, built with
+# seccomp (libseccomp-dev, installed by docker-engine).
+$(TOOLS_BIN)/dockerd-29: tools/dockerd/go.mod
+	cd tools/dockerd && $(GO) build -o $@ github.com/moby/moby/v2/cmd/dockerd
+
+$(TOOLS_BIN)/runc-1.5: tools/runc/go.mod | docker-engine
+	cd tools/runc && CGO_ENABLED=1 $(GO) build -tags seccomp -o $@ github.com/opencontainers/runc
 
 $(TOOLS_BIN)/goreleaser: tools/goreleaser/go.mod
 	cd tools/goreleaser && $(GO) build -o $(TOOLS_BIN)/ github.com/goreleaser/goreleaser/v2

@@ -24,6 +24,22 @@ import (
 	"github.com/monctl/monctl/internal/testengine"
 )
 
+// forEachEngine runs a test on every sandboxed engine: Debian's 20.10
+// (API 1.41, whose stats calls wait for a 1 s tick) and Engine 29.
+func forEachEngine(t *testing.T, test func(*testing.T, *testengine.Engine)) {
+	for _, e := range engines {
+		t.Run("engine-"+e.Name, func(t *testing.T) { test(t, e) })
+	}
+}
+
+// monctlOn runs monctl with DOCKER_HOST set to the engine, as a user's
+// shell would have it.
+func monctlOn(t *testing.T, e *testengine.Engine, args ...string) (string, string, int) {
+	t.Helper()
+	t.Setenv("DOCKER_HOST", e.Host)
+	return monctl(t, args...)
+}
+
 // ctr is the part of monctl's JSON record that the tests check.
 type ctr struct {
 	Host        string  `json:"host"`
@@ -46,14 +62,14 @@ type ctr struct {
 
 // runContainer starts the workload in a container without a network and
 // removes it when the test ends. dockerArgs go before the image.
-func runContainer(t *testing.T, name string, dockerArgs []string, image string, args ...string) {
+func runContainer(t *testing.T, e *testengine.Engine, name string, dockerArgs []string, image string, args ...string) {
 	t.Helper()
 	runArgs := append([]string{"run", "-d", "--network", "none", "--name", name}, dockerArgs...)
 	runArgs = append(runArgs, image)
-	if _, err := docker.Docker(append(runArgs, args...)...); err != nil {
+	if _, err := e.Docker(append(runArgs, args...)...); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { docker.Docker("rm", "-f", name) })
+	t.Cleanup(func() { e.Docker("rm", "-f", name) })
 }
 
 // waitFor polls cond until it holds or the time is up.
@@ -68,10 +84,10 @@ func waitFor(t *testing.T, what string, limit time.Duration, cond func() bool) {
 	}
 }
 
-func waitReady(t *testing.T, name string) {
+func waitReady(t *testing.T, e *testengine.Engine, name string) {
 	t.Helper()
 	waitFor(t, name+" to be ready", 60*time.Second, func() bool {
-		out, _ := docker.Docker("logs", name)
+		out, _ := e.Docker("logs", name)
 		return strings.Contains(out, "workload ready")
 	})
 }
@@ -116,20 +132,24 @@ func secondOfPair(s string) string {
 // monctl's numbers against what they do and against docker stats, taken
 // at the same time.
 func TestWatchNumbersAgreeWithDockerStats(t *testing.T) {
-	dev, err := docker.DataDevice()
+	forEachEngine(t, testWatchNumbersAgreeWithDockerStats)
+}
+
+func testWatchNumbersAgreeWithDockerStats(t *testing.T, e *testengine.Engine) {
+	dev, err := e.DataDevice()
 	if err != nil {
 		t.Fatal(err)
 	}
-	runContainer(t, "nums-burner", nil, testengine.WorkloadImage, "-burn", "1")
-	runContainer(t, "nums-sleeper", nil, testengine.WorkloadImage)
-	runContainer(t, "nums-holder", nil, testengine.WorkloadImage, "-hold", "64")
-	runContainer(t, "nums-writer", []string{"--device-write-bps", dev + ":1gb"}, testengine.WorkloadImage, "-write", "32", "-children", "3")
-	runContainer(t, "nums-health", nil, testengine.HealthImage)
+	runContainer(t, e, "nums-burner", nil, testengine.WorkloadImage, "-burn", "1")
+	runContainer(t, e, "nums-sleeper", nil, testengine.WorkloadImage)
+	runContainer(t, e, "nums-holder", nil, testengine.WorkloadImage, "-hold", "64")
+	runContainer(t, e, "nums-writer", []string{"--device-write-bps", dev + ":1gb"}, testengine.WorkloadImage, "-write", "32", "-children", "3")
+	runContainer(t, e, "nums-health", nil, testengine.HealthImage)
 	for _, n := range []string{"nums-burner", "nums-sleeper", "nums-holder", "nums-writer", "nums-health"} {
-		waitReady(t, n)
+		waitReady(t, e, n)
 	}
 	waitFor(t, "the health check to pass", 30*time.Second, func() bool {
-		out, _ := docker.Docker("inspect", "-f", "{{.State.Health.Status}}", "nums-health")
+		out, _ := e.Docker("inspect", "-f", "{{.State.Health.Status}}", "nums-health")
 		return strings.TrimSpace(out) == "healthy"
 	})
 	time.Sleep(time.Second) // let the burner's CPU settle over a whole interval
@@ -139,9 +159,9 @@ func TestWatchNumbersAgreeWithDockerStats(t *testing.T) {
 	var dockerOut string
 	var dockerErr error
 	wg.Go(func() {
-		dockerOut, dockerErr = docker.Docker("stats", "--no-stream", "--format", "{{json .}}")
+		dockerOut, dockerErr = e.Docker("stats", "--no-stream", "--format", "{{json .}}")
 	})
-	out, errOut, code := monctl(t, "watch", "containers", "--once", "-o", "json", "--filter", "name=^nums-")
+	out, errOut, code := monctlOn(t, e, "watch", "containers", "--once", "-o", "json", "--filter", "name=^nums-")
 	wg.Wait()
 	if code != 0 || dockerErr != nil {
 		t.Fatalf("monctl exit %d: %s\ndocker stats: %v", code, errOut, dockerErr)
@@ -229,11 +249,11 @@ type watchProc struct {
 	stderr bytes.Buffer
 }
 
-func startWatch(t *testing.T, args ...string) *watchProc {
+func startWatch(t *testing.T, e *testengine.Engine, args ...string) *watchProc {
 	t.Helper()
 	p := &watchProc{frames: make(chan []ctr, 100)}
 	p.cmd = exec.Command(monctlBin, append([]string{"watch", "containers", "-o", "json"}, args...)...)
-	p.cmd.Env = append(os.Environ(), "XDG_CONFIG_HOME="+t.TempDir())
+	p.cmd.Env = append(os.Environ(), "XDG_CONFIG_HOME="+t.TempDir(), "DOCKER_HOST="+e.Host)
 	stdout, err := p.cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -316,14 +336,16 @@ func has(name string) func([]ctr) bool {
 // TestWatchFollowsContainers starts and removes containers during a
 // --count run: the new one appears, the removed one goes, and the run
 // ends by itself with exit 0.
-func TestWatchFollowsContainers(t *testing.T) {
-	runContainer(t, "ev-early", nil, testengine.WorkloadImage)
-	waitReady(t, "ev-early")
-	p := startWatch(t, "--interval", "500ms", "--count", "12", "--filter", "name=^ev-")
+func TestWatchFollowsContainers(t *testing.T) { forEachEngine(t, testWatchFollowsContainers) }
+
+func testWatchFollowsContainers(t *testing.T, e *testengine.Engine) {
+	runContainer(t, e, "ev-early", nil, testengine.WorkloadImage)
+	waitReady(t, e, "ev-early")
+	p := startWatch(t, e, "--interval", "500ms", "--count", "12", "--filter", "name=^ev-")
 	p.until(t, "ev-early", 30*time.Second, has("ev-early"))
 
-	runContainer(t, "ev-late", nil, testengine.WorkloadImage, "-burn", "1")
-	if _, err := docker.Docker("rm", "-f", "ev-early"); err != nil {
+	runContainer(t, e, "ev-late", nil, testengine.WorkloadImage, "-burn", "1")
+	if _, err := e.Docker("rm", "-f", "ev-early"); err != nil {
 		t.Fatal(err)
 	}
 	fr := p.until(t, "ev-late without ev-early", 30*time.Second, func(fr []ctr) bool {
@@ -350,15 +372,19 @@ func TestWatchFollowsContainers(t *testing.T) {
 // themselves (--rm) while monctl samples them: some go between the list
 // or an event and their stats call. No snapshot may break.
 func TestWatchSurvivesVanishingContainers(t *testing.T) {
+	forEachEngine(t, testWatchSurvivesVanishingContainers)
+}
+
+func testWatchSurvivesVanishingContainers(t *testing.T, e *testengine.Engine) {
 	for i := range 8 {
 		name := fmt.Sprintf("vx-%d", i)
-		if _, err := docker.Docker("run", "-d", "--rm", "--network", "none", "--name", name, testengine.WorkloadImage,
+		if _, err := e.Docker("run", "-d", "--rm", "--network", "none", "--name", name, testengine.WorkloadImage,
 			"-exit-after", fmt.Sprintf("%dms", 1500+i*400)); err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { docker.Docker("rm", "-f", name) })
+		t.Cleanup(func() { e.Docker("rm", "-f", name) })
 	}
-	out, errOut, code := monctl(t, "watch", "containers", "--interval", "300ms", "--count", "10", "-o", "jsonl", "--filter", "name=^vx-")
+	out, errOut, code := monctlOn(t, e, "watch", "containers", "--interval", "300ms", "--count", "10", "-o", "jsonl", "--filter", "name=^vx-")
 	if code != 0 || errOut != "" {
 		t.Fatalf("exit %d, stderr:\n%s", code, errOut)
 	}
@@ -378,17 +404,19 @@ func TestWatchSurvivesVanishingContainers(t *testing.T) {
 
 // TestWatchEngineRestart stops the engine mid-watch: monctl says so, keeps
 // trying, and carries on when the engine is back.
-func TestWatchEngineRestart(t *testing.T) {
-	runContainer(t, "rs-1", []string{"--restart", "always"}, testengine.WorkloadImage, "-burn", "1")
-	waitReady(t, "rs-1")
-	p := startWatch(t, "--interval", "500ms", "--filter", "name=^rs-")
+func TestWatchEngineRestart(t *testing.T) { forEachEngine(t, testWatchEngineRestart) }
+
+func testWatchEngineRestart(t *testing.T, e *testengine.Engine) {
+	runContainer(t, e, "rs-1", []string{"--restart", "always"}, testengine.WorkloadImage, "-burn", "1")
+	waitReady(t, e, "rs-1")
+	p := startWatch(t, e, "--interval", "500ms", "--filter", "name=^rs-")
 	p.until(t, "rs-1", 30*time.Second, has("rs-1"))
 
-	docker.Stop()
+	e.Stop()
 	waitFor(t, "monctl to report the engine gone", 20*time.Second, func() bool {
 		return strings.Contains(p.errors(), "is not answering") && strings.Contains(p.errors(), "retrying")
 	})
-	if err := docker.Restart(); err != nil {
+	if err := e.Restart(); err != nil {
 		t.Fatal(err)
 	}
 	p.until(t, "rs-1 after the restart", 60*time.Second, func(fr []ctr) bool {
@@ -429,10 +457,12 @@ func TestWatchUnreachableEngine(t *testing.T) {
 
 // TestWatchSeveralEngines: a HOST column, and an engine that fails does
 // not hide the other (exit 3).
-func TestWatchSeveralEngines(t *testing.T) {
-	runContainer(t, "multi-1", nil, testengine.WorkloadImage)
-	waitReady(t, "multi-1")
-	out, errOut, code := monctl(t, "watch", "containers", "--once", "--host", docker.Host, "--host", "unix:///nonexistent/docker.sock", "--filter", "name=^multi-")
+func TestWatchSeveralEngines(t *testing.T) { forEachEngine(t, testWatchSeveralEngines) }
+
+func testWatchSeveralEngines(t *testing.T, e *testengine.Engine) {
+	runContainer(t, e, "multi-1", nil, testengine.WorkloadImage)
+	waitReady(t, e, "multi-1")
+	out, errOut, code := monctlOn(t, e, "watch", "containers", "--once", "--host", e.Host, "--host", "unix:///nonexistent/docker.sock", "--filter", "name=^multi-")
 	if code != 3 {
 		t.Errorf("exit %d, want 3; stderr:\n%s", code, errOut)
 	}
@@ -440,21 +470,23 @@ func TestWatchSeveralEngines(t *testing.T) {
 		t.Errorf("stderr does not name the failed engine: %s", errOut)
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if len(lines) != 3 || !strings.HasPrefix(lines[1], "HOST") || !strings.HasPrefix(lines[2], docker.Host) || !strings.Contains(lines[2], "multi-1") {
-		t.Errorf("want a time line, a header with HOST and multi-1 on %s:\n%s", docker.Host, out)
+	if len(lines) != 3 || !strings.HasPrefix(lines[1], "HOST") || !strings.HasPrefix(lines[2], e.Host) || !strings.Contains(lines[2], "multi-1") {
+		t.Errorf("want a time line, a header with HOST and multi-1 on %s:\n%s", e.Host, out)
 	}
 }
 
 // TestWatchLiveView drives the full-screen view on a pseudo-terminal:
 // escape codes there (and only there), a sort key, and q to quit.
-func TestWatchLiveView(t *testing.T) {
+func TestWatchLiveView(t *testing.T) { forEachEngine(t, testWatchLiveView) }
+
+func testWatchLiveView(t *testing.T, e *testengine.Engine) {
 	if _, err := exec.LookPath("script"); err != nil {
 		t.Fatal("script (util-linux) is needed for a pseudo-terminal")
 	}
-	runContainer(t, "live-1", nil, testengine.WorkloadImage, "-burn", "1")
-	waitReady(t, "live-1")
+	runContainer(t, e, "live-1", nil, testengine.WorkloadImage, "-burn", "1")
+	waitReady(t, e, "live-1")
 	cmd := exec.Command("script", "-qfec", "stty cols 120 rows 30; "+monctlBin+" watch containers --interval 300ms", "/dev/null")
-	cmd.Env = append(os.Environ(), "TERM=xterm", "XDG_CONFIG_HOME="+t.TempDir())
+	cmd.Env = append(os.Environ(), "TERM=xterm", "XDG_CONFIG_HOME="+t.TempDir(), "DOCKER_HOST="+e.Host)
 	keys, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -488,10 +520,12 @@ func TestWatchLiveView(t *testing.T) {
 }
 
 // TestWatchPipedHasNoEscapes: a table through a pipe is plain text.
-func TestWatchPipedHasNoEscapes(t *testing.T) {
-	runContainer(t, "pipe-1", nil, testengine.WorkloadImage)
-	waitReady(t, "pipe-1")
-	out, errOut, code := monctl(t, "watch", "containers", "--count", "2", "--interval", "300ms", "--filter", "name=^pipe-")
+func TestWatchPipedHasNoEscapes(t *testing.T) { forEachEngine(t, testWatchPipedHasNoEscapes) }
+
+func testWatchPipedHasNoEscapes(t *testing.T, e *testengine.Engine) {
+	runContainer(t, e, "pipe-1", nil, testengine.WorkloadImage)
+	waitReady(t, e, "pipe-1")
+	out, errOut, code := monctlOn(t, e, "watch", "containers", "--count", "2", "--interval", "300ms", "--filter", "name=^pipe-")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
@@ -505,10 +539,12 @@ func TestWatchPipedHasNoEscapes(t *testing.T) {
 
 // TestWatchMarksOOMKills: a container started while watching (--all) that
 // outgrows its memory limit shows as exited and OOM-killed.
-func TestWatchMarksOOMKills(t *testing.T) {
-	p := startWatch(t, "--all", "--interval", "500ms", "--filter", "name=^oom-")
+func TestWatchMarksOOMKills(t *testing.T) { forEachEngine(t, testWatchMarksOOMKills) }
+
+func testWatchMarksOOMKills(t *testing.T, e *testengine.Engine) {
+	p := startWatch(t, e, "--all", "--interval", "500ms", "--filter", "name=^oom-")
 	p.next(t, 30*time.Second) // watching before the container exists
-	runContainer(t, "oom-1", []string{"--memory", "32m", "--memory-swap", "32m"}, testengine.WorkloadImage, "-hold", "64")
+	runContainer(t, e, "oom-1", []string{"--memory", "32m", "--memory-swap", "32m"}, testengine.WorkloadImage, "-hold", "64")
 	fr := p.until(t, "oom-1 OOM-killed", 30*time.Second, func(fr []ctr) bool {
 		c, ok := byName(fr)["oom-1"]
 		return ok && c.State == "exited"
@@ -521,23 +557,25 @@ func TestWatchMarksOOMKills(t *testing.T) {
 // TestWatchNamedContainers: arguments pick containers by name or ID
 // prefix; one that names nothing is reported (exit 3), all of them
 // naming nothing is a failure (exit 1), as with docker stats NAME.
-func TestWatchNamedContainers(t *testing.T) {
-	runContainer(t, "named-1", nil, testengine.WorkloadImage)
-	runContainer(t, "named-2", nil, testengine.WorkloadImage)
-	waitReady(t, "named-1")
-	waitReady(t, "named-2")
-	id, err := docker.Docker("inspect", "-f", "{{.Id}}", "named-2")
+func TestWatchNamedContainers(t *testing.T) { forEachEngine(t, testWatchNamedContainers) }
+
+func testWatchNamedContainers(t *testing.T, e *testengine.Engine) {
+	runContainer(t, e, "named-1", nil, testengine.WorkloadImage)
+	runContainer(t, e, "named-2", nil, testengine.WorkloadImage)
+	waitReady(t, e, "named-1")
+	waitReady(t, e, "named-2")
+	id, err := e.Docker("inspect", "-f", "{{.Id}}", "named-2")
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, errOut, code := monctl(t, "watch", "containers", "--once", "-o", "jsonl", "named-1", id[:10], "nosuch")
+	out, errOut, code := monctlOn(t, e, "watch", "containers", "--once", "-o", "jsonl", "named-1", id[:10], "nosuch")
 	if code != 3 || !strings.Contains(errOut, "no such container: nosuch") {
 		t.Errorf("exit %d, stderr %q; want 3 and the missing name", code, errOut)
 	}
 	if n := strings.Count(out, "\n"); n != 2 || !strings.Contains(out, `"name":"named-1"`) || !strings.Contains(out, `"name":"named-2"`) {
 		t.Errorf("want named-1 and named-2:\n%s", out)
 	}
-	out, errOut, code = monctl(t, "watch", "containers", "--once", "nosuch", "nosuch2")
+	out, errOut, code = monctlOn(t, e, "watch", "containers", "--once", "nosuch", "nosuch2")
 	if code != 1 || out != "" || !strings.Contains(errOut, "no such container: nosuch2") {
 		t.Errorf("exit %d, stdout %q, stderr %q; want 1, nothing, both names", code, out, errOut)
 	}

@@ -24,7 +24,7 @@ import (
 var (
 	monctlBin string
 	toolsBin  string
-	docker    *testengine.Engine
+	engines   []*testengine.Engine
 )
 
 func TestMain(m *testing.M) {
@@ -41,24 +41,52 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "building monctl:", err)
 		os.Exit(1)
 	}
-	if docker, err = testengine.Start(dir); err == nil {
-		err = docker.BuildImages("./workload")
-	}
+	engines, err = startEngines(dir)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "starting the test Docker engine:", err)
-		if docker != nil {
-			docker.Stop()
-		}
+		fmt.Fprintln(os.Stderr, "starting the test Docker engines:", err)
+		stopEngines()
 		os.RemoveAll(dir)
 		os.Exit(1)
 	}
-	// monctl and the docker CLI find the sandboxed engine as users' would.
-	os.Setenv("DOCKER_HOST", docker.Host)
 	code := m.Run()
-	docker.RemoveAll()
-	docker.Stop()
+	stopEngines()
 	os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// startEngines starts the sandboxed engines side by side (DESIGN §6):
+// Debian's docker.io and Engine 29 built by 'make tools', each with the
+// test images.
+func startEngines(dir string) ([]*testengine.Engine, error) {
+	opts := []testengine.Options{{Name: "20.10"}}
+	if toolsBin == "" {
+		return nil, fmt.Errorf("MONCTL_TOOLS_BIN is not set: run the e2e tests with 'make e2e'")
+	}
+	opts = append(opts, testengine.Options{Name: "29",
+		Dockerd: filepath.Join(toolsBin, "dockerd-29"), Runc: filepath.Join(toolsBin, "runc-1.5")})
+	var started []*testengine.Engine
+	for _, o := range opts {
+		edir := filepath.Join(dir, "engine-"+o.Name)
+		if err := os.MkdirAll(edir, 0o755); err != nil {
+			return started, err
+		}
+		e, err := testengine.Start(edir, o)
+		if err != nil {
+			return started, fmt.Errorf("engine %s: %w", o.Name, err)
+		}
+		started = append(started, e)
+		if err := e.BuildImages("./workload"); err != nil {
+			return started, fmt.Errorf("engine %s: %w", o.Name, err)
+		}
+	}
+	return started, nil
+}
+
+func stopEngines() {
+	for _, e := range engines {
+		e.RemoveAll()
+		e.Stop()
+	}
 }
 
 // tool returns the path of a test program built by 'make tools'. A missing

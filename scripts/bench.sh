@@ -34,4 +34,5 @@ echo "## End to end: JSON of the whole file"
 echo
 echo "## watch containers next to docker stats (sandboxed engine)"
 CGO_ENABLED=0 go build -o "$work/monctl-static" ./cmd/monctl
-go run ./scripts/benchcontainers -monctl "$work/monctl-static" -runs "${RUNS:-5}" -duration "${WATCH_DURATION:-60s}"
+go run ./scripts/benchcontainers -monctl "$work/monctl-static" -runs "${RUNS:-5}" -duration "${WATCH_DURATION:-60s}" \
+	-dockerd29 "$TOOLS_BIN/dockerd-29" -runc "$TOOLS_BIN/runc-1.5"

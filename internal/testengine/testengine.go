@@ -27,33 +27,52 @@ const (
 
 // Engine is a running sandboxed dockerd.
 type Engine struct {
+	Name string // "20.10", "29": for test names and reports
 	Dir  string
 	Host string // unix://Dir/docker.sock
+	args []string
 	cmd  *exec.Cmd
 	logs *os.File
 }
 
+// Which engine to start: Debian's docker.io (dockerd on the PATH) when
+// Dockerd is empty, else the given dockerd (Engine 29, built from the Go
+// module proxy by make tools) with its own runc, which Debian's is too old
+// for.
+type Options struct {
+	Name    string
+	Dockerd string
+	Runc    string
+}
+
 // Start starts dockerd with its state in dir and waits until it answers.
-func Start(dir string) (*Engine, error) {
-	if _, err := exec.LookPath("dockerd"); err != nil {
-		return nil, errors.New("dockerd is not installed: run the e2e tests with 'make e2e', which installs Debian's docker.io")
+func Start(dir string, o Options) (*Engine, error) {
+	e := &Engine{Name: o.Name, Dir: dir, Host: "unix://" + filepath.Join(dir, "docker.sock")}
+	e.args = []string{o.Dockerd,
+		"--host", e.Host,
+		"--data-root", filepath.Join(dir, "data"),
+		"--exec-root", filepath.Join(dir, "exec"),
+		"--pidfile", filepath.Join(dir, "docker.pid"),
+		"--bridge=none", "--iptables=false", "--ip-masq=false"}
+	if o.Dockerd == "" {
+		if _, err := exec.LookPath("dockerd"); err != nil {
+			return nil, errors.New("dockerd is not installed: run the e2e tests with 'make e2e', which installs Debian's docker.io")
+		}
+		e.args[0] = "dockerd"
+	} else {
+		e.args = append(e.args, "--ip6tables=false", "--add-runtime", "runc15="+o.Runc, "--default-runtime=runc15")
 	}
 	logs, err := os.Create(filepath.Join(dir, "dockerd.log"))
 	if err != nil {
 		return nil, err
 	}
-	e := &Engine{Dir: dir, Host: "unix://" + filepath.Join(dir, "docker.sock"), logs: logs}
+	e.logs = logs
 	return e, e.Restart()
 }
 
 // Restart starts the engine again after Stop, with the same state.
 func (e *Engine) Restart() error {
-	e.cmd = exec.Command("dockerd",
-		"--host", e.Host,
-		"--data-root", filepath.Join(e.Dir, "data"),
-		"--exec-root", filepath.Join(e.Dir, "exec"),
-		"--pidfile", filepath.Join(e.Dir, "docker.pid"),
-		"--bridge=none", "--iptables=false", "--ip-masq=false")
+	e.cmd = exec.Command(e.args[0], e.args[1:]...)
 	e.cmd.Stdout, e.cmd.Stderr = e.logs, e.logs
 	// Its own process group, so a Ctrl-C on the test run reaches the
 	// test's cleanup first and the engine is stopped in order.

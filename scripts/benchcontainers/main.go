@@ -7,7 +7,12 @@
 //     and its shims) over -duration of watching -large containers, monctl
 //     next to 'docker stats' streaming.
 //
-// Run from the repository root: go run ./scripts/benchcontainers -monctl bin/monctl
+// Both on Debian's engine 20.10 and on Engine 29 (-dockerd29, -runc), where
+// DESIGN §6 sets the goals.
+//
+// Run from the repository root:
+//
+//	go run ./scripts/benchcontainers -monctl bin/monctl -dockerd29 .tools/bin/dockerd-29 -runc .tools/bin/runc-1.5
 package main
 
 import (
@@ -33,24 +38,29 @@ func main() {
 	large := flag.Int("large", 50, "running containers for the CPU comparison")
 	runs := flag.Int("runs", 5, "runs of each one-snapshot command (interleaved)")
 	duration := flag.Duration("duration", 60*time.Second, "how long each client watches for the CPU comparison")
+	dockerd29 := flag.String("dockerd29", "", "Engine 29's dockerd (make tools)")
+	runc := flag.String("runc", "", "the runc for Engine 29 (make tools)")
 	flag.Parse()
-	if err := run(*monctl, *small, *large, *runs, *duration); err != nil {
+	monctlPath, err := filepath.Abs(*monctl)
+	if err == nil {
+		err = run(monctlPath, testengine.Options{Name: "20.10"}, *small, *large, *runs, *duration)
+	}
+	if err == nil && *dockerd29 != "" {
+		err = run(monctlPath, testengine.Options{Name: "29", Dockerd: *dockerd29, Runc: *runc}, *small, *large, *runs, *duration)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "benchcontainers:", err)
 		os.Exit(1)
 	}
 }
 
-func run(monctl string, small, large, runs int, duration time.Duration) error {
-	monctl, err := filepath.Abs(monctl)
-	if err != nil {
-		return err
-	}
+func run(monctl string, opts testengine.Options, small, large, runs int, duration time.Duration) error {
 	dir, err := os.MkdirTemp("", "monctl-bench-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	eng, err := testengine.Start(dir)
+	eng, err := testengine.Start(dir, opts)
 	if err != nil {
 		return err
 	}
@@ -61,12 +71,12 @@ func run(monctl string, small, large, runs int, duration time.Duration) error {
 	}
 	os.Setenv("DOCKER_HOST", eng.Host)
 	version, _ := eng.Docker("version", "--format", "engine {{.Server.Version}} (API {{.Server.APIVersion}}), docker CLI {{.Client.Version}}")
-	fmt.Printf("sandboxed %s", version)
+	fmt.Printf("\n# Engine %s: sandboxed %s", opts.Name, version)
 
 	if err := startSleepers(eng, 0, small); err != nil {
 		return err
 	}
-	fmt.Printf("\n## One snapshot, %d running containers (median of %d, interleaved)\n\n", small, runs)
+	fmt.Printf("\n### One snapshot, %d running containers (median of %d, interleaved)\n\n", small, runs)
 	var mine, theirs []time.Duration
 	for range runs {
 		d, out, err := timed(monctl, "watch", "containers", "--once", "-o", "json")
@@ -91,7 +101,7 @@ func run(monctl string, small, large, runs int, duration time.Duration) error {
 	if err := startSleepers(eng, small, large); err != nil {
 		return err
 	}
-	fmt.Printf("\n## CPU seconds over %v of watching %d running containers\n\n", duration, large)
+	fmt.Printf("\n### CPU seconds over %v of watching %d running containers\n\n", duration, large)
 	fmt.Println("| client | client CPU | engine CPU (dockerd, containerd, shims) | total | vs docker stats |\n|---|---|---|---|---|")
 	type result struct {
 		name           string
