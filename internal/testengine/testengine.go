@@ -60,7 +60,13 @@ func Start(dir string, o Options) (*Engine, error) {
 		}
 		e.args[0] = "dockerd"
 	} else {
-		e.args = append(e.args, "--ip6tables=false", "--add-runtime", "runc15="+o.Runc, "--default-runtime=runc15")
+		// dockerd hands the runtime's path to containerd as it is, so it
+		// must not depend on the working directory.
+		runc, err := filepath.Abs(o.Runc)
+		if err != nil {
+			return nil, err
+		}
+		e.args = append(e.args, "--ip6tables=false", "--add-runtime", "runc15="+runc, "--default-runtime=runc15")
 	}
 	logs, err := os.Create(filepath.Join(dir, "dockerd.log"))
 	if err != nil {
