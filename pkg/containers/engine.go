@@ -41,18 +41,15 @@ type Engine struct {
 // conns bounds the idle connections kept for concurrent stats calls.
 // An engine that does not answer gives a *ConnectError.
 func Connect(ctx context.Context, host string, conns int) (*Engine, error) {
-	opts := []client.Opt{client.FromEnv, client.WithAPIVersionNegotiation()}
-	if host != "" {
-		opts = append(opts, client.WithHost(host))
-	}
-	cli, err := client.NewClientWithOpts(opts...)
+	// Every tick makes one call per container at once; keeping that many
+	// connections open spares both sides a new one per call. The docker
+	// client wraps its transport for tracing, so this one is set up
+	// before it does, and the host is then applied to it in any case.
+	tr := &http.Transport{MaxIdleConns: conns, MaxIdleConnsPerHost: conns, IdleConnTimeout: 90 * time.Second}
+	cli, err := client.NewClientWithOpts(client.WithHTTPClient(&http.Client{Transport: tr}),
+		client.FromEnv, client.WithHost(hostOrDefault(host)), client.WithAPIVersionNegotiation())
 	if err != nil {
 		return nil, &ConnectError{Host: hostOrDefault(host), Cause: err.Error(), Hint: "check DOCKER_HOST, DOCKER_CERT_PATH or --host", Err: err}
-	}
-	if tr, ok := cli.HTTPClient().Transport.(*http.Transport); ok && conns > tr.MaxIdleConnsPerHost {
-		// Every tick makes one call per container at once; keeping the
-		// connections spares the engine a new one per call.
-		tr.MaxIdleConnsPerHost = conns
 	}
 	e := &Engine{Host: cli.DaemonHost(), cli: cli}
 	if err := e.handshake(ctx); err != nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -303,8 +304,16 @@ func (w *Watcher) unsync() {
 // container that starts in between is missed; events that repeat what the
 // list says are harmless, since applying one re-reads the container.
 func (w *Watcher) sync(ctx context.Context) error {
+	opts := events.ListOptions{Filters: filters.NewArgs(filters.Arg("type", string(events.ContainerEventType)))}
+	if strings.HasPrefix(w.eng.Host, "unix://") {
+		// The engine sends the response headers just before it subscribes,
+		// and the client does not tell when they came, so the list could
+		// still overtake the subscription. A local engine shares our
+		// clock: asking for the last seconds again closes that gap.
+		opts.Since = strconv.FormatInt(time.Now().Add(-2*time.Second).Unix(), 10)
+	}
 	streamCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	msgs, errs := w.eng.cli.Events(streamCtx, events.ListOptions{Filters: filters.NewArgs(filters.Arg("type", string(events.ContainerEventType)))})
+	msgs, errs := w.eng.cli.Events(streamCtx, opts)
 	go w.follow(streamCtx, msgs, errs)
 
 	list, err := w.eng.cli.ContainerList(ctx, container.ListOptions{All: w.opts.All || w.opts.Filter.NeedsStopped()})

@@ -40,12 +40,13 @@ func main() {
 	duration := flag.Duration("duration", 60*time.Second, "how long each client watches for the CPU comparison")
 	dockerd29 := flag.String("dockerd29", "", "Engine 29's dockerd (make tools)")
 	runc := flag.String("runc", "", "the runc for Engine 29 (make tools)")
+	only := flag.String("engine", "", "measure only this engine (20.10 or 29)")
 	flag.Parse()
 	monctlPath, err := filepath.Abs(*monctl)
-	if err == nil {
+	if err == nil && *only != "29" {
 		err = run(monctlPath, testengine.Options{Name: "20.10"}, *small, *large, *runs, *duration)
 	}
-	if err == nil && *dockerd29 != "" {
+	if err == nil && *dockerd29 != "" && *only != "20.10" {
 		err = run(monctlPath, testengine.Options{Name: "29", Dockerd: *dockerd29, Runc: *runc}, *small, *large, *runs, *duration)
 	}
 	if err != nil {
@@ -102,23 +103,25 @@ func run(monctl string, opts testengine.Options, small, large, runs int, duratio
 		return err
 	}
 	fmt.Printf("\n### CPU seconds over %v of watching %d running containers\n\n", duration, large)
-	fmt.Println("| client | client CPU | engine CPU (dockerd, containerd, shims) | total | vs docker stats |\n|---|---|---|---|---|")
+	fmt.Println("| client | client CPU | engine CPU: dockerd + containerd + shims | total | vs docker stats |\n|---|---|---|---|---|")
 	type result struct {
 		name           string
 		client, engine float64
+		parts          map[string]float64
 	}
 	var results []result
 	for _, c := range [][]string{{monctl, "watch", "containers", "-o", "json"}, {"docker", "stats"}} {
-		client, engine, err := cpuOver(eng.Dir, duration, c)
+		client, parts, err := cpuOver(eng.Dir, duration, c)
 		if err != nil {
 			return err
 		}
-		results = append(results, result{strings.Join(append([]string{filepath.Base(c[0])}, c[1:]...), " "), client, engine})
+		engine := parts["dockerd"] + parts["containerd"] + parts["shims"]
+		results = append(results, result{strings.Join(append([]string{filepath.Base(c[0])}, c[1:]...), " "), client, engine, parts})
 	}
 	base := results[len(results)-1]
 	for _, r := range results {
-		fmt.Printf("| `%s` | %.2f s | %.2f s | %.2f s | %.2f× |\n", r.name, r.client, r.engine, r.client+r.engine,
-			(r.client+r.engine)/(base.client+base.engine))
+		fmt.Printf("| `%s` | %.2f s | %.2f s = %.2f + %.2f + %.2f | %.2f s | %.2f× |\n", r.name, r.client, r.engine,
+			r.parts["dockerd"], r.parts["containerd"], r.parts["shims"], r.client+r.engine, (r.client+r.engine)/(base.client+base.engine))
 	}
 	return nil
 }
@@ -152,45 +155,49 @@ func median(ds []time.Duration) time.Duration {
 
 // cpuOver runs a client for d, then stops it with SIGTERM, and returns its
 // CPU seconds and those the engine's processes spent meanwhile.
-func cpuOver(dir string, d time.Duration, argv []string) (float64, float64, error) {
+func cpuOver(dir string, d time.Duration, argv []string) (float64, map[string]float64, error) {
 	before, err := engineCPU(dir)
 	if err != nil {
-		return 0, 0, err
+		return 0, nil, err
 	}
 	cmd := exec.Command(argv[0], argv[1:]...)
 	devnull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
 	if err != nil {
-		return 0, 0, err
+		return 0, nil, err
 	}
 	defer devnull.Close()
 	var errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = devnull, &errOut
 	if err := cmd.Start(); err != nil {
-		return 0, 0, err
+		return 0, nil, err
 	}
 	time.Sleep(d)
 	cmd.Process.Signal(syscall.SIGTERM)
 	cmd.Wait() // stopped by the signal: the exit status says so
 	if cmd.ProcessState == nil {
-		return 0, 0, fmt.Errorf("%s did not run: %s", argv[0], errOut.String())
+		return 0, nil, fmt.Errorf("%s did not run: %s", argv[0], errOut.String())
 	}
 	after, err := engineCPU(dir)
 	if err != nil {
-		return 0, 0, err
+		return 0, nil, err
+	}
+	for k := range after {
+		after[k] -= before[k]
 	}
 	client := (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds()
-	return client, after - before, nil
+	return client, after, nil
 }
 
 // engineCPU sums the CPU seconds of the processes whose command line names
-// the sandbox directory: dockerd, its containerd and the containers' shims.
-func engineCPU(dir string) (float64, error) {
+// the sandbox directory, by kind: dockerd, its containerd, and the
+// containers' shims.
+func engineCPU(dir string) (map[string]float64, error) {
 	procs, err := filepath.Glob("/proc/[0-9]*")
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	const ticks = 100 // USER_HZ on Linux
-	total := 0.0
+	total := map[string]float64{}
 	for _, p := range procs {
 		cmdline, err := os.ReadFile(filepath.Join(p, "cmdline"))
 		if err != nil || !bytes.Contains(cmdline, []byte(dir)) {
@@ -208,7 +215,14 @@ func engineCPU(dir string) (float64, error) {
 		}
 		ut, _ := strconv.ParseFloat(f[11], 64)
 		st, _ := strconv.ParseFloat(f[12], 64)
-		total += (ut + st) / ticks
+		kind := "shims"
+		switch name := string(stat[bytes.IndexByte(stat, '(')+1 : bytes.LastIndexByte(stat, ')')]); {
+		case strings.HasPrefix(name, "dockerd"):
+			kind = "dockerd"
+		case name == "containerd":
+			kind = "containerd"
+		}
+		total[kind] += (ut + st) / ticks
 	}
 	return total, nil
 }
