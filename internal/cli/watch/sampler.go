@@ -3,6 +3,8 @@ package watch
 import (
 	"context"
 	"errors"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -72,7 +74,7 @@ func (s *sampler) sample(ctx context.Context) *frame {
 		wg.Go(func() { snaps[i], errs[i] = w.Sample(ctx) })
 	}
 	wg.Wait()
-	fr := &frame{time: time.Now(), history: s.history}
+	fr := &frame{time: time.Now()}
 	for i, w := range s.watchers {
 		fr.engines = append(fr.engines, w.Engine())
 		var ee *containers.EngineError
@@ -85,6 +87,7 @@ func (s *sampler) sample(ctx context.Context) *frame {
 		fr.stats = append(fr.stats, snaps[i].Containers...)
 	}
 	s.remember(fr.stats)
+	fr.history = maps.Clone(s.history)
 	return fr
 }
 
@@ -98,8 +101,10 @@ func (s *sampler) remember(stats []containers.Stats) {
 		if !stats[i].Running() {
 			continue
 		}
-		h := append(s.history[k], stats[i].CPUPercent)
-		s.history[k] = h[max(0, len(h)-historyLen):]
+		// A new slice each time: frames handed to the live view keep
+		// reading the old ones while the next sample is taken.
+		old := s.history[k]
+		s.history[k] = append(slices.Clone(old[max(0, len(old)-historyLen+1):]), stats[i].CPUPercent)
 	}
 	for k := range s.history {
 		if !seen[k] {

@@ -185,3 +185,24 @@ func TestLiveViewFitsTheTerminal(t *testing.T) {
 		}
 	}
 }
+
+func TestHistoryKeepsTheLastTen(t *testing.T) {
+	s := &sampler{history: map[string][]float64{}}
+	st := sampleStats()[:1]
+	var first []float64
+	for i := range 15 {
+		st[0].CPUPercent = float64(i)
+		s.remember(st)
+		if i == 0 {
+			first = s.history["unix:///run/docker.sock/"+st[0].ID]
+		}
+	}
+	h := s.history["unix:///run/docker.sock/"+st[0].ID]
+	if len(h) != historyLen || h[0] != 5 || h[9] != 14 || first[0] != 0 {
+		t.Errorf("history %v (first %v): want 5..14, and earlier slices left alone", h, first)
+	}
+	s.remember(nil)
+	if len(s.history) != 0 {
+		t.Error("a container that is gone keeps its history")
+	}
+}
