@@ -121,11 +121,10 @@ func parseSize(t *testing.T, s string) float64 {
 	return v * mult
 }
 
-// firstOfPair is the first of "a / b".
-func firstOfPair(s string) string { a, _, _ := strings.Cut(s, "/"); return a }
-func secondOfPair(s string) string {
-	_, b, _ := strings.Cut(s, "/")
-	return b
+// pair splits docker's "a / b" cells.
+func pair(s string) (string, string) {
+	a, b, _ := strings.Cut(s, "/")
+	return a, b
 }
 
 // TestWatchNumbersAgreeWithDockerStats runs known workloads and checks
@@ -215,20 +214,23 @@ func testWatchNumbersAgreeWithDockerStats(t *testing.T, e *testengine.Engine) {
 		}
 		seen++
 		cpu, _ := strconv.ParseFloat(strings.TrimSuffix(d.CPUPerc, "%"), 64)
+		used, limitText := pair(d.MemUsage)
+		_, written := pair(d.BlockIO)
+		received, _ := pair(d.NetIO)
 		if math.Abs(cpu-c.CPUPercent) > 10 {
 			t.Errorf("%s: CPU monctl %.2f%%, docker stats %.2f%%", d.Name, c.CPUPercent, cpu)
 		}
-		if mem := parseSize(t, firstOfPair(d.MemUsage)); math.Abs(mem-c.MemoryUsed) > 0.05*mem {
+		if mem := parseSize(t, used); math.Abs(mem-c.MemoryUsed) > 0.05*mem {
 			t.Errorf("%s: memory monctl %.0f, docker stats %s", d.Name, c.MemoryUsed, d.MemUsage)
 		}
-		if limit := parseSize(t, secondOfPair(d.MemUsage)); math.Abs(limit-c.MemoryLimit) > 0.01*limit {
+		if limit := parseSize(t, limitText); math.Abs(limit-c.MemoryLimit) > 0.01*limit {
 			t.Errorf("%s: limit monctl %.0f, docker stats %s", d.Name, c.MemoryLimit, d.MemUsage)
 		}
 		// docker prints 3 significant digits.
-		if bw := parseSize(t, secondOfPair(d.BlockIO)); math.Abs(bw-c.BlkWrite) > 0.01*bw+1 {
+		if bw := parseSize(t, written); math.Abs(bw-c.BlkWrite) > 0.01*bw+1 {
 			t.Errorf("%s: block writes monctl %.0f, docker stats %s", d.Name, c.BlkWrite, d.BlockIO)
 		}
-		if rx := parseSize(t, firstOfPair(d.NetIO)); rx != c.NetRx {
+		if rx := parseSize(t, received); rx != c.NetRx {
 			t.Errorf("%s: received monctl %.0f, docker stats %s", d.Name, c.NetRx, d.NetIO)
 		}
 		if pids, _ := strconv.ParseFloat(d.PIDs, 64); pids != c.PIDs {

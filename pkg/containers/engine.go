@@ -45,11 +45,12 @@ func Connect(ctx context.Context, host string, conns int) (*Engine, error) {
 	// connections open spares both sides a new one per call. The docker
 	// client wraps its transport for tracing, so this one is set up
 	// before it does, and the host is then applied to it in any case.
+	host = hostOrDefault(host)
 	tr := &http.Transport{MaxIdleConns: conns, MaxIdleConnsPerHost: conns, IdleConnTimeout: 90 * time.Second}
 	cli, err := client.NewClientWithOpts(client.WithHTTPClient(&http.Client{Transport: tr}),
-		client.FromEnv, client.WithHost(hostOrDefault(host)), client.WithAPIVersionNegotiation())
+		client.FromEnv, client.WithHost(host), client.WithAPIVersionNegotiation())
 	if err != nil {
-		return nil, &ConnectError{Host: hostOrDefault(host), Cause: err.Error(), Hint: "check DOCKER_HOST, DOCKER_CERT_PATH or --host", Err: err}
+		return nil, &ConnectError{Host: host, Cause: err.Error(), Hint: "check DOCKER_HOST, DOCKER_CERT_PATH or --host", Err: err}
 	}
 	e := &Engine{Host: cli.DaemonHost(), cli: cli}
 	if err := e.handshake(ctx); err != nil {
@@ -166,6 +167,3 @@ func innermost(err error) string {
 
 // Close releases the engine's connections.
 func (e *Engine) Close() error { return e.cli.Close() }
-
-// Client is the underlying API client, for callers that need more.
-func (e *Engine) Client() *client.Client { return e.cli }

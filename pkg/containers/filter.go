@@ -7,9 +7,11 @@ import (
 	"strings"
 )
 
-// stateNames are the container states the engine reports, for status
-// filters.
-const stateNames = "created, restarting, running, removing, paused, exited, dead"
+// containerStates are the states the engine reports, for status filters
+// and the state metric.
+func containerStates() []string {
+	return []string{"created", "restarting", "running", "removing", "paused", "exited", "dead"}
+}
 
 // Filter selects containers the way docker ps --filter does: values of one
 // key are alternatives (OR), different keys must all match (AND).
@@ -47,8 +49,8 @@ func ParseFilter(terms []string) (Filter, error) {
 			k, v, has := strings.Cut(val, "=")
 			f.Labels = append(f.Labels, LabelMatch{Key: k, Value: v, HasValue: has})
 		case "status":
-			if !slices.Contains(strings.Split(stateNames, ", "), val) {
-				return f, fmt.Errorf("filter %q: status is one of %s", t, stateNames)
+			if !slices.Contains(containerStates(), val) {
+				return f, fmt.Errorf("filter %q: status is one of %s", t, strings.Join(containerStates(), ", "))
 			}
 			f.Status = append(f.Status, val)
 		default:

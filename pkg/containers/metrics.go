@@ -2,7 +2,6 @@ package containers
 
 import (
 	"slices"
-	"strings"
 
 	"github.com/monctl/monctl/pkg/exposition"
 )
@@ -38,11 +37,12 @@ func Families(stats []Stats, labelKeys []string) []exposition.Family {
 	state := exposition.Family{Name: "monctl_container_state", Type: exposition.Gauge, Help: "1 for the state the container is in, 0 for the others."}
 	health := exposition.Family{Name: "monctl_container_health_status", Type: exposition.Gauge, Help: "1 for the health status of a container with a health check, 0 for the others."}
 	restarts := exposition.Family{Name: "monctl_container_restarts_total", Type: exposition.Counter, Help: "Times the engine restarted the container."}
+	states := containerStates()
 	for i := range stats {
 		s := &stats[i]
 		base := seriesLabels(s, labelKeys)
 		info.Metrics = append(info.Metrics, exposition.Metric{Labels: with(base, "image", s.Image), Value: 1})
-		for _, st := range strings.Split(stateNames, ", ") {
+		for _, st := range states {
 			state.Metrics = append(state.Metrics, exposition.Metric{Labels: with(base, "state", st), Value: boolValue(s.State == st)})
 		}
 		if s.Health != "" {

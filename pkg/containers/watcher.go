@@ -114,10 +114,10 @@ type Watcher struct {
 	eng  *Engine
 	opts WatchOptions
 
-	// Owned by Sample.
-	known  map[string]*entry
-	synced bool
-	stop   context.CancelFunc
+	// Owned by Sample. stop ends the event stream; nil means the set must
+	// be listed afresh (first call, or the engine went away).
+	known map[string]*entry
+	stop  context.CancelFunc
 
 	// Filled by the event stream, drained by Sample.
 	mu        sync.Mutex
@@ -281,7 +281,7 @@ func (w *Watcher) refresh(ctx context.Context) error {
 	if streamErr != nil {
 		w.unsync()
 	}
-	if !w.synced {
+	if w.stop == nil {
 		return w.sync(ctx)
 	}
 	if err := w.apply(ctx, queued); err != nil {
@@ -293,7 +293,6 @@ func (w *Watcher) refresh(ctx context.Context) error {
 }
 
 func (w *Watcher) unsync() {
-	w.synced = false
 	if w.stop != nil {
 		w.stop()
 		w.stop = nil
@@ -347,7 +346,7 @@ func (w *Watcher) sync(ctx context.Context) error {
 		}
 		w.known[id] = e
 	}
-	w.stop, w.synced = stop, true
+	w.stop = stop
 	return nil
 }
 
