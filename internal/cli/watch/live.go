@@ -61,13 +61,15 @@ func runLive(ctx context.Context, o *Options, s *sampler, term output.Terminal, 
 	if err := draw(); err != nil {
 		return err
 	}
+	keys := scr.Keys()
 	for {
 		select {
 		case fr := <-frames:
 			v.last = fr
-		case k, ok := <-scr.Keys():
+		case k, ok := <-keys:
 			switch {
 			case !ok:
+				keys = nil // the terminal closed: a closed channel would spin the loop
 				continue
 			case k == 'q' || k == 'Q':
 				return nil
