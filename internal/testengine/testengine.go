@@ -16,6 +16,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // The test images: the workload program FROM scratch, and the same with a
@@ -184,7 +186,7 @@ func (e *Engine) DataDevice() (string, error) {
 	if err := syscall.Stat(filepath.Join(e.Dir, "data"), &st); err != nil {
 		return "", err
 	}
-	major, minor := (st.Dev>>8)&0xfff|(st.Dev>>32)&^0xfff, st.Dev&0xff|(st.Dev>>12)&^0xff
+	major, minor := unix.Major(st.Dev), unix.Minor(st.Dev)
 	sys := fmt.Sprintf("/sys/dev/block/%d:%d", major, minor)
 	if _, err := os.Stat(filepath.Join(sys, "partition")); err == nil {
 		sys = filepath.Join(sys, "..") // throttle rules apply to whole disks
