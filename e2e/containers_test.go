@@ -213,6 +213,13 @@ func testWatchNumbersAgreeWithDockerStats(t *testing.T, e *testengine.Engine) {
 			continue
 		}
 		seen++
+		if d.Name == "nums-health" {
+			// Its probe runs every second as an extra process: whether one
+			// is alive when each tool looks decides PIDs and a few hundred
+			// KiB of memory, so the two cannot agree reliably. It is
+			// checked for its health above.
+			continue
+		}
 		cpu, _ := strconv.ParseFloat(strings.TrimSuffix(d.CPUPerc, "%"), 64)
 		used, limitText := pair(d.MemUsage)
 		_, written := pair(d.BlockIO)
