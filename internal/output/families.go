@@ -80,24 +80,7 @@ func WriteExposition(w io.Writer, sources []Source, openMetrics bool) ([]string,
 // stateset families, which client_model lacks, become gauges (info under
 // their _info sample name), as Prometheus stores them.
 func toDTO(f *exposition.Family, target string, addTarget bool) *dto.MetricFamily {
-	name := f.Name
-	var t dto.MetricType
-	switch f.Type {
-	case exposition.Counter:
-		t = dto.MetricType_COUNTER
-	case exposition.Gauge, exposition.StateSet:
-		t = dto.MetricType_GAUGE
-	case exposition.Info:
-		t, name = dto.MetricType_GAUGE, f.Name+"_info"
-	case exposition.Summary:
-		t = dto.MetricType_SUMMARY
-	case exposition.Histogram:
-		t = dto.MetricType_HISTOGRAM
-	case exposition.GaugeHistogram:
-		t = dto.MetricType_GAUGE_HISTOGRAM
-	default:
-		t = dto.MetricType_UNTYPED
-	}
+	name, t := f.ExposedAs()
 	mf := &dto.MetricFamily{Name: proto.String(name), Type: t.Enum(), Metric: make([]*dto.Metric, 0, len(f.Metrics))}
 	if f.Help != "" {
 		mf.Help = proto.String(f.Help)

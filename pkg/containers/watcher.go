@@ -88,7 +88,8 @@ func statsOf(host string, c Container, prev, cur Usage) Stats {
 
 // Snapshot is every selected container of one engine at one moment.
 // A running container appears once it has two samples, so that its CPU %
-// and rates are real; stopped containers (with All) carry no numbers.
+// and rates are real (unless WatchOptions.Totals); stopped containers
+// (with All) carry no numbers.
 type Snapshot struct {
 	Host       string
 	Time       time.Time
@@ -105,6 +106,10 @@ type WatchOptions struct {
 	// Timeout bounds one Sample (default 10s), so that an engine that
 	// hangs is reported rather than waited for.
 	Timeout time.Duration
+	// Totals shows a running container from its first sample on, with a
+	// CPU % and rates of 0 until its second: for callers that only want
+	// the totals, such as an exporter, whose reader computes rates.
+	Totals bool
 }
 
 // Watcher keeps the set of containers of one engine up to date by
@@ -220,8 +225,11 @@ func (w *Watcher) Sample(parent context.Context) (Snapshot, error) {
 		case gone[i]:
 			delete(w.known, e.c.ID)
 		case samples[i] != nil:
-			if e.prev != nil {
+			switch {
+			case e.prev != nil:
 				snap.Containers = append(snap.Containers, statsOf(w.eng.Host, e.c, *e.prev, *samples[i]))
+			case w.opts.Totals:
+				snap.Containers = append(snap.Containers, statsOf(w.eng.Host, e.c, *samples[i], *samples[i]))
 			}
 			e.prev = samples[i]
 		}

@@ -302,8 +302,14 @@ func (s *Scraper) fetch(ctx context.Context, t *Target) ([]byte, string, error) 
 		ua = "monctl"
 	}
 	req.Header.Set("User-Agent", ua)
-	if s.Timeout > 0 {
-		req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", strconv.FormatFloat(s.Timeout.Seconds(), 'f', -1, 64))
+	// Tell the target how long it has, as Prometheus does: the timeout,
+	// or what is left of the caller's deadline (monctl serve's scrape).
+	budget := s.Timeout
+	if dl, ok := ctx.Deadline(); ok && (budget == 0 || time.Until(dl) < budget) {
+		budget = time.Until(dl)
+	}
+	if budget > 0 {
+		req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", strconv.FormatFloat(budget.Seconds(), 'f', 3, 64))
 	}
 	for k, v := range t.Headers {
 		req.Header.Set(k, v)
@@ -422,6 +428,9 @@ func (s *Scraper) client(t *Target) (*http.Client, error) {
 func describeHTTPError(ctx context.Context, t *Target, timeout time.Duration, err error) error {
 	name := t.DisplayName()
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		if timeout == 0 {
+			return fmt.Errorf("%s did not answer before the scrape's deadline", name)
+		}
 		return fmt.Errorf("%s did not answer within the %s timeout (raise --timeout)", name, timeout)
 	}
 	if errors.Is(ctx.Err(), context.Canceled) {

@@ -195,3 +195,22 @@ func protoTime(ts *timestamppb.Timestamp) float64 {
 	}
 	return float64(ts.GetSeconds()) + float64(ts.GetNanos())/1e9
 }
+
+// ExposedAs is the name and client_model type under which the family is
+// written in the Prometheus text and protobuf formats, which have no info
+// or stateset types: both become gauges, info ones named <name>_info, as
+// Prometheus stores them.
+func (f *Family) ExposedAs() (string, dto.MetricType) {
+	switch f.Type {
+	case Info:
+		return f.Name + "_info", dto.MetricType_GAUGE
+	case StateSet:
+		return f.Name, dto.MetricType_GAUGE
+	}
+	for t, typ := range protoTypes {
+		if typ == f.Type {
+			return f.Name, t
+		}
+	}
+	return f.Name, dto.MetricType_UNTYPED // unknown
+}

@@ -1,0 +1,281 @@
+package exporter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/monctl/monctl/pkg/containers"
+	"github.com/monctl/monctl/pkg/exposition"
+)
+
+// The collectors a source can belong to, as the collector label says.
+const (
+	CollectorContainers = "containers"
+	CollectorTarget     = "target"
+)
+
+// SourceResult is what one source gave in one collection.
+type SourceResult struct {
+	// Collector is CollectorContainers (Source: the engine's address) or
+	// CollectorTarget (Source: the target's name).
+	Collector, Source string
+	Duration          time.Duration
+	// Err is why the source gave nothing this time.
+	Err      error
+	Families []exposition.Family
+	// Samples counts the samples a target exposed (as Prometheus'
+	// scrape_samples_scraped does).
+	Samples int
+	// Dropped names the families left out because an earlier source
+	// serves the same name with another type.
+	Dropped []string
+}
+
+// Collection is one round of gathering every source, ready to be served
+// to every request that shares it.
+type Collection struct {
+	Start, End time.Time
+	Sources    []SourceResult
+	// GatherErr holds the series client_golang refused (such as a
+	// histogram whose buckets do not add up); the others are served.
+	GatherErr error
+
+	handler http.Handler
+}
+
+// flight is a collection in progress that requests wait for.
+type flight struct {
+	done chan struct{}
+	c    *Collection
+}
+
+// Collect returns a collection. A collection in progress is shared rather
+// than started again, and with a cache TTL a recent one is reused. A
+// collection this call starts runs until deadline, even if the caller goes
+// away, since others may be waiting for it; ctx bounds only the wait.
+func (e *Exporter) Collect(ctx context.Context, deadline time.Time) (*Collection, error) {
+	e.mu.Lock()
+	if c := e.last; c != nil && e.opts.CacheTTL > 0 && time.Since(c.End) < e.opts.CacheTTL {
+		e.mu.Unlock()
+		return c, nil
+	}
+	f := e.flight
+	if f == nil {
+		f = &flight{done: make(chan struct{})}
+		e.flight = f
+		go func() {
+			fctx, cancel := context.WithDeadline(e.ctx, deadline)
+			c := e.collect(fctx)
+			cancel()
+			e.mu.Lock()
+			e.flight, e.last = nil, c
+			e.mu.Unlock()
+			f.c = c
+			close(f.done)
+		}()
+	}
+	e.mu.Unlock()
+	select {
+	case <-f.done:
+		return f.c, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// collect gathers every source at once. Only one runs at a time (the
+// watchers' Sample is not concurrent), which Collect ensures.
+func (e *Exporter) collect(ctx context.Context) *Collection {
+	c := &Collection{Start: time.Now()}
+	engines := e.opts.Engines
+	c.Sources = make([]SourceResult, len(engines)+len(e.opts.Targets))
+	var wg sync.WaitGroup
+	for i, w := range engines {
+		wg.Go(func() { c.Sources[i] = e.collectEngine(ctx, w) })
+	}
+	for i := range e.opts.Targets {
+		wg.Go(func() { c.Sources[len(engines)+i] = e.collectTarget(ctx, &e.opts.Targets[i]) })
+	}
+	wg.Wait()
+	c.End = time.Now()
+	e.logChanges(c)
+
+	served := e.plan(c)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(familiesCollector(served))
+	mfs, err := reg.Gather()
+	c.GatherErr = err
+	if err != nil && err.Error() != e.lastGatherErr {
+		e.opts.Logger.Warn("some series cannot be served", "err", oneLine(err))
+	}
+	e.lastGatherErr = fmt.Sprint(err)
+	g := &gatherer{data: mfs}
+	if e.own != nil {
+		g.own = e.own
+	}
+	c.handler = promhttp.HandlerForTransactional(g,
+		promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError, EnableOpenMetrics: true, ErrorLog: e.errorLog})
+	return c
+}
+
+func (e *Exporter) collectEngine(ctx context.Context, w *containers.Watcher) SourceResult {
+	start := time.Now()
+	snap, err := w.Sample(ctx)
+	r := SourceResult{Collector: CollectorContainers, Source: w.Engine().Host, Duration: time.Since(start), Err: err}
+	if err == nil {
+		r.Families = containers.Families(snap.Containers, e.opts.ContainerLabels)
+	}
+	return r
+}
+
+func (e *Exporter) collectTarget(ctx context.Context, t *exposition.Target) SourceResult {
+	res := e.opts.Scraper.Scrape(ctx, t)
+	for _, w := range res.Warnings {
+		e.opts.Logger.Debug("target exposition", "target", res.Target, "warning", w)
+	}
+	return SourceResult{Collector: CollectorTarget, Source: res.Target, Duration: res.Duration,
+		Err: res.Err, Families: res.Families, Samples: res.Series}
+}
+
+// logChanges logs a source that starts failing once, at warn, and says
+// when it is back, rather than repeating itself every scrape.
+func (e *Exporter) logChanges(c *Collection) {
+	for _, s := range c.Sources {
+		key := s.Collector + "\xff" + s.Source
+		was, seen := e.failing[key]
+		switch {
+		case s.Err != nil && !was:
+			e.opts.Logger.Warn("source failed", "collector", s.Collector, "source", s.Source, "err", s.Err)
+		case s.Err != nil:
+			e.opts.Logger.Debug("source still failing", "collector", s.Collector, "source", s.Source, "err", s.Err)
+		case was && seen:
+			e.opts.Logger.Info("source is back", "collector", s.Collector, "source", s.Source)
+		}
+		e.failing[key] = s.Err != nil
+	}
+}
+
+// plan decides what is served. A name belongs to the first source that
+// uses it, in this order: monctl's own families, the exporter metrics,
+// the containers, the targets in the order given. A later family of the
+// same name and type is merged (series of targets stay apart by their
+// target label, containers by host); one of another type is left out and
+// counted against its target, so that one odd target never breaks the
+// whole scrape.
+func (e *Exporter) plan(c *Collection) []servedFamily {
+	types := map[string]dto.MetricType{}
+	helps := map[string]string{}
+	for name, t := range e.ownTypes {
+		types[name] = t
+	}
+	for _, f := range selfFamilies(nil, e.opts.Static) {
+		name, t := f.ExposedAs()
+		types[name] = t
+	}
+	var served []servedFamily
+	add := func(s *SourceResult, f *exposition.Family, source exposition.Label) {
+		name, t := f.ExposedAs()
+		if t == dto.MetricType_GAUGE_HISTOGRAM {
+			t = dto.MetricType_HISTOGRAM
+		}
+		if prev, ok := types[name]; ok && prev != t {
+			s.Dropped = append(s.Dropped, name)
+			return
+		}
+		types[name] = t
+		help, ok := helps[name]
+		if !ok {
+			help = f.Help
+			helps[name] = help
+		}
+		served = append(served, servedFamily{fam: f, name: name, typ: t, help: help, source: source})
+	}
+	for i := range c.Sources {
+		s := &c.Sources[i]
+		var source exposition.Label
+		if s.Collector == CollectorTarget {
+			source = exposition.Label{Name: TargetLabel, Value: s.Source}
+		}
+		for j := range s.Families {
+			add(s, &s.Families[j], source)
+		}
+		if len(s.Dropped) > 0 {
+			e.opts.Logger.Debug("families left out: another source serves them with another type",
+				"collector", s.Collector, "source", s.Source, "families", strings.Join(s.Dropped, ","))
+		}
+	}
+	// monctl's own go first; their names were reserved above.
+	own := selfFamilies(c.Sources, e.opts.Static)
+	self := make([]servedFamily, 0, len(own)+len(served))
+	for i := range own {
+		name, t := own[i].ExposedAs()
+		self = append(self, servedFamily{fam: &own[i], name: name, typ: t, help: own[i].Help})
+	}
+	return append(self, served...)
+}
+
+// TargetLabel marks every re-exposed series with its target; a label of
+// that name the target had already becomes exported_target.
+const TargetLabel = "target"
+
+// gatherer serves one collection's families together with the exporter
+// metrics of the moment (Go runtime, process), which are gathered per
+// request.
+type gatherer struct {
+	data []*dto.MetricFamily
+	own  prometheus.Gatherer
+}
+
+func (g *gatherer) Gather() ([]*dto.MetricFamily, func(), error) {
+	if g.own == nil {
+		return g.data, func() {}, nil
+	}
+	own, err := g.own.Gather()
+	return mergeSorted(g.data, own), func() {}, err
+}
+
+// mergeSorted merges two name-sorted lists of families. A name in both
+// (go_goroutines of a re-exposed node_exporter and monctl's own) has one
+// type by then (see plan) and is served as one family, with own's help.
+// The shared data families are never modified.
+func mergeSorted(data, own []*dto.MetricFamily) []*dto.MetricFamily {
+	out := make([]*dto.MetricFamily, 0, len(data)+len(own))
+	i, j := 0, 0
+	for i < len(data) && j < len(own) {
+		a, b := data[i].GetName(), own[j].GetName()
+		switch {
+		case a < b:
+			out = append(out, data[i])
+			i++
+		case a > b:
+			out = append(out, own[j])
+			j++
+		default:
+			both := &dto.MetricFamily{Name: own[j].Name, Help: own[j].Help, Type: own[j].Type, Unit: own[j].Unit,
+				Metric: append(append(make([]*dto.Metric, 0, len(own[j].Metric)+len(data[i].Metric)), own[j].Metric...), data[i].Metric...)}
+			out = append(out, both)
+			i++
+			j++
+		}
+	}
+	out = append(out, data[i:]...)
+	return append(out, own[j:]...)
+}
+
+// oneLine turns client_golang's multi-line MultiError into one log line.
+func oneLine(err error) string {
+	var me prometheus.MultiError
+	if errors.As(err, &me) && len(me) > 1 {
+		return fmt.Sprintf("%v (and %d more)", me[0], len(me)-1)
+	}
+	return strings.ReplaceAll(err.Error(), "\n", "; ")
+}

@@ -1,0 +1,252 @@
+// Package exporter serves Docker containers and re-exposed scrape targets
+// on one /metrics endpoint for a Prometheus server, with the conventions of
+// the Prometheus exporters: collection on scrape, bounded by the scraper's
+// timeout, shared between concurrent scrapes; content negotiation and
+// compression through promhttp; monctl's own metrics per source; Go and
+// process metrics from a registry of their own.
+//
+// The package keeps no global state and never listens by itself: Handler
+// is mounted by the caller, who owns the listeners (see
+// github.com/prometheus/exporter-toolkit/web for TLS and basic auth).
+package exporter
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/exporter-toolkit/web"
+
+	"github.com/monctl/monctl/pkg/containers"
+	"github.com/monctl/monctl/pkg/exposition"
+)
+
+// Options of an Exporter.
+type Options struct {
+	// Engines are the Docker engines whose containers are served. The
+	// exporter is the only caller of their Sample.
+	Engines []*containers.Watcher
+	// ContainerLabels are the container labels served, as
+	// container_label_<key>; no others become series labels.
+	ContainerLabels []string
+	// Targets are re-exposed with a target label on each series.
+	Targets []exposition.Target
+	Scraper *exposition.Scraper
+	// Static families are served as they are (monctl_build_info).
+	Static []exposition.Family
+
+	// ScrapeTimeout bounds a collection when the request does not say how
+	// long its scraper waits (Prometheus sends
+	// X-Prometheus-Scrape-Timeout-Seconds, which wins, less TimeoutOffset
+	// so that the answer arrives in time).
+	ScrapeTimeout time.Duration
+	TimeoutOffset time.Duration
+	// CacheTTL lets requests that come within this long after a
+	// collection ended be answered from it. 0: collect on every scrape
+	// (concurrent scrapes still share one collection).
+	CacheTTL time.Duration
+	// MaxRequests bounds the /metrics requests served at once; beyond it
+	// the answer is 503. 0: no bound.
+	MaxRequests int
+	// ExporterMetrics adds Go runtime, process and promhttp metrics.
+	ExporterMetrics bool
+
+	// TelemetryPath is where metrics are served (default /metrics).
+	TelemetryPath string
+	// Version is shown on the landing page.
+	Version string
+	Logger  *slog.Logger
+	// Served, when set, is called after each /metrics response sent in
+	// full with status 200.
+	Served func()
+}
+
+// Exporter collects and serves. Its zero value is not usable; see New.
+type Exporter struct {
+	opts Options
+	// ctx bounds every collection: when it ends, collections in progress
+	// stop and answer with what they have.
+	ctx context.Context
+
+	own      *prometheus.Registry // nil without exporter metrics
+	ownTypes map[string]dto.MetricType
+	errorLog promhttp.Logger
+	metrics  http.Handler
+
+	mu     sync.Mutex
+	flight *flight
+	last   *Collection
+	// Touched only by collect, which never runs twice at once.
+	failing       map[string]bool
+	lastGatherErr string
+}
+
+// New builds an exporter whose collections stop when ctx ends.
+func New(ctx context.Context, opts Options) (*Exporter, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.ScrapeTimeout <= 0 {
+		opts.ScrapeTimeout = 10 * time.Second
+	}
+	if opts.TelemetryPath == "" {
+		opts.TelemetryPath = "/metrics"
+	}
+	if opts.Scraper == nil {
+		opts.Scraper = &exposition.Scraper{}
+	}
+	e := &Exporter{opts: opts, ctx: ctx, failing: map[string]bool{},
+		errorLog: log.New(&slogWriter{opts.Logger}, "", 0)}
+
+	var h http.Handler = http.HandlerFunc(e.serveMetrics)
+	if opts.MaxRequests > 0 {
+		h = limit(h, opts.MaxRequests)
+	}
+	if opts.ExporterMetrics {
+		e.own = prometheus.NewRegistry()
+		e.own.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		h = promhttp.InstrumentMetricHandler(e.own, h)
+		mfs, err := e.own.Gather()
+		if err != nil {
+			return nil, fmt.Errorf("gathering the exporter metrics: %w", err)
+		}
+		e.ownTypes = map[string]dto.MetricType{}
+		for _, mf := range mfs {
+			e.ownTypes[mf.GetName()] = mf.GetType()
+		}
+	}
+	e.metrics = h
+	return e, nil
+}
+
+// Handler serves the metrics at the telemetry path, a landing page at /,
+// and /-/healthy and /-/ready.
+func (e *Exporter) Handler() (http.Handler, error) {
+	landing, err := web.NewLandingPage(web.LandingConfig{
+		Name:        "monctl",
+		Description: "Docker containers and re-exposed scrape targets, for Prometheus",
+		Version:     e.opts.Version,
+		Profiling:   "false",
+		Links: []web.LandingLinks{
+			{Address: e.opts.TelemetryPath, Text: "Metrics"},
+			{Address: "/-/healthy", Text: "Health"},
+			{Address: "/-/ready", Text: "Readiness"},
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("building the landing page: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle(e.opts.TelemetryPath, e.metrics)
+	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintln(w, "Healthy")
+	})
+	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
+		if e.ctx.Err() != nil {
+			http.Error(w, "Shutting down", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "Ready")
+	})
+	if e.opts.TelemetryPath != "/" {
+		mux.Handle("/", landing)
+	}
+	return mux, nil
+}
+
+// serveMetrics answers one scrape from a (shared) collection.
+func (e *Exporter) serveMetrics(w http.ResponseWriter, r *http.Request) {
+	// The collection stops at the deadline and answers with what it has;
+	// the wait allows for that answer to be put together.
+	deadline := time.Now().Add(e.timeout(r))
+	ctx, cancel := context.WithDeadline(r.Context(), deadline.Add(time.Second))
+	defer cancel()
+	c, err := e.Collect(ctx, deadline)
+	if err != nil {
+		http.Error(w, "the collection did not finish before the scrape's deadline", http.StatusServiceUnavailable)
+		return
+	}
+	rec := &recorder{ResponseWriter: w, status: http.StatusOK}
+	c.handler.ServeHTTP(rec, r)
+	if rec.status == http.StatusOK && rec.err == nil && e.opts.Served != nil {
+		e.opts.Served()
+	}
+}
+
+// timeout is how long a scrape may take: what its scraper says it waits,
+// less the offset, else ScrapeTimeout.
+func (e *Exporter) timeout(r *http.Request) time.Duration {
+	v := r.Header.Get("X-Prometheus-Scrape-Timeout-Seconds")
+	if v == "" {
+		return e.opts.ScrapeTimeout
+	}
+	secs, err := strconv.ParseFloat(v, 64)
+	if err != nil || secs <= 0 {
+		return e.opts.ScrapeTimeout
+	}
+	t := time.Duration(secs * float64(time.Second))
+	if t > e.opts.TimeoutOffset {
+		t -= e.opts.TimeoutOffset
+	}
+	return t
+}
+
+// limit answers 503 beyond n requests at once, as promhttp's
+// MaxRequestsInFlight does (the handler behind it is built per collection,
+// so the bound lives here).
+func limit(h http.Handler, n int) http.Handler {
+	sem := make(chan struct{}, n)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case sem <- struct{}{}:
+			defer func() { <-sem }()
+			h.ServeHTTP(w, r)
+		default:
+			http.Error(w, fmt.Sprintf("Limit of concurrent requests reached (%d), try again later.", n), http.StatusServiceUnavailable)
+		}
+	})
+}
+
+// recorder notes the status and whether every write went through.
+type recorder struct {
+	http.ResponseWriter
+	status int
+	err    error
+}
+
+func (r *recorder) WriteHeader(code int) {
+	r.status = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	n, err := r.ResponseWriter.Write(b)
+	if err != nil && r.err == nil {
+		r.err = err
+	}
+	return n, err
+}
+
+// slogWriter carries promhttp's error log lines to the logger.
+type slogWriter struct{ l *slog.Logger }
+
+func (w *slogWriter) Write(p []byte) (int, error) {
+	w.l.Warn(string(trimNewline(p)))
+	return len(p), nil
+}
+
+func trimNewline(p []byte) []byte {
+	if n := len(p); n > 0 && p[n-1] == '\n' {
+		return p[:n-1]
+	}
+	return p
+}
