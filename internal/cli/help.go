@@ -14,6 +14,16 @@ const ExitCodesHelp = `monctl's exit codes are stable; scripts and cron jobs may
        record's "error" field of json/jsonl/yaml output)
   130  interrupted by SIGINT (Ctrl-C)
   143  terminated by SIGTERM
+
+monctl serve runs until it is stopped, so for it:
+
+  0    stopped by SIGINT or SIGTERM after a graceful shutdown, or (with
+       --once) one /metrics response was sent
+  1    could not start (an engine cannot be reached, an address is in
+       use) or stopped serving on an error; with --once, nobody scraped
+       within --once-timeout
+  2    bad flags or configuration, including the --web.config.file
+  130/143  with --once: interrupted before anything was served
 `
 
 func exitCodesTopic() *cobra.Command {

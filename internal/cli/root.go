@@ -14,6 +14,7 @@ import (
 
 	"github.com/monctl/monctl/internal/cli/cmdutil"
 	"github.com/monctl/monctl/internal/cli/scrape"
+	"github.com/monctl/monctl/internal/cli/serve"
 	"github.com/monctl/monctl/internal/cli/version"
 	"github.com/monctl/monctl/internal/cli/watch"
 )
@@ -80,7 +81,7 @@ scripts and cron, with stable exit codes (see 'monctl help exit-codes').`,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return &cmdutil.ExitError{Code: cmdutil.ExitUsage, Err: err}
 	})
-	root.AddCommand(watch.NewCmd(f, nil), scrape.NewCmd(f, nil), version.NewCmd(f))
+	root.AddCommand(watch.NewCmd(f, nil), scrape.NewCmd(f, nil), serve.NewCmd(f, nil), version.NewCmd(f))
 	root.AddCommand(exitCodesTopic())
 	return root
 }

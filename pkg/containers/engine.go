@@ -13,7 +13,9 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -58,6 +60,24 @@ func Connect(ctx context.Context, host string, conns int) (*Engine, error) {
 		return nil, err
 	}
 	return e, nil
+}
+
+// ConnectAll connects to every host at once; no hosts means the default
+// engine. It returns the engines that answered and the errors of the
+// others, each in host order.
+func ConnectAll(ctx context.Context, hosts []string, conns int) ([]*Engine, []error) {
+	if len(hosts) == 0 {
+		hosts = []string{""} // DOCKER_HOST or the default socket
+	}
+	engines := make([]*Engine, len(hosts))
+	errs := make([]error, len(hosts))
+	var wg sync.WaitGroup
+	for i, h := range hosts {
+		wg.Go(func() { engines[i], errs[i] = Connect(ctx, h, conns) })
+	}
+	wg.Wait()
+	return slices.DeleteFunc(engines, func(e *Engine) bool { return e == nil }),
+		slices.DeleteFunc(errs, func(e error) bool { return e == nil })
 }
 
 func hostOrDefault(host string) string {

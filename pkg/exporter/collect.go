@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -154,14 +155,22 @@ func (e *Exporter) logChanges(c *Collection) {
 		was, seen := e.failing[key]
 		switch {
 		case s.Err != nil && !was:
-			e.opts.Logger.Warn("source failed", "collector", s.Collector, "source", s.Source, "err", s.Err)
+			e.opts.Logger.Warn("source failed", s.attr(), "err", s.Err)
 		case s.Err != nil:
-			e.opts.Logger.Debug("source still failing", "collector", s.Collector, "source", s.Source, "err", s.Err)
+			e.opts.Logger.Debug("source still failing", s.attr(), "err", s.Err)
 		case was && seen:
-			e.opts.Logger.Info("source is back", "collector", s.Collector, "source", s.Source)
+			e.opts.Logger.Info("source is back", s.attr())
 		}
 		e.failing[key] = s.Err != nil
 	}
+}
+
+// attr names the source in a log line: host=... or target=...
+func (s *SourceResult) attr() slog.Attr {
+	if s.Collector == CollectorTarget {
+		return slog.String(TargetLabel, s.Source)
+	}
+	return slog.String("host", s.Source)
 }
 
 // plan decides what is served. A name belongs to the first source that
@@ -208,10 +217,12 @@ func (e *Exporter) plan(c *Collection) []servedFamily {
 		for j := range s.Families {
 			add(s, &s.Families[j], source)
 		}
-		if len(s.Dropped) > 0 {
-			e.opts.Logger.Debug("families left out: another source serves them with another type",
-				"collector", s.Collector, "source", s.Source, "families", strings.Join(s.Dropped, ","))
+		// Said once per change, not on every scrape.
+		key, dropped := s.Collector+"\xff"+s.Source, strings.Join(s.Dropped, ",")
+		if dropped != e.dropped[key] && dropped != "" {
+			e.opts.Logger.Warn("families left out: another source serves them with another type", s.attr(), "families", dropped)
 		}
+		e.dropped[key] = dropped
 	}
 	// monctl's own go first; their names were reserved above.
 	own := selfFamilies(c.Sources, e.opts.Static)

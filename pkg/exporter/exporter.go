@@ -87,6 +87,7 @@ type Exporter struct {
 	last   *Collection
 	// Touched only by collect, which never runs twice at once.
 	failing       map[string]bool
+	dropped       map[string]string
 	lastGatherErr string
 }
 
@@ -104,7 +105,7 @@ func New(ctx context.Context, opts Options) (*Exporter, error) {
 	if opts.Scraper == nil {
 		opts.Scraper = &exposition.Scraper{}
 	}
-	e := &Exporter{opts: opts, ctx: ctx, failing: map[string]bool{},
+	e := &Exporter{opts: opts, ctx: ctx, failing: map[string]bool{}, dropped: map[string]string{},
 		errorLog: log.New(&slogWriter{opts.Logger}, "", 0)}
 
 	var h http.Handler = http.HandlerFunc(e.serveMetrics)

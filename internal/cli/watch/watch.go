@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -228,24 +227,10 @@ var errNothingToWatch = errors.New("no such containers")
 // connect reaches every engine at once; the ones that fail are returned
 // as errors.
 func connect(ctx context.Context, o *Options) ([]*containers.Watcher, []error) {
-	hosts := o.Hosts
-	if len(hosts) == 0 {
-		hosts = []string{""} // DOCKER_HOST or the default socket
+	engines, errs := containers.ConnectAll(ctx, o.Hosts, o.Concurrency)
+	watchers := make([]*containers.Watcher, len(engines))
+	for i, eng := range engines {
+		watchers[i] = containers.NewWatcher(eng, containers.WatchOptions{All: o.All, Filter: o.filter, Concurrency: o.Concurrency, Timeout: o.Timeout})
 	}
-	watchers := make([]*containers.Watcher, len(hosts))
-	errs := make([]error, len(hosts))
-	var wg sync.WaitGroup
-	for i, h := range hosts {
-		wg.Go(func() {
-			eng, err := containers.Connect(ctx, h, o.Concurrency)
-			if err != nil {
-				errs[i] = err
-				return
-			}
-			watchers[i] = containers.NewWatcher(eng, containers.WatchOptions{All: o.All, Filter: o.filter, Concurrency: o.Concurrency, Timeout: o.Timeout})
-		})
-	}
-	wg.Wait()
-	return slices.DeleteFunc(watchers, func(w *containers.Watcher) bool { return w == nil }),
-		slices.DeleteFunc(errs, func(e error) bool { return e == nil })
+	return watchers, errs
 }

@@ -1,0 +1,343 @@
+// Package serve implements 'monctl serve': containers and re-exposed
+// scrape targets on one /metrics endpoint for a Prometheus server, with
+// the flags and conventions of the Prometheus exporters.
+package serve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/common/promslog"
+	"github.com/prometheus/exporter-toolkit/web"
+	"github.com/spf13/cobra"
+
+	"github.com/monctl/monctl/internal/buildinfo"
+	"github.com/monctl/monctl/internal/cli/cmdutil"
+	"github.com/monctl/monctl/internal/cli/version"
+	"github.com/monctl/monctl/pkg/containers"
+	"github.com/monctl/monctl/pkg/exporter"
+	"github.com/monctl/monctl/pkg/exposition"
+)
+
+// DefaultListenAddress is loopback only, on a port outside the ranges of
+// the Prometheus default-port-allocations list (9090-9999 for Prometheus
+// and its exporters, which is full, and the allocations from 10000 on).
+const DefaultListenAddress = "127.0.0.1:19100"
+
+// shutdownGrace is how long scrapes in flight get to finish on their own
+// at shutdown; after it their collections stop and answer with what they
+// have.
+const shutdownGrace = 3 * time.Second
+
+// Options of 'monctl serve'.
+type Options struct {
+	IO cmdutil.IOStreams
+
+	ListenAddresses        []string
+	WebConfigFile          string
+	TelemetryPath          string
+	MaxRequests            int
+	DisableExporterMetrics bool
+
+	Containers      bool
+	Hosts           []string
+	All             bool
+	Filters         []string
+	ContainerLabels []string
+	Concurrency     int
+
+	Targets       []string
+	ConfigTargets []exposition.Target
+
+	ScrapeTimeout       time.Duration
+	ScrapeTimeoutOffset time.Duration
+	CacheTTL            time.Duration
+	Once                bool
+	OnceTimeout         time.Duration
+
+	LogLevel  string
+	LogFormat string
+
+	filter    containers.Filter
+	targets   []exposition.Target
+	logLevel  *promslog.Level
+	logFormat *promslog.Format
+}
+
+// NewCmd builds 'monctl serve'; runF replaces run in tests.
+func NewCmd(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
+	opts := &Options{IO: f.IO}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve containers and scrape targets on /metrics for Prometheus",
+		Long: `Serve, on one /metrics endpoint, the containers of the Docker engine(s)
+(monctl_container_*: CPU seconds, memory, network and block I/O, PIDs,
+restarts, start time, state, health, and an info metric with the image)
+and the families of the targets listed in the config file or given with
+--target, each series labelled with its target. Everything is collected
+when Prometheus scrapes, within its scrape timeout; concurrent scrapes
+share one collection, and --cache-ttl lets them share it for longer.
+
+monctl's own metrics say how each source did: monctl_collector_success
+and monctl_collector_duration_seconds per source, monctl_target_up,
+monctl_target_scrape_duration_seconds, monctl_target_samples and
+monctl_target_dropped_families per target (a family is dropped when an
+earlier source serves the same name with another type). A target or an
+engine that fails never fails the scrape.
+
+The web flags are node_exporter's: --web.config.file takes the exporter
+toolkit's web configuration (TLS, client certificates, basic auth with
+bcrypt hashes). Besides the metrics there is a landing page at /, and
+/-/healthy and /-/ready.
+
+--once serves until one /metrics response has been sent, then exits 0:
+the ad-hoc mode for scripts. SIGINT and SIGTERM stop serving gracefully:
+scrapes in flight get ` + shutdownGrace.String() + ` to finish, and the exit code is 0.`,
+		Example: `  monctl serve
+  monctl serve --web.listen-address :19100 --container-labels com.docker.compose.service
+  monctl serve --target localhost:9100 --target http://app:8080/metrics --containers=false
+  monctl serve --web.config.file web.yml --cache-ttl 5s
+  monctl serve --once --once-timeout 1m --web.listen-address 127.0.0.1:0`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			opts.ConfigTargets = f.ConfigTargets()
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return run(cmd.Context(), opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringArrayVar(&opts.ListenAddresses, "web.listen-address", []string{DefaultListenAddress}, "address to listen on (repeatable)")
+	fl.StringVar(&opts.WebConfigFile, "web.config.file", "", "web configuration file for TLS and basic auth (exporter-toolkit format)")
+	fl.StringVar(&opts.TelemetryPath, "web.telemetry-path", "/metrics", "path under which to expose metrics")
+	fl.IntVar(&opts.MaxRequests, "web.max-requests", 40, "most /metrics requests served at once; beyond it 503 (0: no limit)")
+	fl.BoolVar(&opts.DisableExporterMetrics, "web.disable-exporter-metrics", false, "leave out Go runtime, process and promhttp metrics")
+	fl.BoolVar(&opts.Containers, "containers", true, "serve the containers of the Docker engine(s); --containers=false serves only targets")
+	fl.StringArrayVarP(&opts.Hosts, "host", "H", nil, "Docker engine: unix:///path, tcp://host:port (repeatable; default DOCKER_HOST, else the local socket)")
+	fl.BoolVarP(&opts.All, "all", "a", false, "include stopped containers (info, state, restarts)")
+	fl.StringArrayVarP(&opts.Filters, "filter", "f", nil, "name=REGEX, label=KEY[=VALUE] or status=STATE (repeatable, as for watch)")
+	fl.StringSliceVar(&opts.ContainerLabels, "container-labels", nil, "container labels to serve as container_label_<key> labels (comma-separated or repeatable)")
+	fl.IntVar(&opts.Concurrency, "concurrency", 64, "stats calls in flight per engine")
+	fl.StringArrayVar(&opts.Targets, "target", nil, "exporter to re-expose: URL, host:port or file (repeatable; added to the config file's targets)")
+	fl.DurationVar(&opts.ScrapeTimeout, "scrape-timeout", 10*time.Second, "time limit of a collection when the scraper does not send X-Prometheus-Scrape-Timeout-Seconds")
+	fl.DurationVar(&opts.ScrapeTimeoutOffset, "scrape-timeout-offset", 500*time.Millisecond, "taken off the scraper's timeout, so that the answer arrives in time")
+	fl.DurationVar(&opts.CacheTTL, "cache-ttl", 0, "answer scrapes within this long of a collection from it (0: collect on every scrape)")
+	fl.BoolVar(&opts.Once, "once", false, "exit 0 after one /metrics response has been sent")
+	fl.DurationVar(&opts.OnceTimeout, "once-timeout", 0, "with --once, exit 1 if nobody scraped within this long (0: wait forever)")
+	fl.StringVar(&opts.LogLevel, "log.level", "info", "log level: debug, info, warn, error")
+	fl.StringVar(&opts.LogFormat, "log.format", "logfmt", "log format: logfmt, json")
+	_ = cmd.RegisterFlagCompletionFunc("log.level", cobra.FixedCompletions([]string{"debug", "info", "warn", "error"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("log.format", cobra.FixedCompletions([]string{"logfmt", "json"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.MarkFlagFilename("web.config.file", "yml", "yaml")
+	return cmd
+}
+
+// validate checks the options before anything is contacted.
+func (o *Options) validate() error {
+	switch {
+	case len(o.ListenAddresses) == 0:
+		return cmdutil.UsageError("--web.listen-address: give at least one address")
+	case !strings.HasPrefix(o.TelemetryPath, "/"):
+		return cmdutil.UsageError("--web.telemetry-path %q must start with /", o.TelemetryPath)
+	case o.TelemetryPath == "/" || o.TelemetryPath == "/-/healthy" || o.TelemetryPath == "/-/ready":
+		return cmdutil.UsageError("--web.telemetry-path %q is taken by the landing page or a health endpoint", o.TelemetryPath)
+	case o.MaxRequests < 0:
+		return cmdutil.UsageError("--web.max-requests must be 0 or more")
+	case o.Concurrency < 1:
+		return cmdutil.UsageError("--concurrency must be at least 1")
+	case o.ScrapeTimeout <= 0:
+		return cmdutil.UsageError("--scrape-timeout must be positive")
+	case o.ScrapeTimeoutOffset < 0 || o.CacheTTL < 0 || o.OnceTimeout < 0:
+		return cmdutil.UsageError("--scrape-timeout-offset, --cache-ttl and --once-timeout cannot be negative")
+	case o.OnceTimeout > 0 && !o.Once:
+		return cmdutil.UsageError("--once-timeout goes with --once")
+	}
+	o.logLevel, o.logFormat = promslog.NewLevel(), promslog.NewFormat()
+	if err := o.logLevel.Set(o.LogLevel); err != nil {
+		return cmdutil.UsageError("--log.level %q: want debug, info, warn or error", o.LogLevel)
+	}
+	if err := o.logFormat.Set(o.LogFormat); err != nil {
+		return cmdutil.UsageError("--log.format %q: want logfmt or json", o.LogFormat)
+	}
+	f, err := containers.ParseFilter(o.Filters)
+	if err != nil {
+		return cmdutil.UsageError("%v", err)
+	}
+	o.filter = f
+	o.targets = append([]exposition.Target(nil), o.ConfigTargets...)
+	for _, arg := range o.Targets {
+		t, err := exposition.ParseTargetArg(arg)
+		if err != nil {
+			return cmdutil.UsageError("--target %v", err)
+		}
+		o.targets = append(o.targets, t)
+	}
+	seen := map[string]bool{}
+	for _, t := range o.targets {
+		name := t.DisplayName()
+		switch {
+		case t.URL == "-":
+			return cmdutil.UsageError("--target -: standard input can be read only once; serve a file or a URL")
+		case seen[name]:
+			return cmdutil.UsageError("two targets are named %q; give them different names in the config file", name)
+		}
+		seen[name] = true
+	}
+	if !o.Containers && len(o.targets) == 0 {
+		return cmdutil.UsageError("nothing to serve: --containers=false and no targets (--target or the config file's targets)")
+	}
+	return nil
+}
+
+func run(ctx context.Context, o *Options) error {
+	if err := o.validate(); err != nil {
+		return err
+	}
+	logger := promslog.New(&promslog.Config{Level: o.logLevel, Format: o.logFormat, Writer: o.IO.ErrOut})
+	if err := web.Validate(o.WebConfigFile); err != nil {
+		return cmdutil.ConfigError("web config file %s: %v", o.WebConfigFile, err)
+	}
+	info := buildinfo.Get()
+	logger.Info("Starting monctl serve", "version", info.Version, "revision", info.Commit)
+
+	var watchers []*containers.Watcher
+	if o.Containers {
+		engines, errs := containers.ConnectAll(ctx, o.Hosts, o.Concurrency)
+		defer func() {
+			for _, eng := range engines {
+				eng.Close()
+			}
+		}()
+		if len(errs) > 0 {
+			// Later outages only fail the containers collector; an engine
+			// that cannot be reached now is a mistake to report.
+			return cmdutil.Failure(errors.Join(errs...))
+		}
+		for _, eng := range engines {
+			w := containers.NewWatcher(eng, containers.WatchOptions{All: o.All, Filter: o.filter, Concurrency: o.Concurrency, Totals: true})
+			defer w.Close()
+			watchers = append(watchers, w)
+			logger.Info("Watching containers", "host", eng.Host, "engine", eng.ServerVersion, "api", eng.APIVersion)
+		}
+	}
+
+	listeners := make([]net.Listener, 0, len(o.ListenAddresses))
+	defer func() {
+		for _, l := range listeners {
+			l.Close()
+		}
+	}()
+	for _, addr := range o.ListenAddresses {
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			return cmdutil.Failure(fmt.Errorf("cannot listen on %s: %w", addr, unwrapOp(err)))
+		}
+		listeners = append(listeners, l)
+	}
+
+	// Collections outlive the signal by the grace period, so that scrapes
+	// in flight can finish.
+	collectCtx, stopCollecting := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopCollecting()
+	served := make(chan struct{})
+	var once sync.Once
+	opts := exporter.Options{
+		Engines:         watchers,
+		ContainerLabels: o.ContainerLabels,
+		Targets:         o.targets,
+		Scraper:         &exposition.Scraper{UserAgent: "monctl/" + info.Version},
+		Static:          []exposition.Family{version.BuildInfoFamily(info)},
+		ScrapeTimeout:   o.ScrapeTimeout,
+		TimeoutOffset:   o.ScrapeTimeoutOffset,
+		CacheTTL:        o.CacheTTL,
+		MaxRequests:     o.MaxRequests,
+		ExporterMetrics: !o.DisableExporterMetrics,
+		TelemetryPath:   o.TelemetryPath,
+		Version:         info.Version,
+		Logger:          logger,
+	}
+	if o.Once {
+		opts.Served = func() { once.Do(func() { close(served) }) }
+	}
+	exp, err := exporter.New(collectCtx, opts)
+	if err != nil {
+		return cmdutil.Failure(err)
+	}
+	handler, err := exp.Handler()
+	if err != nil {
+		return cmdutil.Failure(err)
+	}
+
+	flags := &web.FlagConfig{WebListenAddresses: &o.ListenAddresses, WebSystemdSocket: new(bool), WebConfigFile: &o.WebConfigFile}
+	servers := make([]*http.Server, len(listeners))
+	failed := make(chan error, len(listeners))
+	for i, l := range listeners {
+		// One server per listener: the toolkit wraps a server's handler
+		// when it serves, which must not happen twice to one server.
+		servers[i] = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+		go func() {
+			if err := web.Serve(l, servers[i], flags, logger); !errors.Is(err, http.ErrServerClosed) {
+				failed <- fmt.Errorf("serving on %s: %w", l.Addr(), err)
+			}
+		}()
+	}
+
+	var timeout <-chan time.Time
+	if o.OnceTimeout > 0 {
+		timer := time.NewTimer(o.OnceTimeout)
+		defer timer.Stop()
+		timeout = timer.C
+	}
+	var result error
+	select {
+	case <-ctx.Done():
+		logger.Info("Shutting down", "reason", context.Cause(ctx))
+		if o.Once {
+			result = ctx.Err() // nothing was served: interrupted
+		}
+	case <-served:
+		logger.Info("Served one scrape; exiting (--once)")
+	case <-timeout:
+		result = cmdutil.Failure(fmt.Errorf("nobody scraped %s within %s (--once-timeout)", o.TelemetryPath, o.OnceTimeout))
+	case err := <-failed:
+		result = cmdutil.Failure(err)
+	}
+	shutdown(servers, stopCollecting)
+	return result
+}
+
+// shutdown stops accepting, gives scrapes in flight the grace period to
+// finish, then stops their collections so that they answer with what they
+// have, and closes whatever is left.
+func shutdown(servers []*http.Server, stopCollecting context.CancelFunc) {
+	stop := time.AfterFunc(shutdownGrace, stopCollecting)
+	defer stop.Stop()
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace+2*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, s := range servers {
+		wg.Go(func() {
+			if s.Shutdown(ctx) != nil {
+				s.Close()
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// unwrapOp drops net.OpError's repetition of the address.
+func unwrapOp(err error) error {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Err != nil {
+		return op.Err
+	}
+	return err
+}
