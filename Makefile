@@ -62,10 +62,16 @@ fuzz:
 release-check: $(TOOLS_BIN)/goreleaser
 	$(TOOLS_BIN)/goreleaser check
 
-tools: $(TOOLS_BIN)/node_exporter $(TOOLS_BIN)/prom2json $(TOOLS_BIN)/dockerd-29 $(TOOLS_BIN)/runc-1.5
+tools: $(TOOLS_BIN)/node_exporter $(TOOLS_BIN)/prom2json $(TOOLS_BIN)/dockerd-29 $(TOOLS_BIN)/runc-1.5 $(TOOLS_BIN)/prometheus
 
 $(TOOLS_BIN)/node_exporter: tools/node_exporter/go.mod
 	cd tools/node_exporter && $(GO) build -o $(TOOLS_BIN)/ github.com/prometheus/node_exporter
+
+# Prometheus and promtool refuse 'go install' (their go.mod has exclude
+# directives), so they build from a module that requires them. One build
+# writes both.
+$(TOOLS_BIN)/prometheus: tools/prometheus/go.mod
+	cd tools/prometheus && $(GO) build -o $(TOOLS_BIN)/ github.com/prometheus/prometheus/cmd/prometheus github.com/prometheus/prometheus/cmd/promtool
 
 $(TOOLS_BIN)/prom2json: tools/prom2json/go.mod
 	cd tools/prom2json && $(GO) build -o $(TOOLS_BIN)/ github.com/prometheus/prom2json/cmd/prom2json

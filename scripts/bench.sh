@@ -6,7 +6,10 @@
 #     next to prom2json v1.4.2 on the same file;
 #  3. 'monctl watch containers' next to 'docker stats' on a sandboxed
 #     engine: one snapshot of 20 containers (wall time), and CPU seconds of
-#     client plus engine over WATCH_DURATION (60s) with 50 containers.
+#     client plus engine over WATCH_DURATION (60s) with 50 containers;
+#  4. 'monctl serve' /metrics latency (p50, p99) with 20 containers and two
+#     re-exposed node_exporters under 20 concurrent scrapers, next to the
+#     same load on node_exporter's own /metrics, for SERVE_DURATION (20s).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${TOOLS_BIN:?run through make bench}"
@@ -35,4 +38,9 @@ echo
 echo "## watch containers next to docker stats (sandboxed engine)"
 CGO_ENABLED=0 go build -o "$work/monctl-static" ./cmd/monctl
 go run ./scripts/benchcontainers -monctl "$work/monctl-static" -runs "${RUNS:-5}" -duration "${WATCH_DURATION:-60s}" \
+	-dockerd29 "$TOOLS_BIN/dockerd-29" -runc "$TOOLS_BIN/runc-1.5"
+
+echo
+echo "## serve under load, next to node_exporter (sandboxed Engine 29)"
+go run ./scripts/benchserve -monctl "$work/monctl-static" -node-exporter "$TOOLS_BIN/node_exporter" -duration "${SERVE_DURATION:-20s}" \
 	-dockerd29 "$TOOLS_BIN/dockerd-29" -runc "$TOOLS_BIN/runc-1.5"

@@ -1,0 +1,209 @@
+// Command benchserve measures 'monctl serve' under load (make bench):
+// /metrics latency with -containers running containers on a sandboxed
+// Engine 29 and two re-exposed node_exporters, under -scrapers concurrent
+// scrapers for -duration, next to the same load on one node_exporter's own
+// /metrics as the reference point, in one run.
+//
+// Each scraper asks as Prometheus does (OpenMetrics or text, gzip, with
+// X-Prometheus-Scrape-Timeout-Seconds) and reads the whole body.
+//
+// Run from the repository root:
+//
+//	go run ./scripts/benchserve -monctl bin/monctl -node-exporter .tools/bin/node_exporter \
+//	    -dockerd29 .tools/bin/dockerd-29 -runc .tools/bin/runc-1.5
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/monctl/monctl/internal/testengine"
+)
+
+func main() {
+	monctl := flag.String("monctl", "bin/monctl", "the monctl binary")
+	nodeExporter := flag.String("node-exporter", "", "node_exporter (make tools)")
+	dockerd29 := flag.String("dockerd29", "", "Engine 29's dockerd (make tools)")
+	runc := flag.String("runc", "", "the runc for Engine 29 (make tools)")
+	containers := flag.Int("containers", 20, "running containers")
+	scrapers := flag.Int("scrapers", 20, "concurrent scrapers")
+	duration := flag.Duration("duration", 20*time.Second, "how long each endpoint is loaded")
+	flag.Parse()
+	if err := run(*monctl, *nodeExporter, testengine.Options{Name: "29", Dockerd: *dockerd29, Runc: *runc}, *containers, *scrapers, *duration); err != nil {
+		fmt.Fprintln(os.Stderr, "benchserve:", err)
+		os.Exit(1)
+	}
+}
+
+func run(monctl, nodeExporter string, opts testengine.Options, containers, scrapers int, duration time.Duration) error {
+	dir, err := os.MkdirTemp("", "monctl-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	eng, err := testengine.Start(dir, opts)
+	if err != nil {
+		return err
+	}
+	defer eng.Stop()
+	defer eng.RemoveAll()
+	if err := eng.BuildImages("./e2e/workload"); err != nil {
+		return err
+	}
+	for i := range containers {
+		if _, err := eng.Docker("run", "-d", "--network", "none", "--name", fmt.Sprintf("bench-%d", i), testengine.WorkloadImage); err != nil {
+			return err
+		}
+	}
+
+	var nodes []string
+	for range 2 {
+		addr, err := freeAddr()
+		if err != nil {
+			return err
+		}
+		stop, err := startAndWait("http://"+addr+"/metrics", nodeExporter, "--web.listen-address", addr)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		nodes = append(nodes, "http://"+addr+"/metrics")
+	}
+	addr, err := freeAddr()
+	if err != nil {
+		return err
+	}
+	abs, err := filepath.Abs(monctl)
+	if err != nil {
+		return err
+	}
+	stop, err := startAndWait("http://"+addr+"/metrics", abs, "serve", "-H", eng.Host,
+		"--target", nodes[0], "--target", nodes[1], "--web.listen-address", addr, "--log.level", "warn")
+	if err != nil {
+		return err
+	}
+	defer stop()
+
+	fmt.Printf("\n### /metrics under %d concurrent scrapers for %v each (%d running containers on Engine 29, two re-exposed node_exporters)\n\n",
+		scrapers, duration, containers)
+	fmt.Println("| endpoint | scrapes | errors | scrapes/s | p50 | p99 | max | body (gzip) |\n|---|---|---|---|---|---|---|---|")
+	for _, ep := range []struct{ name, url string }{
+		{"`monctl serve`: 20 containers + 2 node_exporters", "http://" + addr + "/metrics"},
+		{"node_exporter v1.12.1 (reference)", nodes[0]},
+	} {
+		r := load(ep.url, scrapers, duration)
+		fmt.Printf("| %s | %d | %d | %.0f | %.1f ms | %.1f ms | %.1f ms | %d B |\n", ep.name, len(r.lat), r.errors,
+			float64(len(r.lat))/duration.Seconds(), ms(r.quantile(0.5)), ms(r.quantile(0.99)), ms(r.quantile(1)), r.bytes)
+	}
+	return nil
+}
+
+type result struct {
+	lat    []time.Duration
+	errors int
+	bytes  int64 // of the last body
+}
+
+func (r *result) quantile(q float64) time.Duration {
+	if len(r.lat) == 0 {
+		return 0
+	}
+	slices.Sort(r.lat)
+	return r.lat[min(len(r.lat)-1, int(q*float64(len(r.lat))))]
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// load scrapes url from n scrapers until d is over, as Prometheus asks.
+func load(url string, n int, d time.Duration) *result {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	tr := &http.Transport{MaxIdleConnsPerHost: n, DisableCompression: true}
+	defer tr.CloseIdleConnections()
+	var (
+		mu  sync.Mutex
+		r   result
+		wg  sync.WaitGroup
+		all []time.Duration
+	)
+	for range n {
+		wg.Go(func() {
+			var mine []time.Duration
+			errs := 0
+			var size int64
+			for ctx.Err() == nil {
+				req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+				req.Header.Set("Accept", "application/openmetrics-text;version=1.0.0;q=0.5,text/plain;version=0.0.4;q=0.4,*/*;q=0.1")
+				req.Header.Set("Accept-Encoding", "gzip")
+				req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", "10")
+				t0 := time.Now()
+				resp, err := tr.RoundTrip(req)
+				if err == nil {
+					size, err = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					if err == nil && resp.StatusCode != http.StatusOK {
+						err = fmt.Errorf("%s", resp.Status)
+					}
+				}
+				switch {
+				case ctx.Err() != nil: // cut off by the end of the run
+				case err != nil:
+					errs++
+				default:
+					mine = append(mine, time.Since(t0))
+				}
+			}
+			mu.Lock()
+			all = append(all, mine...)
+			r.errors += errs
+			r.bytes = max(r.bytes, size)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	r.lat = all
+	return &r
+}
+
+func freeAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
+
+// startAndWait starts a server and waits until url answers 200.
+func startAndWait(url, name string, args ...string) (func(), error) {
+	cmd := exec.Command(name, args...)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	stop := func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+	}
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if resp, err := http.Get(url); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return stop, nil
+			}
+		}
+	}
+	stop()
+	return nil, fmt.Errorf("%s did not answer at %s", filepath.Base(name), url)
+}
