@@ -50,6 +50,11 @@ type Collection struct {
 	// histogram whose buckets do not add up); the others are served.
 	GatherErr error
 
+	families []*dto.MetricFamily
+	// Each format and encoding asked for is encoded once.
+	mu     sync.Mutex
+	bodies map[bodyKey]*body
+	// handler serves requests that filter by name[] (promhttp's way).
 	handler http.Handler
 }
 
@@ -119,11 +124,18 @@ func (e *Exporter) collect(ctx context.Context) *Collection {
 		e.opts.Logger.Warn("some series cannot be served", "err", oneLine(err))
 	}
 	e.lastGatherErr = fmt.Sprint(err)
-	g := &gatherer{data: mfs}
+	// The exporter metrics are taken with the collection, so that every
+	// request sharing it gets the same bytes, encoded once.
 	if e.own != nil {
-		g.own = e.own
+		own, err := e.own.Gather()
+		if err != nil {
+			e.opts.Logger.Warn("gathering the exporter metrics", "err", oneLine(err))
+		}
+		mfs = mergeSorted(mfs, own)
 	}
-	c.handler = promhttp.HandlerForTransactional(g,
+	c.families = mfs
+	c.bodies = map[bodyKey]*body{}
+	c.handler = promhttp.HandlerFor(prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) { return mfs, nil }),
 		promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError, EnableOpenMetrics: true, ErrorLog: e.errorLog})
 	return c
 }
@@ -238,26 +250,9 @@ func (e *Exporter) plan(c *Collection) []servedFamily {
 // that name the target had already becomes exported_target.
 const TargetLabel = "target"
 
-// gatherer serves one collection's families together with the exporter
-// metrics of the moment (Go runtime, process), which are gathered per
-// request.
-type gatherer struct {
-	data []*dto.MetricFamily
-	own  prometheus.Gatherer
-}
-
-func (g *gatherer) Gather() ([]*dto.MetricFamily, func(), error) {
-	if g.own == nil {
-		return g.data, func() {}, nil
-	}
-	own, err := g.own.Gather()
-	return mergeSorted(g.data, own), func() {}, err
-}
-
 // mergeSorted merges two name-sorted lists of families. A name in both
 // (go_goroutines of a re-exposed node_exporter and monctl's own) has one
 // type by then (see plan) and is served as one family, with own's help.
-// The shared data families are never modified.
 func mergeSorted(data, own []*dto.MetricFamily) []*dto.MetricFamily {
 	out := make([]*dto.MetricFamily, 0, len(data)+len(own))
 	i, j := 0, 0

@@ -177,7 +177,11 @@ func (e *Exporter) serveMetrics(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rec := &recorder{ResponseWriter: w, status: http.StatusOK}
-	c.handler.ServeHTTP(rec, r)
+	if r.URL.Query().Has("name[]") {
+		c.handler.ServeHTTP(rec, r)
+	} else {
+		c.write(rec, r)
+	}
 	if rec.status == http.StatusOK && rec.err == nil && e.opts.Served != nil {
 		e.opts.Served()
 	}

@@ -309,17 +309,29 @@ func TestContentNegotiation(t *testing.T) {
 		{"application/openmetrics-text; version=1.0.0", "", "application/openmetrics-text; version=1.0.0", "# EOF"},
 		{"application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited", "", "application/vnd.google.protobuf", "node_cpu_seconds_total"},
 		{"", "gzip", "text/plain", "node_cpu_seconds_total"},
+		{"", "br, gzip;q=0.5", "text/plain", "node_cpu_seconds_total"},
+		{"", "gzip;q=0", "text/plain", "node_cpu_seconds_total"},
 	} {
 		resp, body := get(t, srv.URL+"/metrics", "Accept", tc.accept, "Accept-Encoding", tc.encoding)
 		if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, tc.wantType) {
 			t.Errorf("Accept %q: Content-Type %q, want %q", tc.accept, ct, tc.wantType)
 		}
-		if got := resp.Header.Get("Content-Encoding"); tc.encoding != "" && got != tc.encoding {
+		wantGzip := strings.Contains(tc.encoding, "gzip") && !strings.Contains(tc.encoding, "q=0,") && !strings.HasSuffix(tc.encoding, "q=0")
+		if got := resp.Header.Get("Content-Encoding"); (got == "gzip") != wantGzip {
 			t.Errorf("Accept-Encoding %q: Content-Encoding %q", tc.encoding, got)
 		}
 		if !strings.Contains(body, tc.wantIn) {
 			t.Errorf("Accept %q: body lacks %q", tc.accept, tc.wantIn)
 		}
+	}
+}
+
+func TestNameFilter(t *testing.T) {
+	x := newExposer(t, nodeBody)
+	_, srv := newServer(t, Options{}, "x", x.URL)
+	_, body := get(t, srv.URL+"/metrics?name[]=go_goroutines&name[]=monctl_target_up")
+	if !strings.Contains(body, `go_goroutines{target="x"} 7`) || !strings.Contains(body, "monctl_target_up") || strings.Contains(body, "node_cpu") {
+		t.Errorf("name[] filter:\n%s", body)
 	}
 }
 

@@ -1,0 +1,93 @@
+package exporter
+
+import (
+	"bytes"
+	"compress/gzip"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/prometheus/common/expfmt"
+)
+
+type bodyKey struct {
+	format expfmt.Format
+	gzip   bool
+}
+
+type body struct {
+	once sync.Once
+	b    []byte
+	err  error
+}
+
+// write answers a request from the collection: the format is negotiated
+// as promhttp does it, and the body is encoded (and compressed) once per
+// format for every request that shares the collection.
+func (c *Collection) write(w http.ResponseWriter, r *http.Request) {
+	format := expfmt.NegotiateAccept(r.Header, expfmt.DefaultOpenMetricsAcceptedFormats()...)
+	key := bodyKey{format: format, gzip: acceptsGzip(r.Header.Get("Accept-Encoding"))}
+	c.mu.Lock()
+	bd, ok := c.bodies[key]
+	if !ok {
+		bd = &body{}
+		c.bodies[key] = bd
+	}
+	c.mu.Unlock()
+	bd.once.Do(func() { bd.b, bd.err = c.encode(key) })
+	h := w.Header()
+	h.Add("Vary", "Accept")
+	h.Add("Vary", "Accept-Encoding")
+	if bd.err != nil {
+		http.Error(w, "An error has occurred while serving metrics:\n\n"+bd.err.Error(), http.StatusInternalServerError)
+		return
+	}
+	h.Set("Content-Type", string(format))
+	if key.gzip {
+		h.Set("Content-Encoding", "gzip")
+	}
+	h.Set("Content-Length", strconv.Itoa(len(bd.b)))
+	if r.Method != http.MethodHead {
+		w.Write(bd.b)
+	}
+}
+
+func (c *Collection) encode(key bodyKey) ([]byte, error) {
+	var buf bytes.Buffer
+	var gz *gzip.Writer
+	enc := expfmt.NewEncoder(&buf, key.format)
+	if key.gzip {
+		gz = gzip.NewWriter(&buf)
+		enc = expfmt.NewEncoder(gz, key.format)
+	}
+	for _, mf := range c.families {
+		if err := enc.Encode(mf); err != nil {
+			return nil, err
+		}
+	}
+	if closer, ok := enc.(expfmt.Closer); ok {
+		if err := closer.Close(); err != nil { // OpenMetrics' # EOF
+			return nil, err
+		}
+	}
+	if gz != nil {
+		if err := gz.Close(); err != nil {
+			return nil, err
+		}
+	}
+	return buf.Bytes(), nil
+}
+
+// acceptsGzip tells whether an Accept-Encoding header takes gzip.
+func acceptsGzip(header string) bool {
+	for part := range strings.SplitSeq(header, ",") {
+		name, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if !strings.EqualFold(strings.TrimSpace(name), "gzip") {
+			continue
+		}
+		q := strings.TrimSpace(params)
+		return !strings.HasPrefix(q, "q=") || strings.TrimLeft(strings.TrimPrefix(q, "q="), "0.") != ""
+	}
+	return false
+}
