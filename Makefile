@@ -1,7 +1,7 @@
-# monctl's tasks. Test programs (node_exporter, prom2json, goreleaser, and
-# later Prometheus) are built from the Go module proxy into .tools/bin, each
-# from its own module under tools/, so their dependencies never touch the
-# product's go.mod and reruns are cheap.
+# monctl's tasks. Test programs (node_exporter, prom2json, goreleaser,
+# Engine 29's dockerd, runc, Prometheus and promtool) are built from the Go
+# module proxy into .tools/bin, each from its own module under tools/, so
+# their dependencies never touch the product's go.mod and reruns are cheap.
 
 SHELL     := /bin/bash
 GO        ?= go
