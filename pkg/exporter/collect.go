@@ -200,7 +200,7 @@ func (e *Exporter) plan(c *Collection) []servedFamily {
 	}
 	for _, f := range selfFamilies(nil, e.opts.Static) {
 		name, t := f.ExposedAs()
-		types[name] = t
+		types[name], helps[name] = t, f.Help
 	}
 	var served []servedFamily
 	add := func(s *SourceResult, f *exposition.Family, source exposition.Label) {

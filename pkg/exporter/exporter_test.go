@@ -64,6 +64,9 @@ req_seconds_count 6
 const otherBody = `# HELP clash A counter there.
 # TYPE clash counter
 clash 2
+# HELP monctl_build_info Another monctl's build.
+# TYPE monctl_build_info gauge
+monctl_build_info{version="0.1"} 1
 # HELP jobs Jobs by owner.
 # TYPE jobs gauge
 jobs{target="batch"} 4
@@ -159,7 +162,7 @@ func TestReexposedTargets(t *testing.T) {
 	node, other := newExposer(t, nodeBody), newExposer(t, otherBody)
 	dead := httptest.NewServer(http.NotFoundHandler())
 	dead.Close()
-	_, srv := newServer(t, Options{ExporterMetrics: true}, "node", node.URL, "other", other.URL, "dead", dead.URL)
+	e, srv := newServer(t, Options{ExporterMetrics: true, Static: []exposition.Family{buildInfo}}, "node", node.URL, "other", other.URL, "dead", dead.URL)
 	fams := scrapeFamilies(t, srv)
 
 	if v := value(t, fams, "node_cpu_seconds_total", "cpu", "0", "mode", "user", "target", "node"); v != 20 {
@@ -208,11 +211,20 @@ func TestReexposedTargets(t *testing.T) {
 	if _, ok := fams["promhttp_metric_handler_requests_total"]; !ok {
 		t.Error("no promhttp_metric_handler_requests_total")
 	}
+	// Another monctl's build info, re-exposed, sits beside ours.
+	if value(t, fams, "monctl_build_info", "target", "other", "version", "0.1") != 1 || value(t, fams, "monctl_build_info", "version", "1.2.3") != 1 {
+		t.Error("monctl_build_info of the target or of monctl is missing")
+	}
+	if c := e.last; c.GatherErr != nil {
+		t.Errorf("client_golang refused series: %v", c.GatherErr)
+	}
 }
 
+var buildInfo = exposition.Family{Name: "monctl_build_info", Type: exposition.Gauge, Help: "Build.",
+	Metrics: []exposition.Metric{{Labels: exposition.Labels{{Name: "version", Value: "1.2.3"}}, Value: 1}}}
+
 func TestNoExporterMetrics(t *testing.T) {
-	_, srv := newServer(t, Options{Static: []exposition.Family{{Name: "monctl_build_info", Type: exposition.Gauge, Help: "Build.",
-		Metrics: []exposition.Metric{{Labels: exposition.Labels{{Name: "version", Value: "1.2.3"}}, Value: 1}}}}})
+	_, srv := newServer(t, Options{Static: []exposition.Family{buildInfo}})
 	fams := scrapeFamilies(t, srv)
 	for name := range fams {
 		if strings.HasPrefix(name, "go_") || strings.HasPrefix(name, "process_") || strings.HasPrefix(name, "promhttp_") {
