@@ -48,8 +48,10 @@ func TestSignalsCancelInFlightScrapes(t *testing.T) {
 		if !ok || ee.ExitCode() != tc.code {
 			t.Errorf("%v: got %v, want exit %d", tc.sig, err, tc.code)
 		}
-		if d := time.Since(sent); d > 3*time.Second {
-			t.Errorf("%v: took %v to stop", tc.sig, d)
+		// Not a timing goal: the scrape's timeout is 30 s, so stopping
+		// well before it shows the signal cancelled the scrape.
+		if d := time.Since(sent); d > 15*time.Second {
+			t.Errorf("%v: took %v to stop; the scrape was not cancelled", tc.sig, d)
 		}
 		if !strings.Contains(errOut.String(), "interrupted") {
 			t.Errorf("%v: stderr %q", tc.sig, errOut.String())
