@@ -73,7 +73,7 @@ func run(monctl, nodeExporter string, opts testengine.Options, containers, scrap
 		if err != nil {
 			return err
 		}
-		stop, err := startAndWait("http://"+addr+"/metrics", nodeExporter, "--web.listen-address", addr)
+		stop, err := startAndWait("http://"+addr+"/metrics", nodeExporter, "--web.listen-address", addr, "--log.level", "warn")
 		if err != nil {
 			return err
 		}
