@@ -78,6 +78,30 @@ func Start(dir string, o Options) (*Engine, error) {
 	return e, e.Restart()
 }
 
+// StartInTemp starts an engine in a new temporary directory, with the
+// test images built from workloadPkg (for the benchmarks). stop removes
+// every container, stops the engine and removes the directory.
+func StartInTemp(o Options, workloadPkg string) (e *Engine, stop func(), err error) {
+	dir, err := os.MkdirTemp("", "monctl-bench-")
+	if err != nil {
+		return nil, nil, err
+	}
+	if e, err = Start(dir, o); err != nil {
+		os.RemoveAll(dir)
+		return nil, nil, err
+	}
+	stop = func() {
+		e.RemoveAll()
+		e.Stop()
+		os.RemoveAll(dir)
+	}
+	if err := e.BuildImages(workloadPkg); err != nil {
+		stop()
+		return nil, nil, err
+	}
+	return e, stop, nil
+}
+
 // Restart starts the engine again after Stop, with the same state.
 func (e *Engine) Restart() error {
 	e.cmd = exec.Command(e.args[0], e.args[1:]...)

@@ -56,20 +56,11 @@ func main() {
 }
 
 func run(monctl string, opts testengine.Options, small, large, runs int, duration time.Duration) error {
-	dir, err := os.MkdirTemp("", "monctl-bench-")
+	eng, stop, err := testengine.StartInTemp(opts, "./e2e/workload")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	eng, err := testengine.Start(dir, opts)
-	if err != nil {
-		return err
-	}
-	defer eng.Stop()
-	defer eng.RemoveAll()
-	if err := eng.BuildImages("./e2e/workload"); err != nil {
-		return err
-	}
+	defer stop()
 	os.Setenv("DOCKER_HOST", eng.Host)
 	version, _ := eng.Docker("version", "--format", "engine {{.Server.Version}} (API {{.Server.APIVersion}}), docker CLI {{.Client.Version}}")
 	fmt.Printf("\n# Engine %s: sandboxed %s", opts.Name, version)

@@ -47,20 +47,11 @@ func main() {
 }
 
 func run(monctl, nodeExporter string, opts testengine.Options, containers, scrapers int, duration time.Duration) error {
-	dir, err := os.MkdirTemp("", "monctl-bench-")
+	eng, stopEngine, err := testengine.StartInTemp(opts, "./e2e/workload")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	eng, err := testengine.Start(dir, opts)
-	if err != nil {
-		return err
-	}
-	defer eng.Stop()
-	defer eng.RemoveAll()
-	if err := eng.BuildImages("./e2e/workload"); err != nil {
-		return err
-	}
+	defer stopEngine()
 	for i := range containers {
 		if _, err := eng.Docker("run", "-d", "--network", "none", "--name", fmt.Sprintf("bench-%d", i), testengine.WorkloadImage); err != nil {
 			return err
@@ -99,7 +90,7 @@ func run(monctl, nodeExporter string, opts testengine.Options, containers, scrap
 		scrapers, duration, containers)
 	fmt.Println("| endpoint | scrapes | errors | scrapes/s | p50 | p99 | max | body (gzip) |\n|---|---|---|---|---|---|---|---|")
 	for _, ep := range []struct{ name, url string }{
-		{"`monctl serve`: 20 containers + 2 node_exporters", "http://" + addr + "/metrics"},
+		{fmt.Sprintf("`monctl serve`: %d containers + 2 node_exporters", containers), "http://" + addr + "/metrics"},
 		{"node_exporter v1.12.1 (reference)", nodes[0]},
 	} {
 		r := load(ep.url, scrapers, duration)
