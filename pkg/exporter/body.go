@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"compress/gzip"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 
+	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 )
 
@@ -24,10 +26,40 @@ type body struct {
 
 // write answers a request from the collection: the format is negotiated
 // as promhttp does it, and the body is encoded (and compressed) once per
-// format for every request that shares the collection.
+// format for every request that shares the collection. A request that
+// picks families with name[] (as promhttp allows) gets its own encoding.
 func (c *Collection) write(w http.ResponseWriter, r *http.Request) {
 	format := expfmt.NegotiateAccept(r.Header, expfmt.DefaultOpenMetricsAcceptedFormats()...)
 	key := bodyKey{format: format, gzip: acceptsGzip(r.Header.Get("Accept-Encoding"))}
+	var b []byte
+	var err error
+	if names := r.URL.Query()["name[]"]; len(names) > 0 {
+		picked := slices.DeleteFunc(slices.Clone(c.families), func(mf *dto.MetricFamily) bool {
+			return !slices.Contains(names, mf.GetName())
+		})
+		b, err = encode(picked, key)
+	} else {
+		b, err = c.body(key)
+	}
+	h := w.Header()
+	h.Add("Vary", "Accept")
+	h.Add("Vary", "Accept-Encoding")
+	if err != nil {
+		http.Error(w, "An error has occurred while serving metrics:\n\n"+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	h.Set("Content-Type", string(format))
+	if key.gzip {
+		h.Set("Content-Encoding", "gzip")
+	}
+	h.Set("Content-Length", strconv.Itoa(len(b)))
+	if r.Method != http.MethodHead {
+		w.Write(b)
+	}
+}
+
+// body is the whole collection encoded as key says, done once.
+func (c *Collection) body(key bodyKey) ([]byte, error) {
 	c.mu.Lock()
 	bd, ok := c.bodies[key]
 	if !ok {
@@ -35,25 +67,11 @@ func (c *Collection) write(w http.ResponseWriter, r *http.Request) {
 		c.bodies[key] = bd
 	}
 	c.mu.Unlock()
-	bd.once.Do(func() { bd.b, bd.err = c.encode(key) })
-	h := w.Header()
-	h.Add("Vary", "Accept")
-	h.Add("Vary", "Accept-Encoding")
-	if bd.err != nil {
-		http.Error(w, "An error has occurred while serving metrics:\n\n"+bd.err.Error(), http.StatusInternalServerError)
-		return
-	}
-	h.Set("Content-Type", string(format))
-	if key.gzip {
-		h.Set("Content-Encoding", "gzip")
-	}
-	h.Set("Content-Length", strconv.Itoa(len(bd.b)))
-	if r.Method != http.MethodHead {
-		w.Write(bd.b)
-	}
+	bd.once.Do(func() { bd.b, bd.err = encode(c.families, key) })
+	return bd.b, bd.err
 }
 
-func (c *Collection) encode(key bodyKey) ([]byte, error) {
+func encode(families []*dto.MetricFamily, key bodyKey) ([]byte, error) {
 	var buf bytes.Buffer
 	var gz *gzip.Writer
 	enc := expfmt.NewEncoder(&buf, key.format)
@@ -61,7 +79,7 @@ func (c *Collection) encode(key bodyKey) ([]byte, error) {
 		gz = gzip.NewWriter(&buf)
 		enc = expfmt.NewEncoder(gz, key.format)
 	}
-	for _, mf := range c.families {
+	for _, mf := range families {
 		if err := enc.Encode(mf); err != nil {
 			return nil, err
 		}

@@ -5,13 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/monctl/monctl/pkg/containers"
@@ -54,8 +52,6 @@ type Collection struct {
 	// Each format and encoding asked for is encoded once.
 	mu     sync.Mutex
 	bodies map[bodyKey]*body
-	// handler serves requests that filter by name[] (promhttp's way).
-	handler http.Handler
 }
 
 // flight is a collection in progress that requests wait for.
@@ -135,8 +131,6 @@ func (e *Exporter) collect(ctx context.Context) *Collection {
 	}
 	c.families = mfs
 	c.bodies = map[bodyKey]*body{}
-	c.handler = promhttp.HandlerFor(prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) { return mfs, nil }),
-		promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError, EnableOpenMetrics: true, ErrorLog: e.errorLog})
 	return c
 }
 

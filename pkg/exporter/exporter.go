@@ -1,9 +1,9 @@
 // Package exporter serves Docker containers and re-exposed scrape targets
 // on one /metrics endpoint for a Prometheus server, with the conventions of
 // the Prometheus exporters: collection on scrape, bounded by the scraper's
-// timeout, shared between concurrent scrapes; content negotiation and
-// compression through promhttp; monctl's own metrics per source; Go and
-// process metrics from a registry of their own.
+// timeout, shared between concurrent scrapes together with its encoded
+// answer (negotiated as promhttp does, gzip when asked); monctl's own
+// metrics per source; Go and process metrics from a registry of their own.
 //
 // The package keeps no global state and never listens by itself: Handler
 // is mounted by the caller, who owns the listeners (see
@@ -13,7 +13,6 @@ package exporter
 import (
 	"context"
 	"fmt"
-	"log"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -79,7 +78,6 @@ type Exporter struct {
 
 	own      *prometheus.Registry // nil without exporter metrics
 	ownTypes map[string]dto.MetricType
-	errorLog promhttp.Logger
 	metrics  http.Handler
 
 	mu     sync.Mutex
@@ -105,8 +103,7 @@ func New(ctx context.Context, opts Options) (*Exporter, error) {
 	if opts.Scraper == nil {
 		opts.Scraper = &exposition.Scraper{}
 	}
-	e := &Exporter{opts: opts, ctx: ctx, failing: map[string]bool{}, dropped: map[string]string{},
-		errorLog: log.New(&slogWriter{opts.Logger}, "", 0)}
+	e := &Exporter{opts: opts, ctx: ctx, failing: map[string]bool{}, dropped: map[string]string{}}
 
 	var h http.Handler = http.HandlerFunc(e.serveMetrics)
 	if opts.MaxRequests > 0 {
@@ -177,11 +174,7 @@ func (e *Exporter) serveMetrics(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rec := &recorder{ResponseWriter: w, status: http.StatusOK}
-	if r.URL.Query().Has("name[]") {
-		c.handler.ServeHTTP(rec, r)
-	} else {
-		c.write(rec, r)
-	}
+	c.write(rec, r)
 	if rec.status == http.StatusOK && rec.err == nil && e.opts.Served != nil {
 		e.opts.Served()
 	}
@@ -206,8 +199,8 @@ func (e *Exporter) timeout(r *http.Request) time.Duration {
 }
 
 // limit answers 503 beyond n requests at once, as promhttp's
-// MaxRequestsInFlight does (the handler behind it is built per collection,
-// so the bound lives here).
+// MaxRequestsInFlight does (answers are written from the shared
+// collection, not by a promhttp handler, so the bound lives here).
 func limit(h http.Handler, n int) http.Handler {
 	sem := make(chan struct{}, n)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -239,19 +232,4 @@ func (r *recorder) Write(b []byte) (int, error) {
 		r.err = err
 	}
 	return n, err
-}
-
-// slogWriter carries promhttp's error log lines to the logger.
-type slogWriter struct{ l *slog.Logger }
-
-func (w *slogWriter) Write(p []byte) (int, error) {
-	w.l.Warn(string(trimNewline(p)))
-	return len(p), nil
-}
-
-func trimNewline(p []byte) []byte {
-	if n := len(p); n > 0 && p[n-1] == '\n' {
-		return p[:n-1]
-	}
-	return p
 }
