@@ -109,9 +109,8 @@ func (e *Exporter) collect(ctx context.Context) *Collection {
 	}
 	wg.Wait()
 	c.End = time.Now()
-	e.logChanges(c)
-
 	served := e.plan(c)
+	e.logChanges(c)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(familiesCollector(served))
 	mfs, err := reg.Gather()
@@ -153,21 +152,32 @@ func (e *Exporter) collectTarget(ctx context.Context, t *exposition.Target) Sour
 		Err: res.Err, Families: res.Families, Samples: res.Series}
 }
 
-// logChanges logs a source that starts failing once, at warn, and says
-// when it is back, rather than repeating itself every scrape.
+// sourceLog is what was last said of a source, so that the log speaks
+// of changes rather than repeating itself every scrape.
+type sourceLog struct {
+	failing bool
+	dropped string
+}
+
+// logChanges logs a source when it starts failing (warn) and when it is
+// back (info), and the families it loses to clashes when they change.
 func (e *Exporter) logChanges(c *Collection) {
 	for _, s := range c.Sources {
 		key := s.Collector + "\xff" + s.Source
-		was, seen := e.failing[key]
+		prev, seen := e.logged[key]
+		now := sourceLog{failing: s.Err != nil, dropped: strings.Join(s.Dropped, ",")}
 		switch {
-		case s.Err != nil && !was:
+		case now.failing && !prev.failing:
 			e.opts.Logger.Warn("source failed", s.attr(), "err", s.Err)
-		case s.Err != nil:
+		case now.failing:
 			e.opts.Logger.Debug("source still failing", s.attr(), "err", s.Err)
-		case was && seen:
+		case prev.failing && seen:
 			e.opts.Logger.Info("source is back", s.attr())
 		}
-		e.failing[key] = s.Err != nil
+		if now.dropped != "" && now.dropped != prev.dropped {
+			e.opts.Logger.Warn("families left out: another source serves them with another type", s.attr(), "families", now.dropped)
+		}
+		e.logged[key] = now
 	}
 }
 
@@ -193,26 +203,23 @@ func (e *Exporter) plan(c *Collection) []servedFamily {
 		types[name] = t
 	}
 	for _, f := range selfFamilies(nil, e.opts.Static) {
-		name, t := f.ExposedAs()
-		types[name], helps[name] = t, f.Help
+		sf := servedAs(&f, exposition.Label{})
+		types[sf.name], helps[sf.name] = sf.typ, sf.help
 	}
 	var served []servedFamily
 	add := func(s *SourceResult, f *exposition.Family, source exposition.Label) {
-		name, t := f.ExposedAs()
-		if t == dto.MetricType_GAUGE_HISTOGRAM {
-			t = dto.MetricType_HISTOGRAM
-		}
-		if prev, ok := types[name]; ok && prev != t {
-			s.Dropped = append(s.Dropped, name)
+		sf := servedAs(f, source)
+		if prev, ok := types[sf.name]; ok && prev != sf.typ {
+			s.Dropped = append(s.Dropped, sf.name)
 			return
 		}
-		types[name] = t
-		help, ok := helps[name]
-		if !ok {
-			help = f.Help
-			helps[name] = help
+		types[sf.name] = sf.typ
+		if help, ok := helps[sf.name]; ok {
+			sf.help = help
+		} else {
+			helps[sf.name] = sf.help
 		}
-		served = append(served, servedFamily{fam: f, name: name, typ: t, help: help, source: source})
+		served = append(served, sf)
 	}
 	for i := range c.Sources {
 		s := &c.Sources[i]
@@ -223,19 +230,12 @@ func (e *Exporter) plan(c *Collection) []servedFamily {
 		for j := range s.Families {
 			add(s, &s.Families[j], source)
 		}
-		// Said once per change, not on every scrape.
-		key, dropped := s.Collector+"\xff"+s.Source, strings.Join(s.Dropped, ",")
-		if dropped != e.dropped[key] && dropped != "" {
-			e.opts.Logger.Warn("families left out: another source serves them with another type", s.attr(), "families", dropped)
-		}
-		e.dropped[key] = dropped
 	}
 	// monctl's own go first; their names were reserved above.
 	own := selfFamilies(c.Sources, e.opts.Static)
 	self := make([]servedFamily, 0, len(own)+len(served))
 	for i := range own {
-		name, t := own[i].ExposedAs()
-		self = append(self, servedFamily{fam: &own[i], name: name, typ: t, help: own[i].Help})
+		self = append(self, servedAs(&own[i], exposition.Label{}))
 	}
 	return append(self, served...)
 }

@@ -25,6 +25,17 @@ type servedFamily struct {
 	source exposition.Label
 }
 
+// servedAs is how f is served: under its exposed name and type (gauge
+// histograms as histograms: client_golang has no const gauge histogram),
+// with its own help, marked with source.
+func servedAs(f *exposition.Family, source exposition.Label) servedFamily {
+	name, t := f.ExposedAs()
+	if t == dto.MetricType_GAUGE_HISTOGRAM {
+		t = dto.MetricType_HISTOGRAM
+	}
+	return servedFamily{fam: f, name: name, typ: t, help: f.Help, source: source}
+}
+
 // familiesCollector is a custom Collector over families gathered before
 // the registry asks: each Collect turns them into const metrics. It is
 // unchecked (Describe sends nothing), because re-exposed families are only
@@ -75,8 +86,7 @@ func (s *servedFamily) collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// constMetric builds the const metric of one series. Gauge histograms
-// become histograms: client_golang has no const gauge histogram.
+// constMetric builds the const metric of one series.
 func constMetric(d *prometheus.Desc, t dto.MetricType, m *exposition.Metric, values []string) (prometheus.Metric, error) {
 	created := createdTime(m.Created)
 	switch t {

@@ -15,12 +15,7 @@ func gatherServed(t *testing.T, fams ...exposition.Family) ([]*dto.MetricFamily,
 	t.Helper()
 	var served familiesCollector
 	for i := range fams {
-		name, typ := fams[i].ExposedAs()
-		if typ == dto.MetricType_GAUGE_HISTOGRAM {
-			typ = dto.MetricType_HISTOGRAM
-		}
-		served = append(served, servedFamily{fam: &fams[i], name: name, typ: typ, help: fams[i].Help,
-			source: exposition.Label{Name: TargetLabel, Value: "t"}})
+		served = append(served, servedAs(&fams[i], exposition.Label{Name: TargetLabel, Value: "t"}))
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(served)

@@ -84,8 +84,7 @@ type Exporter struct {
 	flight *flight
 	last   *Collection
 	// Touched only by collect, which never runs twice at once.
-	failing       map[string]bool
-	dropped       map[string]string
+	logged        map[string]sourceLog
 	lastGatherErr string
 }
 
@@ -103,7 +102,7 @@ func New(ctx context.Context, opts Options) (*Exporter, error) {
 	if opts.Scraper == nil {
 		opts.Scraper = &exposition.Scraper{}
 	}
-	e := &Exporter{opts: opts, ctx: ctx, failing: map[string]bool{}, dropped: map[string]string{}}
+	e := &Exporter{opts: opts, ctx: ctx, logged: map[string]sourceLog{}}
 
 	var h http.Handler = http.HandlerFunc(e.serveMetrics)
 	if opts.MaxRequests > 0 {
