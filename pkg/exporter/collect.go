@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"strings"
 	"sync"
 	"time"
@@ -197,15 +198,7 @@ func (s *SourceResult) attr() slog.Attr {
 // counted against its target, so that one odd target never breaks the
 // whole scrape.
 func (e *Exporter) plan(c *Collection) []servedFamily {
-	types := map[string]dto.MetricType{}
-	helps := map[string]string{}
-	for name, t := range e.ownTypes {
-		types[name] = t
-	}
-	for _, f := range selfFamilies(nil, e.opts.Static) {
-		sf := servedAs(&f, exposition.Label{})
-		types[sf.name], helps[sf.name] = sf.typ, sf.help
-	}
+	types, helps := maps.Clone(e.reservedTypes), maps.Clone(e.reservedHelp)
 	var served []servedFamily
 	add := func(s *SourceResult, f *exposition.Family, source exposition.Label) {
 		sf := servedAs(f, source)
@@ -231,7 +224,7 @@ func (e *Exporter) plan(c *Collection) []servedFamily {
 			add(s, &s.Families[j], source)
 		}
 	}
-	// monctl's own go first; their names were reserved above.
+	// monctl's own go first; their names were reserved by New.
 	own := selfFamilies(c.Sources, e.opts.Static)
 	self := make([]servedFamily, 0, len(own)+len(served))
 	for i := range own {

@@ -76,9 +76,12 @@ type Exporter struct {
 	// stop and answer with what they have.
 	ctx context.Context
 
-	own      *prometheus.Registry // nil without exporter metrics
-	ownTypes map[string]dto.MetricType
-	metrics  http.Handler
+	own *prometheus.Registry // nil without exporter metrics
+	// The names that monctl's own families and the exporter metrics hold
+	// before any source is looked at (see plan).
+	reservedTypes map[string]dto.MetricType
+	reservedHelp  map[string]string
+	metrics       http.Handler
 
 	mu     sync.Mutex
 	flight *flight
@@ -102,7 +105,8 @@ func New(ctx context.Context, opts Options) (*Exporter, error) {
 	if opts.Scraper == nil {
 		opts.Scraper = &exposition.Scraper{}
 	}
-	e := &Exporter{opts: opts, ctx: ctx, logged: map[string]sourceLog{}}
+	e := &Exporter{opts: opts, ctx: ctx, logged: map[string]sourceLog{},
+		reservedTypes: map[string]dto.MetricType{}, reservedHelp: map[string]string{}}
 
 	var h http.Handler = http.HandlerFunc(e.serveMetrics)
 	if opts.MaxRequests > 0 {
@@ -116,10 +120,13 @@ func New(ctx context.Context, opts Options) (*Exporter, error) {
 		if err != nil {
 			return nil, fmt.Errorf("gathering the exporter metrics: %w", err)
 		}
-		e.ownTypes = map[string]dto.MetricType{}
 		for _, mf := range mfs {
-			e.ownTypes[mf.GetName()] = mf.GetType()
+			e.reservedTypes[mf.GetName()] = mf.GetType()
 		}
+	}
+	for _, f := range selfFamilies(nil, opts.Static) {
+		sf := servedAs(&f, exposition.Label{})
+		e.reservedTypes[sf.name], e.reservedHelp[sf.name] = sf.typ, sf.help
 	}
 	e.metrics = h
 	return e, nil
