@@ -182,7 +182,6 @@ func promQuery(t *testing.T, base, query string) []float64 {
 // dead target.
 func TestServeWithPrometheus(t *testing.T) {
 	e := engines[len(engines)-1]
-	t.Setenv("DOCKER_HOST", e.Host)
 	runContainer(t, e, "burner", nil, testengine.WorkloadImage, "-burn", "1")
 	waitReady(t, e, "burner")
 
