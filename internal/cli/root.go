@@ -17,11 +17,15 @@ import (
 	"github.com/monctl/monctl/internal/cli/serve"
 	"github.com/monctl/monctl/internal/cli/version"
 	"github.com/monctl/monctl/internal/cli/watch"
+	"github.com/monctl/monctl/internal/output"
 )
 
 // Main runs monctl with args (without the program name) and returns the
 // exit code.
 func Main(args []string, io cmdutil.IOStreams) int {
+	// Messages and logs quote what targets and engines say: none of it
+	// may act on the terminal.
+	io.ErrOut = output.EscapingWriter(io.ErrOut)
 	ctx, stop := signalContext(context.Background())
 	defer stop()
 	cmd := NewRootCmd(io)

@@ -150,7 +150,7 @@ func exemplarDTO(e *exposition.Exemplar) *dto.Exemplar {
 		x.Label = append(x.Label, &dto.LabelPair{Name: proto.String(l.Name), Value: proto.String(l.Value)})
 	}
 	if e.HasTimestamp {
-		x.Timestamp = timestamppb.New(time.UnixMilli(e.TimestampMs))
+		x.Timestamp = created(e.Timestamp)
 	}
 	return x
 }

@@ -9,8 +9,14 @@ import (
 )
 
 // WriteTable writes a borderless, left-aligned table like kubectl's, with
-// three spaces between columns and no trailing blanks.
+// three spaces between columns and no trailing blanks. Every cell is
+// escaped (see Escape): a table is for people, piped or not.
 func WriteTable(w io.Writer, term Terminal, header []string, rows [][]string) error {
+	for _, row := range rows {
+		for i, cell := range row {
+			row[i] = Escape(cell)
+		}
+	}
 	var buf bytes.Buffer
 	tb := tablewriter.NewTable(&buf,
 		tablewriter.WithRendition(tw.Rendition{

@@ -94,6 +94,19 @@ func headerName(field string) string {
 	return strings.ToUpper(b.String())
 }
 
+// Check runs the template once on example, a record of the kind it will
+// get, so that a template naming a field records lack fails before any
+// work is done.
+func (t *Template) Check(example any) error {
+	if t.json {
+		return nil
+	}
+	if err := t.tmpl.Execute(io.Discard, example); err != nil {
+		return fmt.Errorf("--format: %w", err)
+	}
+	return nil
+}
+
 // Execute writes every record.
 func (t *Template) Execute(w io.Writer, records []any) error {
 	if t.json {
@@ -115,7 +128,7 @@ func (t *Template) Execute(w io.Writer, records []any) error {
 	var buf bytes.Buffer
 	for _, r := range records {
 		buf.Reset()
-		if err := t.tmpl.Execute(&buf, r); err != nil {
+		if err := t.tmpl.Execute(&buf, EscapeStrings(r)); err != nil {
 			return fmt.Errorf("--format: %w", err)
 		}
 		buf.WriteByte('\n')

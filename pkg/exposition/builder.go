@@ -2,6 +2,7 @@ package exposition
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -32,14 +33,21 @@ type builder struct {
 	owned   map[string]int // OpenMetrics: every sample name a family may use -> family
 	cur     int            // family being filled, -1 before the first
 	entries int            // entries consumed, to locate an error
+	samples int            // series entries, for the sample limit
+
+	ctx context.Context
+	lim Limits
+
+	body           []byte
+	lineAt, lineNo int // start and number of the line exemplarTime last found
 
 	lbls    labels.Labels
 	ex      exemplar.Exemplar
 	hashBuf []byte
 }
 
-func newBuilder() *builder {
-	return &builder{byName: map[string]int{}, owned: map[string]int{}, cur: -1}
+func newBuilder(ctx context.Context, lim Limits) *builder {
+	return &builder{byName: map[string]int{}, owned: map[string]int{}, cur: -1, ctx: ctx, lim: lim}
 }
 
 // errorLine finds the line the parser stopped on: textparse does not
@@ -50,6 +58,11 @@ func (b *builder) errorLine(body []byte) int {
 
 func (b *builder) run(p textparse.Parser) error {
 	for {
+		if b.entries%ctxCheckEvery == ctxCheckEvery-1 {
+			if err := checkCtx(b.ctx); err != nil {
+				return err
+			}
+		}
 		e, err := p.Next()
 		if errors.Is(err, io.EOF) {
 			return b.finish()
@@ -222,6 +235,21 @@ func (b *builder) series(p textparse.Parser, raw []byte, ts *int64, v float64) e
 	if trailingComma(raw) {
 		return fmt.Errorf("%s: a label set must not end in a comma", name)
 	}
+	if n := b.lbls.Len() - 1; b.lim != (Limits{}) && n > 0 {
+		ls := make(Labels, 0, n)
+		b.lbls.Range(func(l labels.Label) {
+			if l.Name != labels.MetricName {
+				ls = append(ls, Label{l.Name, l.Value})
+			}
+		})
+		if err := b.lim.checkLabels(name, ls, 0); err != nil {
+			return err
+		}
+	}
+	b.samples++
+	if err := b.lim.checkSamples(b.samples); err != nil {
+		return err
+	}
 	fi, suffix := b.owner(name)
 	switch {
 	case fi < 0:
@@ -295,17 +323,17 @@ func (b *builder) series(p textparse.Parser, raw []byte, ts *int64, v float64) e
 		if err != nil {
 			return fmt.Errorf("%s: le label: %w", name, err)
 		}
-		for _, bk := range m.Buckets {
-			if bk.UpperBound == le {
-				return fmt.Errorf("duplicate bucket le=%q for %s%s", b.lbls.Get("le"), name, m.Labels)
-			}
-		}
+		// Buckets must ascend, so a duplicate is caught by comparing
+		// with the one before.
 		if len(m.Buckets) > 0 {
 			if err := omCheckNextBucket(m.Buckets[len(m.Buckets)-1], le, v); err != nil {
 				return fmt.Errorf("%s%s: %w", name, m.Labels, err)
 			}
 		}
 		m.Buckets = append(m.Buckets, Bucket{UpperBound: le, Count: v, Exemplar: ex})
+		if err := b.lim.checkBuckets(f.Name, len(m.Buckets)); err != nil {
+			return err
+		}
 	case f.Type == Summary:
 		q, err := parseBound(b.lbls.Get("quantile"))
 		if err != nil {
@@ -321,12 +349,44 @@ func (b *builder) series(p textparse.Parser, raw []byte, ts *int64, v float64) e
 	return nil
 }
 
+// exemplarTime reads the current line's exemplar timestamp as written,
+// or returns fallback. Every OpenMetrics entry is one line, so the line is
+// found by counting entries; the cursor only moves forward.
+func (b *builder) exemplarTime(fallback float64) float64 {
+	for b.lineNo < b.entries && b.lineAt < len(b.body) {
+		i := bytes.IndexByte(b.body[b.lineAt:], '\n')
+		if i < 0 {
+			return fallback
+		}
+		b.lineAt += i + 1
+		b.lineNo++
+	}
+	line := b.body[b.lineAt:]
+	if i := bytes.IndexByte(line, '\n'); i >= 0 {
+		line = line[:i]
+	}
+	// After the exemplar's closing brace come only its value and time.
+	fields := bytes.Fields(line[bytes.LastIndexByte(line, '}')+1:])
+	if len(fields) != 2 {
+		return fallback
+	}
+	ts, err := strconv.ParseFloat(string(fields[1]), 64)
+	if err != nil {
+		return fallback
+	}
+	return ts
+}
+
 func (b *builder) exemplar(p textparse.Parser) *Exemplar {
 	b.ex = exemplar.Exemplar{}
 	if !p.Exemplar(&b.ex) {
 		return nil
 	}
-	e := &Exemplar{Value: b.ex.Value, TimestampMs: b.ex.Ts, HasTimestamp: b.ex.HasTs}
+	e := &Exemplar{Value: b.ex.Value, HasTimestamp: b.ex.HasTs}
+	if b.ex.HasTs {
+		// textparse keeps milliseconds; the line has the full precision.
+		e.Timestamp = b.exemplarTime(float64(b.ex.Ts) / 1000)
+	}
 	b.ex.Labels.Range(func(l labels.Label) { e.Labels = append(e.Labels, Label{l.Name, l.Value}) })
 	return e
 }

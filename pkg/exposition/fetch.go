@@ -38,6 +38,26 @@ type Target struct {
 	// ContentType overrides the guess for files and standard input, and
 	// what an HTTP target claims.
 	ContentType string `yaml:"content_type,omitempty"`
+	// Limits override the Scraper's, field by field, where set.
+	Limits Limits `yaml:",inline"`
+	// BodySizeLimit overrides the Scraper's, where set.
+	BodySizeLimit ByteSize `yaml:"body_size_limit,omitempty"`
+}
+
+// NewTarget is the one way a target is made, whatever names it (an
+// argument, the config file, serve --target): url as given, and
+// Prometheus' HTTP defaults (follow redirects, allow HTTP/2), which a
+// zero HTTPClientConfig would turn off.
+func NewTarget(url string) Target {
+	return Target{URL: url, HTTP: config.DefaultHTTPClientConfig}
+}
+
+// UnmarshalYAML decodes a config file's target on top of NewTarget's
+// defaults, so that a target without http_config follows redirects too.
+func (t *Target) UnmarshalYAML(unmarshal func(any) error) error {
+	type plain Target
+	*t = NewTarget("")
+	return unmarshal((*plain)(t))
 }
 
 // IsHTTP reports whether the target is fetched over HTTP.
@@ -54,13 +74,31 @@ func (t *Target) DisplayName() string {
 	return RedactURL(t.URL)
 }
 
-// RedactURL hides the password of a URL's user info.
+// RedactURL hides the password of a URL's user info, even in a URL that
+// does not parse (whose error would otherwise quote it whole).
 func RedactURL(s string) string {
 	u, err := url.Parse(s)
-	if err != nil || u.User == nil {
+	if err == nil {
+		if u.User == nil {
+			return s
+		}
+		return u.Redacted()
+	}
+	// Unparsable: cut whatever stands between the scheme and the last @
+	// of the authority, where user info would be.
+	scheme, rest, ok := strings.Cut(s, "://")
+	if !ok {
 		return s
 	}
-	return u.Redacted()
+	authority := rest
+	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+		authority = rest[:i]
+	}
+	at := strings.LastIndexByte(authority, '@')
+	if at < 0 {
+		return s
+	}
+	return scheme + "://xxxxx@" + rest[at+1:]
 }
 
 var hostPort = regexp.MustCompile(`^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):[0-9]{1,5}$`)
@@ -69,26 +107,45 @@ var hostPort = regexp.MustCompile(`^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):[0-9]{1,
 // standard input, http(s):// URLs are URLs, an existing file is a file, and
 // host:port means http://host:port/metrics, as Prometheus' static configs do.
 func ParseTargetArg(arg string) (Target, error) {
+	t, err := parseTarget(arg)
+	if err != nil || t.IsHTTP() || t.URL == "-" {
+		return t, err
+	}
+	if _, err := os.Stat(arg); err != nil {
+		return Target{}, fmt.Errorf("%q is not a URL, host:port or readable file", arg)
+	}
+	return t, nil
+}
+
+// ParseConfigTarget is ParseTargetArg for a target listed in a config
+// file: a path is a file whether or not it exists yet, since it is read
+// (and found missing) only when that target is scraped.
+func ParseConfigTarget(arg string) (Target, error) {
+	if arg == "-" {
+		return Target{}, errors.New("standard input cannot be a configured target")
+	}
+	return parseTarget(arg)
+}
+
+func parseTarget(arg string) (Target, error) {
 	switch {
 	case arg == "-":
-		return Target{URL: "-", Name: "stdin"}, nil
+		t := NewTarget("-")
+		t.Name = "stdin"
+		return t, nil
 	case strings.HasPrefix(arg, "http://") || strings.HasPrefix(arg, "https://"):
 		u, err := url.Parse(arg)
 		if err != nil || u.Host == "" {
 			return Target{}, fmt.Errorf("invalid URL %q", RedactURL(arg))
 		}
-		return Target{URL: arg}, nil
-	}
-	if _, err := os.Stat(arg); err == nil {
-		return Target{URL: arg}, nil
-	}
-	if hostPort.MatchString(arg) {
-		return Target{URL: "http://" + arg + "/metrics"}, nil
-	}
-	if strings.Contains(arg, "://") {
+		return NewTarget(arg), nil
+	case strings.Contains(arg, "://"):
 		return Target{}, fmt.Errorf("%q: only http:// and https:// URLs can be scraped", RedactURL(arg))
 	}
-	return Target{}, fmt.Errorf("%q is not a URL, host:port or readable file", arg)
+	if _, err := os.Stat(arg); err != nil && hostPort.MatchString(arg) {
+		return NewTarget("http://" + arg + "/metrics"), nil
+	}
+	return NewTarget(arg), nil
 }
 
 // Protocol is one exposition format the scraper may ask for.
@@ -129,10 +186,13 @@ func AcceptHeader(protos []Protocol) (string, error) {
 
 // Scraper fetches and parses targets.
 type Scraper struct {
+	// Timeout bounds each target, from the request to the parsed model.
 	Timeout       time.Duration
 	BodySizeLimit int64
-	Protocols     []Protocol
-	UserAgent     string
+	// Limits apply to every target that does not set its own.
+	Limits    Limits
+	Protocols []Protocol
+	UserAgent string
 	// Stdin is read for the target "-".
 	Stdin io.Reader
 
@@ -200,8 +260,16 @@ func (s *Scraper) Scrape(ctx context.Context, t *Target) Result {
 // is in and its format known, before the first family. The result carries
 // everything but the families. After a parse error, the families emitted
 // before it stand.
+//
+// The Timeout covers the fetch and the parse: a body that is slow to parse
+// fails the target just as a slow answer does.
 func (s *Scraper) ScrapeStream(ctx context.Context, t *Target, started func(*Result), emit func(*Family) error) Result {
 	r := Result{Target: t.DisplayName(), URL: RedactURL(t.URL), Start: time.Now()}
+	if s.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, s.Timeout, &TimeoutError{Target: r.Target, Timeout: s.Timeout})
+		defer cancel()
+	}
 	body, ct, err := s.fetch(ctx, t)
 	r.Duration = time.Since(r.Start)
 	r.Bytes = int64(len(body))
@@ -209,9 +277,10 @@ func (s *Scraper) ScrapeStream(ctx context.Context, t *Target, started func(*Res
 		r.Err = err
 		return r
 	}
+	guessed := t.ContentType == "" && !t.IsHTTP()
 	if t.ContentType != "" {
 		ct = t.ContentType
-	} else if !t.IsHTTP() {
+	} else if guessed {
 		ct = GuessContentType(body)
 	}
 	r.ContentType = ct
@@ -220,20 +289,72 @@ func (s *Scraper) ScrapeStream(ctx context.Context, t *Target, started func(*Res
 		r.Err = fmt.Errorf("%s: %w (--content-type parses it as another format)", r.Target, err)
 		return r
 	}
-	r.Format = f
-	if started != nil {
-		started(&r)
+	lim := s.limits(t)
+	parse := func(f Format) ([]string, error) {
+		r.Format = f
+		if started != nil {
+			started(&r)
+			started = nil
+		}
+		return ParseStream(ctx, body, f, lim, func(fam *Family) error {
+			r.Series += fam.SeriesCount()
+			return emit(fam)
+		})
 	}
-	r.Warnings, err = ParseStream(body, f, func(fam *Family) error {
-		r.Series += fam.SeriesCount()
-		return emit(fam)
-	})
+	// A guess must never turn a valid input into an error: when the
+	// guessed format fails, the text format gets its chance. (The
+	// OpenMetrics and protobuf parsers emit nothing before they succeed,
+	// so nothing is emitted twice.)
+	r.Warnings, err = parse(f)
+	if err != nil && guessed && f != FormatText && ctx.Err() == nil && !errors.Is(err, ErrLimit) {
+		warnings, textErr := parse(FormatText)
+		if textErr == nil {
+			r.ContentType = acceptOf[ProtoText]
+			r.Warnings = append(warnings, fmt.Sprintf("read as the text format: it is not valid %s (%v)", f, err))
+			err = nil
+		} else {
+			r.Format = f
+			err = fmt.Errorf("%w (nor is it the text format: %v; --content-type names the format)", err, textErr)
+		}
+	}
 	r.Duration = time.Since(r.Start)
 	if err != nil {
-		r.Err = fmt.Errorf("parsing %s as %s: %w", r.Target, f, err)
+		if cause := context.Cause(ctx); cause != nil && ctx.Err() != nil {
+			err = cause
+		}
+		r.Err = fmt.Errorf("parsing %s as %s: %w", r.Target, r.Format, err)
 		return r
 	}
 	return r
+}
+
+// TimeoutError is a target that took longer than the scraper's timeout,
+// to answer or to parse.
+type TimeoutError struct {
+	Target  string
+	Timeout time.Duration
+}
+
+func (e *TimeoutError) Error() string {
+	return fmt.Sprintf("%s took longer than the %s timeout", e.Target, e.Timeout)
+}
+
+// Is makes a TimeoutError a context.DeadlineExceeded too.
+func (e *TimeoutError) Is(target error) bool { return target == context.DeadlineExceeded }
+
+// limits are t's, field by field, else the scraper's.
+func (s *Scraper) limits(t *Target) Limits {
+	l := s.Limits
+	for _, f := range []struct{ dst, src *int }{
+		{&l.Samples, &t.Limits.Samples}, {&l.Labels, &t.Limits.Labels},
+		{&l.LabelNameLength, &t.Limits.LabelNameLength}, {&l.LabelValueLength, &t.Limits.LabelValueLength},
+		{&l.Buckets, &t.Limits.Buckets},
+	} {
+		if *f.src > 0 {
+			*f.dst = *f.src
+		}
+	}
+	return l
 }
 
 // Up reports whether the target was scraped and parsed.
@@ -263,8 +384,11 @@ func GuessContentType(body []byte) string {
 	return "text/plain;version=0.0.4"
 }
 
-func (s *Scraper) limit() int64 {
-	if s.BodySizeLimit > 0 {
+func (s *Scraper) limit(t *Target) int64 {
+	switch {
+	case t.BodySizeLimit > 0:
+		return int64(t.BodySizeLimit)
+	case s.BodySizeLimit > 0:
 		return s.BodySizeLimit
 	}
 	return DefaultBodySizeLimit
@@ -274,18 +398,18 @@ func (s *Scraper) fetch(ctx context.Context, t *Target) ([]byte, string, error) 
 	if !t.IsHTTP() {
 		return s.readLocal(t)
 	}
-	if s.Timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, s.Timeout)
-		defer cancel()
-	}
 	client, err := s.client(t)
 	if err != nil {
 		return nil, "", err
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.URL, nil)
 	if err != nil {
-		return nil, "", fmt.Errorf("building request for %s: %w", t.DisplayName(), err)
+		// url.Error quotes the URL whole, user info and all: say only why.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, "", fmt.Errorf("building request for %s: %v", t.DisplayName(), err)
 	}
 	protos := s.Protocols
 	if len(protos) == 0 {
@@ -311,9 +435,8 @@ func (s *Scraper) fetch(ctx context.Context, t *Target) ([]byte, string, error) 
 	if budget > 0 {
 		req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", strconv.FormatFloat(budget.Seconds(), 'f', 3, 64))
 	}
-	for k, v := range t.Headers {
-		req.Header.Set(k, v)
-	}
+	// t.Headers are added by the client's transport, to this host only
+	// (see headerTransport).
 	resp, err := client.Do(req)
 	if err != nil {
 		return nil, "", describeHTTPError(ctx, t, s.Timeout, err)
@@ -332,7 +455,8 @@ func (s *Scraper) fetch(ctx context.Context, t *Target) ([]byte, string, error) 
 		defer gz.Close()
 		rd = gz
 	}
-	body, err := readLimited(rd, s.limit(), resp.ContentLength)
+	// Content-Length is a claim, not a size: it never decides an allocation.
+	body, err := readLimited(rd, s.limit(t), -1)
 	if err != nil {
 		return body, "", describeReadError(ctx, t, s.Timeout, err)
 	}
@@ -360,18 +484,31 @@ func (s *Scraper) readLocal(t *Target) ([]byte, string, error) {
 			size = st.Size()
 		}
 	}
-	body, err := readLimited(rd, s.limit(), size)
+	body, err := readLimited(rd, s.limit(t), size)
 	if err != nil {
 		return body, "", fmt.Errorf("reading %s: %w", t.DisplayName(), err)
 	}
 	return body, t.ContentType, nil
 }
 
-// ErrBodyTooLarge is returned when a body passes the size limit.
+// ErrBodyTooLarge matches a BodyTooLargeError with errors.Is.
 var ErrBodyTooLarge = errors.New("body too large")
 
+// BodyTooLargeError is a body past the body size limit.
+type BodyTooLargeError struct{ Limit int64 }
+
+func (e *BodyTooLargeError) Error() string {
+	return fmt.Sprintf("body_size_limit of %s exceeded: stopped reading there", FormatBytes(e.Limit))
+}
+
+// Is makes errors.Is(err, ErrBodyTooLarge) and errors.Is(err, ErrLimit)
+// true.
+func (e *BodyTooLargeError) Is(target error) bool {
+	return target == ErrBodyTooLarge || target == ErrLimit
+}
+
 // readLimited reads all of r but stops one byte past limit. A known size
-// lets it allocate once.
+// (of a regular file, never what a server claims) lets it allocate once.
 func readLimited(r io.Reader, limit, size int64) ([]byte, error) {
 	var buf bytes.Buffer
 	if size > 0 && size <= limit {
@@ -382,7 +519,7 @@ func readLimited(r io.Reader, limit, size int64) ([]byte, error) {
 		return buf.Bytes(), err
 	}
 	if n > limit {
-		return nil, fmt.Errorf("%w: stopped reading after the %s body size limit (raise --body-size-limit)", ErrBodyTooLarge, FormatBytes(limit))
+		return nil, &BodyTooLargeError{Limit: limit}
 	}
 	return buf.Bytes(), nil
 }
@@ -417,6 +554,13 @@ func (s *Scraper) client(t *Target) (*http.Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("http_config of %s: %w", t.DisplayName(), err)
 	}
+	if len(t.Headers) > 0 {
+		u, err := url.Parse(t.URL)
+		if err != nil {
+			return nil, fmt.Errorf("invalid URL %q", RedactURL(t.URL))
+		}
+		c.Transport = &headerTransport{next: c.Transport, host: u.Host, headers: t.Headers}
+	}
 	if s.clients == nil {
 		s.clients = map[*Target]*http.Client{}
 	}
@@ -424,14 +568,37 @@ func (s *Scraper) client(t *Target) (*http.Client, error) {
 	return c, nil
 }
 
+// headerTransport adds the user's headers to requests for the target's
+// own host only. Go's client forwards every header but Authorization and
+// cookies on a redirect, so an API key set with --header would otherwise
+// reach whatever host the target redirects to.
+type headerTransport struct {
+	next    http.RoundTripper
+	host    string
+	headers map[string]string
+}
+
+func (h *headerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Host == h.host {
+		// A redirect copies the headers of the client's request, which
+		// never holds these: they are added to a clone, here.
+		req = req.Clone(req.Context())
+		for k, v := range h.headers {
+			req.Header.Set(k, v)
+		}
+	}
+	return h.next.RoundTrip(req)
+}
+
 // describeHTTPError says what went wrong in words a person can act on.
 func describeHTTPError(ctx context.Context, t *Target, timeout time.Duration, err error) error {
 	name := t.DisplayName()
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		if timeout == 0 {
-			return fmt.Errorf("%s did not answer before the scrape's deadline", name)
+		var te *TimeoutError
+		if errors.As(context.Cause(ctx), &te) {
+			return fmt.Errorf("%s did not answer within the %s timeout", name, timeout)
 		}
-		return fmt.Errorf("%s did not answer within the %s timeout (raise --timeout)", name, timeout)
+		return fmt.Errorf("%s did not answer before the scrape's deadline", name)
 	}
 	if errors.Is(ctx.Err(), context.Canceled) {
 		return fmt.Errorf("scraping %s: interrupted", name)
@@ -442,7 +609,7 @@ func describeHTTPError(ctx context.Context, t *Target, timeout time.Duration, er
 	}
 	var ue *url.Error
 	if errors.As(err, &ue) {
-		err = ue.Err
+		err = ue.Err // it quotes the URL, user info and all
 	}
 	return fmt.Errorf("scraping %s: %w", name, err)
 }

@@ -8,8 +8,9 @@
 package exposition
 
 import (
+	"cmp"
 	"math"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/prometheus/prometheus/model/histogram"
@@ -91,14 +92,30 @@ func (ls Labels) key() string {
 	return b.String()
 }
 
-// sortLabels sorts by name with an insertion sort: label sets are small,
-// and this runs once per series on the parser's hot path.
+// sortLabels sorts by name: an insertion sort for the usual handful of
+// labels (it runs once per series on the parser's hot path), a real sort
+// beyond, so that a line with 50,000 labels stays linearithmic.
 func sortLabels(ls Labels) {
+	if len(ls) > 16 {
+		// Not stable: two labels of one name are an error either way.
+		slices.SortFunc(ls, func(a, b Label) int { return strings.Compare(a.Name, b.Name) })
+		return
+	}
 	for i := 1; i < len(ls); i++ {
 		for j := i; j > 0 && ls[j].Name < ls[j-1].Name; j-- {
 			ls[j], ls[j-1] = ls[j-1], ls[j]
 		}
 	}
+}
+
+// duplicateName returns a label name that sorted ls holds twice, or "".
+func duplicateName(ls Labels) string {
+	for i := 1; i < len(ls); i++ {
+		if ls[i].Name == ls[i-1].Name {
+			return ls[i].Name
+		}
+	}
+	return ""
 }
 
 var escaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
@@ -150,9 +167,11 @@ type Quantile struct {
 
 // Exemplar is an OpenMetrics exemplar.
 type Exemplar struct {
-	Labels       Labels
-	Value        float64
-	TimestampMs  int64
+	Labels Labels
+	Value  float64
+	// Timestamp is in Unix seconds, at the precision exposed (OpenMetrics
+	// gives exemplars fractional seconds, not milliseconds).
+	Timestamp    float64
 	HasTimestamp bool
 }
 
@@ -189,14 +208,18 @@ func (f *Family) complete() {
 	}
 }
 
+// sortBuckets and sortQuantiles are stable, so that of two with the same
+// bound the first exposed stays first (and is the one kept).
 func sortBuckets(bs []Bucket) {
-	if !sort.SliceIsSorted(bs, func(i, j int) bool { return bs[i].UpperBound < bs[j].UpperBound }) {
-		sort.SliceStable(bs, func(i, j int) bool { return bs[i].UpperBound < bs[j].UpperBound })
+	byBound := func(a, b Bucket) int { return cmp.Compare(a.UpperBound, b.UpperBound) }
+	if !slices.IsSortedFunc(bs, byBound) {
+		slices.SortStableFunc(bs, byBound)
 	}
 }
 
 func sortQuantiles(qs []Quantile) {
-	if !sort.SliceIsSorted(qs, func(i, j int) bool { return qs[i].Quantile < qs[j].Quantile }) {
-		sort.SliceStable(qs, func(i, j int) bool { return qs[i].Quantile < qs[j].Quantile })
+	byQuantile := func(a, b Quantile) int { return cmp.Compare(a.Quantile, b.Quantile) }
+	if !slices.IsSortedFunc(qs, byQuantile) {
+		slices.SortStableFunc(qs, byQuantile)
 	}
 }

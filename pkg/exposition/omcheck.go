@@ -136,7 +136,10 @@ func omCheckRepeat(prev *Metric, ts *int64) error {
 
 // omCheckNextBucket checks a bucket against the one exposed before it.
 func omCheckNextBucket(prev Bucket, le, count float64) error {
-	if le <= prev.UpperBound {
+	if le == prev.UpperBound {
+		return fmt.Errorf("duplicate bucket le=%g", le)
+	}
+	if le < prev.UpperBound {
 		return fmt.Errorf("bucket le=%g comes after le=%g; buckets must be in increasing order", le, prev.UpperBound)
 	}
 	if count < prev.Count {

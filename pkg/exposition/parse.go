@@ -1,6 +1,7 @@
 package exposition
 
 import (
+	"context"
 	"fmt"
 	"mime"
 	"strings"
@@ -80,13 +81,18 @@ func (e *ParseError) Error() string {
 
 func (e *ParseError) Unwrap() error { return e.Err }
 
-// Parse parses a whole exposition body. Label strings of the text format
-// point into body, so the caller must not modify body while it uses the
-// result.
+// Parse parses a whole exposition body with no limits. Label strings of
+// the text format point into body, so the caller must not modify body
+// while it uses the result.
 func Parse(body []byte, f Format) (*ParseResult, error) {
+	return ParseWith(context.Background(), body, f, Limits{})
+}
+
+// ParseWith parses a whole body within ctx and lim.
+func ParseWith(ctx context.Context, body []byte, f Format, lim Limits) (*ParseResult, error) {
 	res := &ParseResult{}
 	var err error
-	res.Warnings, err = ParseStream(body, f, func(fam *Family) error {
+	res.Warnings, err = ParseStream(ctx, body, f, lim, func(fam *Family) error {
 		res.Families = append(res.Families, *fam)
 		return nil
 	})
@@ -99,17 +105,18 @@ func Parse(body []byte, f Format) (*ParseResult, error) {
 // ParseStream parses body and hands each family to emit as soon as it is
 // complete (for the text format; the others are parsed whole first), so
 // that a large exposition can be written out without holding its model.
-// It returns the warnings; an error from emit stops the parse.
-func ParseStream(body []byte, f Format, emit func(*Family) error) ([]string, error) {
+// It stops when ctx ends or an exposition breaks one of lim (a
+// *LimitError). It returns the warnings; an error from emit stops the parse.
+func ParseStream(ctx context.Context, body []byte, f Format, lim Limits, emit func(*Family) error) ([]string, error) {
 	if f == FormatText {
-		return parsePromText(body, emit)
+		return parsePromText(ctx, body, lim, emit)
 	}
 	var res *ParseResult
 	var err error
 	if f == FormatProtobuf {
-		res, err = parseProtobuf(body)
+		res, err = parseProtobuf(ctx, body, lim)
 	} else {
-		res, err = parseOpenMetrics(body)
+		res, err = parseOpenMetrics(ctx, body, lim)
 	}
 	if err != nil {
 		return nil, err
@@ -123,8 +130,9 @@ func ParseStream(body []byte, f Format, emit func(*Family) error) ([]string, err
 }
 
 // parseOpenMetrics runs textparse's OpenMetrics parser and the builder.
-func parseOpenMetrics(body []byte) (*ParseResult, error) {
-	b := newBuilder()
+func parseOpenMetrics(ctx context.Context, body []byte, lim Limits) (*ParseResult, error) {
+	b := newBuilder(ctx, lim)
+	b.body = body
 	if err := b.run(textparse.NewOpenMetricsParser(body, labels.NewSymbolTable())); err != nil {
 		return nil, &ParseError{Line: b.errorLine(body), Err: err}
 	}

@@ -1,8 +1,11 @@
 package exposition
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"math"
+	"unicode/utf8"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/prometheus/model/histogram"
@@ -18,10 +21,19 @@ import (
 // The messages are cut out of body directly rather than through a streaming
 // decoder, so that a corrupt length prefix claiming gigabytes is an error,
 // not an allocation.
-func parseProtobuf(body []byte) (*ParseResult, error) {
+//
+// Every message is held to the rules the text formats enforce by their
+// grammar: valid UTF-8, a family name, distinct label names, buckets and
+// quantiles that ascend. A family sent twice is left out with a warning,
+// the first kept, as the text parser does with a split family.
+func parseProtobuf(ctx context.Context, body []byte, lim Limits) (*ParseResult, error) {
 	res := &ParseResult{}
 	seen := map[string]bool{}
+	samples := 0
 	for i, off := 1, 0; off < len(body); i++ {
+		if err := checkCtx(ctx); err != nil {
+			return nil, &ParseError{Err: err}
+		}
 		size, n := protowire.ConsumeVarint(body[off:])
 		if n < 0 {
 			return nil, &ParseError{Err: fmt.Errorf("protobuf message %d at byte %d: invalid length prefix", i, off)}
@@ -35,14 +47,20 @@ func parseProtobuf(body []byte) (*ParseResult, error) {
 			return nil, &ParseError{Err: fmt.Errorf("protobuf message %d at byte %d: %w", i, off, err)}
 		}
 		off += int(size)
-		if seen[mf.GetName()] {
-			res.Warnings = append(res.Warnings, fmt.Sprintf("metric family %q sent twice", mf.GetName()))
-		}
-		seen[mf.GetName()] = true
 		f, err := familyFromProto(&mf)
-		if err != nil {
-			return nil, &ParseError{Err: fmt.Errorf("protobuf message %d (%s): %w", i, mf.GetName(), err)}
+		if err == nil {
+			err = lim.checkFamily(&f, &samples)
 		}
+		if err != nil {
+			return nil, &ParseError{Err: fmt.Errorf("protobuf message %d (%q): %w", i, abbrev(mf.GetName()), err)}
+		}
+		if seen[f.Name] {
+			if len(res.Warnings) < 50 {
+				res.Warnings = append(res.Warnings, fmt.Sprintf("metric family %q sent twice; the second left out (the first is kept)", f.Name))
+			}
+			continue
+		}
+		seen[f.Name] = true
 		res.Families = append(res.Families, f)
 	}
 	return res, nil
@@ -62,6 +80,14 @@ func familyFromProto(mf *dto.MetricFamily) (Family, error) {
 	if !ok {
 		return Family{}, fmt.Errorf("unknown metric type %d", mf.GetType())
 	}
+	switch {
+	case mf.GetName() == "":
+		return Family{}, errors.New("a metric family without a name")
+	case !utf8.ValidString(mf.GetName()):
+		return Family{}, errors.New("the family name is not valid UTF-8")
+	case !utf8.ValidString(mf.GetHelp()) || !utf8.ValidString(mf.GetUnit()):
+		return Family{}, errors.New("help or unit is not valid UTF-8")
+	}
 	f := Family{Name: mf.GetName(), Type: t, Help: mf.GetHelp(), Unit: mf.GetUnit(), Metrics: make([]Metric, 0, len(mf.GetMetric()))}
 	for _, pm := range mf.GetMetric() {
 		m := Metric{TimestampMs: pm.GetTimestampMs(), HasTimestamp: pm.TimestampMs != nil}
@@ -69,11 +95,18 @@ func familyFromProto(mf *dto.MetricFamily) (Family, error) {
 			m.Labels = append(m.Labels, Label{lp.GetName(), lp.GetValue()})
 		}
 		sortLabels(m.Labels)
+		if err := checkProtoLabels(m.Labels, t); err != nil {
+			return f, err
+		}
 		switch t {
 		case Counter:
 			m.Value = pm.GetCounter().GetValue()
 			m.Created = protoTime(pm.GetCounter().GetCreatedTimestamp())
-			if e := exemplarFromProto(pm.GetCounter().GetExemplar()); e != nil {
+			e, err := exemplarFromProto(pm.GetCounter().GetExemplar())
+			if err != nil {
+				return f, err
+			}
+			if e != nil {
 				m.Exemplars = append(m.Exemplars, *e)
 			}
 		case Gauge:
@@ -85,9 +118,14 @@ func familyFromProto(mf *dto.MetricFamily) (Family, error) {
 			m.Count, m.Sum, m.hasCount, m.hasSum = float64(s.GetSampleCount()), s.GetSampleSum(), true, true
 			m.Created = protoTime(s.GetCreatedTimestamp())
 			for _, q := range s.GetQuantile() {
+				if qv := q.GetQuantile(); math.IsNaN(qv) || qv < 0 || qv > 1 {
+					return f, fmt.Errorf("quantile %g is not between 0 and 1", qv)
+				}
+				if n := len(m.Quantiles); n > 0 && q.GetQuantile() <= m.Quantiles[n-1].Quantile {
+					return f, fmt.Errorf("quantile %g comes after %g; quantiles must ascend", q.GetQuantile(), m.Quantiles[n-1].Quantile)
+				}
 				m.Quantiles = append(m.Quantiles, Quantile{q.GetQuantile(), q.GetValue()})
 			}
-			sortQuantiles(m.Quantiles)
 		case Histogram, GaugeHistogram:
 			if err := histogramFromProto(pm.GetHistogram(), &m); err != nil {
 				return f, err
@@ -110,14 +148,30 @@ func histogramFromProto(h *dto.Histogram, m *Metric) error {
 		if b.CumulativeCountFloat != nil {
 			c = b.GetCumulativeCountFloat()
 		}
-		m.Buckets = append(m.Buckets, Bucket{UpperBound: b.GetUpperBound(), Count: c, Exemplar: exemplarFromProto(b.GetExemplar())})
+		bound := b.GetUpperBound()
+		if math.IsNaN(bound) {
+			return errors.New("a bucket with a NaN upper bound")
+		}
+		if n := len(m.Buckets); n > 0 {
+			if err := omCheckNextBucket(m.Buckets[n-1], bound, c); err != nil {
+				return err
+			}
+		}
+		e, err := exemplarFromProto(b.GetExemplar())
+		if err != nil {
+			return err
+		}
+		m.Buckets = append(m.Buckets, Bucket{UpperBound: bound, Count: c, Exemplar: e})
 	}
-	sortBuckets(m.Buckets)
 	if n := len(m.Buckets); n > 0 && !math.IsInf(m.Buckets[n-1].UpperBound, 1) {
 		m.Buckets = append(m.Buckets, Bucket{UpperBound: math.Inf(1), Count: m.Count})
 	}
 	for _, e := range h.GetExemplars() {
-		if x := exemplarFromProto(e); x != nil {
+		x, err := exemplarFromProto(e)
+		if err != nil {
+			return err
+		}
+		if x != nil {
 			m.Exemplars = append(m.Exemplars, *x)
 		}
 	}
@@ -174,18 +228,43 @@ func nativeCounts(deltas []int64, counts []float64) []float64 {
 	return out
 }
 
-func exemplarFromProto(e *dto.Exemplar) *Exemplar {
+func exemplarFromProto(e *dto.Exemplar) (*Exemplar, error) {
 	if e == nil {
-		return nil
+		return nil, nil
 	}
 	x := &Exemplar{Value: e.GetValue()}
 	for _, lp := range e.GetLabel() {
 		x.Labels = append(x.Labels, Label{lp.GetName(), lp.GetValue()})
 	}
-	if ts := e.GetTimestamp(); ts != nil {
-		x.TimestampMs, x.HasTimestamp = ts.AsTime().UnixMilli(), true
+	sortLabels(x.Labels)
+	if err := checkProtoLabels(x.Labels, ""); err != nil {
+		return nil, fmt.Errorf("exemplar: %w", err)
 	}
-	return x
+	if ts := e.GetTimestamp(); ts != nil {
+		x.Timestamp, x.HasTimestamp = protoTime(ts), true
+	}
+	return x, nil
+}
+
+// checkProtoLabels holds sorted labels to the text formats' rules: names
+// that are valid UTF-8, not empty, not __name__, and not twice; values
+// that are valid UTF-8; no le or quantile on a histogram or summary, where
+// those names are the buckets' and quantiles'.
+func checkProtoLabels(ls Labels, t Type) error {
+	for _, l := range ls {
+		switch {
+		case l.Name == "" || l.Name == "__name__":
+			return fmt.Errorf("invalid label name %q", l.Name)
+		case !utf8.ValidString(l.Name) || !utf8.ValidString(l.Value):
+			return fmt.Errorf("label %q: not valid UTF-8", abbrev(l.Name))
+		case l.Name == "le" && t.IsHistogram(), l.Name == "quantile" && t == Summary:
+			return fmt.Errorf("label %q is reserved for %s buckets or quantiles", l.Name, t)
+		}
+	}
+	if dup := duplicateName(ls); dup != "" {
+		return fmt.Errorf("label %q appears twice", abbrev(dup))
+	}
+	return nil
 }
 
 // protoTime converts a created timestamp to Unix seconds (0 when absent).

@@ -1,8 +1,10 @@
 package exposition
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,21 +20,29 @@ import (
 // label strings are not copied: they point into body, which therefore must
 // not be modified while the result is in use.
 //
-// With emit set, each family is handed over as soon as the next one starts
-// and then forgotten, so memory stays at the size of the body plus one
-// family. A family whose samples are split (which the format forbids) is
-// then emitted once per part.
-func parsePromText(body []byte, emit func(*Family) error) ([]string, error) {
+// Each family is handed to emit as soon as the next one starts and then
+// forgotten but for a hash of its name, so that memory stays at the size
+// of the body plus one family. Samples of a family that come back after
+// another family (which the format forbids) are left out with a warning:
+// the first group is kept, as Prometheus keeps the first sample.
+//
+// Time is linear in the body (label sets are sorted once, duplicates found
+// by the sort, buckets by a sort when the family ends), and ctx is looked
+// at every few thousand lines.
+func parsePromText(ctx context.Context, body []byte, lim Limits, emit func(*Family) error) ([]string, error) {
 	p := &textParser{
+		ctx:    ctx,
+		lim:    lim,
 		s:      unsafe.String(unsafe.SliceData(body), len(body)),
-		byName: map[string]int{},
-		cur:    -1,
+		open:   map[string]*textFam{},
+		closed: map[uint64]famKind{},
 		emit:   emit,
+		hasher: xxhash.New(),
 	}
 	if err := p.run(); err != nil {
 		return p.warnings, &ParseError{Line: p.line, Err: err}
 	}
-	if p.cur >= 0 {
+	if p.cur != nil {
 		if err := p.flush(p.cur); err != nil {
 			return p.warnings, err
 		}
@@ -40,56 +50,137 @@ func parsePromText(body []byte, emit func(*Family) error) ([]string, error) {
 	return p.warnings, nil
 }
 
-// flush completes family i and emits it, unless it has nothing to show yet.
-func (p *textParser) flush(i int) error {
-	f := &p.fams[i]
-	if len(f.Metrics) == 0 {
-		return nil
+// famKind is what the parser remembers of an emitted family: which sample
+// names it owned.
+type famKind uint8
+
+const (
+	kindPlain famKind = iota
+	kindHistogram
+	kindSummary
+)
+
+func kindOf(t Type) famKind {
+	switch t {
+	case Histogram:
+		return kindHistogram
+	case Summary:
+		return kindSummary
 	}
-	f.complete()
-	out := *f
-	f.Metrics = nil
-	p.state[i].index = nil // made again only if the family is reopened
-	return p.emit(&out)
+	return kindPlain
 }
 
-// switchTo makes family i the current one, emitting the one before.
-func (p *textParser) switchTo(i int) error {
-	if p.cur >= 0 && p.cur != i {
-		if err := p.flush(p.cur); err != nil {
-			return err
-		}
+// owns reports whether a family of kind k owns the sample name base+suffix.
+func (k famKind) owns(suffix string) bool {
+	switch suffix {
+	case "":
+		return true
+	case "_count", "_sum":
+		return k != kindPlain
+	case "_bucket":
+		return k == kindHistogram
 	}
-	p.cur = i
-	return nil
+	return false
 }
 
-type textFamState struct {
+// textFam is a family being parsed, with what the parser knows of it.
+type textFam struct {
+	Family
 	typed, help bool
 	index       map[uint64]int // label hash -> metric, for duplicates and regrouping; made on first sample
 }
 
 type textParser struct {
+	ctx  context.Context
+	lim  Limits
 	s    string
 	pos  int
 	line int
 
-	fams     []Family // metadata of every family; metrics only until emitted
-	state    []textFamState
-	byName   map[string]int
-	cur      int
+	// open holds the families not emitted yet: the current one, and those
+	// with metadata but no samples so far.
+	open map[string]*textFam
+	// closed holds the name hash of every emitted family.
+	closed   map[uint64]famKind
+	cur      *textFam
 	emit     func(*Family) error
 	warnings []string
 	dups     int
+	samples  int
 
 	scratch Labels // labels of the current line
 	hasher  *xxhash.Digest
 }
 
+// flush completes family f and emits it, unless it has nothing to show yet.
+func (p *textParser) flush(f *textFam) error {
+	if len(f.Metrics) == 0 {
+		return nil
+	}
+	f.complete()
+	for i := range f.Metrics {
+		p.dedupe(&f.Family, &f.Metrics[i])
+	}
+	out := f.Family
+	delete(p.open, f.Name)
+	p.closed[xxhash.Sum64String(f.Name)] = kindOf(f.Type)
+	if p.cur == f {
+		p.cur = nil
+	}
+	return p.emit(&out)
+}
+
+// dedupe drops the second bucket or quantile of the same bound, keeping
+// the first, in buckets and quantiles that complete has sorted stably.
+func (p *textParser) dedupe(f *Family, m *Metric) {
+	kept := 0
+	for i, b := range m.Buckets {
+		if i > 0 && b.UpperBound == m.Buckets[kept-1].UpperBound {
+			p.duplicate(f.Name+"_bucket", m.Labels, " le="+strconv.Quote(formatBound(b.UpperBound)))
+			continue
+		}
+		m.Buckets[kept] = b
+		kept++
+	}
+	m.Buckets = m.Buckets[:kept]
+	kept = 0
+	for i, q := range m.Quantiles {
+		if i > 0 && q.Quantile == m.Quantiles[kept-1].Quantile {
+			p.duplicate(f.Name, m.Labels, " quantile="+strconv.Quote(formatBound(q.Quantile)))
+			continue
+		}
+		m.Quantiles[kept] = q
+		kept++
+	}
+	m.Quantiles = m.Quantiles[:kept]
+}
+
+func formatBound(v float64) string {
+	if math.IsInf(v, 1) {
+		return "+Inf"
+	}
+	return strconv.FormatFloat(v, 'g', -1, 64)
+}
+
+// switchTo makes f the current family, emitting the one before.
+func (p *textParser) switchTo(f *textFam) error {
+	if p.cur != nil && p.cur != f {
+		if err := p.flush(p.cur); err != nil {
+			return err
+		}
+	}
+	p.cur = f
+	return nil
+}
+
 func (p *textParser) run() error {
-	p.hasher = xxhash.New()
 	for p.pos < len(p.s) {
 		p.line++
+		if p.line%ctxCheckEvery == 0 {
+			if err := checkCtx(p.ctx); err != nil {
+				return err
+			}
+		}
 		end := strings.IndexByte(p.s[p.pos:], '\n')
 		if end < 0 {
 			end = len(p.s)
@@ -130,22 +221,28 @@ func (p *textParser) comment(line string) error {
 		return fmt.Errorf("%s line: invalid metric name %q", kw, name+rest)
 	}
 	text := strings.TrimLeft(rest, " \t")
-	i, ok := p.byName[name]
+	f, ok := p.open[name]
 	if !ok {
-		i = p.newFamily(name, Untyped)
+		if _, done := p.closed[xxhash.Sum64String(name)]; done {
+			if kw == "TYPE" {
+				return fmt.Errorf("TYPE line for metric family %q after its samples", name)
+			}
+			p.warn(fmt.Sprintf("HELP line for metric family %q after its samples ignored", name))
+			return nil
+		}
+		f = p.newFamily(name)
 	}
-	if err := p.switchTo(i); err != nil {
+	if err := p.switchTo(f); err != nil {
 		return err
 	}
-	f, st := &p.fams[i], &p.state[i]
 	if kw == "HELP" {
-		if st.help {
+		if f.help {
 			return fmt.Errorf("second HELP line for metric family %q", name)
 		}
-		st.help = true
+		f.help = true
 		f.Help = unescapeHelp(text)
 	} else {
-		if st.typed {
+		if f.typed {
 			return fmt.Errorf("second TYPE line for metric family %q", name)
 		}
 		if len(f.Metrics) > 0 {
@@ -157,7 +254,7 @@ func (p *textParser) comment(line string) error {
 		default:
 			return fmt.Errorf("unknown metric type %q for %s", text, name)
 		}
-		st.typed = true
+		f.typed = true
 	}
 	return nil
 }
@@ -294,6 +391,13 @@ func (p *textParser) sample(line string) error {
 		}
 		hasTS = true
 	}
+	if err := p.lim.checkLabels(name, p.scratch, 0); err != nil {
+		return err
+	}
+	sortLabels(p.scratch)
+	if dup := duplicateName(p.scratch); dup != "" {
+		return fmt.Errorf("%s: label %q appears twice", name, dup)
+	}
 	return p.add(name, v, ts, hasTS)
 }
 
@@ -346,11 +450,6 @@ func (p *textParser) labels(s, name string) (string, string, error) {
 		if lv, s, err = p.quoted(s); err != nil {
 			return name, s, err
 		}
-		for _, l := range p.scratch {
-			if l.Name == ln {
-				return name, s, fmt.Errorf("label %q appears twice", ln)
-			}
-		}
 		p.scratch = append(p.scratch, Label{ln, lv})
 		s = skipBlank(s)
 		if s != "" && s[0] == ',' {
@@ -361,88 +460,100 @@ func (p *textParser) labels(s, name string) (string, string, error) {
 	}
 }
 
-func (p *textParser) newFamily(name string, t Type) int {
-	p.fams = append(p.fams, Family{Name: name, Type: t})
-	p.state = append(p.state, textFamState{})
-	i := len(p.fams) - 1
-	p.byName[name] = i
-	return i
+func (p *textParser) newFamily(name string) *textFam {
+	f := &textFam{Family: Family{Name: name, Type: Untyped}}
+	p.open[name] = f
+	return f
 }
 
-// owner finds the family a sample name belongs to, and its suffix.
-func (p *textParser) owner(name string) (int, string) {
-	try := func(i int) (int, string, bool) {
-		f := &p.fams[i]
-		if name == f.Name && f.Type != Histogram {
-			return i, "", true
-		}
-		if len(name) > len(f.Name) && strings.HasPrefix(name, f.Name) {
-			switch suf := name[len(f.Name):]; {
-			case f.Type == Histogram && (suf == "_bucket" || suf == "_count" || suf == "_sum"):
-				return i, suf, true
-			case f.Type == Summary && (suf == "_count" || suf == "_sum"):
-				return i, suf, true
-			}
-		}
-		return 0, "", false
-	}
-	if p.cur >= 0 {
-		if i, s, ok := try(p.cur); ok {
-			return i, s
+var sampleSuffixes = [...]string{"_bucket", "_count", "_sum"}
+
+// owner finds the open family a sample name belongs to, and its suffix.
+// split is true when the name belongs to a family already emitted.
+func (p *textParser) owner(name string) (f *textFam, suffix string, split bool) {
+	if p.cur != nil {
+		if suf, ok := cutFamily(name, p.cur.Name); ok && kindOf(p.cur.Type).owns(suf) {
+			return p.cur, suf, false
 		}
 	}
-	if i, ok := p.byName[name]; ok {
-		if i, s, ok := try(i); ok {
-			return i, s
-		}
+	if f, ok := p.open[name]; ok {
+		return f, "", false
 	}
-	for _, suf := range [...]string{"_bucket", "_count", "_sum"} {
+	for _, suf := range sampleSuffixes {
 		if base, ok := strings.CutSuffix(name, suf); ok {
-			if i, ok := p.byName[base]; ok {
-				if i, s, ok := try(i); ok {
-					return i, s
-				}
+			if f, ok := p.open[base]; ok && kindOf(f.Type).owns(suf) {
+				return f, suf, false
 			}
 		}
 	}
-	return -1, ""
+	if _, ok := p.closed[xxhash.Sum64String(name)]; ok {
+		return nil, "", true
+	}
+	for _, suf := range sampleSuffixes {
+		if base, ok := strings.CutSuffix(name, suf); ok {
+			if k, ok := p.closed[xxhash.Sum64String(base)]; ok && k.owns(suf) {
+				return nil, "", true
+			}
+		}
+	}
+	return nil, "", false
+}
+
+// cutFamily returns the suffix name has after family, if it starts so.
+func cutFamily(name, family string) (string, bool) {
+	if !strings.HasPrefix(name, family) {
+		return "", false
+	}
+	return name[len(family):], true
 }
 
 func (p *textParser) add(name string, v float64, ts int64, hasTS bool) error {
-	fi, suffix := p.owner(name)
-	if fi < 0 {
-		fi = p.newFamily(name, Untyped)
+	f, suffix, split := p.owner(name)
+	if split {
+		p.duplicateNote(fmt.Sprintf("sample %s%s ignored: its family's samples came earlier, and another family's since (the first group is kept)", name, p.scratch))
+		return nil
 	}
-	if err := p.switchTo(fi); err != nil {
+	if f == nil {
+		f = p.newFamily(name)
+	}
+	if err := p.switchTo(f); err != nil {
 		return err
 	}
-	f, st := &p.fams[fi], &p.state[fi]
-	if st.index == nil {
-		st.index = map[uint64]int{}
+	if f.index == nil {
+		f.index = map[uint64]int{}
 	}
-	drop := ""
+	drop, forbidden := "", ""
 	switch {
+	case f.Type == Histogram && suffix == "":
+		return fmt.Errorf("histogram %s: sample %s needs one of the suffixes _bucket, _count or _sum", f.Name, name)
 	case f.Type == Histogram && suffix == "_bucket":
 		drop = "le"
+	case f.Type == Histogram:
+		forbidden = "le"
 	case f.Type == Summary && suffix == "":
 		drop = "quantile"
+	case f.Type == Summary:
+		forbidden = "quantile"
 	}
-	ls := p.scratch
-	special := "" // the value of the le or quantile label
+	ls := p.scratch // sorted by sample
+	special := ""   // the value of the le or quantile label
 	if drop != "" {
-		found := false
-		for i, l := range ls {
-			if l.Name == drop {
-				special, found = l.Value, true
-				ls = ls[:i+copy(ls[i:], ls[i+1:])] // scratch is ours: remove in place
-				break
-			}
-		}
+		i, found := slices.BinarySearchFunc(ls, drop, func(l Label, n string) int { return strings.Compare(l.Name, n) })
 		if !found {
 			return fmt.Errorf("%s: missing %s label", name, drop)
 		}
+		special = ls[i].Value
+		ls = slices.Delete(ls, i, i+1) // scratch is ours: remove in place
 	}
-	sortLabels(ls)
+	if forbidden != "" {
+		if _, found := slices.BinarySearchFunc(ls, forbidden, func(l Label, n string) int { return strings.Compare(l.Name, n) }); found {
+			return fmt.Errorf("%s: only %s carries a %s label", name, bucketOrQuantile(f), forbidden)
+		}
+	}
+	p.samples++
+	if err := p.lim.checkSamples(p.samples); err != nil {
+		return err
+	}
 	grouped := f.Type == Histogram || f.Type == Summary
 
 	// The lines of one histogram or summary are almost always adjacent:
@@ -452,7 +563,7 @@ func (p *textParser) add(name string, v float64, ts int64, hasTS bool) error {
 		mi = n - 1
 	} else {
 		h := p.hash(ls)
-		if j, ok := st.index[h]; ok && slices.Equal(f.Metrics[j].Labels, ls) {
+		if j, ok := f.index[h]; ok && slices.Equal(f.Metrics[j].Labels, ls) {
 			if !grouped {
 				p.duplicate(name, ls, "")
 				return nil
@@ -462,31 +573,34 @@ func (p *textParser) add(name string, v float64, ts int64, hasTS bool) error {
 			f.Metrics = append(f.Metrics, Metric{Labels: cloneLabels(ls)})
 			mi = len(f.Metrics) - 1
 			if !ok {
-				st.index[h] = mi
+				f.index[h] = mi
 			}
 		}
 	}
 	m := &f.Metrics[mi]
-	if hasTS {
-		m.TimestampMs, m.HasTimestamp = ts, true
-	}
 	switch suffix {
 	case "_count":
+		if m.hasCount {
+			p.duplicate(name, m.Labels, "")
+			return nil
+		}
 		m.Count, m.hasCount = v, true
 	case "_sum":
+		if m.hasSum {
+			p.duplicate(name, m.Labels, "")
+			return nil
+		}
 		m.Sum, m.hasSum = v, true
 	case "_bucket":
 		le, err := parseBound(special)
 		if err != nil {
 			return fmt.Errorf("%s: le label: %w", name, err)
 		}
-		for _, b := range m.Buckets {
-			if b.UpperBound == le {
-				p.duplicate(name, m.Labels, fmt.Sprintf(" le=%q", special))
-				return nil
-			}
-		}
+		// Duplicates are dropped once the family is complete and sorted.
 		m.Buckets = append(m.Buckets, Bucket{UpperBound: le, Count: v})
+		if err := p.lim.checkBuckets(f.Name, len(m.Buckets)); err != nil {
+			return err
+		}
 	default:
 		if f.Type == Summary {
 			q, err := parseBound(special)
@@ -498,7 +612,17 @@ func (p *textParser) add(name string, v float64, ts int64, hasTS bool) error {
 			m.Value = v
 		}
 	}
+	if hasTS {
+		m.TimestampMs, m.HasTimestamp = ts, true
+	}
 	return nil
+}
+
+func bucketOrQuantile(f *textFam) string {
+	if f.Type == Histogram {
+		return f.Name + "_bucket"
+	}
+	return "the quantile samples of " + f.Name
 }
 
 var labelSep = []byte{0xff}
@@ -515,12 +639,24 @@ func (p *textParser) hash(ls Labels) uint64 {
 }
 
 func (p *textParser) duplicate(name string, ls Labels, extra string) {
+	p.duplicateNote(fmt.Sprintf("duplicate series %s%s%s ignored (the first one is kept)", name, ls, extra))
+}
+
+// duplicateNote warns of a sample left out; past ten, once more in all,
+// so that a hostile body cannot grow the warnings without bound.
+func (p *textParser) duplicateNote(msg string) {
 	p.dups++
 	switch {
 	case p.dups <= 10:
-		p.warnings = append(p.warnings, fmt.Sprintf("duplicate series %s%s%s ignored (the first one is kept)", name, ls, extra))
+		p.warn(msg)
 	case p.dups == 11:
-		p.warnings = append(p.warnings, "more duplicate series ignored")
+		p.warn("more duplicate series ignored")
+	}
+}
+
+func (p *textParser) warn(msg string) {
+	if len(p.warnings) < 50 {
+		p.warnings = append(p.warnings, msg)
 	}
 }
 

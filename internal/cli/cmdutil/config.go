@@ -80,7 +80,10 @@ func LoadConfig(path string, named bool, known map[string]map[string]bool) (*Con
 	if len(doc.Content) == 0 {
 		return c, nil // empty file
 	}
-	root := doc.Content[0]
+	root, err := resolveAliases(doc.Content[0])
+	if err != nil {
+		return nil, ConfigError("config file %s: %v", path, err)
+	}
 	if root.Kind != yaml.MappingNode {
 		return nil, ConfigError("config file %s: line %d: want a mapping of settings, got a %s", path, root.Line, kindName(root))
 	}
@@ -163,8 +166,8 @@ func decodeTargets(path string, n *yaml.Node) ([]exposition.Target, error) {
 	var out []exposition.Target
 	for i, item := range n.Content {
 		var t exposition.Target
-		if item.Kind == yaml.ScalarNode { // a bare URL or host:port
-			parsed, err := exposition.ParseTargetArg(item.Value)
+		if item.Kind == yaml.ScalarNode { // a bare URL, host:port or file
+			parsed, err := exposition.ParseConfigTarget(item.Value)
 			if err != nil {
 				return nil, ConfigError("config file %s: line %d: targets[%d]: %v", path, item.Line, i, err)
 			}
@@ -180,7 +183,7 @@ func decodeTargets(path string, n *yaml.Node) ([]exposition.Target, error) {
 			return nil, ConfigError("config file %s: line %d: targets[%d]: url is missing", path, item.Line, i)
 		}
 		if !t.IsHTTP() {
-			parsed, err := exposition.ParseTargetArg(t.URL)
+			parsed, err := exposition.ParseConfigTarget(t.URL)
 			if err != nil {
 				return nil, ConfigError("config file %s: line %d: targets[%d]: %v", path, item.Line, i, err)
 			}
@@ -193,6 +196,38 @@ func decodeTargets(path string, n *yaml.Node) ([]exposition.Target, error) {
 		out = append(out, t)
 	}
 	return out, nil
+}
+
+// maxConfigNodes bounds a config file with its aliases expanded, so that
+// nested aliases (a "billion laughs") cannot blow up.
+const maxConfigNodes = 100000
+
+// resolveAliases returns n with every alias replaced by a copy of what it
+// names, so that each part of the file can be checked and decoded on its
+// own (yaml.Marshal of an alias whose anchor is elsewhere fails).
+func resolveAliases(n *yaml.Node) (*yaml.Node, error) {
+	count := 0
+	var walk func(n *yaml.Node, depth int) (*yaml.Node, error)
+	walk = func(n *yaml.Node, depth int) (*yaml.Node, error) {
+		count++
+		if count > maxConfigNodes || depth > 100 {
+			return nil, fmt.Errorf("line %d: the file is too large or too deeply nested with its aliases expanded", n.Line)
+		}
+		if n.Kind == yaml.AliasNode {
+			return walk(n.Alias, depth+1)
+		}
+		c := *n
+		c.Anchor = ""
+		c.Content = make([]*yaml.Node, len(n.Content))
+		for i, child := range n.Content {
+			var err error
+			if c.Content[i], err = walk(child, depth+1); err != nil {
+				return nil, err
+			}
+		}
+		return &c, nil
+	}
+	return walk(n, 0)
 }
 
 func mustMarshal(n *yaml.Node) []byte {
@@ -245,6 +280,11 @@ func (c *Config) ApplyToFlags(cmd *cobra.Command, section string) error {
 	return firstErr
 }
 
+// setFlag sets fl from the environment or the file. A list in the file
+// gives several values. A single value is split only for comma-separated
+// flags (stringSlice, as on the command line): values of repeatable flags
+// (--match, --header, --filter...) may hold commas themselves, so in the
+// environment several are given one per line.
 func setFlag(fl *pflag.Flag, val any) error {
 	if sv, ok := fl.Value.(pflag.SliceValue); ok {
 		var items []string
@@ -254,7 +294,11 @@ func setFlag(fl *pflag.Flag, val any) error {
 				items = append(items, fmt.Sprint(it))
 			}
 		case string:
-			items = strings.Split(x, ",")
+			if fl.Value.Type() == "stringArray" {
+				items = strings.Split(strings.TrimRight(x, "\n"), "\n")
+			} else {
+				items = strings.Split(x, ",")
+			}
 		default:
 			items = []string{fmt.Sprint(x)}
 		}

@@ -16,7 +16,8 @@ type OutputFlags struct {
 
 // AddOutputFlags registers -o/--output and --format on cmd.
 func (o *OutputFlags) AddOutputFlags(cmd *cobra.Command, def string) {
-	cmd.Flags().StringVarP(&o.Output, "output", "o", def, "output format: "+strings.Join(output.Formats, "|"))
+	o.Output = def
+	cmd.Flags().VarP((*formatValue)(&o.Output), "output", "o", "output format: "+strings.Join(output.Formats, "|"))
 	cmd.Flags().StringVar(&o.Template, "format", "", "Go template per record, like docker: 'table {{.Name}}\\t{{.Value}}', 'json', or '{{.Name}}'")
 	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(output.Formats, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("format", cobra.NoFileCompletions)
@@ -36,4 +37,19 @@ func (o *OutputFlags) Resolve() (output.Format, *output.Template, error) {
 		return "", nil, UsageError("%v", err)
 	}
 	return f, nil, nil
+}
+
+// formatValue checks an -o value when it is set, so that a bad one in the
+// environment or the config file is named there, before any work.
+type formatValue string
+
+func (f *formatValue) String() string { return string(*f) }
+func (f *formatValue) Type() string   { return "string" }
+
+func (f *formatValue) Set(s string) error {
+	if _, err := output.ParseFormat(s); err != nil {
+		return err
+	}
+	*f = formatValue(s)
+	return nil
 }

@@ -229,8 +229,8 @@ func writeExemplar(jw *output.JSONWriter, e *exposition.Exemplar) {
 	jw.Key("value")
 	jw.Float(e.Value)
 	if e.HasTimestamp {
-		jw.Key("timestamp_ms")
-		jw.Int(e.TimestampMs)
+		jw.Key("timestamp_ms") // fractional: exemplars carry sub-millisecond times
+		jw.Float(e.Timestamp * 1000)
 	}
 	jw.EndObject()
 }

@@ -4,9 +4,9 @@ package scrape
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -26,11 +26,11 @@ type Options struct {
 	Args          []string
 	ConfigTargets []exposition.Target
 
-	Concurrency   int
-	Timeout       time.Duration
-	BodySizeLimit string
-	ContentType   string
-	Protocols     []string
+	Concurrency int
+	Timeout     time.Duration
+	Limits      cmdutil.LimitFlags
+	ContentType string
+	Protocols   []string
 
 	Headers               []string
 	BearerTokenFile       string
@@ -82,8 +82,8 @@ p50/p90/p99 (estimated from buckets as PromQL's histogram_quantile does);
 	}
 	fl := cmd.Flags()
 	fl.IntVar(&opts.Concurrency, "concurrency", 16, "how many targets to scrape at once")
-	fl.DurationVar(&opts.Timeout, "timeout", 10*time.Second, "time limit for each target")
-	fl.StringVar(&opts.BodySizeLimit, "body-size-limit", "64MiB", "stop reading a body larger than this (uncompressed); 0 means the default")
+	fl.DurationVar(&opts.Timeout, "timeout", 10*time.Second, "time limit for each target, from the request to the parsed exposition")
+	opts.Limits.AddLimitFlags(cmd)
 	fl.StringVar(&opts.ContentType, "content-type", "", "content type of files and stdin (default: guessed: protobuf if binary, OpenMetrics if it ends in '# EOF', else text)")
 	fl.StringSliceVar(&opts.Protocols, "protocol", []string{"protobuf", "openmetrics", "text"}, "formats to ask targets for, most preferred first")
 	fl.StringArrayVarP(&opts.Headers, "header", "H", nil, "extra request header 'Name: value' (repeatable)")
@@ -122,20 +122,20 @@ func (o *Options) targets() ([]exposition.Target, error) {
 		if t.URL == "-" {
 			stdin++
 		}
-		// Prometheus' defaults: follow redirects, allow HTTP/2.
-		t.HTTP = config.DefaultHTTPClientConfig
 		ts = append(ts, t)
 	}
 	if stdin > 1 {
 		return nil, cmdutil.UsageError("standard input ('-') can be read only once")
 	}
 	headers := map[string]string{}
-	for _, h := range o.Headers {
+	for i, h := range o.Headers {
 		name, value, ok := strings.Cut(h, ":")
-		if !ok || strings.TrimSpace(name) == "" {
-			return nil, cmdutil.UsageError("--header %q: want 'Name: value'", h)
+		name = strings.TrimSpace(name)
+		if !ok || name == "" || strings.ContainsAny(name, " \t") {
+			// Never quote it: what was meant as a value may be a token.
+			return nil, cmdutil.UsageError("--header number %d: want 'Name: value' (the value is not shown, it may be a secret)", i+1)
 		}
-		headers[http.CanonicalHeaderKey(strings.TrimSpace(name))] = strings.TrimSpace(value)
+		headers[http.CanonicalHeaderKey(name)] = strings.TrimSpace(value)
 	}
 	for i := range ts {
 		t := &ts[i]
@@ -169,6 +169,9 @@ func (o *Options) targets() ([]exposition.Target, error) {
 		}
 		if err := h.Validate(); err != nil {
 			return nil, cmdutil.UsageError("%s: %v", t.DisplayName(), err)
+		}
+		if err := cmdutil.CheckCredentialFiles(t); err != nil {
+			return nil, err
 		}
 	}
 	return ts, nil
@@ -223,7 +226,7 @@ func (o *Options) stream(ctx context.Context, s *exposition.Scraper, t *expositi
 // the target was up.
 func (o *Options) report(r *exposition.Result) bool {
 	if r.Err != nil {
-		fmt.Fprintf(o.IO.ErrOut, "monctl: %v\n", r.Err)
+		fmt.Fprintf(o.IO.ErrOut, "monctl: %v%s\n", r.Err, hint(r.Err))
 		return false
 	}
 	for _, w := range r.Warnings {
@@ -232,26 +235,19 @@ func (o *Options) report(r *exposition.Result) bool {
 	return true
 }
 
-// ParseSize reads a size such as 64MiB, 10MB (binary, as Prometheus'
-// body_size_limit), 512KiB or 1048576.
-func ParseSize(text string) (int64, error) {
-	s := strings.TrimSpace(text)
-	units := []struct {
-		suffix string
-		mult   int64
-	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1 << 10}, {"MB", 1 << 20}, {"GB", 1 << 30}, {"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}, {"B", 1}}
-	mult := int64(1)
-	for _, u := range units {
-		if strings.HasSuffix(s, u.suffix) {
-			s, mult = strings.TrimSuffix(s, u.suffix), u.mult
-			break
-		}
+// hint names the flag that changes the outcome of a failed target.
+func hint(err error) string {
+	var le *exposition.LimitError
+	var te *exposition.TimeoutError
+	switch {
+	case errors.Is(err, exposition.ErrBodyTooLarge):
+		return " (raise --body-size-limit)"
+	case errors.As(err, &le):
+		return " (raise --" + strings.ReplaceAll(le.Limit, "_", "-") + ")"
+	case errors.As(err, &te):
+		return " (raise --timeout)"
 	}
-	n, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
-	if err != nil || n < 0 {
-		return 0, fmt.Errorf("invalid size %q (want e.g. 64MiB)", text)
-	}
-	return int64(n * float64(mult)), nil
+	return ""
 }
 
 func run(ctx context.Context, o *Options) error {
@@ -259,9 +255,22 @@ func run(ctx context.Context, o *Options) error {
 	if err != nil {
 		return err
 	}
-	limit, err := ParseSize(o.BodySizeLimit)
+	if tmpl != nil {
+		// A template that names a field records lack fails now, not after
+		// every target was scraped.
+		if err := tmpl.Check(Record{Labels: map[string]string{}}); err != nil {
+			return cmdutil.UsageError("%v", err)
+		}
+	}
+	limits, bodyLimit, err := o.Limits.Resolve()
 	if err != nil {
-		return cmdutil.UsageError("--body-size-limit: %v", err)
+		return err
+	}
+	switch {
+	case o.Timeout <= 0:
+		return cmdutil.UsageError("--timeout must be positive, got %s", o.Timeout)
+	case o.Concurrency < 1:
+		return cmdutil.UsageError("--concurrency must be at least 1, got %d", o.Concurrency)
 	}
 	sel, err := exposition.NewSelector(o.Match, o.Types)
 	if err != nil {
@@ -290,7 +299,8 @@ func run(ctx context.Context, o *Options) error {
 	}
 	s := &exposition.Scraper{
 		Timeout:       o.Timeout,
-		BodySizeLimit: limit,
+		BodySizeLimit: bodyLimit,
+		Limits:        limits,
 		Protocols:     protos,
 		UserAgent:     "monctl/" + buildinfo.Get().Version,
 		Stdin:         o.IO.In,
