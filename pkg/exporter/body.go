@@ -28,14 +28,18 @@ type body struct {
 // as promhttp does it, and the body is encoded (and compressed) once per
 // format for every request that shares the collection. A request that
 // picks families with name[] (as promhttp allows) gets its own encoding.
-func (c *Collection) write(w http.ResponseWriter, r *http.Request) {
+func (c *Collection) write(w http.ResponseWriter, r *http.Request, names []string) {
 	format := expfmt.NegotiateAccept(r.Header, expfmt.DefaultOpenMetricsAcceptedFormats()...)
 	key := bodyKey{format: format, gzip: acceptsGzip(r.Header.Get("Accept-Encoding"))}
 	var b []byte
 	var err error
-	if names := r.URL.Query()["name[]"]; len(names) > 0 {
+	if len(names) > 0 {
+		want := make(map[string]bool, len(names))
+		for _, n := range names {
+			want[n] = true
+		}
 		picked := slices.DeleteFunc(slices.Clone(c.families), func(mf *dto.MetricFamily) bool {
-			return !slices.Contains(names, mf.GetName())
+			return !want[mf.GetName()]
 		})
 		b, err = encode(picked, key)
 	} else {

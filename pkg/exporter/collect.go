@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -55,16 +56,31 @@ type Collection struct {
 	bodies map[bodyKey]*body
 }
 
-// flight is a collection in progress that requests wait for.
+// flight is a collection in progress that requests wait for. Its
+// sources report as they finish, so that a request whose deadline comes
+// first can be answered with what is in by then.
 type flight struct {
-	done chan struct{}
-	c    *Collection
+	start time.Time
+	done  chan struct{}
+	c     *Collection // complete; set before done closes
+
+	mu       sync.Mutex
+	sources  []SourceResult // each source's result, once finished[i]
+	finished []bool
 }
 
-// Collect returns a collection. A collection in progress is shared rather
-// than started again, and with a cache TTL a recent one is reused. A
-// collection this call starts runs until deadline, even if the caller goes
-// away, since others may be waiting for it; ctx bounds only the wait.
+// ErrNotInTime is the error of a source that had not finished by a
+// request's deadline: down in that answer, while the collection goes on
+// for the requests that wait longer.
+var ErrNotInTime = errors.New("not collected within this scrape's timeout")
+
+// Collect returns the collection for a request that waits until
+// deadline. A collection in progress is shared rather than started again,
+// and with a cache TTL a recent one is reused. A collection runs for the
+// exporter's ScrapeTimeout, whoever started it: a request's deadline only
+// decides how long that request waits. A request whose deadline comes
+// first gets a collection of its own made of the sources finished by
+// then, the others reported as failed (ErrNotInTime). ctx bounds the wait.
 func (e *Exporter) Collect(ctx context.Context, deadline time.Time) (*Collection, error) {
 	e.mu.Lock()
 	if c := e.last; c != nil && e.opts.CacheTTL > 0 && time.Since(c.End) < e.opts.CacheTTL {
@@ -73,53 +89,98 @@ func (e *Exporter) Collect(ctx context.Context, deadline time.Time) (*Collection
 	}
 	f := e.flight
 	if f == nil {
-		f = &flight{done: make(chan struct{})}
+		f = e.startFlight()
 		e.flight = f
-		go func() {
-			fctx, cancel := context.WithDeadline(e.ctx, deadline)
-			c := e.collect(fctx)
-			cancel()
-			e.mu.Lock()
-			e.flight, e.last = nil, c
-			e.mu.Unlock()
-			f.c = c
-			close(f.done)
-		}()
 	}
 	e.mu.Unlock()
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
 	select {
 	case <-f.done:
 		return f.c, nil
+	case <-timer.C:
+		return e.partial(f), nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
 }
 
-// collect gathers every source at once. Only one runs at a time (the
-// watchers' Sample is not concurrent), which Collect ensures.
-func (e *Exporter) collect(ctx context.Context) *Collection {
-	c := &Collection{Start: time.Now()}
-	engines := e.opts.Engines
-	c.Sources = make([]SourceResult, len(engines)+len(e.opts.Targets))
-	var wg sync.WaitGroup
-	for i, w := range engines {
-		wg.Go(func() { c.Sources[i] = e.collectEngine(ctx, w) })
+// startFlight starts a collection. Called with e.mu held.
+func (e *Exporter) startFlight() *flight {
+	n := len(e.opts.Engines) + len(e.opts.Targets)
+	f := &flight{start: time.Now(), done: make(chan struct{}), sources: make([]SourceResult, n), finished: make([]bool, n)}
+	for i, w := range e.opts.Engines {
+		f.sources[i] = SourceResult{Collector: CollectorContainers, Source: w.Engine().Host}
 	}
 	for i := range e.opts.Targets {
-		wg.Go(func() { c.Sources[len(engines)+i] = e.collectTarget(ctx, &e.opts.Targets[i]) })
+		f.sources[len(e.opts.Engines)+i] = SourceResult{Collector: CollectorTarget, Source: e.opts.Targets[i].DisplayName()}
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(e.ctx, e.opts.ScrapeTimeout)
+		c := e.collect(ctx, f)
+		cancel()
+		e.mu.Lock()
+		e.flight = nil
+		if e.opts.CacheTTL > 0 {
+			e.last = c // nothing else keeps a collection past its requests
+		}
+		e.mu.Unlock()
+		f.c = c
+		close(f.done)
+	}()
+	return f
+}
+
+// collect gathers every source at once. Only one runs at a time (the
+// watchers' Sample is not concurrent), which Collect ensures.
+func (e *Exporter) collect(ctx context.Context, f *flight) *Collection {
+	var wg sync.WaitGroup
+	report := func(i int, r SourceResult) {
+		f.mu.Lock()
+		f.sources[i], f.finished[i] = r, true
+		f.mu.Unlock()
+	}
+	for i, w := range e.opts.Engines {
+		wg.Go(func() { report(i, e.collectEngine(ctx, w)) })
+	}
+	for i := range e.opts.Targets {
+		wg.Go(func() { report(len(e.opts.Engines)+i, e.collectTarget(ctx, &e.opts.Targets[i])) })
 	}
 	wg.Wait()
-	c.End = time.Now()
-	served := e.plan(c)
+	f.mu.Lock() // partial may be reading the sources
+	c := &Collection{Start: f.start, End: time.Now(), Sources: slices.Clone(f.sources)}
+	f.mu.Unlock()
+	e.build(c)
 	e.logChanges(c)
+	if c.GatherErr != nil && c.GatherErr.Error() != e.lastGatherErr {
+		e.opts.Logger.Warn("some series cannot be served", "err", oneLine(c.GatherErr))
+	}
+	e.lastGatherErr = fmt.Sprint(c.GatherErr)
+	return c
+}
+
+// partial is the collection as far as it got: for one request only, so
+// it is neither logged nor cached.
+func (e *Exporter) partial(f *flight) *Collection {
+	f.mu.Lock()
+	c := &Collection{Start: f.start, End: time.Now(), Sources: slices.Clone(f.sources)}
+	for i, ok := range f.finished {
+		if !ok {
+			c.Sources[i].Err, c.Sources[i].Duration = ErrNotInTime, c.End.Sub(f.start)
+		}
+	}
+	f.mu.Unlock()
+	e.build(c)
+	return c
+}
+
+// build turns the sources' families into what is served.
+func (e *Exporter) build(c *Collection) {
+	served := e.plan(c)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(familiesCollector(served))
 	mfs, err := reg.Gather()
 	c.GatherErr = err
-	if err != nil && err.Error() != e.lastGatherErr {
-		e.opts.Logger.Warn("some series cannot be served", "err", oneLine(err))
-	}
-	e.lastGatherErr = fmt.Sprint(err)
 	// The exporter metrics are taken with the collection, so that every
 	// request sharing it gets the same bytes, encoded once.
 	if e.own != nil {
@@ -131,7 +192,6 @@ func (e *Exporter) collect(ctx context.Context) *Collection {
 	}
 	c.families = mfs
 	c.bodies = map[bodyKey]*body{}
-	return c
 }
 
 func (e *Exporter) collectEngine(ctx context.Context, w *containers.Watcher) SourceResult {
@@ -196,13 +256,15 @@ func (s *SourceResult) attr() slog.Attr {
 // same name and type is merged (series of targets stay apart by their
 // target label, containers by host); one of another type is left out and
 // counted against its target, so that one odd target never breaks the
-// whole scrape.
+// whole scrape. monctl's own families (monctl_collector_success...) are
+// never merged into: a source's family of one of their names is left out
+// whatever its type, so that no target can speak for monctl.
 func (e *Exporter) plan(c *Collection) []servedFamily {
 	types, helps := maps.Clone(e.reservedTypes), maps.Clone(e.reservedHelp)
 	var served []servedFamily
 	add := func(s *SourceResult, f *exposition.Family, source exposition.Label) {
 		sf := servedAs(f, source)
-		if prev, ok := types[sf.name]; ok && prev != sf.typ {
+		if prev, ok := types[sf.name]; (ok && prev != sf.typ) || e.ownNames[sf.name] {
 			s.Dropped = append(s.Dropped, sf.name)
 			return
 		}

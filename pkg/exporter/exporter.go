@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"sync"
 	"time"
@@ -43,10 +44,11 @@ type Options struct {
 	// Static families are served as they are (monctl_build_info).
 	Static []exposition.Family
 
-	// ScrapeTimeout bounds a collection when the request does not say how
-	// long its scraper waits (Prometheus sends
-	// X-Prometheus-Scrape-Timeout-Seconds, which wins, less TimeoutOffset
-	// so that the answer arrives in time).
+	// ScrapeTimeout bounds every collection, and how long a request
+	// waits. A scraper that says it waits less (Prometheus sends
+	// X-Prometheus-Scrape-Timeout-Seconds) is answered within that, less
+	// TimeoutOffset so that the answer arrives in time, with the sources
+	// finished by then.
 	ScrapeTimeout time.Duration
 	TimeoutOffset time.Duration
 	// CacheTTL lets requests that come within this long after a
@@ -81,7 +83,9 @@ type Exporter struct {
 	// before any source is looked at (see plan).
 	reservedTypes map[string]dto.MetricType
 	reservedHelp  map[string]string
-	metrics       http.Handler
+	// ownNames are monctl's own families, which no source may serve into.
+	ownNames map[string]bool
+	metrics  http.Handler
 
 	mu     sync.Mutex
 	flight *flight
@@ -106,7 +110,7 @@ func New(ctx context.Context, opts Options) (*Exporter, error) {
 		opts.Scraper = &exposition.Scraper{}
 	}
 	e := &Exporter{opts: opts, ctx: ctx, logged: map[string]sourceLog{},
-		reservedTypes: map[string]dto.MetricType{}, reservedHelp: map[string]string{}}
+		reservedTypes: map[string]dto.MetricType{}, reservedHelp: map[string]string{}, ownNames: map[string]bool{}}
 
 	var h http.Handler = http.HandlerFunc(e.serveMetrics)
 	if opts.MaxRequests > 0 {
@@ -127,6 +131,7 @@ func New(ctx context.Context, opts Options) (*Exporter, error) {
 	for _, f := range selfFamilies(nil, opts.Static) {
 		sf := servedAs(&f, exposition.Label{})
 		e.reservedTypes[sf.name], e.reservedHelp[sf.name] = sf.typ, sf.help
+		e.ownNames[sf.name] = true
 	}
 	e.metrics = h
 	return e, nil
@@ -169,35 +174,35 @@ func (e *Exporter) Handler() (http.Handler, error) {
 
 // serveMetrics answers one scrape from a (shared) collection.
 func (e *Exporter) serveMetrics(w http.ResponseWriter, r *http.Request) {
-	// The collection stops at the deadline and answers with what it has;
-	// the wait allows for that answer to be put together.
-	deadline := time.Now().Add(e.timeout(r))
-	ctx, cancel := context.WithDeadline(r.Context(), deadline.Add(time.Second))
-	defer cancel()
-	c, err := e.Collect(ctx, deadline)
+	query, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
-		http.Error(w, "the collection did not finish before the scrape's deadline", http.StatusServiceUnavailable)
+		// Go refuses more than 10,000 parameters; answering everything
+		// instead would ignore what the client asked for.
+		http.Error(w, "Bad query: "+err.Error(), http.StatusBadRequest)
 		return
 	}
+	c, err := e.Collect(r.Context(), time.Now().Add(e.timeout(r)))
+	if err != nil {
+		return // the client went away
+	}
 	rec := &recorder{ResponseWriter: w, status: http.StatusOK}
-	c.write(rec, r)
+	c.write(rec, r, query["name[]"])
 	if rec.status == http.StatusOK && rec.err == nil && e.opts.Served != nil {
 		e.opts.Served()
 	}
 }
 
-// timeout is how long a scrape may take: what its scraper says it waits,
-// less the offset, else ScrapeTimeout.
+// timeout is how long a request waits: what its scraper says it waits,
+// less the offset, but never longer than ScrapeTimeout; a header that is
+// not a positive, finite number of seconds is ignored.
 func (e *Exporter) timeout(r *http.Request) time.Duration {
-	v := r.Header.Get("X-Prometheus-Scrape-Timeout-Seconds")
-	if v == "" {
-		return e.opts.ScrapeTimeout
+	t := e.opts.ScrapeTimeout
+	secs, err := strconv.ParseFloat(r.Header.Get("X-Prometheus-Scrape-Timeout-Seconds"), 64)
+	// NaN fails both comparisons; +Inf and 1e300 the second.
+	if err != nil || !(secs > 0) || !(secs < t.Seconds()) {
+		return t
 	}
-	secs, err := strconv.ParseFloat(v, 64)
-	if err != nil || secs <= 0 {
-		return e.opts.ScrapeTimeout
-	}
-	t := time.Duration(secs * float64(time.Second))
+	t = time.Duration(secs * float64(time.Second))
 	if t > e.opts.TimeoutOffset {
 		t -= e.opts.TimeoutOffset
 	}

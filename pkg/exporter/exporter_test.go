@@ -187,8 +187,10 @@ func TestReexposedTargets(t *testing.T) {
 	if n := len(fams["clash"].Metrics); n != 1 {
 		t.Errorf("clash has %d series, want node's only", n)
 	}
-	if v := value(t, fams, "monctl_target_dropped_families", "target", "other"); v != 1 {
-		t.Errorf("dropped families of other = %v, want 1", v)
+	// clash, and monctl_build_info: other is another monctl, and no
+	// target may serve into monctl's own families.
+	if v := value(t, fams, "monctl_target_dropped_families", "target", "other"); v != 2 {
+		t.Errorf("dropped families of other = %v, want 2", v)
 	}
 	// The target's go_goroutines and monctl's own are one family.
 	if v := value(t, fams, "go_goroutines", "target", "node"); v != 7 {
@@ -211,12 +213,11 @@ func TestReexposedTargets(t *testing.T) {
 	if _, ok := fams["promhttp_metric_handler_requests_total"]; !ok {
 		t.Error("no promhttp_metric_handler_requests_total")
 	}
-	// Another monctl's build info, re-exposed, sits beside ours.
-	if value(t, fams, "monctl_build_info", "target", "other", "version", "0.1") != 1 || value(t, fams, "monctl_build_info", "version", "1.2.3") != 1 {
-		t.Error("monctl_build_info of the target or of monctl is missing")
+	if n := len(fams["monctl_build_info"].Metrics); n != 1 || value(t, fams, "monctl_build_info", "version", "1.2.3") != 1 {
+		t.Errorf("monctl_build_info should be monctl's own only, has %d series", n)
 	}
-	if c := e.last; c.GatherErr != nil {
-		t.Errorf("client_golang refused series: %v", c.GatherErr)
+	if e.lastGatherErr != "<nil>" {
+		t.Errorf("client_golang refused series: %v", e.lastGatherErr)
 	}
 }
 
@@ -378,4 +379,121 @@ func waitFor(t *testing.T, cond func() bool) {
 		}
 	}
 	t.Fatal("condition not met within 10s")
+}
+
+// TestOneClientCannotChangeAnother is issue 9's item 1: the timeout
+// header of one client decides only how long that client waits.
+func TestOneClientCannotChangeAnother(t *testing.T) {
+	ok := newExposer(t, nodeBody)
+	slow := newExposer(t, otherBody)
+	slow.wait = make(chan struct{})
+	t.Cleanup(func() { close(slow.wait) })
+	e, srv := newServer(t, Options{ScrapeTimeout: 3 * time.Second, TimeoutOffset: 100 * time.Millisecond}, "ok", ok.URL, "slow", slow.URL)
+
+	// A client that claims an hour starts the collection; it is capped,
+	// and a Prometheus-like scrape that joins gets its answer in its own
+	// second, with ok up and only slow down.
+	long := make(chan string, 1)
+	go func() {
+		_, body := get(t, srv.URL+"/metrics", "X-Prometheus-Scrape-Timeout-Seconds", "3600")
+		long <- body
+	}()
+	waitFor(t, func() bool { return slow.hits.Load() == 1 })
+	resp, body := get(t, srv.URL+"/metrics", "X-Prometheus-Scrape-Timeout-Seconds", "1")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("the 1 s scrape: %s", resp.Status)
+	}
+	for _, want := range []string{`monctl_target_up{target="ok"} 1`, `monctl_target_up{target="slow"} 0`, `node_cpu_seconds_total{cpu="0",mode="user",target="ok"} 20`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the 1 s scrape lacks %s:\n%s", want, body)
+		}
+	}
+	// The hour-long client waited no longer than --scrape-timeout.
+	select {
+	case body := <-long:
+		if !strings.Contains(body, `monctl_target_up{target="ok"} 1`) {
+			t.Errorf("the capped scrape lost the healthy target:\n%s", body)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a header of 3600 s held its request past --scrape-timeout")
+	}
+
+	// A tiny deadline does not cut the collection short for a client
+	// that waits longer.
+	for _, v := range []string{"0.000001"} {
+		slow.hits.Store(0)
+		done := make(chan string, 1)
+		go func() {
+			_, body := get(t, srv.URL+"/metrics", "X-Prometheus-Scrape-Timeout-Seconds", "2")
+			done <- body
+		}()
+		waitFor(t, func() bool { return slow.hits.Load() == 1 })
+		resp, _ := get(t, srv.URL+"/metrics", "X-Prometheus-Scrape-Timeout-Seconds", v)
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("header %q: %s, want 200", v, resp.Status)
+		}
+		if body := <-done; !strings.Contains(body, `monctl_target_up{target="ok"} 1`) {
+			t.Errorf("after a concurrent header %q the healthy target is down:\n%s", v, body)
+		}
+		waitFor(t, func() bool { e.mu.Lock(); defer e.mu.Unlock(); return e.flight == nil })
+	}
+}
+
+// TestNothingKeptWithoutCache: with no cache TTL, no collection outlives
+// the requests that share it.
+func TestNothingKeptWithoutCache(t *testing.T) {
+	x := newExposer(t, nodeBody)
+	e, srv := newServer(t, Options{}, "x", x.URL)
+	get(t, srv.URL+"/metrics")
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.last != nil || e.flight != nil {
+		t.Error("the exporter keeps a collection nothing will reuse")
+	}
+}
+
+// TestTargetCannotWriteIntoOwnFamilies: a target's family named like one
+// of monctl's own, with the same type, is left out, not merged.
+func TestTargetCannotWriteIntoOwnFamilies(t *testing.T) {
+	x := newExposer(t, "# TYPE monctl_collector_success gauge\nmonctl_collector_success{collector=\"containers\",source=\"fake\"} 1\n# TYPE fine gauge\nfine 1\n")
+	_, srv := newServer(t, Options{}, "x", x.URL)
+	fams := scrapeFamilies(t, srv)
+	for _, m := range fams["monctl_collector_success"].Metrics {
+		if m.Labels.Get("source") == "fake" {
+			t.Errorf("a target wrote into monctl_collector_success: %s", m.Labels)
+		}
+	}
+	if v := value(t, fams, "monctl_target_dropped_families", "target", "x"); v != 1 {
+		t.Errorf("dropped = %v, want 1", v)
+	}
+	if v := value(t, fams, "fine", "target", "x"); v != 1 {
+		t.Errorf("the target's other family is missing")
+	}
+}
+
+func TestTooManyNames(t *testing.T) {
+	x := newExposer(t, nodeBody)
+	_, srv := newServer(t, Options{}, "x", x.URL)
+	q := strings.Repeat("name[]=a&", 10001)
+	if resp, _ := get(t, srv.URL+"/metrics?"+q); resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("10,001 name[]: %s, want 400", resp.Status)
+	}
+	if resp, body := get(t, srv.URL+"/metrics?"+strings.Repeat("name[]=a&", 100)+"name[]=go_goroutines"); resp.StatusCode != http.StatusOK || strings.Contains(body, "node_cpu") {
+		t.Errorf("101 name[]: %s", resp.Status)
+	}
+}
+
+func TestTimeoutHeaderBounds(t *testing.T) {
+	e := &Exporter{opts: Options{ScrapeTimeout: 10 * time.Second, TimeoutOffset: 500 * time.Millisecond}}
+	for v, want := range map[string]time.Duration{
+		"": 10 * time.Second, "x": 10 * time.Second, "NaN": 10 * time.Second, "Inf": 10 * time.Second,
+		"-1": 10 * time.Second, "0": 10 * time.Second, "1e300": 10 * time.Second, "3600": 10 * time.Second,
+		"3": 2500 * time.Millisecond, "0.2": 200 * time.Millisecond,
+	} {
+		r := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+		r.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", v)
+		if got := e.timeout(r); got != want {
+			t.Errorf("header %q: %s, want %s", v, got, want)
+		}
+	}
 }

@@ -45,6 +45,9 @@ type Options struct {
 	TelemetryPath          string
 	MaxRequests            int
 	DisableExporterMetrics bool
+	ReadHeaderTimeout      time.Duration
+	WriteTimeout           time.Duration
+	IdleTimeout            time.Duration
 
 	Containers      bool
 	Hosts           []string
@@ -55,6 +58,7 @@ type Options struct {
 
 	Targets       []string
 	ConfigTargets []exposition.Target
+	Limits        cmdutil.LimitFlags
 
 	ScrapeTimeout       time.Duration
 	ScrapeTimeoutOffset time.Duration
@@ -67,6 +71,8 @@ type Options struct {
 
 	filter    containers.Filter
 	targets   []exposition.Target
+	limits    exposition.Limits
+	bodyLimit int64
 	logLevel  *promslog.Level
 	logFormat *promslog.Format
 }
@@ -120,6 +126,9 @@ scrapes in flight get ` + shutdownGrace.String() + ` to finish, and the exit cod
 	fl.StringVar(&opts.TelemetryPath, "web.telemetry-path", "/metrics", "path under which to expose metrics")
 	fl.IntVar(&opts.MaxRequests, "web.max-requests", 40, "most /metrics requests served at once; beyond it 503 (0: no limit)")
 	fl.BoolVar(&opts.DisableExporterMetrics, "web.disable-exporter-metrics", false, "leave out Go runtime, process and promhttp metrics")
+	fl.DurationVar(&opts.ReadHeaderTimeout, "web.read-header-timeout", 10*time.Second, "close a connection whose request headers take longer than this")
+	fl.DurationVar(&opts.WriteTimeout, "web.write-timeout", 0, "close a connection whose answer is not written within this of its request (0: --scrape-timeout + 10s), so a client that never reads frees its slot")
+	fl.DurationVar(&opts.IdleTimeout, "web.idle-timeout", 30*time.Second, "close a keep-alive connection idle for this long")
 	fl.BoolVar(&opts.Containers, "containers", true, "serve the containers of the Docker engine(s); --containers=false serves only targets")
 	fl.StringArrayVarP(&opts.Hosts, "host", "H", nil, "Docker engine: unix:///path, tcp://host:port (repeatable; default DOCKER_HOST, else the local socket)")
 	fl.BoolVarP(&opts.All, "all", "a", false, "include stopped containers (info, state, restarts)")
@@ -127,7 +136,8 @@ scrapes in flight get ` + shutdownGrace.String() + ` to finish, and the exit cod
 	fl.StringSliceVar(&opts.ContainerLabels, "container-labels", nil, "container labels to serve as container_label_<key> labels (comma-separated or repeatable)")
 	fl.IntVar(&opts.Concurrency, "concurrency", 64, "stats calls in flight per engine")
 	fl.StringArrayVar(&opts.Targets, "target", nil, "exporter to re-expose: URL, host:port or file (repeatable; added to the config file's targets)")
-	fl.DurationVar(&opts.ScrapeTimeout, "scrape-timeout", 10*time.Second, "time limit of a collection when the scraper does not send X-Prometheus-Scrape-Timeout-Seconds")
+	opts.Limits.AddLimitFlags(cmd)
+	fl.DurationVar(&opts.ScrapeTimeout, "scrape-timeout", 10*time.Second, "time limit of a collection, and the most a scrape waits whatever its X-Prometheus-Scrape-Timeout-Seconds says")
 	fl.DurationVar(&opts.ScrapeTimeoutOffset, "scrape-timeout-offset", 500*time.Millisecond, "taken off the scraper's timeout, so that the answer arrives in time")
 	fl.DurationVar(&opts.CacheTTL, "cache-ttl", 0, "answer scrapes within this long of a collection from it (0: collect on every scrape)")
 	fl.BoolVar(&opts.Once, "once", false, "exit 0 after one /metrics response has been sent")
@@ -157,6 +167,10 @@ func (o *Options) validate() error {
 		return cmdutil.UsageError("--scrape-timeout must be positive")
 	case o.ScrapeTimeoutOffset < 0 || o.CacheTTL < 0 || o.OnceTimeout < 0:
 		return cmdutil.UsageError("--scrape-timeout-offset, --cache-ttl and --once-timeout cannot be negative")
+	case o.ReadHeaderTimeout <= 0 || o.IdleTimeout <= 0 || o.WriteTimeout < 0:
+		return cmdutil.UsageError("--web.read-header-timeout and --web.idle-timeout must be positive, --web.write-timeout 0 or more")
+	case o.WriteTimeout > 0 && o.WriteTimeout <= o.ScrapeTimeout:
+		return cmdutil.UsageError("--web.write-timeout %s must be longer than --scrape-timeout %s, or no scrape could be answered", o.WriteTimeout, o.ScrapeTimeout)
 	case o.OnceTimeout > 0 && !o.Once:
 		return cmdutil.UsageError("--once-timeout goes with --once")
 	}
@@ -166,6 +180,13 @@ func (o *Options) validate() error {
 	}
 	if err := o.logFormat.Set(o.LogFormat); err != nil {
 		return cmdutil.UsageError("--log.format %q: want logfmt or json", o.LogFormat)
+	}
+	if o.WriteTimeout == 0 {
+		o.WriteTimeout = o.ScrapeTimeout + 10*time.Second
+	}
+	var err error
+	if o.limits, o.bodyLimit, err = o.Limits.Resolve(); err != nil {
+		return err
 	}
 	f, err := containers.ParseFilter(o.Filters)
 	if err != nil {
@@ -190,6 +211,9 @@ func (o *Options) validate() error {
 			return cmdutil.UsageError("two targets are named %q; give them different names in the config file", name)
 		}
 		seen[name] = true
+		if err := cmdutil.CheckCredentialFiles(&t); err != nil {
+			return err
+		}
 	}
 	if !o.Containers && len(o.targets) == 0 {
 		return cmdutil.UsageError("nothing to serve: --containers=false and no targets (--target or the config file's targets)")
@@ -253,7 +277,7 @@ func run(ctx context.Context, o *Options) error {
 		Engines:         watchers,
 		ContainerLabels: o.ContainerLabels,
 		Targets:         o.targets,
-		Scraper:         &exposition.Scraper{UserAgent: "monctl/" + info.Version},
+		Scraper:         &exposition.Scraper{UserAgent: "monctl/" + info.Version, Limits: o.limits, BodySizeLimit: o.bodyLimit},
 		Static:          []exposition.Family{version.BuildInfoFamily(info)},
 		ScrapeTimeout:   o.ScrapeTimeout,
 		TimeoutOffset:   o.ScrapeTimeoutOffset,
@@ -282,7 +306,10 @@ func run(ctx context.Context, o *Options) error {
 	for i, l := range listeners {
 		// One server per listener: the toolkit wraps a server's handler
 		// when it serves, which must not happen twice to one server.
-		servers[i] = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+		// The timeouts bound what a client can hold: a slow header, an
+		// answer it never reads, an idle keep-alive connection.
+		servers[i] = &http.Server{Handler: handler, ReadHeaderTimeout: o.ReadHeaderTimeout, WriteTimeout: o.WriteTimeout,
+			IdleTimeout: o.IdleTimeout, MaxHeaderBytes: 64 << 10, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
 		go func() {
 			if err := web.Serve(l, servers[i], flags, logger); !errors.Is(err, http.ErrServerClosed) {
 				failed <- fmt.Errorf("serving on %s: %w", l.Addr(), err)
