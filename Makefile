@@ -55,9 +55,12 @@ man:
 bench: tools docker-engine
 	TOOLS_BIN=$(TOOLS_BIN) bash scripts/bench.sh
 
-## fuzz: the parser fuzz target (FUZZTIME=5m make fuzz)
+## fuzz: the parser target, then the round trip (parse, write in every
+## exposition format, parse again in monctl, textparse and expfmt), each
+## for FUZZTIME (FUZZTIME=10m make fuzz)
 fuzz:
 	$(GO) test ./pkg/exposition -run '^$$' -fuzz FuzzParse -fuzztime $${FUZZTIME:-2m}
+	$(GO) test ./pkg/exposition -run '^$$' -fuzz FuzzRoundTrip -fuzztime $${FUZZTIME:-2m}
 
 release-check: $(TOOLS_BIN)/goreleaser
 	$(TOOLS_BIN)/goreleaser check

@@ -4,13 +4,12 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"sort"
-	"strconv"
 	"strings"
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/prometheus/model/histogram"
+	"google.golang.org/protobuf/encoding/protodelim"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -24,62 +23,110 @@ type Source struct {
 	Families []exposition.Family
 }
 
-// TargetLabel is added to every series when several sources are merged.
+// TargetLabel is added to every series when several sources are merged,
+// by the rule monctl serve follows (exposition.WithTargetLabel).
 const TargetLabel = "target"
 
-// WriteExposition writes sources as Prometheus text (0.0.4) or OpenMetrics
-// 1.0, merging families of the same name. With several sources every series
-// gets a target label so that they stay apart. Families whose type differs
-// between sources cannot be merged: the later ones are left out and named
-// in the returned warnings.
-func WriteExposition(w io.Writer, sources []Source, openMetrics bool) ([]string, error) {
+// merge puts the families of every source together by the name and type
+// they are written under. With several sources each series gets a target
+// label. A family whose type differs from the first one of its name, and
+// a series already written, are left out and named in the warnings.
+func merge(sources []Source) ([]exposition.Family, []string) {
 	addTarget := len(sources) > 1
 	var (
-		order    []string
-		byName   = map[string]*dto.MetricFamily{}
-		warnings []string
+		out      []exposition.Family
+		byName   = map[string]int{}
+		series   = map[string]bool{}
+		warnings warnings
 	)
 	for _, src := range sources {
 		for i := range src.Families {
 			f := &src.Families[i]
-			mf := toDTO(f, src.Target, addTarget)
-			if prev, ok := byName[mf.GetName()]; ok {
-				if prev.GetType() != mf.GetType() {
-					warnings = append(warnings, fmt.Sprintf("%s: family %s is a %s here but a %s elsewhere; left out",
-						src.Target, f.Name, strings.ToLower(mf.GetType().String()), strings.ToLower(prev.GetType().String())))
-					continue
-				}
-				prev.Metric = append(prev.Metric, mf.Metric...)
+			name, typ := f.ExposedAs()
+			j, ok := byName[name]
+			if !ok {
+				j = len(out)
+				byName[name] = j
+				out = append(out, exposition.Family{Name: f.Name, Type: f.Type, Help: f.Help, Unit: f.Unit})
+			} else if _, prev := out[j].ExposedAs(); prev != typ {
+				warnings.add(fmt.Sprintf("%s: family %s is a %s here but a %s elsewhere; left out",
+					src.Target, f.Name, strings.ToLower(typ.String()), strings.ToLower(prev.String())))
 				continue
 			}
-			byName[mf.GetName()] = mf
-			order = append(order, mf.GetName())
+			for _, m := range f.Metrics {
+				if addTarget {
+					m.Labels = exposition.WithTargetLabel(m.Labels, TargetLabel, src.Target)
+				}
+				key := name + m.Labels.String()
+				if series[key] {
+					warnings.add(fmt.Sprintf("%s: series %s%s is there twice; the first is kept", src.Target, name, m.Labels))
+					continue
+				}
+				series[key] = true
+				out[j].Metrics = append(out[j].Metrics, m)
+			}
 		}
 	}
-	for _, name := range order {
-		mf := byName[name]
-		var err error
-		if openMetrics {
-			_, err = expfmt.MetricFamilyToOpenMetrics(w, mf, expfmt.WithCreatedLines())
-		} else {
-			_, err = expfmt.MetricFamilyToText(w, mf)
-		}
-		if err != nil {
-			return warnings, fmt.Errorf("writing family %s: %w", name, err)
-		}
-	}
-	if openMetrics {
-		if _, err := expfmt.FinalizeOpenMetrics(w); err != nil {
-			return warnings, err
-		}
-	}
-	return warnings, nil
+	return out, warnings.list
 }
 
-// toDTO converts a family to client_model's, which expfmt writes. Info and
-// stateset families, which client_model lacks, become gauges (info under
-// their _info sample name), as Prometheus stores them.
-func toDTO(f *exposition.Family, target string, addTarget bool) *dto.MetricFamily {
+// warnings collects what a writer left out, ten at most and a count.
+type warnings struct {
+	list []string
+	n    int
+}
+
+func (w *warnings) add(s string) {
+	w.n++
+	switch {
+	case w.n <= 10:
+		w.list = append(w.list, s)
+	case w.n == 11:
+		w.list = append(w.list, "more left out")
+	}
+}
+
+// WriteExposition writes sources as Prometheus text (Prom), OpenMetrics
+// 1.0 or delimited protobuf, merging families of the same name (see
+// merge). It writes exactly what the model holds: no _sum or _count the
+// input did not have, exemplar times at full precision. What a format
+// cannot hold (native histogram buckets in the text formats, series that
+// OpenMetrics forbids) is left out and said in the warnings.
+func WriteExposition(w io.Writer, sources []Source, format Format) ([]string, error) {
+	fams, warns := merge(sources)
+	if format == Protobuf {
+		for i := range fams {
+			if _, err := protodelim.MarshalTo(w, ToDTO(&fams[i])); err != nil {
+				return warns, fmt.Errorf("writing family %s: %w", fams[i].Name, err)
+			}
+		}
+		return warns, nil
+	}
+	tw := &textWriter{om: format == OpenMetrics}
+	for i := range fams {
+		tw.family(&fams[i])
+		if len(tw.buf) > 64<<10 {
+			if _, err := w.Write(tw.buf); err != nil {
+				return warns, err
+			}
+			tw.buf = tw.buf[:0]
+		}
+	}
+	if tw.om {
+		tw.buf = append(tw.buf, "# EOF\n"...)
+	}
+	if tw.natives > 0 {
+		warns = append(warns, fmt.Sprintf("%d native histograms written without their buckets, which %s cannot hold (-o protobuf or -o json carry them)", tw.natives, format))
+	}
+	warns = append(warns, tw.warnings.list...)
+	_, err := w.Write(tw.buf)
+	return warns, err
+}
+
+// ToDTO converts a family to client_model's, native histograms included.
+// Info and stateset families, which client_model lacks, become gauges
+// (info under their _info sample name), as Prometheus stores them.
+func ToDTO(f *exposition.Family) *dto.MetricFamily {
 	name, t := f.ExposedAs()
 	mf := &dto.MetricFamily{Name: proto.String(name), Type: t.Enum(), Metric: make([]*dto.Metric, 0, len(f.Metrics))}
 	if f.Help != "" {
@@ -90,13 +137,9 @@ func toDTO(f *exposition.Family, target string, addTarget bool) *dto.MetricFamil
 	}
 	for i := range f.Metrics {
 		m := &f.Metrics[i]
-		dm := &dto.Metric{Label: make([]*dto.LabelPair, 0, len(m.Labels)+1)}
+		dm := &dto.Metric{Label: make([]*dto.LabelPair, 0, len(m.Labels))}
 		for _, l := range m.Labels {
 			dm.Label = append(dm.Label, &dto.LabelPair{Name: proto.String(l.Name), Value: proto.String(l.Value)})
-		}
-		if addTarget && m.Labels.Get(TargetLabel) == "" {
-			dm.Label = append(dm.Label, &dto.LabelPair{Name: proto.String(TargetLabel), Value: proto.String(target)})
-			sort.Slice(dm.Label, func(a, b int) bool { return dm.Label[a].GetName() < dm.Label[b].GetName() })
 		}
 		if m.HasTimestamp {
 			dm.TimestampMs = proto.Int64(m.TimestampMs)
@@ -118,22 +161,49 @@ func toDTO(f *exposition.Family, target string, addTarget bool) *dto.MetricFamil
 			}
 			dm.Summary = s
 		default:
-			h := &dto.Histogram{SampleCount: proto.Uint64(uint64(m.Count)), SampleSum: proto.Float64(m.Sum), CreatedTimestamp: created(m.Created)}
-			for _, b := range m.Buckets {
-				if math.IsInf(b.UpperBound, 1) {
-					continue // implied by SampleCount
-				}
-				db := &dto.Bucket{UpperBound: proto.Float64(b.UpperBound), CumulativeCount: proto.Uint64(uint64(b.Count))}
-				if b.Exemplar != nil {
-					db.Exemplar = exemplarDTO(b.Exemplar)
-				}
-				h.Bucket = append(h.Bucket, db)
-			}
-			dm.Histogram = h
+			dm.Histogram = histogramDTO(m)
 		}
 		mf.Metric = append(mf.Metric, dm)
 	}
 	return mf
+}
+
+func histogramDTO(m *exposition.Metric) *dto.Histogram {
+	h := &dto.Histogram{SampleCountFloat: proto.Float64(m.Count), SampleSum: proto.Float64(m.Sum), CreatedTimestamp: created(m.Created)}
+	for _, b := range m.Buckets {
+		if math.IsInf(b.UpperBound, 1) {
+			continue // implied by the count
+		}
+		db := &dto.Bucket{UpperBound: proto.Float64(b.UpperBound), CumulativeCountFloat: proto.Float64(b.Count)}
+		if b.Exemplar != nil {
+			db.Exemplar = exemplarDTO(b.Exemplar)
+		}
+		h.Bucket = append(h.Bucket, db)
+	}
+	if n := m.Native; n != nil {
+		h.Schema = proto.Int32(n.Schema)
+		h.ZeroThreshold = proto.Float64(n.ZeroThreshold)
+		h.ZeroCountFloat = proto.Float64(n.ZeroCount)
+		h.PositiveSpan, h.NegativeSpan = spansDTO(n.PositiveSpans), spansDTO(n.NegativeSpans)
+		h.PositiveCount, h.NegativeCount = n.PositiveBuckets, n.NegativeBuckets
+		if len(h.PositiveSpan)+len(h.NegativeSpan) == 0 && n.ZeroThreshold == 0 && n.ZeroCount == 0 {
+			// An empty native histogram is told apart from a classic
+			// one by a no-op span, as client_golang does.
+			h.PositiveSpan = []*dto.BucketSpan{{Offset: proto.Int32(0), Length: proto.Uint32(0)}}
+		}
+	}
+	for i := range m.Exemplars {
+		h.Exemplars = append(h.Exemplars, exemplarDTO(&m.Exemplars[i]))
+	}
+	return h
+}
+
+func spansDTO(spans []histogram.Span) []*dto.BucketSpan {
+	out := make([]*dto.BucketSpan, len(spans))
+	for i, s := range spans {
+		out[i] = &dto.BucketSpan{Offset: proto.Int32(s.Offset), Length: proto.Uint32(s.Length)}
+	}
+	return out
 }
 
 func created(sec float64) *timestamppb.Timestamp {
@@ -141,7 +211,7 @@ func created(sec float64) *timestamppb.Timestamp {
 		return nil
 	}
 	s, frac := math.Modf(sec)
-	return &timestamppb.Timestamp{Seconds: int64(s), Nanos: int32(frac * 1e9)}
+	return &timestamppb.Timestamp{Seconds: int64(s), Nanos: int32(math.Round(frac * 1e9))}
 }
 
 func exemplarDTO(e *exposition.Exemplar) *dto.Exemplar {
@@ -153,106 +223,4 @@ func exemplarDTO(e *exposition.Exemplar) *dto.Exemplar {
 		x.Timestamp = created(e.Timestamp)
 	}
 	return x
-}
-
-// WriteInflux writes InfluxDB line protocol the way Telegraf's prometheus
-// input does: the measurement is the metric name, labels are tags, a simple
-// metric has one field "value" (counter, gauge...), a histogram has count,
-// sum and one field per bucket bound, a summary count, sum and one field
-// per quantile. NaN and ±Inf, which line protocol cannot carry, are left
-// out. Timestamps are nanoseconds: the exposed one, else the scrape time.
-func WriteInflux(w io.Writer, sources []Source) error {
-	addTarget := len(sources) > 1
-	var b []byte
-	for _, src := range sources {
-		for i := range src.Families {
-			f := &src.Families[i]
-			for j := range f.Metrics {
-				m := &f.Metrics[j]
-				start := len(b)
-				b = appendInfluxKey(b, f.Name, ' ', ',')
-				for _, l := range m.Labels {
-					b = append(b, ',')
-					b = appendInfluxKey(b, l.Name, ' ', ',', '=')
-					b = append(b, '=')
-					b = appendInfluxKey(b, l.Value, ' ', ',', '=')
-				}
-				if addTarget && m.Labels.Get(TargetLabel) == "" {
-					b = append(b, ","+TargetLabel+"="...)
-					b = appendInfluxKey(b, src.Target, ' ', ',', '=')
-				}
-				b = append(b, ' ')
-				fieldsAt := len(b)
-				switch {
-				case f.Type.IsHistogram():
-					b = appendField(b, fieldsAt, "count", m.Count)
-					b = appendField(b, fieldsAt, "sum", m.Sum)
-					for _, bk := range m.Buckets {
-						b = appendField(b, fieldsAt, Float(bk.UpperBound), bk.Count)
-					}
-				case f.Type == exposition.Summary:
-					b = appendField(b, fieldsAt, "count", m.Count)
-					b = appendField(b, fieldsAt, "sum", m.Sum)
-					for _, q := range m.Quantiles {
-						b = appendField(b, fieldsAt, Float(q.Quantile), q.Value)
-					}
-				default:
-					b = appendField(b, fieldsAt, "value", m.Value)
-				}
-				if len(b) == fieldsAt { // no field could be written
-					b = b[:start]
-					continue
-				}
-				ts := src.Time.UnixNano()
-				if m.HasTimestamp {
-					ts = m.TimestampMs * int64(time.Millisecond)
-				}
-				b = append(b, ' ')
-				b = strconv.AppendInt(b, ts, 10)
-				b = append(b, '\n')
-			}
-			if len(b) > 60<<10 {
-				if _, err := w.Write(b); err != nil {
-					return err
-				}
-				b = b[:0]
-			}
-		}
-	}
-	_, err := w.Write(b)
-	return err
-}
-
-func appendField(b []byte, fieldsAt int, key string, v float64) []byte {
-	if math.IsNaN(v) || math.IsInf(v, 0) {
-		return b
-	}
-	if len(b) > fieldsAt {
-		b = append(b, ',')
-	}
-	b = appendInfluxKey(b, key, ' ', ',', '=')
-	b = append(b, '=')
-	return strconv.AppendFloat(b, v, 'g', -1, 64)
-}
-
-// appendInfluxKey escapes the characters line protocol gives meaning to.
-func appendInfluxKey(b []byte, s string, special ...byte) []byte {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '\\':
-			b = append(b, '\\', '\\')
-		case c == '\n':
-			b = append(b, '\\', 'n')
-		default:
-			for _, sp := range special {
-				if c == sp {
-					b = append(b, '\\')
-					break
-				}
-			}
-			b = append(b, c)
-		}
-	}
-	return b
 }

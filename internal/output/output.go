@@ -26,10 +26,11 @@ const (
 	Prom        Format = "prom"
 	OpenMetrics Format = "openmetrics"
 	Influx      Format = "influx"
+	Protobuf    Format = "protobuf" // delimited io.prometheus.client.MetricFamily
 )
 
 // Formats lists the -o values, for help and completion.
-var Formats = []string{"table", "wide", "json", "jsonl", "csv", "yaml", "prom", "openmetrics", "influx"}
+var Formats = []string{"table", "wide", "json", "jsonl", "csv", "yaml", "prom", "openmetrics", "protobuf", "influx"}
 
 // ParseFormat validates an -o value.
 func ParseFormat(s string) (Format, error) {

@@ -67,7 +67,7 @@ func TestInfluxEscapingAndSkippedValues(t *testing.T) {
 		{Labels: exposition.Labels{{Name: "k", Value: "nan"}}, Value: math.NaN()},
 	}}}
 	var buf bytes.Buffer
-	if err := WriteInflux(&buf, []Source{{Target: "t", Time: time.Unix(1, 0), Families: fams}}); err != nil {
+	if _, err := WriteInflux(&buf, []Source{{Target: "t", Time: time.Unix(1, 0), Families: fams}}); err != nil {
 		t.Fatal(err)
 	}
 	if want := "m,k=a\\ b\\,c\\=d value=1 1000000000\n"; buf.String() != want {

@@ -58,17 +58,13 @@ func (s *servedFamily) collect(ch chan<- prometheus.Metric) {
 	for i := range s.fam.Metrics {
 		m := &s.fam.Metrics[i]
 		names, values = names[:0], values[:0]
-		for _, l := range m.Labels {
-			n := l.Name
-			if n == s.source.Name {
-				n = "exported_" + n // as Prometheus renames a clashing target label
-			}
-			names = append(names, n)
-			values = append(values, l.Value)
-		}
+		ls := m.Labels
 		if s.source.Name != "" {
-			names = append(names, s.source.Name)
-			values = append(values, s.source.Value)
+			ls = exposition.WithTargetLabel(ls, s.source.Name, s.source.Value)
+		}
+		for _, l := range ls {
+			names = append(names, l.Name)
+			values = append(values, l.Value)
 		}
 		key := strings.Join(names, "\xff")
 		d, ok := descs[key]

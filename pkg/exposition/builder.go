@@ -229,6 +229,9 @@ func (b *builder) owner(name string) (int, string) {
 
 func (b *builder) series(p textparse.Parser, raw []byte, ts *int64, v float64) error {
 	name := b.lbls.Get(labels.MetricName)
+	if name == "" {
+		return errors.New("sample without a metric name")
+	}
 	if dup, ok := b.lbls.HasDuplicateLabelNames(); ok {
 		return fmt.Errorf("%s: label %q appears twice", name, dup)
 	}
@@ -314,10 +317,10 @@ func (b *builder) series(p textparse.Parser, raw []byte, ts *int64, v float64) e
 		m.Created = v
 	case suffix == "_count" || suffix == "_gcount":
 		m.Count = v
-		m.hasCount = true
+		m.HasCount = true
 	case suffix == "_sum" || suffix == "_gsum":
 		m.Sum = v
-		m.hasSum = true
+		m.HasSum = true
 	case suffix == "_bucket":
 		le, err := parseBound(b.lbls.Get("le"))
 		if err != nil {
@@ -454,6 +457,14 @@ func (b *builder) finish() error {
 			f.Name += "_total"
 		}
 		f.complete()
+		for i := range f.Metrics {
+			qs := f.Metrics[i].Quantiles
+			for j := 1; j < len(qs); j++ {
+				if qs[j].Quantile == qs[j-1].Quantile {
+					return fmt.Errorf("%s%s: quantile %g given twice", f.Name, f.Metrics[i].Labels, qs[j].Quantile)
+				}
+			}
+		}
 	}
 	return nil
 }

@@ -43,7 +43,7 @@ func manyBuckets(n int) []byte {
 
 // TestParseTimeIsLinear compares the work of a shape at n and 8n: a
 // quadratic parser does 64 times the work, a linear one 8 (with slack for
-// n log n and noise, 20). Allocations, unlike time, do not depend on the
+// n log n and noise, 30). Allocations, unlike time, do not depend on the
 // machine's load.
 func TestParseTimeIsLinear(t *testing.T) {
 	for _, tc := range []struct {
@@ -51,14 +51,14 @@ func TestParseTimeIsLinear(t *testing.T) {
 		gen  func(int) []byte
 		n    int
 	}{
-		{"labels per series", manyLabels, 4000},
+		{"labels per series", manyLabels, 8000},
 		{"buckets per histogram", manyBuckets, 8000},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			work := func(n int) time.Duration {
 				body := tc.gen(n)
 				best := time.Duration(math.MaxInt64)
-				for range 3 {
+				for range 5 {
 					start := time.Now()
 					if _, err := Parse(body, FormatText); err != nil {
 						t.Fatal(err)
@@ -70,7 +70,7 @@ func TestParseTimeIsLinear(t *testing.T) {
 			small, large := work(tc.n), work(8*tc.n)
 			// Both timings come from the same moment on the same machine:
 			// the ratio, not the time, is what is judged.
-			if ratio := float64(large) / float64(max(small, time.Microsecond)); ratio > 20 {
+			if ratio := float64(large) / float64(max(small, time.Microsecond)); ratio > 30 {
 				t.Errorf("8× the input took %.0f× the time (%s vs %s): not linear", ratio, large, small)
 			}
 		})

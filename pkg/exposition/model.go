@@ -149,8 +149,10 @@ type Metric struct {
 	Exemplars  []Exemplar
 	// Rate is set by ApplyRates when the series was seen in an earlier scrape.
 	Rate *Rate
-
-	hasCount, hasSum bool // whether the exposition carried _count / _sum
+	// HasCount and HasSum say whether the exposition carried _count and
+	// _sum (OpenMetrics lets a histogram have neither); writers write
+	// only what was there.
+	HasCount, HasSum bool
 }
 
 // Bucket is one cumulative classic histogram bucket.
@@ -202,7 +204,7 @@ func (f *Family) complete() {
 		m := &f.Metrics[i]
 		sortBuckets(m.Buckets)
 		sortQuantiles(m.Quantiles)
-		if n := len(m.Buckets); f.Type.IsHistogram() && !m.hasCount && n > 0 && math.IsInf(m.Buckets[n-1].UpperBound, 1) {
+		if n := len(m.Buckets); f.Type.IsHistogram() && !m.HasCount && n > 0 && math.IsInf(m.Buckets[n-1].UpperBound, 1) {
 			m.Count = m.Buckets[n-1].Count
 		}
 	}
@@ -222,4 +224,32 @@ func sortQuantiles(qs []Quantile) {
 	if !slices.IsSortedFunc(qs, byQuantile) {
 		slices.SortStableFunc(qs, byQuantile)
 	}
+}
+
+// WithTargetLabel returns ls (sorted) with name=value added the way
+// Prometheus attaches a target label when honor_labels is false: a label
+// of that name the series already had, if not empty, is kept as
+// exported_<name> (exported_exported_<name> if that is taken too, and so
+// on); an empty one counts as absent. ls itself is not changed.
+func WithTargetLabel(ls Labels, name, value string) Labels {
+	out := make(Labels, 0, len(ls)+2)
+	existing := ""
+	for _, l := range ls {
+		if l.Name == name {
+			existing = l.Value
+			continue
+		}
+		out = append(out, l)
+	}
+	out = append(out, Label{name, value})
+	if existing != "" {
+		exported := "exported_" + name
+		for out.Get(exported) != "" {
+			exported = "exported_" + exported
+		}
+		out = slices.DeleteFunc(out, func(l Label) bool { return l.Name == exported })
+		out = append(out, Label{exported, existing})
+	}
+	sortLabels(out)
+	return out
 }

@@ -165,15 +165,15 @@ func omFinishMetric(f *Family, m *Metric) error {
 	if n == 0 || !math.IsInf(m.Buckets[n-1].UpperBound, 1) {
 		return fmt.Errorf("histogram %s has no +Inf bucket", id)
 	}
-	if m.hasCount != m.hasSum {
+	if m.HasCount != m.HasSum {
 		return fmt.Errorf("histogram %s must have both %s and %s or neither", id, count, sum)
 	}
-	if m.hasCount && m.Count != m.Buckets[n-1].Count {
+	if m.HasCount && m.Count != m.Buckets[n-1].Count {
 		return fmt.Errorf("histogram %s: %s is %g but the +Inf bucket counts %g", id, count, m.Count, m.Buckets[n-1].Count)
 	}
 	negative := m.Buckets[0].UpperBound < 0
 	switch {
-	case f.Type == Histogram && negative && m.hasSum:
+	case f.Type == Histogram && negative && m.HasSum:
 		return fmt.Errorf("histogram %s has negative buckets, so it must not have %s", id, sum)
 	case f.Type == GaugeHistogram && !negative && m.Sum < 0:
 		return fmt.Errorf("gauge histogram %s has no negative buckets, so %s must not be negative", id, sum)

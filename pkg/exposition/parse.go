@@ -130,9 +130,17 @@ func ParseStream(ctx context.Context, body []byte, f Format, lim Limits, emit fu
 }
 
 // parseOpenMetrics runs textparse's OpenMetrics parser and the builder.
-func parseOpenMetrics(ctx context.Context, body []byte, lim Limits) (*ParseResult, error) {
+// textparse panics on some malformed label sets (such as "{A} 0" at
+// v0.307.3); a body must never take monctl down, so a panic of the
+// parser is an error about that body.
+func parseOpenMetrics(ctx context.Context, body []byte, lim Limits) (res *ParseResult, err error) {
 	b := newBuilder(ctx, lim)
 	b.body = body
+	defer func() {
+		if r := recover(); r != nil {
+			res, err = nil, &ParseError{Line: b.errorLine(body), Err: fmt.Errorf("the OpenMetrics parser cannot read this line (%v)", r)}
+		}
+	}()
 	if err := b.run(textparse.NewOpenMetricsParser(body, labels.NewSymbolTable())); err != nil {
 		return nil, &ParseError{Line: b.errorLine(body), Err: err}
 	}

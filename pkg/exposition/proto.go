@@ -115,16 +115,19 @@ func familyFromProto(mf *dto.MetricFamily) (Family, error) {
 			m.Value = pm.GetUntyped().GetValue()
 		case Summary:
 			s := pm.GetSummary()
-			m.Count, m.Sum, m.hasCount, m.hasSum = float64(s.GetSampleCount()), s.GetSampleSum(), true, true
+			m.Count, m.Sum, m.HasCount, m.HasSum = float64(s.GetSampleCount()), s.GetSampleSum(), true, true
 			m.Created = protoTime(s.GetCreatedTimestamp())
 			for _, q := range s.GetQuantile() {
-				if qv := q.GetQuantile(); math.IsNaN(qv) || qv < 0 || qv > 1 {
-					return f, fmt.Errorf("quantile %g is not between 0 and 1", qv)
-				}
-				if n := len(m.Quantiles); n > 0 && q.GetQuantile() <= m.Quantiles[n-1].Quantile {
-					return f, fmt.Errorf("quantile %g comes after %g; quantiles must ascend", q.GetQuantile(), m.Quantiles[n-1].Quantile)
+				if math.IsNaN(q.GetQuantile()) {
+					return f, errors.New("a NaN quantile")
 				}
 				m.Quantiles = append(m.Quantiles, Quantile{q.GetQuantile(), q.GetValue()})
+			}
+			sortQuantiles(m.Quantiles)
+			for i := 1; i < len(m.Quantiles); i++ {
+				if m.Quantiles[i].Quantile == m.Quantiles[i-1].Quantile {
+					return f, fmt.Errorf("quantile %g given twice", m.Quantiles[i].Quantile)
+				}
 			}
 		case Histogram, GaugeHistogram:
 			if err := histogramFromProto(pm.GetHistogram(), &m); err != nil {
@@ -141,7 +144,7 @@ func histogramFromProto(h *dto.Histogram, m *Metric) error {
 	if h.SampleCountFloat != nil {
 		m.Count = h.GetSampleCountFloat()
 	}
-	m.Sum, m.hasCount, m.hasSum = h.GetSampleSum(), true, true
+	m.Sum, m.HasCount, m.HasSum = h.GetSampleSum(), true, true
 	m.Created = protoTime(h.GetCreatedTimestamp())
 	for _, b := range h.GetBucket() {
 		c := float64(b.GetCumulativeCount())
@@ -152,10 +155,13 @@ func histogramFromProto(h *dto.Histogram, m *Metric) error {
 		if math.IsNaN(bound) {
 			return errors.New("a bucket with a NaN upper bound")
 		}
-		if n := len(m.Buckets); n > 0 {
-			if err := omCheckNextBucket(m.Buckets[n-1], bound, c); err != nil {
-				return err
+		// Bounds must ascend; counts that do not add up are the
+		// target's business, as in the text format.
+		if n := len(m.Buckets); n > 0 && bound <= m.Buckets[n-1].UpperBound {
+			if bound == m.Buckets[n-1].UpperBound {
+				return fmt.Errorf("duplicate bucket le=%g", bound)
 			}
+			return fmt.Errorf("bucket le=%g comes after le=%g; buckets must be in increasing order", bound, m.Buckets[n-1].UpperBound)
 		}
 		e, err := exemplarFromProto(b.GetExemplar())
 		if err != nil {

@@ -239,6 +239,9 @@ func (p *textParser) comment(line string) error {
 		if f.help {
 			return fmt.Errorf("second HELP line for metric family %q", name)
 		}
+		if !utf8.ValidString(text) {
+			return fmt.Errorf("HELP text of %q is not valid UTF-8", name)
+		}
 		f.help = true
 		f.Help = unescapeHelp(text)
 	} else {
@@ -580,17 +583,17 @@ func (p *textParser) add(name string, v float64, ts int64, hasTS bool) error {
 	m := &f.Metrics[mi]
 	switch suffix {
 	case "_count":
-		if m.hasCount {
+		if m.HasCount {
 			p.duplicate(name, m.Labels, "")
 			return nil
 		}
-		m.Count, m.hasCount = v, true
+		m.Count, m.HasCount = v, true
 	case "_sum":
-		if m.hasSum {
+		if m.HasSum {
 			p.duplicate(name, m.Labels, "")
 			return nil
 		}
-		m.Sum, m.hasSum = v, true
+		m.Sum, m.HasSum = v, true
 	case "_bucket":
 		le, err := parseBound(special)
 		if err != nil {

@@ -47,14 +47,18 @@ func (r *renderer) render(results []exposition.Result) error {
 		return writeJSONL(r.w, results)
 	case output.CSV:
 		return r.csv(results)
-	case output.Prom, output.OpenMetrics:
-		warnings, err := output.WriteExposition(r.w, sources(results), r.format == output.OpenMetrics)
+	case output.Prom, output.OpenMetrics, output.Protobuf, output.Influx:
+		var warnings []string
+		var err error
+		if r.format == output.Influx {
+			warnings, err = output.WriteInflux(r.w, sources(results))
+		} else {
+			warnings, err = output.WriteExposition(r.w, sources(results), r.format)
+		}
 		for _, w := range warnings {
 			fmt.Fprintf(r.errw, "monctl: warning: %s\n", w)
 		}
 		return err
-	case output.Influx:
-		return output.WriteInflux(r.w, sources(results))
 	}
 	return r.table(results, r.format == output.Wide)
 }

@@ -74,12 +74,14 @@ func write(w io.Writer, format output.Format, tmpl *output.Template, i buildinfo
 		cw.Write([]string{i.Version, i.Commit, i.Date, i.GoVersion, i.Platform})
 		cw.Flush()
 		return cw.Error()
-	case output.Prom, output.OpenMetrics, output.Influx:
+	case output.Prom, output.OpenMetrics, output.Protobuf, output.Influx:
 		src := []output.Source{{Target: "monctl", Time: time.Now(), Families: []exposition.Family{BuildInfoFamily(i)}}}
+		var err error
 		if format == output.Influx {
-			return output.WriteInflux(w, src)
+			_, err = output.WriteInflux(w, src)
+		} else {
+			_, err = output.WriteExposition(w, src, format)
 		}
-		_, err := output.WriteExposition(w, src, format == output.OpenMetrics)
 		return err
 	}
 	_, err := fmt.Fprintf(w, "monctl %s\n  commit:   %s\n  built:    %s\n  go:       %s\n  platform: %s\n",

@@ -263,11 +263,13 @@ func (s *streamSink) frame(fr *frame) error {
 		return output.JSONToYAML(s.w, b)
 	case output.CSV:
 		return s.csv(fr)
-	case output.Prom, output.OpenMetrics:
-		_, err := output.WriteExposition(s.w, []output.Source{{Time: fr.time, Families: containers.Families(fr.stats, nil)}}, s.format == output.OpenMetrics)
+	case output.Prom, output.OpenMetrics, output.Protobuf:
+		// monctl's own families: nothing a format cannot hold, no warnings.
+		_, err := output.WriteExposition(s.w, []output.Source{{Time: fr.time, Families: containers.Families(fr.stats, nil)}}, s.format)
 		return err
 	case output.Influx:
-		return output.WriteInflux(s.w, []output.Source{{Time: fr.time, Families: containers.Families(fr.stats, nil)}})
+		_, err := output.WriteInflux(s.w, []output.Source{{Time: fr.time, Families: containers.Families(fr.stats, nil)}})
+		return err
 	}
 	// table and wide
 	var buf bytes.Buffer
