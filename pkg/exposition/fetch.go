@@ -256,8 +256,9 @@ func (s *Scraper) Scrape(ctx context.Context, t *Target) Result {
 }
 
 // ScrapeStream fetches one target and hands its families to emit as they
-// are parsed (see ParseStream). started, when set, is called once the body
-// is in and its format known, before the first family. The result carries
+// are parsed (see ParseStream). started, when set, is called once the
+// format is known, before the first family (or after a parse that found
+// none), and not at all when the target fails. The result carries
 // everything but the families. After a parse error, the families emitted
 // before it stand.
 //
@@ -290,13 +291,15 @@ func (s *Scraper) ScrapeStream(ctx context.Context, t *Target, started func(*Res
 		return r
 	}
 	lim := s.limits(t)
+	// started is told just before the first family, once the format is
+	// certain (a failed guess has emitted nothing).
 	parse := func(f Format) ([]string, error) {
 		r.Format = f
-		if started != nil {
-			started(&r)
-			started = nil
-		}
 		return ParseStream(ctx, body, f, lim, func(fam *Family) error {
+			if started != nil {
+				started(&r)
+				started = nil
+			}
 			r.Series += fam.SeriesCount()
 			return emit(fam)
 		})
@@ -318,6 +321,9 @@ func (s *Scraper) ScrapeStream(ctx context.Context, t *Target, started func(*Res
 		}
 	}
 	r.Duration = time.Since(r.Start)
+	if err == nil && started != nil {
+		started(&r) // nothing was emitted
+	}
 	if err != nil {
 		if cause := context.Cause(ctx); cause != nil && ctx.Err() != nil {
 			err = cause

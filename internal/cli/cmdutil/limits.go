@@ -63,7 +63,8 @@ func CheckCredentialFiles(t *exposition.Target) error {
 		files["basic_auth username_file"] = h.BasicAuth.UsernameFile
 	}
 	if h.Authorization != nil {
-		files["authorization credentials_file"] = h.Authorization.CredentialsFile
+		// Validate moves bearer_token_file here.
+		files["bearer_token_file (authorization credentials_file)"] = h.Authorization.CredentialsFile
 	}
 	for what, path := range files {
 		if path == "" {
