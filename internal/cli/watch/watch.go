@@ -151,6 +151,11 @@ func run(ctx context.Context, o *Options) error {
 	if err != nil {
 		return err
 	}
+	if tmpl != nil {
+		if err := tmpl.Check(Record{}); err != nil {
+			return cmdutil.UsageError("%v", err)
+		}
+	}
 	term := output.Detect(o.IO.Out)
 	live := term.IsTTY && tmpl == nil && (format == output.Table || format == output.Wide) && o.Count != 1
 
