@@ -9,7 +9,11 @@
 #     client plus engine over WATCH_DURATION (60s) with 50 containers;
 #  4. 'monctl serve' /metrics latency (p50, p99) with 20 containers and two
 #     re-exposed node_exporters under 20 concurrent scrapers, next to the
-#     same load on node_exporter's own /metrics, for SERVE_DURATION (20s).
+#     same load on node_exporter's own /metrics, for SERVE_DURATION (20s);
+#  5. the pathological shapes (10,000 labels on a series, 300,000 buckets,
+#     1M series): time and memory of monctl, expfmt and textparse, and the
+#     heap of serve re-exposing a 1M-series target, with and without a
+#     sample_limit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${TOOLS_BIN:?run through make bench}"
@@ -44,3 +48,14 @@ echo
 echo "## serve under load, next to node_exporter (sandboxed Engine 29)"
 go run ./scripts/benchserve -monctl "$work/monctl-static" -node-exporter "$TOOLS_BIN/node_exporter" -duration "${SERVE_DURATION:-20s}" \
 	-dockerd29 "$TOOLS_BIN/dockerd-29" -runc "$TOOLS_BIN/runc-1.5"
+
+echo
+echo "## Pathological shapes (go test -bench BenchmarkPathological -benchmem -benchtime 1x)"
+go test ./pkg/exposition -run '^$' -bench BenchmarkPathological -benchmem -benchtime 1x -count 1 | tee "$work/patho.txt"
+echo
+echo "| shape | parser | time | MB/s | bytes/op | allocs/op |"
+echo "|---|---|---|---|---|---|"
+awk '/^BenchmarkPathological\// { split($1, n, "/"); sub(/-[0-9]+$/, "", n[3]); printf "| %s | %s | %.3f s | %s | %s | %s |\n", n[2], n[3], $3/1e9, $5, $7, $9 }' "$work/patho.txt"
+echo
+echo "## serve with a 1M-series target (go test -bench BenchmarkHugeTarget -benchtime 3x)"
+go test ./pkg/exporter -run '^$' -bench BenchmarkHugeTarget -benchtime 3x -count 1
