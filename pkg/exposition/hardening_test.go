@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"runtime"
 	"strings"
@@ -354,4 +356,29 @@ func TestWrittenTextParsesBack(t *testing.T) {
 
 func writeFile(path, body string) error {
 	return os.WriteFile(path, []byte(body), 0o644)
+}
+
+// TestContentLengthIsNotTrusted: a server that claims 67 MB and sends 4
+// bytes makes monctl allocate nothing near 67 MB (item 5).
+func TestContentLengthIsNotTrusted(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "67000000")
+		w.Write([]byte("a 1\n"))
+	}))
+	defer srv.Close()
+	tg, err := ParseTargetArg(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Scraper{}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	r := s.Scrape(context.Background(), &tg)
+	runtime.ReadMemStats(&after)
+	if r.Err == nil {
+		t.Error("a body cut short of its Content-Length should fail")
+	}
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 8<<20 {
+		t.Errorf("allocated %d bytes for a 4-byte body", grew)
+	}
 }
