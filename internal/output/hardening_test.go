@@ -79,11 +79,11 @@ func TestInfluxAgainstTheReference(t *testing.T) {
 		skip   bool
 		reason string
 	}{
-		{"empty tag omitted", gaugeFam("a", exposition.Labels{{"e", ""}, {"x", "1"}}, 1), 0, map[string]string{"x": "1"}, false, ""},
-		{"backslash inside", gaugeFam("a", exposition.Labels{{"v", `x\y`}}, 1), 0, map[string]string{"v": `x\y`}, false, ""},
-		{"spaces, commas, equals", gaugeFam("m e,a=s", exposition.Labels{{"k y,=", "v a,l=ue"}}, 2), 0, map[string]string{"k y,=": "v a,l=ue"}, false, ""},
-		{"trailing backslash", gaugeFam("a", exposition.Labels{{"v", `x\`}}, 1), 0, nil, true, "tag value"},
-		{"raw tab", gaugeFam("a", exposition.Labels{{"v", "a\tb"}}, 1), 0, nil, true, "tag value"},
+		{"empty tag omitted", gaugeFam("a", exposition.Labels{{Name: "e", Value: ""}, {Name: "x", Value: "1"}}, 1), 0, map[string]string{"x": "1"}, false, ""},
+		{"backslash inside", gaugeFam("a", exposition.Labels{{Name: "v", Value: `x\y`}}, 1), 0, map[string]string{"v": `x\y`}, false, ""},
+		{"spaces, commas, equals", gaugeFam("m e,a=s", exposition.Labels{{Name: "k y,=", Value: "v a,l=ue"}}, 2), 0, map[string]string{"k y,=": "v a,l=ue"}, false, ""},
+		{"trailing backslash", gaugeFam("a", exposition.Labels{{Name: "v", Value: `x\`}}, 1), 0, nil, true, "tag value"},
+		{"raw tab", gaugeFam("a", exposition.Labels{{Name: "v", Value: "a\tb"}}, 1), 0, nil, true, "tag value"},
 		{"comment name", gaugeFam("#c", nil, 1), 0, nil, true, "comment"},
 		{"timestamp past 2262", gaugeFam("a", nil, 1), 1700000000000000, nil, true, "out of range"},
 	} {
@@ -151,7 +151,7 @@ func FuzzInflux(f *testing.F) {
 	f.Add("a b", "l,=", `x\`, -2.0)
 	f.Add("a", "l", "a\tb\nc", math.Inf(1))
 	f.Fuzz(func(t *testing.T, name, lname, lvalue string, v float64) {
-		fam := gaugeFam(name, exposition.Labels{{lname, lvalue}}, v)
+		fam := gaugeFam(name, exposition.Labels{{Name: lname, Value: lvalue}}, v)
 		var buf bytes.Buffer
 		warns, err := WriteInflux(&buf, []Source{{Target: "t", Time: time.Unix(1, 0), Families: []exposition.Family{fam}}})
 		if err != nil {
@@ -195,9 +195,9 @@ func FuzzInflux(f *testing.F) {
 // target-label rule and writes no series twice.
 func TestSeveralTargetsOneRule(t *testing.T) {
 	srcs := []Source{
-		{Target: "tc.prom", Families: []exposition.Family{gaugeFam("y", exposition.Labels{{"target", ""}}, 1)}},
-		{Target: "b", Families: []exposition.Family{gaugeFam("y", exposition.Labels{{"target", "a"}}, 2)}},
-		{Target: "b", Families: []exposition.Family{gaugeFam("y", exposition.Labels{{"target", "a"}}, 3)}},
+		{Target: "tc.prom", Families: []exposition.Family{gaugeFam("y", exposition.Labels{{Name: "target", Value: ""}}, 1)}},
+		{Target: "b", Families: []exposition.Family{gaugeFam("y", exposition.Labels{{Name: "target", Value: "a"}}, 2)}},
+		{Target: "b", Families: []exposition.Family{gaugeFam("y", exposition.Labels{{Name: "target", Value: "a"}}, 3)}},
 	}
 	var buf bytes.Buffer
 	warns, err := WriteExposition(&buf, srcs, Prom)
