@@ -40,7 +40,8 @@ func bigExposition(t *testing.T, n int) string {
 func TestServeStalledClientsFreeTheirSlots(t *testing.T) {
 	target := bigExposition(t, 100000) // ~8 MB: more than socket buffers hold
 	p := startServe(t, nil, "--containers=false", "--target", target, "--web.max-requests", "2",
-		"--scrape-timeout", "5s", "--web.write-timeout", "6s", "--web.idle-timeout", "2s", "--web.disable-exporter-metrics")
+		"--scrape-timeout", "5s", "--web.write-timeout", "6s", "--web.idle-timeout", "2s", "--web.read-header-timeout", "3s",
+		"--web.disable-exporter-metrics")
 	base := "http://" + p.addr
 
 	// Two clients take both slots and never read their answers.
@@ -73,21 +74,32 @@ func TestServeStalledClientsFreeTheirSlots(t *testing.T) {
 		return resp.StatusCode == http.StatusOK && n > 1<<20
 	})
 
-	// Idle keep-alive connections are closed by the server.
+	// Connections that sit idle, after a request (keep-alive) or before
+	// any, are closed by the server: within --web.idle-timeout (2s) and
+	// --web.read-header-timeout (3s).
 	const idle = 50
-	conns := make([]net.Conn, 0, idle)
-	for range idle {
+	conns := make([]net.Conn, 0, 2*idle)
+	for i := range 2 * idle {
 		c, err := net.Dial("tcp", p.addr)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer c.Close()
+		if i%2 == 0 {
+			fmt.Fprintf(c, "GET /-/healthy HTTP/1.1\r\nHost: x\r\n\r\n")
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
 		conns = append(conns, c)
 	}
-	for _, c := range conns {
-		c.SetReadDeadline(time.Now().Add(10 * time.Second))
-		if _, err := c.Read(make([]byte, 1)); err != io.EOF {
-			t.Fatalf("an idle connection was not closed by the server: %v", err)
+	for i, c := range conns {
+		c.SetReadDeadline(time.Now().Add(15 * time.Second))
+		if n, err := c.Read(make([]byte, 1)); err != io.EOF {
+			t.Fatalf("idle connection %d (after a request: %v) was not closed by the server: %d bytes, %v", i, i%2 == 0, n, err)
 		}
 	}
 }

@@ -25,9 +25,12 @@ var benchBody = sync.OnceValue(func() []byte {
 // BenchmarkParse compares monctl's parse (to the full model) with the two
 // parsers of the ecosystem on the same ~18 MB text exposition. textparse
 // only lexes and materialises labels; expfmt builds client_model structs.
-func BenchmarkParse(b *testing.B) {
-	body := benchBody()
-	b.Run("monctl", func(b *testing.B) {
+func BenchmarkParse(b *testing.B) { benchParsers(b, "", benchBody()) }
+
+// benchParsers runs monctl's parse and the ecosystem's two on body, as
+// sub-benchmarks prefix+"monctl", prefix+"expfmt", prefix+"textparse".
+func benchParsers(b *testing.B, prefix string, body []byte) {
+	b.Run(prefix+"monctl", func(b *testing.B) {
 		b.SetBytes(int64(len(body)))
 		b.ReportAllocs()
 		for b.Loop() {
@@ -36,7 +39,7 @@ func BenchmarkParse(b *testing.B) {
 			}
 		}
 	})
-	b.Run("expfmt", func(b *testing.B) {
+	b.Run(prefix+"expfmt", func(b *testing.B) {
 		b.SetBytes(int64(len(body)))
 		b.ReportAllocs()
 		for b.Loop() {
@@ -46,7 +49,7 @@ func BenchmarkParse(b *testing.B) {
 			}
 		}
 	})
-	b.Run("textparse", func(b *testing.B) {
+	b.Run(prefix+"textparse", func(b *testing.B) {
 		b.SetBytes(int64(len(body)))
 		b.ReportAllocs()
 		var ls labels.Labels
@@ -91,43 +94,6 @@ func BenchmarkPathological(b *testing.B) {
 		{"series1M", func() []byte { return manySeries(1000000) }},
 	}
 	for _, shape := range shapes {
-		body := shape.body()
-		b.Run(shape.name+"/monctl", func(b *testing.B) {
-			b.SetBytes(int64(len(body)))
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := Parse(body, FormatText); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-		b.Run(shape.name+"/expfmt", func(b *testing.B) {
-			b.SetBytes(int64(len(body)))
-			b.ReportAllocs()
-			for b.Loop() {
-				p := expfmt.NewTextParser(model.UTF8Validation)
-				if _, err := p.TextToMetricFamilies(bytes.NewReader(body)); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-		b.Run(shape.name+"/textparse", func(b *testing.B) {
-			b.SetBytes(int64(len(body)))
-			b.ReportAllocs()
-			var ls labels.Labels
-			for b.Loop() {
-				p := textparse.NewPromParser(body, labels.NewSymbolTable(), false)
-				for {
-					e, err := p.Next()
-					if err != nil {
-						break
-					}
-					if e == textparse.EntrySeries {
-						p.Series()
-						p.Labels(&ls)
-					}
-				}
-			}
-		})
+		benchParsers(b, shape.name+"/", shape.body())
 	}
 }
