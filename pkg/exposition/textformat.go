@@ -85,9 +85,47 @@ func (k famKind) owns(suffix string) bool {
 
 // textFam is a family being parsed, with what the parser knows of it.
 type textFam struct {
-	Family
+	Family      // Metrics is filled from chunks when the family is emitted
 	typed, help bool
 	index       map[uint64]int // label hash -> metric, for duplicates and regrouping; made on first sample
+	// chunks hold the metrics while parsing: growing one slice of a
+	// million 160-byte Metrics copies it again and again, in memmoves the
+	// garbage collector cannot interrupt. The first chunk grows as a
+	// slice does, so a small family costs what it did.
+	chunks [][]Metric
+	n      int
+}
+
+const chunkBits = 12 // 4096 metrics a chunk
+
+func (f *textFam) at(i int) *Metric { return &f.chunks[i>>chunkBits][i&(1<<chunkBits-1)] }
+
+// push appends m and returns its index.
+func (f *textFam) push(m Metric) int {
+	last := len(f.chunks) - 1
+	if last < 0 || len(f.chunks[last]) == 1<<chunkBits {
+		size := 1 << chunkBits
+		if last < 0 {
+			size = 4 // the first chunk grows as a slice does
+		}
+		f.chunks = append(f.chunks, make([]Metric, 0, size))
+		last++
+	}
+	f.chunks[last] = append(f.chunks[last], m)
+	f.n++
+	return f.n - 1
+}
+
+// metrics joins the chunks: the one chunk of a small family as it is.
+func (f *textFam) metrics() []Metric {
+	if len(f.chunks) == 1 {
+		return f.chunks[0]
+	}
+	out := make([]Metric, 0, f.n)
+	for _, c := range f.chunks {
+		out = append(out, c...)
+	}
+	return out
 }
 
 type textParser struct {
@@ -114,9 +152,10 @@ type textParser struct {
 
 // flush completes family f and emits it, unless it has nothing to show yet.
 func (p *textParser) flush(f *textFam) error {
-	if len(f.Metrics) == 0 {
+	if f.n == 0 {
 		return nil
 	}
+	f.Metrics, f.chunks = f.metrics(), nil
 	f.complete()
 	for i := range f.Metrics {
 		p.dedupe(&f.Family, &f.Metrics[i])
@@ -248,7 +287,7 @@ func (p *textParser) comment(line string) error {
 		if f.typed {
 			return fmt.Errorf("second TYPE line for metric family %q", name)
 		}
-		if len(f.Metrics) > 0 {
+		if f.n > 0 {
 			return fmt.Errorf("TYPE line for metric family %q after its samples", name)
 		}
 		switch t := Type(text); t {
@@ -562,25 +601,24 @@ func (p *textParser) add(name string, v float64, ts int64, hasTS bool) error {
 	// The lines of one histogram or summary are almost always adjacent:
 	// compare with the last metric before hashing anything.
 	mi := -1
-	if n := len(f.Metrics); grouped && n > 0 && slices.Equal(f.Metrics[n-1].Labels, ls) {
+	if n := f.n; grouped && n > 0 && slices.Equal(f.at(n-1).Labels, ls) {
 		mi = n - 1
 	} else {
 		h := p.hash(ls)
-		if j, ok := f.index[h]; ok && slices.Equal(f.Metrics[j].Labels, ls) {
+		if j, ok := f.index[h]; ok && slices.Equal(f.at(j).Labels, ls) {
 			if !grouped {
 				p.duplicate(name, ls, "")
 				return nil
 			}
 			mi = j
 		} else {
-			f.Metrics = append(f.Metrics, Metric{Labels: cloneLabels(ls)})
-			mi = len(f.Metrics) - 1
+			mi = f.push(Metric{Labels: cloneLabels(ls)})
 			if !ok {
 				f.index[h] = mi
 			}
 		}
 	}
-	m := &f.Metrics[mi]
+	m := f.at(mi)
 	switch suffix {
 	case "_count":
 		if m.HasCount {
