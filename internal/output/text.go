@@ -242,7 +242,7 @@ func (w *textWriter) sample(name string, m *exposition.Metric, extra string, bou
 		w.buf = append(w.buf, '}')
 	}
 	w.buf = append(w.buf, ' ')
-	w.buf = append(w.buf, formatNumber(v)...)
+	w.buf = append(w.buf, Float(v)...)
 	if m.HasTimestamp {
 		w.buf = append(w.buf, ' ')
 		if w.om {
@@ -260,7 +260,7 @@ func (w *textWriter) sample(name string, m *exposition.Metric, extra string, bou
 			w.buf = appendLabel(w.buf, l.Name, l.Value)
 		}
 		w.buf = append(w.buf, "} "...)
-		w.buf = append(w.buf, formatNumber(ex.Value)...)
+		w.buf = append(w.buf, Float(ex.Value)...)
 		if ex.HasTimestamp {
 			w.buf = append(w.buf, ' ')
 			w.buf = strconv.AppendFloat(w.buf, ex.Timestamp, 'f', -1, 64)
@@ -285,8 +285,6 @@ func appendSeconds(b []byte, ms int64) []byte {
 	}
 	return b
 }
-
-func formatNumber(v float64) string { return Float(v) }
 
 // bound writes an le or quantile value; OpenMetrics wants them canonical,
 // as floats (1.0, not 1), so that one bound is always spelled one way.
