@@ -225,6 +225,9 @@ func TestScrapeAgainstLocalServer(t *testing.T) {
 			if tc.errText != "" && (!strings.Contains(res[0].Error, tc.errText) || !strings.Contains(stderr, tc.errText)) {
 				t.Errorf("error %q / stderr %q should say %q", res[0].Error, stderr, tc.errText)
 			}
+			if tc.name == "timeout" && !strings.Contains(stderr, "(raise --timeout)") {
+				t.Errorf("stderr %q should name the flag to raise", stderr)
+			}
 			for _, s := range []string{"s3cret-pass", "tok-123"} {
 				if strings.Contains(stderr, s) || strings.Contains(res[0].Error, s) {
 					t.Errorf("a secret leaked into the output")

@@ -2,6 +2,7 @@ package exposition
 
 import (
 	"bytes"
+	"cmp"
 	"compress/gzip"
 	"context"
 	"errors"
@@ -325,8 +326,12 @@ func (s *Scraper) ScrapeStream(ctx context.Context, t *Target, started func(*Res
 		started(&r) // nothing was emitted
 	}
 	if err != nil {
-		if cause := context.Cause(ctx); cause != nil && ctx.Err() != nil {
-			err = cause
+		if ctx.Err() != nil {
+			err = context.Cause(ctx)
+			var te *TimeoutError
+			if errors.As(err, &te) {
+				err = &TimeoutError{Target: te.Target, Timeout: te.Timeout, Parsing: true}
+			}
 		}
 		r.Err = fmt.Errorf("parsing %s as %s: %w", r.Target, r.Format, err)
 		return r
@@ -339,10 +344,15 @@ func (s *Scraper) ScrapeStream(ctx context.Context, t *Target, started func(*Res
 type TimeoutError struct {
 	Target  string
 	Timeout time.Duration
+	// Parsing says the time ran out while parsing, not while waiting.
+	Parsing bool
 }
 
 func (e *TimeoutError) Error() string {
-	return fmt.Sprintf("%s took longer than the %s timeout", e.Target, e.Timeout)
+	if e.Parsing {
+		return fmt.Sprintf("%s took longer than the %s timeout to parse", e.Target, e.Timeout)
+	}
+	return fmt.Sprintf("%s did not answer within the %s timeout", e.Target, e.Timeout)
 }
 
 // Is makes a TimeoutError a context.DeadlineExceeded too.
@@ -350,17 +360,14 @@ func (e *TimeoutError) Is(target error) bool { return target == context.Deadline
 
 // limits are t's, field by field, else the scraper's.
 func (s *Scraper) limits(t *Target) Limits {
-	l := s.Limits
-	for _, f := range []struct{ dst, src *int }{
-		{&l.Samples, &t.Limits.Samples}, {&l.Labels, &t.Limits.Labels},
-		{&l.LabelNameLength, &t.Limits.LabelNameLength}, {&l.LabelValueLength, &t.Limits.LabelValueLength},
-		{&l.Buckets, &t.Limits.Buckets},
-	} {
-		if *f.src > 0 {
-			*f.dst = *f.src
-		}
+	own, def := t.Limits, s.Limits
+	return Limits{
+		Samples:          cmp.Or(own.Samples, def.Samples),
+		Labels:           cmp.Or(own.Labels, def.Labels),
+		LabelNameLength:  cmp.Or(own.LabelNameLength, def.LabelNameLength),
+		LabelValueLength: cmp.Or(own.LabelValueLength, def.LabelValueLength),
+		Buckets:          cmp.Or(own.Buckets, def.Buckets),
 	}
-	return l
 }
 
 // Up reports whether the target was scraped and parsed.
@@ -391,13 +398,7 @@ func GuessContentType(body []byte) string {
 }
 
 func (s *Scraper) limit(t *Target) int64 {
-	switch {
-	case t.BodySizeLimit > 0:
-		return int64(t.BodySizeLimit)
-	case s.BodySizeLimit > 0:
-		return s.BodySizeLimit
-	}
-	return DefaultBodySizeLimit
+	return cmp.Or(int64(t.BodySizeLimit), s.BodySizeLimit, DefaultBodySizeLimit)
 }
 
 func (s *Scraper) fetch(ctx context.Context, t *Target) ([]byte, string, error) {
@@ -445,7 +446,7 @@ func (s *Scraper) fetch(ctx context.Context, t *Target) ([]byte, string, error) 
 	// (see headerTransport).
 	resp, err := client.Do(req)
 	if err != nil {
-		return nil, "", describeHTTPError(ctx, t, s.Timeout, err)
+		return nil, "", describeHTTPError(ctx, t, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
@@ -464,7 +465,7 @@ func (s *Scraper) fetch(ctx context.Context, t *Target) ([]byte, string, error) 
 	// Content-Length is a claim, not a size: it never decides an allocation.
 	body, err := readLimited(rd, s.limit(t), -1)
 	if err != nil {
-		return body, "", describeReadError(ctx, t, s.Timeout, err)
+		return body, "", describeReadError(ctx, t, err)
 	}
 	return body, resp.Header.Get("Content-Type"), nil
 }
@@ -597,12 +598,12 @@ func (h *headerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 // describeHTTPError says what went wrong in words a person can act on.
-func describeHTTPError(ctx context.Context, t *Target, timeout time.Duration, err error) error {
+func describeHTTPError(ctx context.Context, t *Target, err error) error {
 	name := t.DisplayName()
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		var te *TimeoutError
 		if errors.As(context.Cause(ctx), &te) {
-			return fmt.Errorf("%s did not answer within the %s timeout", name, timeout)
+			return te // a typed error, so that the verb can name its flag
 		}
 		return fmt.Errorf("%s did not answer before the scrape's deadline", name)
 	}
@@ -620,12 +621,12 @@ func describeHTTPError(ctx context.Context, t *Target, timeout time.Duration, er
 	return fmt.Errorf("scraping %s: %w", name, err)
 }
 
-func describeReadError(ctx context.Context, t *Target, timeout time.Duration, err error) error {
+func describeReadError(ctx context.Context, t *Target, err error) error {
 	if errors.Is(err, ErrBodyTooLarge) {
 		return fmt.Errorf("%s: %w", t.DisplayName(), err)
 	}
 	if ctx.Err() != nil {
-		return describeHTTPError(ctx, t, timeout, err)
+		return describeHTTPError(ctx, t, err)
 	}
 	if errors.Is(err, io.ErrUnexpectedEOF) {
 		return fmt.Errorf("reading %s: the connection closed before the whole body arrived", t.DisplayName())
