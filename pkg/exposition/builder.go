@@ -458,11 +458,8 @@ func (b *builder) finish() error {
 		}
 		f.complete()
 		for i := range f.Metrics {
-			qs := f.Metrics[i].Quantiles
-			for j := 1; j < len(qs); j++ {
-				if qs[j].Quantile == qs[j-1].Quantile {
-					return fmt.Errorf("%s%s: quantile %g given twice", f.Name, f.Metrics[i].Labels, qs[j].Quantile)
-				}
+			if q, dup := duplicateQuantile(f.Metrics[i].Quantiles); dup {
+				return fmt.Errorf("%s%s: quantile %g given twice", f.Name, f.Metrics[i].Labels, q)
 			}
 		}
 	}

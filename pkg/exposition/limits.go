@@ -113,7 +113,7 @@ const ctxCheckEvery = 4096
 // checkCtx is nil while ctx runs, else the reason it stopped, worded for
 // a parse.
 func checkCtx(ctx context.Context) error {
-	if ctx == nil || ctx.Err() == nil {
+	if ctx.Err() == nil {
 		return nil
 	}
 	return fmt.Errorf("parsing stopped: %w", context.Cause(ctx))

@@ -136,11 +136,8 @@ func omCheckRepeat(prev *Metric, ts *int64) error {
 
 // omCheckNextBucket checks a bucket against the one exposed before it.
 func omCheckNextBucket(prev Bucket, le, count float64) error {
-	if le == prev.UpperBound {
-		return fmt.Errorf("duplicate bucket le=%g", le)
-	}
-	if le < prev.UpperBound {
-		return fmt.Errorf("bucket le=%g comes after le=%g; buckets must be in increasing order", le, prev.UpperBound)
+	if err := checkNextBound(prev.UpperBound, le); err != nil {
+		return err
 	}
 	if count < prev.Count {
 		return fmt.Errorf("bucket le=%g has count %g, less than the %g of the bucket before; buckets are cumulative", le, count, prev.Count)
@@ -179,4 +176,26 @@ func omFinishMetric(f *Family, m *Metric) error {
 		return fmt.Errorf("gauge histogram %s has no negative buckets, so %s must not be negative", id, sum)
 	}
 	return nil
+}
+
+// checkNextBound checks that a bucket's bound comes after the one exposed
+// before it, as every format requires.
+func checkNextBound(prev, le float64) error {
+	switch {
+	case le == prev:
+		return fmt.Errorf("duplicate bucket le=%g", le)
+	case le < prev:
+		return fmt.Errorf("bucket le=%g comes after le=%g; buckets must be in increasing order", le, prev)
+	}
+	return nil
+}
+
+// duplicateQuantile returns a quantile that sorted qs holds twice.
+func duplicateQuantile(qs []Quantile) (float64, bool) {
+	for i := 1; i < len(qs); i++ {
+		if qs[i].Quantile == qs[i-1].Quantile {
+			return qs[i].Quantile, true
+		}
+	}
+	return 0, false
 }

@@ -23,8 +23,8 @@ import (
 // not an allocation.
 //
 // Every message is held to the rules the text formats enforce by their
-// grammar: valid UTF-8, a family name, distinct label names, buckets and
-// quantiles that ascend. A family sent twice is left out with a warning,
+// grammar: valid UTF-8, a family name, distinct label names, buckets that
+// ascend, each quantile once. A family sent twice is left out with a warning,
 // the first kept, as the text parser does with a split family.
 func parseProtobuf(ctx context.Context, body []byte, lim Limits) (*ParseResult, error) {
 	res := &ParseResult{}
@@ -124,10 +124,8 @@ func familyFromProto(mf *dto.MetricFamily) (Family, error) {
 				m.Quantiles = append(m.Quantiles, Quantile{q.GetQuantile(), q.GetValue()})
 			}
 			sortQuantiles(m.Quantiles)
-			for i := 1; i < len(m.Quantiles); i++ {
-				if m.Quantiles[i].Quantile == m.Quantiles[i-1].Quantile {
-					return f, fmt.Errorf("quantile %g given twice", m.Quantiles[i].Quantile)
-				}
+			if q, dup := duplicateQuantile(m.Quantiles); dup {
+				return f, fmt.Errorf("quantile %g given twice", q)
 			}
 		case Histogram, GaugeHistogram:
 			if err := histogramFromProto(pm.GetHistogram(), &m); err != nil {
@@ -157,11 +155,10 @@ func histogramFromProto(h *dto.Histogram, m *Metric) error {
 		}
 		// Bounds must ascend; counts that do not add up are the
 		// target's business, as in the text format.
-		if n := len(m.Buckets); n > 0 && bound <= m.Buckets[n-1].UpperBound {
-			if bound == m.Buckets[n-1].UpperBound {
-				return fmt.Errorf("duplicate bucket le=%g", bound)
+		if n := len(m.Buckets); n > 0 {
+			if err := checkNextBound(m.Buckets[n-1].UpperBound, bound); err != nil {
+				return err
 			}
-			return fmt.Errorf("bucket le=%g comes after le=%g; buckets must be in increasing order", bound, m.Buckets[n-1].UpperBound)
 		}
 		e, err := exemplarFromProto(b.GetExemplar())
 		if err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -175,7 +174,7 @@ func (p *textParser) dedupe(f *Family, m *Metric) {
 	kept := 0
 	for i, b := range m.Buckets {
 		if i > 0 && b.UpperBound == m.Buckets[kept-1].UpperBound {
-			p.duplicate(f.Name+"_bucket", m.Labels, " le="+strconv.Quote(formatBound(b.UpperBound)))
+			p.duplicate(f.Name+"_bucket", m.Labels, " le="+strconv.Quote(strconv.FormatFloat(b.UpperBound, 'g', -1, 64)))
 			continue
 		}
 		m.Buckets[kept] = b
@@ -185,20 +184,13 @@ func (p *textParser) dedupe(f *Family, m *Metric) {
 	kept = 0
 	for i, q := range m.Quantiles {
 		if i > 0 && q.Quantile == m.Quantiles[kept-1].Quantile {
-			p.duplicate(f.Name, m.Labels, " quantile="+strconv.Quote(formatBound(q.Quantile)))
+			p.duplicate(f.Name, m.Labels, " quantile="+strconv.Quote(strconv.FormatFloat(q.Quantile, 'g', -1, 64)))
 			continue
 		}
 		m.Quantiles[kept] = q
 		kept++
 	}
 	m.Quantiles = m.Quantiles[:kept]
-}
-
-func formatBound(v float64) string {
-	if math.IsInf(v, 1) {
-		return "+Inf"
-	}
-	return strconv.FormatFloat(v, 'g', -1, 64)
 }
 
 // switchTo makes f the current family, emitting the one before.
