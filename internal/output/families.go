@@ -31,10 +31,10 @@ const TargetLabel = "target"
 // they are written under. With several sources each series gets a target
 // label. A family whose type differs from the first one of its name, and
 // a series already written, are left out and named in the warnings.
-func merge(sources []Source) ([]exposition.Family, []string) {
+func merge(sources []Source) ([]mergedFamily, []string) {
 	addTarget := len(sources) > 1
 	var (
-		out      []exposition.Family
+		out      []mergedFamily
 		byName   = map[string]int{}
 		series   = map[string]bool{}
 		warnings warnings
@@ -47,7 +47,7 @@ func merge(sources []Source) ([]exposition.Family, []string) {
 			if !ok {
 				j = len(out)
 				byName[name] = j
-				out = append(out, exposition.Family{Name: f.Name, Type: f.Type, Help: f.Help, Unit: f.Unit})
+				out = append(out, mergedFamily{Family: exposition.Family{Name: f.Name, Type: f.Type, Help: f.Help, Unit: f.Unit}})
 			} else if _, prev := out[j].ExposedAs(); prev != typ {
 				warnings.add(fmt.Sprintf("%s: family %s is a %s here but a %s elsewhere; left out",
 					src.Target, f.Name, strings.ToLower(typ.String()), strings.ToLower(prev.String())))
@@ -64,10 +64,18 @@ func merge(sources []Source) ([]exposition.Family, []string) {
 				}
 				series[key] = true
 				out[j].Metrics = append(out[j].Metrics, m)
+				out[j].times = append(out[j].times, src.Time)
 			}
 		}
 	}
 	return out, warnings.list
+}
+
+// mergedFamily is a family of several sources, with the scrape time of
+// each metric's source (line protocol gives every line a time).
+type mergedFamily struct {
+	exposition.Family
+	times []time.Time
 }
 
 // warnings collects what a writer left out, ten at most and a count.
@@ -96,7 +104,7 @@ func WriteExposition(w io.Writer, sources []Source, format Format) ([]string, er
 	fams, warns := merge(sources)
 	if format == Protobuf {
 		for i := range fams {
-			if _, err := protodelim.MarshalTo(w, ToDTO(&fams[i])); err != nil {
+			if _, err := protodelim.MarshalTo(w, ToDTO(&fams[i].Family)); err != nil {
 				return warns, fmt.Errorf("writing family %s: %w", fams[i].Name, err)
 			}
 		}
@@ -104,7 +112,7 @@ func WriteExposition(w io.Writer, sources []Source, format Format) ([]string, er
 	}
 	tw := &textWriter{om: format == OpenMetrics}
 	for i := range fams {
-		tw.family(&fams[i])
+		tw.family(&fams[i].Family)
 		if len(tw.buf) > 64<<10 {
 			if _, err := w.Write(tw.buf); err != nil {
 				return warns, err

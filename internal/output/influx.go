@@ -29,22 +29,11 @@ func WriteInflux(w io.Writer, sources []Source) ([]string, error) {
 	var enc lineprotocol.Encoder
 	enc.SetPrecision(lineprotocol.Nanosecond)
 	var skipped warnings
-	var tsOf time.Time
-	if len(sources) > 0 {
-		tsOf = sources[0].Time
-	}
-	times := map[string]time.Time{} // each target's scrape time
-	for _, src := range sources {
-		times[src.Target] = src.Time
-	}
 	for i := range fams {
-		f := &fams[i]
+		f := &fams[i].Family
 		for j := range f.Metrics {
 			m := &f.Metrics[j]
-			ts := tsOf
-			if t, ok := times[m.Labels.Get(TargetLabel)]; ok && len(sources) > 1 {
-				ts = t
-			}
+			ts := fams[i].times[j]
 			if m.HasTimestamp {
 				ts = time.UnixMilli(m.TimestampMs)
 			}
