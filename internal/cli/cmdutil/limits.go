@@ -56,17 +56,19 @@ func (l *LimitFlags) Resolve() (exposition.Limits, int64, error) {
 // mistake to report before any work, not a target that is down.
 func CheckCredentialFiles(t *exposition.Target) error {
 	h := &t.HTTP
-	files := map[string]string{"bearer_token_file": h.BearerTokenFile, "ca_file": h.TLSConfig.CAFile,
-		"cert_file": h.TLSConfig.CertFile, "key_file": h.TLSConfig.KeyFile}
-	if h.BasicAuth != nil {
-		files["basic_auth password_file"] = h.BasicAuth.PasswordFile
-		files["basic_auth username_file"] = h.BasicAuth.UsernameFile
-	}
+	// In the order http_config lists them, so that the first missing one
+	// is always the one named.
+	files := [][2]string{{"bearer_token_file", h.BearerTokenFile}}
 	if h.Authorization != nil {
 		// Validate moves bearer_token_file here.
-		files["bearer_token_file (authorization credentials_file)"] = h.Authorization.CredentialsFile
+		files = append(files, [2]string{"bearer_token_file (authorization credentials_file)", h.Authorization.CredentialsFile})
 	}
-	for what, path := range files {
+	if h.BasicAuth != nil {
+		files = append(files, [2]string{"basic_auth username_file", h.BasicAuth.UsernameFile}, [2]string{"basic_auth password_file", h.BasicAuth.PasswordFile})
+	}
+	files = append(files, [2]string{"ca_file", h.TLSConfig.CAFile}, [2]string{"cert_file", h.TLSConfig.CertFile}, [2]string{"key_file", h.TLSConfig.KeyFile})
+	for _, file := range files {
+		what, path := file[0], file[1]
 		if path == "" {
 			continue
 		}
