@@ -53,16 +53,16 @@ func TestServeStalledClientsFreeTheirSlots(t *testing.T) {
 		defer c.Close()
 		fmt.Fprintf(c, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
 	}
-	time.Sleep(time.Second)
-	// While they hold the slots a third scrape is refused: the limit works.
-	resp, err := http.Get(base + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusServiceUnavailable {
-		t.Logf("with both slots held: %s (the stalled answers may already have been cut)", resp.Status)
-	}
+	// While they hold the slots (well within the 6 s write timeout) a
+	// third scrape is refused: the limit works.
+	waitFor(t, "the stalled clients to hold both slots", 5*time.Second, func() bool {
+		resp, err := http.Get(base + "/metrics")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusServiceUnavailable
+	})
 	// Within the write timeout their answers are cut and the slots free.
 	waitFor(t, "a scrape to get through after the stalled clients' write timeout", 15*time.Second, func() bool {
 		resp, err := http.Get(base + "/metrics")

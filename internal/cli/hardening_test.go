@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -212,9 +213,9 @@ func TestEnvAndConfigValues(t *testing.T) {
 func TestValuesRejectedUpFront(t *testing.T) {
 	isolateConfig(t)
 	dir := t.TempDir()
-	hits := 0
+	var hits atomic.Int32 // the server's goroutine counts, the test reads
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hits++
+		hits.Add(1)
 		io.WriteString(w, "a 1\n")
 	}))
 	defer srv.Close()
@@ -237,10 +238,10 @@ func TestValuesRejectedUpFront(t *testing.T) {
 			for k, v := range tc.env {
 				t.Setenv(k, v)
 			}
-			hits = 0
+			hits.Store(0)
 			_, errOut, code := runCLI(t, nil, append(append([]string{"scrape"}, tc.args...), srv.URL)...)
-			if code != 2 || !strings.Contains(errOut, tc.want) || hits != 0 {
-				t.Errorf("exit %d, %d scrapes, stderr %q; want exit 2 before any scrape, naming %q", code, hits, errOut, tc.want)
+			if code != 2 || !strings.Contains(errOut, tc.want) || hits.Load() != 0 {
+				t.Errorf("exit %d, %d scrapes, stderr %q; want exit 2 before any scrape, naming %q", code, hits.Load(), errOut, tc.want)
 			}
 		})
 	}
