@@ -122,7 +122,7 @@ func TestHeadersStayWithTheirHost(t *testing.T) {
 func TestNoSecretInMessages(t *testing.T) {
 	isolateConfig(t)
 	for _, args := range [][]string{
-		{"scrape", "-H", "Authorization Bearer s3cr3t", "http://127.0.0.1:1/metrics"},
+		{"scrape", "--header", "Authorization Bearer s3cr3t", "http://127.0.0.1:1/metrics"},
 		{"scrape", "--header", "X-Token=s3cr3t", "http://127.0.0.1:1/metrics"},
 		{"scrape", "http://admin:s3cr3t@[::1"},
 		{"scrape", "http://admin:s3cr3t@127.0.0.1:1/metrics"},

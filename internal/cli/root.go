@@ -57,7 +57,7 @@ func Main(args []string, io cmdutil.IOStreams) int {
 
 // NewRootCmd builds the command tree.
 func NewRootCmd(io cmdutil.IOStreams) *cobra.Command {
-	f := &cmdutil.Factory{IO: io}
+	f := cmdutil.NewFactory(io)
 	var configFlag string
 	root := &cobra.Command{
 		Use:   "monctl",
@@ -85,7 +85,7 @@ scripts and cron, with stable exit codes (see 'monctl help exit-codes').`,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return &cmdutil.ExitError{Code: cmdutil.ExitUsage, Err: err}
 	})
-	root.AddCommand(watch.NewCmd(f, nil), scrape.NewCmd(f, nil), serve.NewCmd(f, nil), version.NewCmd(f))
+	root.AddCommand(watch.NewCmd(f), scrape.NewCmd(f), serve.NewCmd(f), version.NewCmd(f))
 	root.AddCommand(exitCodesTopic())
 	return root
 }

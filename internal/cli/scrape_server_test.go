@@ -199,7 +199,7 @@ func TestScrapeAgainstLocalServer(t *testing.T) {
 		{"basic auth wrong", []string{"--basic-auth-user", "alice", "--basic-auth-password-file", wrong, srv.URL + "/basic"}, 1, false, "answered HTTP 401 Unauthorized"},
 		{"bearer", []string{"--bearer-token-file", token, srv.URL + "/bearer"}, 0, true, ""},
 		{"bearer missing", []string{srv.URL + "/bearer"}, 1, false, "401"},
-		{"header", []string{"-H", "X-Tenant: blue", srv.URL + "/header"}, 0, true, ""},
+		{"header", []string{"--header", "X-Tenant: blue", srv.URL + "/header"}, 0, true, ""},
 		{"redirect", []string{srv.URL + "/redirect"}, 0, true, ""},
 		{"timeout", []string{"--timeout", "300ms", srv.URL + "/hang"}, 1, false, "did not answer within the 300ms timeout"},
 		{"body limit", []string{"--body-size-limit", "1MiB", srv.URL + "/huge"}, 1, false, "body_size_limit of 1 MiB exceeded"},

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/docker/go-units"
 )
 
 // Float writes a number exactly (shortest representation that round-trips),
@@ -50,16 +52,13 @@ func trimZeros(s string) string {
 	return s
 }
 
-// Bytes writes a byte count with binary units (KiB, MiB...), like docker stats.
+// Bytes writes a byte count with binary units as docker stats writes
+// memory: four significant digits, 1294336 is 1.234MiB.
 func Bytes(v float64) string {
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		return Float(v)
 	}
-	v, unit := scale(v, 1024, "B", "KiB", "MiB", "GiB", "TiB", "PiB")
-	if unit == "B" {
-		return strconv.FormatFloat(v, 'f', -1, 64) + "B"
-	}
-	return trimZeros(strconv.FormatFloat(v, 'f', 2, 64)) + unit
+	return units.BytesSize(v)
 }
 
 // Seconds writes a duration given in seconds for people.
@@ -104,38 +103,22 @@ func Human(name, unit string, v float64) string {
 	return Short(v)
 }
 
-// DecimalBytes writes a byte count with decimal units (kB, MB...), as
-// docker stats shows network and block I/O.
+// DecimalBytes writes a byte count with decimal units as docker stats
+// writes network and block I/O: three significant digits, 1.5MB.
 func DecimalBytes(v float64) string {
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		return Float(v)
 	}
-	v, unit := scale(v, 1000, "B", "kB", "MB", "GB", "TB", "PB")
-	if unit == "B" {
-		return strconv.FormatFloat(math.Round(v), 'f', -1, 64) + "B"
-	}
-	return trimZeros(strconv.FormatFloat(v, 'f', 3-digits(v), 64)) + unit
+	return units.HumanSizeWithPrecision(v, 3)
 }
 
-// scale divides v by base until it is below base or the units run out.
-func scale(v, base float64, units ...string) (float64, string) {
-	i := 0
-	for math.Abs(v) >= base && i < len(units)-1 {
-		v /= base
-		i++
+// Uptime writes how long something has been up as docker ps does:
+// "Up 6 minutes", "Up About an hour".
+func Uptime(seconds float64) string {
+	if math.IsNaN(seconds) || math.IsInf(seconds, 0) || seconds < 0 {
+		return Float(seconds)
 	}
-	return v, units[i]
-}
-
-// digits is the number of digits before the point, at most 3.
-func digits(v float64) int {
-	switch a := math.Abs(v); {
-	case a >= 100:
-		return 3
-	case a >= 10:
-		return 2
-	}
-	return 1
+	return "Up " + units.HumanDuration(time.Duration(seconds*float64(time.Second)))
 }
 
 // Age writes a duration given in seconds the way kubectl's AGE column

@@ -96,17 +96,28 @@ func (j *JSONWriter) String(s string) { j.sep(); j.buf = appendJSONString(j.buf,
 // Float writes a number (or "NaN"/"+Inf"/"-Inf").
 func (j *JSONWriter) Float(v float64) {
 	j.sep()
+	j.buf = appendJSONFloat(j.buf, v)
+}
+
+func appendJSONFloat(b []byte, v float64) []byte {
 	switch {
 	case math.IsNaN(v):
-		j.buf = append(j.buf, `"NaN"`...)
+		return append(b, `"NaN"`...)
 	case math.IsInf(v, 1):
-		j.buf = append(j.buf, `"+Inf"`...)
+		return append(b, `"+Inf"`...)
 	case math.IsInf(v, -1):
-		j.buf = append(j.buf, `"-Inf"`...)
-	default:
-		j.buf = strconv.AppendFloat(j.buf, v, 'g', -1, 64)
+		return append(b, `"-Inf"`...)
 	}
+	return strconv.AppendFloat(b, v, 'g', -1, 64)
 }
+
+// JSONFloat is a number in a record marshalled by encoding/json, written
+// as JSONWriter writes numbers: NaN and ±Inf as strings, where
+// encoding/json would fail.
+type JSONFloat float64
+
+// MarshalJSON implements json.Marshaler.
+func (f JSONFloat) MarshalJSON() ([]byte, error) { return appendJSONFloat(nil, float64(f)), nil }
 
 // Int writes an integer.
 func (j *JSONWriter) Int(v int64) { j.sep(); j.buf = strconv.AppendInt(j.buf, v, 10) }
@@ -116,6 +127,9 @@ func (j *JSONWriter) Bool(v bool) { j.sep(); j.buf = strconv.AppendBool(j.buf, v
 
 // Null writes null.
 func (j *JSONWriter) Null() { j.sep(); j.buf = append(j.buf, "null"...) }
+
+// Raw writes an encoded JSON value as it is.
+func (j *JSONWriter) Raw(b []byte) { j.sep(); j.buf = append(j.buf, b...); j.maybeFlush() }
 
 // Newline ends one document of a JSON-lines stream.
 func (j *JSONWriter) Newline() { j.buf = append(j.buf, '\n'); j.maybeFlush() }

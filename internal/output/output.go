@@ -4,10 +4,8 @@
 package output
 
 import (
-	"fmt"
 	"io"
 	"os"
-	"strings"
 
 	"golang.org/x/term"
 )
@@ -28,19 +26,6 @@ const (
 	Influx      Format = "influx"
 	Protobuf    Format = "protobuf" // delimited io.prometheus.client.MetricFamily
 )
-
-// Formats lists the -o values, for help and completion.
-var Formats = []string{"table", "wide", "json", "jsonl", "csv", "yaml", "prom", "openmetrics", "protobuf", "influx"}
-
-// ParseFormat validates an -o value.
-func ParseFormat(s string) (Format, error) {
-	for _, f := range Formats {
-		if strings.EqualFold(s, f) {
-			return Format(f), nil
-		}
-	}
-	return "", fmt.Errorf("unknown output format %q (want one of %s)", s, strings.Join(Formats, ", "))
-}
 
 // Terminal describes where output goes.
 type Terminal struct {

@@ -52,7 +52,7 @@ func Connect(ctx context.Context, host string, conns int) (*Engine, error) {
 	cli, err := client.NewClientWithOpts(client.WithHTTPClient(&http.Client{Transport: tr}),
 		client.FromEnv, client.WithHost(host), client.WithAPIVersionNegotiation())
 	if err != nil {
-		return nil, &ConnectError{Host: host, Cause: err.Error(), Hint: "check DOCKER_HOST, DOCKER_CERT_PATH or --host", Err: err}
+		return nil, &ConnectError{Host: host, Cause: err.Error(), Hint: "check DOCKER_HOST and DOCKER_CERT_PATH", Err: err}
 	}
 	e := &Engine{Host: cli.DaemonHost(), cli: cli}
 	if err := e.handshake(ctx); err != nil {
@@ -138,7 +138,7 @@ func (e *Engine) diagnose(ctx context.Context, callErr error) error {
 	ce := &ConnectError{Host: e.Host, Err: callErr}
 	u, err := client.ParseHostURL(e.Host)
 	if err != nil {
-		ce.Cause, ce.Hint = err.Error(), "set DOCKER_HOST or --host to unix:///path/to/docker.sock or tcp://host:port"
+		ce.Cause, ce.Hint = err.Error(), "set DOCKER_HOST to unix:///path/to/docker.sock or tcp://host:port"
 		return ce
 	}
 	addr := u.Host // docker's ParseHostURL keeps a socket path there too
@@ -152,13 +152,13 @@ func (e *Engine) diagnose(ctx context.Context, callErr error) error {
 	var hostErr x509.HostnameError
 	switch {
 	case errors.Is(dialErr, syscall.ENOENT):
-		ce.Cause, ce.Hint = "no such socket "+addr, "is dockerd running? set DOCKER_HOST or --host"
+		ce.Cause, ce.Hint = "no such socket "+addr, "is dockerd running? set DOCKER_HOST"
 	case errors.Is(dialErr, syscall.EACCES) || errors.Is(dialErr, syscall.EPERM):
-		ce.Cause, ce.Hint = "permission denied on "+addr, "is your user in the docker group? set DOCKER_HOST or --host"
+		ce.Cause, ce.Hint = "permission denied on "+addr, "is your user in the docker group? set DOCKER_HOST"
 	case errors.Is(dialErr, syscall.ECONNREFUSED):
-		ce.Cause, ce.Hint = "connection refused", "is the engine running and listening there? set DOCKER_HOST or --host"
+		ce.Cause, ce.Hint = "connection refused", "is the engine running and listening there? set DOCKER_HOST"
 	case dialErr != nil:
-		ce.Cause, ce.Hint = dialErr.Error(), "set DOCKER_HOST or --host"
+		ce.Cause, ce.Hint = dialErr.Error(), "set DOCKER_HOST"
 	case errors.As(callErr, &certErr) || errors.As(callErr, &unknownCA) || errors.As(callErr, &hostErr) ||
 		strings.Contains(callErr.Error(), "tls:") || strings.Contains(callErr.Error(), "x509:"):
 		ce.Cause, ce.Hint = "TLS failure: "+innermost(callErr), "check DOCKER_CERT_PATH (ca.pem, cert.pem, key.pem) and DOCKER_TLS_VERIFY"
@@ -168,7 +168,7 @@ func (e *Engine) diagnose(ctx context.Context, callErr error) error {
 	case errors.Is(callErr, context.DeadlineExceeded):
 		ce.Cause, ce.Hint = "no answer within 10s", "is the engine overloaded, or is something else listening there?"
 	default:
-		ce.Cause, ce.Hint = innermost(callErr), "set DOCKER_HOST or --host"
+		ce.Cause, ce.Hint = innermost(callErr), "set DOCKER_HOST"
 	}
 	return ce
 }

@@ -276,7 +276,7 @@ func (b *builder) series(p textparse.Parser, raw []byte, ts *int64, v float64) e
 	case f.Type == Summary && suffix == "":
 		drop = "quantile"
 	}
-	grouped := f.Type.IsHistogram() || f.Type == Summary || suffix == "_created"
+	grouped := f.Type.HasQuantiles() || suffix == "_created"
 	h := b.hash(drop)
 	mi, seen := s.index[h]
 	if seen && !b.sameLabels(&f.Metrics[mi], drop) {
@@ -468,7 +468,7 @@ func (b *builder) finish() error {
 
 func (b *builder) finishFamily(i int) error {
 	f := &b.fams[i]
-	if n := len(f.Metrics); n > 0 && (f.Type.IsHistogram() || f.Type == Summary) {
+	if n := len(f.Metrics); n > 0 && f.Type.HasQuantiles() {
 		return omFinishMetric(f, &f.Metrics[n-1])
 	}
 	return nil

@@ -20,6 +20,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/prometheus/common/config"
+	"golang.org/x/sync/errgroup"
 )
 
 // DefaultBodySizeLimit is the most a target may send, after decompression.
@@ -223,23 +224,19 @@ func (s *Scraper) ScrapeAll(ctx context.Context, targets []Target, concurrency i
 		concurrency = 1
 	}
 	out := make([]Result, len(targets))
-	sem := make(chan struct{}, concurrency)
-	var wg sync.WaitGroup
+	var g errgroup.Group
+	g.SetLimit(concurrency)
 	for i := range targets {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
+		g.Go(func() error {
+			if ctx.Err() != nil { // cancelled while waiting for a turn
 				out[i] = Result{Target: targets[i].DisplayName(), URL: RedactURL(targets[i].URL), Err: ctx.Err()}
-				return
+				return nil
 			}
-			defer func() { <-sem }()
 			out[i] = s.Scrape(ctx, &targets[i])
-		}()
+			return nil
+		})
 	}
-	wg.Wait()
+	_ = g.Wait() // the goroutines report in out, never as errors
 	return out
 }
 
@@ -288,7 +285,7 @@ func (s *Scraper) ScrapeStream(ctx context.Context, t *Target, started func(*Res
 	r.ContentType = ct
 	f, err := FormatFromContentType(ct)
 	if err != nil {
-		r.Err = fmt.Errorf("%s: %w (--content-type parses it as another format)", r.Target, err)
+		r.Err = fmt.Errorf("%s: %w", r.Target, tagged{err, ErrContentType})
 		return r
 	}
 	lim := s.limits(t)
@@ -318,7 +315,7 @@ func (s *Scraper) ScrapeStream(ctx context.Context, t *Target, started func(*Res
 			err = nil
 		} else {
 			r.Format = f
-			err = fmt.Errorf("%w (nor is it the text format: %v; --content-type names the format)", err, textErr)
+			err = tagged{fmt.Errorf("%w (nor is it the text format: %v)", err, textErr), ErrFormatUnknown}
 		}
 	}
 	r.Duration = time.Since(r.Start)

@@ -85,7 +85,7 @@ func (l *Limits) checkFamily(f *Family, samples *int) error {
 		return nil
 	}
 	extra := 0 // le or quantile
-	if f.Type.IsHistogram() || f.Type == Summary {
+	if f.Type.HasQuantiles() {
 		extra = 1
 	}
 	for i := range f.Metrics {

@@ -35,6 +35,10 @@ const (
 // IsHistogram reports whether samples of the type carry buckets.
 func (t Type) IsHistogram() bool { return t == Histogram || t == GaugeHistogram }
 
+// HasQuantiles reports whether a metric of the type is a distribution:
+// count, sum, and buckets or quantiles to estimate quantiles from.
+func (t Type) HasQuantiles() bool { return t.IsHistogram() || t == Summary }
+
 // Family is one metric family: the metadata and every metric that belongs to it.
 type Family struct {
 	Name    string

@@ -1,6 +1,7 @@
 package exposition
 
 import (
+	"errors"
 	"context"
 	"fmt"
 	"mime"
@@ -30,6 +31,23 @@ func (f Format) String() string {
 		return "text"
 	}
 }
+
+// ErrContentType is a content type monctl cannot parse; ErrFormatUnknown
+// an input whose format was guessed, and which no parser takes. The verbs
+// say how to name the format.
+var (
+	ErrContentType   = errors.New("no parser for the content type")
+	ErrFormatUnknown = errors.New("the format could not be guessed")
+)
+
+// tagged is err, which errors.Is also finds to be tag, its message
+// unchanged.
+type tagged struct {
+	error
+	tag error
+}
+
+func (t tagged) Unwrap() []error { return []error{t.error, t.tag} }
 
 // FormatFromContentType maps a Content-Type header to a format. An empty
 // content type means the text format, as Prometheus assumes for old targets.

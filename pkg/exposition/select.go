@@ -1,6 +1,7 @@
 package exposition
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -15,6 +16,24 @@ type Selector struct {
 	types map[Type]bool
 }
 
+// SelectorError is a series selector (or, when Type, a type name) that
+// does not parse.
+type SelectorError struct {
+	Type  bool
+	Value string
+	Err   error
+}
+
+func (e *SelectorError) Error() string {
+	what := "series selector"
+	if e.Type {
+		what = "type"
+	}
+	return fmt.Sprintf("%s %q: %v", what, e.Value, e.Err)
+}
+
+func (e *SelectorError) Unwrap() error { return e.Err }
+
 // NewSelector parses PromQL series selectors such as
 // `http_requests_total{code=~"5.."}` or `{__name__=~"go_.*"}`, and family
 // type names.
@@ -23,7 +42,7 @@ func NewSelector(matches, types []string) (*Selector, error) {
 	for _, m := range matches {
 		ms, err := parser.ParseMetricSelector(m)
 		if err != nil {
-			return nil, fmt.Errorf("--match %q: %w", m, err)
+			return nil, &SelectorError{Value: m, Err: err}
 		}
 		s.sets = append(s.sets, ms)
 	}
@@ -35,7 +54,7 @@ func NewSelector(matches, types []string) (*Selector, error) {
 			case Untyped, Unknown:
 				tt = Untyped // parsers name both Untyped
 			default:
-				return nil, fmt.Errorf("--type %q: want counter, gauge, histogram, gaugehistogram, summary, info, stateset or untyped", one)
+				return nil, &SelectorError{Type: true, Value: one, Err: errors.New("want counter, gauge, histogram, gaugehistogram, summary, info, stateset or untyped")}
 			}
 			s.addType(tt)
 		}

@@ -5,7 +5,6 @@ package cmdutil
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"syscall"
 )
@@ -87,13 +86,3 @@ func CodeOf(err error) int {
 	}
 	return ExitFailure
 }
-
-// IOStreams are the three standard streams, replaceable in tests.
-type IOStreams struct {
-	In     io.Reader
-	Out    io.Writer
-	ErrOut io.Writer
-}
-
-// System returns the process's own streams.
-func System() IOStreams { return IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr} }

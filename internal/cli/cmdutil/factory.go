@@ -1,13 +1,43 @@
 package cmdutil
 
-import "github.com/monctl/monctl/pkg/exposition"
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
 
-// Factory is what the root command hands each verb: the streams and, once
-// flags are parsed, the configuration.
+	"github.com/monctl/monctl/pkg/containers"
+	"github.com/monctl/monctl/pkg/exposition"
+)
+
+// Factory is what the root command hands each verb: the streams, the
+// configuration once flags are parsed, and the ways to reach what is
+// monitored, which tests replace.
 type Factory struct {
 	IO IOStreams
 	// Config is loaded by the root command before any verb runs.
 	Config *Config
+	// Engines connects to Docker engines, at most concurrency calls in
+	// flight each; the ones that fail come back as errors.
+	Engines func(ctx context.Context, hosts []string, concurrency int) ([]*containers.Engine, []error)
+}
+
+// NewFactory is the Factory of a real run on io.
+func NewFactory(io IOStreams) *Factory {
+	return &Factory{IO: io, Engines: connectEngines}
+}
+
+// connectEngines is containers.ConnectAll, with the flag that picks the
+// engine named where pkg/containers names only DOCKER_HOST.
+func connectEngines(ctx context.Context, hosts []string, concurrency int) ([]*containers.Engine, []error) {
+	engines, errs := containers.ConnectAll(ctx, hosts, concurrency)
+	for i, err := range errs {
+		var ce *containers.ConnectError
+		if errors.As(err, &ce) && strings.Contains(ce.Hint, "DOCKER_HOST") {
+			errs[i] = fmt.Errorf("%w (or --host)", err)
+		}
+	}
+	return engines, errs
 }
 
 // ConfigTargets returns the targets of the configuration file, if any.

@@ -12,15 +12,21 @@ import (
 type OutputFlags struct {
 	Output   string
 	Template string
+
+	shapes output.Shape
 }
 
-// AddOutputFlags registers -o/--output and --format on cmd.
-func (o *OutputFlags) AddOutputFlags(cmd *cobra.Command, def string) {
-	o.Output = def
-	cmd.Flags().VarP((*formatValue)(&o.Output), "output", "o", "output format: "+strings.Join(output.Formats, "|"))
-	cmd.Flags().StringVar(&o.Template, "format", "", "Go template per record, like docker: 'table {{.Name}}\\t{{.Value}}', 'json', or '{{.Name}}'")
-	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(output.Formats, cobra.ShellCompDirectiveNoFileComp))
-	_ = cmd.RegisterFlagCompletionFunc("format", cobra.NoFileCompletions)
+// AddOutputFlags registers -o/--output and --format on cmd, for a verb
+// whose views have shapes: -o takes only the formats it can print.
+func (o *OutputFlags) AddOutputFlags(cmd *cobra.Command, def string, shapes output.Shape) {
+	o.Output, o.shapes = def, shapes
+	names := output.FormatsOf(shapes)
+	cmd.Flags().VarP(&formatValue{o}, "output", "o", "output format: "+strings.Join(names, "|"))
+	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(names, cobra.ShellCompDirectiveNoFileComp))
+	if shapes&output.RecordsShape != 0 {
+		cmd.Flags().StringVar(&o.Template, "format", "", "Go template per record, like docker: 'table {{.Name}}\\t{{.Value}}', 'json', or '{{.Name}}'")
+		_ = cmd.RegisterFlagCompletionFunc("format", cobra.NoFileCompletions)
+	}
 }
 
 // Resolve validates the flags: the format, or the parsed template.
@@ -32,24 +38,34 @@ func (o *OutputFlags) Resolve() (output.Format, *output.Template, error) {
 		}
 		return "", t, nil
 	}
-	f, err := output.ParseFormat(o.Output)
+	f, err := output.ParseFormatOf(o.Output, o.shapes)
 	if err != nil {
 		return "", nil, UsageError("%v", err)
 	}
 	return f, nil, nil
 }
 
+// Printer resolves the flags into the printer of io.Out; stream says that
+// one view follows another (see output.Printer).
+func (o *OutputFlags) Printer(io IOStreams, stream bool) (*output.Printer, error) {
+	format, tmpl, err := o.Resolve()
+	if err != nil {
+		return nil, err
+	}
+	return &output.Printer{Out: io.Out, ErrOut: io.ErrOut, Format: format, Template: tmpl, Term: io.Terminal(), Stream: stream}, nil
+}
+
 // formatValue checks an -o value when it is set, so that a bad one in the
 // environment or the config file is named there, before any work.
-type formatValue string
+type formatValue struct{ o *OutputFlags }
 
-func (f *formatValue) String() string { return string(*f) }
+func (f *formatValue) String() string { return f.o.Output }
 func (f *formatValue) Type() string   { return "string" }
 
 func (f *formatValue) Set(s string) error {
-	if _, err := output.ParseFormat(s); err != nil {
+	if _, err := output.ParseFormatOf(s, f.o.shapes); err != nil {
 		return err
 	}
-	*f = formatValue(s)
+	f.o.Output = s
 	return nil
 }

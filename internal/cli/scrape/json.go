@@ -1,7 +1,6 @@
 package scrape
 
 import (
-	"io"
 	"strconv"
 
 	"github.com/monctl/monctl/internal/output"
@@ -113,7 +112,7 @@ func writeLabels(jw *output.JSONWriter, ls exposition.Labels) {
 func writeMetricFields(jw *output.JSONWriter, f *exposition.Family, m *exposition.Metric) {
 	jw.Key("labels")
 	writeLabels(jw, m.Labels)
-	if f.Type.IsHistogram() || f.Type == exposition.Summary {
+	if f.Type.HasQuantiles() {
 		jw.Key("count")
 		jw.Float(m.Count)
 		jw.Key("sum")
@@ -235,20 +234,10 @@ func writeExemplar(jw *output.JSONWriter, e *exposition.Exemplar) {
 	jw.EndObject()
 }
 
-// writeJSONL writes one object per metric, {"target", "name", "type",
-// "labels", ...the metric's fields}, and for a failed target one object
-// {"target", "up": false, "error"}, so that a stream tells failures too.
-func writeJSONL(w io.Writer, results []exposition.Result) error {
-	jw := output.NewJSONWriter(w, false)
-	for i := range results {
-		r := &results[i]
-		for fi := range r.Families {
-			writeFamilyLines(jw, r.Target, &r.Families[fi])
-		}
-		writeErrorLine(jw, r)
-	}
-	return jw.Flush()
-}
+// The JSON lines of 'monctl scrape -o jsonl' are one object per metric,
+// {"target", "name", "type", "labels", ...the metric's fields}, and for a
+// failed target one object {"target", "up": false, "error"}, so that a
+// stream tells failures too.
 
 // writeFamilyLines writes one JSON line per metric of f.
 func writeFamilyLines(jw *output.JSONWriter, target string, f *exposition.Family) {
@@ -312,7 +301,7 @@ func records(results []exposition.Result) []any {
 				for _, l := range m.Labels {
 					rec.Labels[l.Name] = l.Value
 				}
-				if f.Type.IsHistogram() || f.Type == exposition.Summary {
+				if f.Type.HasQuantiles() {
 					rec.P50 = m.EstimateQuantile(f.Type, 0.5)
 					rec.P90 = m.EstimateQuantile(f.Type, 0.9)
 					rec.P99 = m.EstimateQuantile(f.Type, 0.99)

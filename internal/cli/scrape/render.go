@@ -1,10 +1,7 @@
 package scrape
 
 import (
-	"bytes"
-	"encoding/csv"
 	"fmt"
-	"io"
 	"math"
 	"strconv"
 	"strings"
@@ -16,51 +13,35 @@ import (
 // The quantiles shown for histograms and summaries.
 var shownQuantiles = []float64{0.5, 0.9, 0.99}
 
+// renderer makes the table: for people, piped or not (units, short
+// numbers); csv and the other formats carry the exact numbers.
 type renderer struct {
-	w, errw io.Writer
-	format  output.Format
-	tmpl    *output.Template
-	term    output.Terminal
-	multi   bool // more than one target: show which
-	rate    bool // --rate was given
+	multi bool // more than one target: show which
+	rate  bool // --rate was given
 }
 
-func (r *renderer) render(results []exposition.Result) error {
-	if r.tmpl != nil {
-		return r.tmpl.Execute(r.w, records(results))
+// view is the scrape results in every shape.
+func (r *renderer) view(results []exposition.Result) output.View {
+	return output.View{
+		Rows: func(f output.Format) ([]string, [][]string) {
+			if f == output.CSV {
+				return csvRows(results)
+			}
+			return r.table(results, f == output.Wide)
+		},
+		Records:  func() []any { return records(results) },
+		Document: func(jw *output.JSONWriter) { writeJSON(jw, results) },
+		Lines: func(jw *output.JSONWriter) {
+			for i := range results {
+				res := &results[i]
+				for fi := range res.Families {
+					writeFamilyLines(jw, res.Target, &res.Families[fi])
+				}
+				writeErrorLine(jw, res)
+			}
+		},
+		Families: func() []output.Source { return sources(results) },
 	}
-	switch r.format {
-	case output.JSON:
-		jw := output.NewJSONWriter(r.w, false)
-		writeJSON(jw, results)
-		jw.Newline()
-		return jw.Flush()
-	case output.YAML:
-		var buf bytes.Buffer
-		jw := output.NewJSONWriter(&buf, false)
-		writeJSON(jw, results)
-		if err := jw.Flush(); err != nil {
-			return err
-		}
-		return output.JSONToYAML(r.w, buf.Bytes())
-	case output.JSONL:
-		return writeJSONL(r.w, results)
-	case output.CSV:
-		return r.csv(results)
-	case output.Prom, output.OpenMetrics, output.Protobuf, output.Influx:
-		var warnings []string
-		var err error
-		if r.format == output.Influx {
-			warnings, err = output.WriteInflux(r.w, sources(results))
-		} else {
-			warnings, err = output.WriteExposition(r.w, sources(results), r.format)
-		}
-		for _, w := range warnings {
-			fmt.Fprintf(r.errw, "monctl: warning: %s\n", w)
-		}
-		return err
-	}
-	return r.table(results, r.format == output.Wide)
 }
 
 func sources(results []exposition.Result) []output.Source {
@@ -80,30 +61,15 @@ func labelText(ls exposition.Labels) string {
 }
 
 // count writes a count: no unit, short on a terminal.
-func (r *renderer) count(v float64) string {
-	if r.term.IsTTY {
-		return output.Short(v)
-	}
-	return output.Float(v)
-}
+func (r *renderer) count(v float64) string { return output.Short(v) }
 
-func (r *renderer) num(f *exposition.Family, v float64) string {
-	if r.term.IsTTY {
-		return output.Human(f.Name, f.Unit, v)
-	}
-	return output.Float(v)
-}
+func (r *renderer) num(f *exposition.Family, v float64) string { return output.Human(f.Name, f.Unit, v) }
 
 // estimate writes an estimated quantile: it is an approximation, so four
 // significant digits say all it knows.
-func (r *renderer) estimate(f *exposition.Family, v float64) string {
-	if r.term.IsTTY {
-		return output.Human(f.Name, f.Unit, v)
-	}
-	return strconv.FormatFloat(v, 'g', 4, 64)
-}
+func (r *renderer) estimate(f *exposition.Family, v float64) string { return output.Human(f.Name, f.Unit, v) }
 
-func (r *renderer) table(results []exposition.Result, wide bool) error {
+func (r *renderer) table(results []exposition.Result, wide bool) ([]string, [][]string) {
 	header := []string{"NAME", "LABELS", "TYPE", "VALUE"}
 	if wide {
 		header = []string{"NAME", "LABELS", "TYPE", "VALUE", "COUNT", "SUM", "P50", "P90", "P99", "TIMESTAMP"}
@@ -124,7 +90,7 @@ func (r *renderer) table(results []exposition.Result, wide bool) error {
 				if r.multi {
 					row = append([]string{res.Target}, row...)
 				}
-				agg := f.Type.IsHistogram() || f.Type == exposition.Summary
+				agg := f.Type.HasQuantiles()
 				if wide {
 					cells := make([]string, 6)
 					if agg {
@@ -152,13 +118,13 @@ func (r *renderer) table(results []exposition.Result, wide bool) error {
 			}
 		}
 	}
-	return output.WriteTable(r.w, r.term, header, rows)
+	return header, rows
 }
 
 // value is the VALUE cell: the value, or for histograms and summaries the
 // count, sum and the shown quantiles.
 func (r *renderer) value(f *exposition.Family, m *exposition.Metric) string {
-	if !(f.Type.IsHistogram() || f.Type == exposition.Summary) {
+	if !f.Type.HasQuantiles() {
 		return r.num(f, m.Value)
 	}
 	var b strings.Builder
@@ -187,16 +153,18 @@ func (r *renderer) rateText(f *exposition.Family, m *exposition.Metric) string {
 	return "count " + r.estimate(&exposition.Family{}, m.Rate.Count) + "/s, sum " + r.estimate(f, m.Rate.Sum) + "/s" + reset
 }
 
-func (r *renderer) csv(results []exposition.Result) error {
-	cw := csv.NewWriter(r.w)
-	cw.Write([]string{"target", "name", "type", "labels", "value", "count", "sum", "p50", "p90", "p99", "rate", "timestamp_ms"})
+// csvRows are one record per metric with every number exact, in columns
+// that do not depend on the flags.
+func csvRows(results []exposition.Result) ([]string, [][]string) {
+	header := []string{"target", "name", "type", "labels", "value", "count", "sum", "p50", "p90", "p99", "rate", "timestamp_ms"}
+	var rows [][]string
 	for _, res := range results {
 		for fi := range res.Families {
 			f := &res.Families[fi]
 			for mi := range f.Metrics {
 				m := &f.Metrics[mi]
 				rec := []string{res.Target, f.Name, string(f.Type), labelText(m.Labels), "", "", "", "", "", "", "", ""}
-				if f.Type.IsHistogram() || f.Type == exposition.Summary {
+				if f.Type.HasQuantiles() {
 					rec[5], rec[6] = output.Float(m.Count), output.Float(m.Sum)
 					for i, q := range shownQuantiles {
 						rec[7+i] = output.Float(m.EstimateQuantile(f.Type, q))
@@ -213,12 +181,9 @@ func (r *renderer) csv(results []exposition.Result) error {
 				if m.HasTimestamp {
 					rec[11] = strconv.FormatInt(m.TimestampMs, 10)
 				}
-				if err := cw.Write(rec); err != nil {
-					return err
-				}
+				rows = append(rows, rec)
 			}
 		}
 	}
-	cw.Flush()
-	return cw.Error()
+	return header, rows
 }

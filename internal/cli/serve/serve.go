@@ -77,8 +77,8 @@ type Options struct {
 	logFormat *promslog.Format
 }
 
-// NewCmd builds 'monctl serve'; runF replaces run in tests.
-func NewCmd(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
+// NewCmd builds 'monctl serve'.
+func NewCmd(f *cmdutil.Factory) *cobra.Command {
 	opts := &Options{IO: f.IO}
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -114,10 +114,7 @@ scrapes in flight get ` + shutdownGrace.String() + ` to finish, and the exit cod
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.ConfigTargets = f.ConfigTargets()
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return run(cmd.Context(), opts)
+			return run(cmd.Context(), f, opts)
 		},
 	}
 	fl := cmd.Flags()
@@ -126,9 +123,9 @@ scrapes in flight get ` + shutdownGrace.String() + ` to finish, and the exit cod
 	fl.StringVar(&opts.TelemetryPath, "web.telemetry-path", "/metrics", "path under which to expose metrics")
 	fl.IntVar(&opts.MaxRequests, "web.max-requests", 40, "most /metrics requests served at once; beyond it 503 (0: no limit)")
 	fl.BoolVar(&opts.DisableExporterMetrics, "web.disable-exporter-metrics", false, "leave out Go runtime, process and promhttp metrics")
-	fl.DurationVar(&opts.ReadHeaderTimeout, "web.read-header-timeout", 10*time.Second, "close a connection whose request headers take longer than this")
-	fl.DurationVar(&opts.WriteTimeout, "web.write-timeout", 0, "close a connection whose answer is not written within this of its request (0: --scrape-timeout + 10s), so a client that never reads frees its slot")
-	fl.DurationVar(&opts.IdleTimeout, "web.idle-timeout", 30*time.Second, "close a keep-alive connection idle for this long")
+	cmdutil.DurationVar(fl, &opts.ReadHeaderTimeout, "web.read-header-timeout", 10*time.Second, "close a connection whose request headers take longer than this")
+	cmdutil.DurationVar(fl, &opts.WriteTimeout, "web.write-timeout", 0, "close a connection whose answer is not written within this of its request (0: --scrape-timeout + 10s), so a client that never reads frees its slot")
+	cmdutil.DurationVar(fl, &opts.IdleTimeout, "web.idle-timeout", 30*time.Second, "close a keep-alive connection idle for this long")
 	fl.BoolVar(&opts.Containers, "containers", true, "serve the containers of the Docker engine(s); --containers=false serves only targets")
 	fl.StringArrayVarP(&opts.Hosts, "host", "H", nil, "Docker engine: unix:///path, tcp://host:port (repeatable; default DOCKER_HOST, else the local socket)")
 	fl.BoolVarP(&opts.All, "all", "a", false, "include stopped containers (info, state, restarts)")
@@ -137,11 +134,11 @@ scrapes in flight get ` + shutdownGrace.String() + ` to finish, and the exit cod
 	fl.IntVar(&opts.Concurrency, "concurrency", 64, "stats calls in flight per engine")
 	fl.StringArrayVar(&opts.Targets, "target", nil, "exporter to re-expose: URL, host:port or file (repeatable; added to the config file's targets)")
 	opts.Limits.AddLimitFlags(cmd)
-	fl.DurationVar(&opts.ScrapeTimeout, "scrape-timeout", 10*time.Second, "time limit of a collection, and the most a scrape waits whatever its X-Prometheus-Scrape-Timeout-Seconds says")
-	fl.DurationVar(&opts.ScrapeTimeoutOffset, "scrape-timeout-offset", 500*time.Millisecond, "taken off the scraper's timeout, so that the answer arrives in time")
-	fl.DurationVar(&opts.CacheTTL, "cache-ttl", 0, "answer scrapes within this long of a collection from it (0: collect on every scrape)")
+	cmdutil.DurationVar(fl, &opts.ScrapeTimeout, "scrape-timeout", 10*time.Second, "time limit of a collection, and the most a scrape waits whatever its X-Prometheus-Scrape-Timeout-Seconds says")
+	cmdutil.DurationVar(fl, &opts.ScrapeTimeoutOffset, "scrape-timeout-offset", 500*time.Millisecond, "taken off the scraper's timeout, so that the answer arrives in time")
+	cmdutil.DurationVar(fl, &opts.CacheTTL, "cache-ttl", 0, "answer scrapes within this long of a collection from it (0: collect on every scrape)")
 	fl.BoolVar(&opts.Once, "once", false, "exit 0 after one /metrics response has been sent")
-	fl.DurationVar(&opts.OnceTimeout, "once-timeout", 0, "with --once, exit 1 if nobody scraped within this long (0: wait forever)")
+	cmdutil.DurationVar(fl, &opts.OnceTimeout, "once-timeout", 0, "with --once, exit 1 if nobody scraped within this long (0: wait forever)")
 	fl.StringVar(&opts.LogLevel, "log.level", "info", "log level: debug, info, warn, error")
 	fl.StringVar(&opts.LogFormat, "log.format", "logfmt", "log format: logfmt, json")
 	_ = cmd.RegisterFlagCompletionFunc("log.level", cobra.FixedCompletions([]string{"debug", "info", "warn", "error"}, cobra.ShellCompDirectiveNoFileComp))
@@ -221,7 +218,7 @@ func (o *Options) validate() error {
 	return nil
 }
 
-func run(ctx context.Context, o *Options) error {
+func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 	if err := o.validate(); err != nil {
 		return err
 	}
@@ -234,7 +231,7 @@ func run(ctx context.Context, o *Options) error {
 
 	var watchers []*containers.Watcher
 	if o.Containers {
-		engines, errs := containers.ConnectAll(ctx, o.Hosts, o.Concurrency)
+		engines, errs := f.Engines(ctx, o.Hosts, o.Concurrency)
 		defer func() {
 			for _, eng := range engines {
 				eng.Close()

@@ -2,8 +2,6 @@
 package version
 
 import (
-	"bytes"
-	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -34,59 +32,39 @@ func NewCmd(f *cmdutil.Factory) *cobra.Command {
 			return run(opts)
 		},
 	}
-	opts.Out.AddOutputFlags(cmd, "table")
+	opts.Out.AddOutputFlags(cmd, "table", output.AllShapes)
 	return cmd
 }
 
 func run(opts *Options) error {
-	format, tmpl, err := opts.Out.Resolve()
+	p, err := opts.Out.Printer(opts.IO, false)
 	if err != nil {
 		return err
 	}
-	return write(opts.IO.Out, format, tmpl, buildinfo.Get())
+	return p.Print(view(buildinfo.Get()))
 }
 
-func write(w io.Writer, format output.Format, tmpl *output.Template, i buildinfo.Info) error {
-	if tmpl != nil {
-		return tmpl.Execute(w, []any{i})
-	}
-	switch format {
-	case output.JSON, output.JSONL, output.YAML:
-		b, err := json.Marshal(i)
-		if err != nil {
+// view is the build information in every shape.
+func view(i buildinfo.Info) output.View {
+	return output.View{
+		Text: func(w io.Writer) error {
+			_, err := fmt.Fprintf(w, "monctl %s\n  commit:   %s\n  built:    %s\n  go:       %s\n  platform: %s\n",
+				i.Version, i.Commit, i.Date, i.GoVersion, i.Platform)
 			return err
-		}
-		switch format {
-		case output.YAML:
-			return output.JSONToYAML(w, b)
-		case output.JSON:
-			var buf bytes.Buffer
-			if err := json.Indent(&buf, b, "", "  "); err != nil {
-				return err
-			}
-			b = buf.Bytes()
-		}
-		_, err = fmt.Fprintf(w, "%s\n", b)
-		return err
-	case output.CSV:
-		cw := csv.NewWriter(w)
-		cw.Write([]string{"version", "commit", "date", "go_version", "platform"})
-		cw.Write([]string{i.Version, i.Commit, i.Date, i.GoVersion, i.Platform})
-		cw.Flush()
-		return cw.Error()
-	case output.Prom, output.OpenMetrics, output.Protobuf, output.Influx:
-		src := []output.Source{{Target: "monctl", Time: time.Now(), Families: []exposition.Family{BuildInfoFamily(i)}}}
-		var err error
-		if format == output.Influx {
-			_, err = output.WriteInflux(w, src)
-		} else {
-			_, err = output.WriteExposition(w, src, format)
-		}
-		return err
+		},
+		Rows: func(output.Format) ([]string, [][]string) {
+			return []string{"version", "commit", "date", "go_version", "platform"},
+				[][]string{{i.Version, i.Commit, i.Date, i.GoVersion, i.Platform}}
+		},
+		Records: func() []any { return []any{i} },
+		Document: func(jw *output.JSONWriter) {
+			b, _ := json.MarshalIndent(i, "", "  ") // plain strings: cannot fail
+			jw.Raw(b)
+		},
+		Families: func() []output.Source {
+			return []output.Source{{Target: "monctl", Time: time.Now(), Families: []exposition.Family{BuildInfoFamily(i)}}}
+		},
 	}
-	_, err := fmt.Fprintf(w, "monctl %s\n  commit:   %s\n  built:    %s\n  go:       %s\n  platform: %s\n",
-		i.Version, i.Commit, i.Date, i.GoVersion, i.Platform)
-	return err
 }
 
 // BuildInfoFamily is the conventional monctl_build_info gauge.

@@ -1,0 +1,276 @@
+// Package containers implements 'monctl watch containers': live
+// per-container stats from one or more Docker engines, as a full-screen
+// view on a terminal and as one record per interval everywhere else.
+package containers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/monctl/monctl/internal/cli/cmdutil"
+	"github.com/monctl/monctl/internal/output"
+	ctr "github.com/monctl/monctl/pkg/containers"
+	"github.com/monctl/monctl/internal/cli/watch/live"
+)
+
+// Options of 'monctl watch containers'.
+type Options struct {
+	IO cmdutil.IOStreams
+	live.Flags
+
+	Refs        []string
+	Hosts       []string
+	All         bool
+	Filters     []string
+	NoStream    bool
+	NoTrunc     bool
+	Concurrency int
+	Timeout     time.Duration
+
+	Out cmdutil.OutputFlags
+
+	filter ctr.Filter
+	table  *live.Table[ctr.Stats]
+	cells  cells
+}
+
+// NewCmd builds 'monctl watch containers'.
+func NewCmd(f *cmdutil.Factory) *cobra.Command {
+	opts := &Options{IO: f.IO}
+	cmd := &cobra.Command{
+		Use:     "containers [NAME|ID]...",
+		Aliases: []string{"container", "ctr"},
+		Short:   "Live per-container CPU, memory, network and block I/O, PIDs, health",
+		Long: `Watch the containers of one or more Docker engines: CPU %, memory used and
+its limit, network and block I/O (totals and per-second rates), PIDs, state
+and health, restarts and uptime. The numbers are docker stats' own
+formulas, so the two agree.
+
+The engine is found as the docker CLI finds it: DOCKER_HOST,
+DOCKER_TLS_VERIFY and DOCKER_CERT_PATH, or --host (repeatable: one view of
+several engines, with a HOST column).
+
+On a terminal the view is redrawn in place; keys: c cpu, m memory, i net I/O,
+b block I/O, p PIDs, n name, u uptime (sort), r reverse, q quit.
+Elsewhere one record is printed per interval: a table with a time line,
+a JSON array (-o json) or one JSON object per container (-o jsonl).
+--once prints one snapshot, taken from two samples one interval apart,
+so CPU % and rates are real.`,
+		Example: `  monctl watch containers
+  monctl watch containers --once -o json | jq '.[] | select(.cpu_percent > 50) | .name'
+  monctl watch containers --sort mem --top 5 --filter label=com.docker.compose.project=shop
+  monctl watch containers -o jsonl --interval 10s >> stats.jsonl
+  monctl watch containers --host unix:///var/run/docker.sock --host tcp://build:2376 -o wide`,
+		ValidArgsFunction: func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Refs = args
+			return run(cmd.Context(), f, opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringArrayVarP(&opts.Hosts, "host", "H", nil, "Docker engine to watch: unix:///path, tcp://host:port (repeatable; default DOCKER_HOST, else the local socket)")
+	fl.BoolVarP(&opts.All, "all", "a", false, "include stopped containers")
+	fl.StringArrayVarP(&opts.Filters, "filter", "f", nil, "name=REGEX, label=KEY[=VALUE] or status=STATE (repeatable; same key OR'ed, different keys AND'ed)")
+	opts.Flags.AddFlags(cmd, newTable(&cells{}, false).SortNames(), "name")
+	fl.BoolVar(&opts.NoStream, "no-stream", false, "same as --once, as in docker stats")
+	fl.BoolVar(&opts.NoTrunc, "no-trunc", false, "show full container IDs")
+	fl.IntVar(&opts.Concurrency, "concurrency", 64, "stats calls in flight per engine")
+	cmdutil.DurationVar(fl, &opts.Timeout, "timeout", 10*time.Second, "time limit for one round of stats calls to an engine")
+	opts.Out.AddOutputFlags(cmd, "table", output.AllShapes)
+	_ = cmd.RegisterFlagCompletionFunc("filter", cobra.FixedCompletions([]string{"name=", "label=", "status=running", "status=exited", "status=paused", "status=created", "status=restarting", "status=dead"}, cobra.ShellCompDirectiveNoFileComp|cobra.ShellCompDirectiveNoSpace))
+	return cmd
+}
+
+// validate checks the options before anything is contacted.
+func (o *Options) validate() error {
+	if o.NoStream {
+		o.Once = true
+	}
+	if err := o.Flags.Validate(); err != nil {
+		return err
+	}
+	switch {
+	case o.Concurrency < 1:
+		return cmdutil.UsageError("--concurrency must be at least 1")
+	case o.Timeout <= 0:
+		return cmdutil.UsageError("--timeout must be positive")
+	}
+	f, err := ctr.ParseFilter(o.Filters)
+	if err != nil {
+		return cmdutil.UsageError("%v", err)
+	}
+	f.Refs = o.Refs
+	o.filter = f
+	o.table = newTable(&o.cells, len(o.Hosts) > 1)
+	o.cells.noTrunc = o.NoTrunc
+	return nil
+}
+
+func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
+	if err := o.validate(); err != nil {
+		return err
+	}
+	p, err := o.Out.Printer(o.IO, true)
+	if err != nil {
+		return err
+	}
+	if p.Template != nil {
+		if err := p.Template.Check(Record{}); err != nil {
+			return cmdutil.UsageError("%v", err)
+		}
+	}
+	fullScreen := p.Term.IsTTY && p.Template == nil && (p.Format == output.Table || p.Format == output.Wide) && o.Count != 1
+
+	watchers, failed := connect(ctx, f, o)
+	for i, err := range failed {
+		if len(watchers) == 0 && i == len(failed)-1 {
+			return cmdutil.Failure(err) // the root command reports the last
+		}
+		fmt.Fprintf(o.IO.ErrOut, "monctl: %v\n", err)
+	}
+	defer func() {
+		for _, w := range watchers {
+			w.Close()
+			w.Engine().Close()
+		}
+	}()
+
+	s := newSampler(watchers)
+	if fullScreen {
+		return o.runLive(ctx, s, p.Format == output.Wide)
+	}
+	partial, printed := len(failed) > 0, 0
+	reported := map[string]bool{} // engines reported down, to say so once
+	err = o.loop(ctx, s, func(fr *frame) error {
+		for _, err := range fr.down {
+			partial = true
+			if !reported[err.Host] {
+				fmt.Fprintf(o.IO.ErrOut, "monctl: %v (retrying)\n", err)
+				reported[err.Host] = true
+			}
+		}
+		for host := range reported {
+			if !slices.ContainsFunc(fr.down, func(e *ctr.EngineError) bool { return e.Host == host }) {
+				fmt.Fprintf(o.IO.ErrOut, "monctl: the Docker engine at %s is back\n", host)
+				delete(reported, host)
+			}
+		}
+		if len(fr.down) == len(watchers) {
+			return nil // nothing to show this interval
+		}
+		for _, ref := range fr.unmatched {
+			partial = true
+			fmt.Fprintf(o.IO.ErrOut, "monctl: no such container: %s\n", ref)
+		}
+		if len(o.Refs) > 0 && len(fr.unmatched) == len(o.Refs) {
+			return errNothingToWatch // as docker stats NAME does
+		}
+		fr.stats = o.table.Arrange(fr.stats, o.Sort, false, o.Top)
+		printed++
+		return p.Print(o.view(fr))
+	})
+	switch {
+	case errors.Is(err, errNothingToWatch):
+		return cmdutil.Silent
+	case err != nil && ctx.Err() != nil:
+		return err // interrupted: the root command reports the signal
+	case err != nil:
+		return cmdutil.Failure(err)
+	}
+	if printed == 0 {
+		return cmdutil.Silent // every engine failed, and said so
+	}
+	if partial {
+		return cmdutil.Partial
+	}
+	return nil
+}
+
+// loop samples on the watch's clock.
+func (o *Options) loop(ctx context.Context, s *sampler, emit func(*frame) error) error {
+	return live.Loop(ctx, o.Interval, o.Count, s.sample, emit)
+}
+
+// view is one interval in every shape: a table after a time line, one
+// record per container, and monctl's container families.
+func (o *Options) view(fr *frame) output.View {
+	return output.View{
+		Title: fmt.Sprintf("%s  %d containers", fr.time.UTC().Format(time.RFC3339), len(fr.stats)),
+		Rows: func(f output.Format) ([]string, [][]string) {
+			o.cells.history = fr.history
+			header, rows := o.table.Rows(o.table.Visible(f == output.Wide), fr.stats, f != output.CSV)
+			if f != output.CSV {
+				return header, rows
+			}
+			// A TIME column tells the intervals of one file apart.
+			ts := fr.time.UTC().Format(time.RFC3339)
+			for i := range rows {
+				rows[i] = append([]string{ts}, rows[i]...)
+			}
+			return append([]string{"TIME"}, header...), rows
+		},
+		Records: func() []any {
+			recs := make([]any, len(fr.stats))
+			for i := range fr.stats {
+				recs[i] = Record{Stats: fr.stats[i]}
+			}
+			return recs
+		},
+		Families: func() []output.Source {
+			return []output.Source{{Time: fr.time, Families: ctr.Families(fr.stats, nil)}}
+		},
+	}
+}
+
+// runLive shows the full-screen view.
+func (o *Options) runLive(ctx context.Context, s *sampler, wide bool) error {
+	v := &live.View[ctr.Stats]{Resource: "containers", Table: o.table, Flags: &o.Flags, Wide: wide}
+	return v.Run(ctx, o.IO, func(ctx context.Context, emit func(*live.Frame[ctr.Stats]) error) error {
+		return o.loop(ctx, s, func(fr *frame) error { return emit(o.screenFrame(fr)) })
+	})
+}
+
+// screenFrame is a frame for the live view: a head with the engines and
+// totals, and a banner per engine that is down.
+func (o *Options) screenFrame(fr *frame) *live.Frame[ctr.Stats] {
+	var cpu float64
+	var mem uint64
+	for i := range fr.stats {
+		cpu += fr.stats[i].CPUPercent
+		mem += fr.stats[i].MemoryUsed
+	}
+	var engines []string
+	for _, e := range fr.engines {
+		engines = append(engines, fmt.Sprintf("%s (Docker %s, API %s)", e.Host, e.ServerVersion, e.APIVersion))
+	}
+	o.cells.history = fr.history
+	lf := &live.Frame[ctr.Stats]{Items: fr.stats, Head: fmt.Sprintf("%s · %d containers · CPU %.1f%% · MEM %s · %s",
+		strings.Join(engines, ", "), len(fr.stats), cpu, output.Bytes(float64(mem)), fr.time.Format("15:04:05"))}
+	for _, e := range fr.down {
+		lf.Banners = append(lf.Banners, e.Error())
+	}
+	return lf
+}
+
+// errNothingToWatch ends a watch whose every container argument names
+// nothing; each was reported.
+var errNothingToWatch = errors.New("no such containers")
+
+// connect reaches every engine at once; the ones that fail are returned
+// as errors.
+func connect(ctx context.Context, f *cmdutil.Factory, o *Options) ([]*ctr.Watcher, []error) {
+	engines, errs := f.Engines(ctx, o.Hosts, o.Concurrency)
+	watchers := make([]*ctr.Watcher, len(engines))
+	for i, eng := range engines {
+		watchers[i] = ctr.NewWatcher(eng, ctr.WatchOptions{All: o.All, Filter: o.filter, Concurrency: o.Concurrency, Timeout: o.Timeout})
+	}
+	return watchers, errs
+}

@@ -1,0 +1,247 @@
+package containers
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/monctl/monctl/internal/cli/cmdutil"
+	"github.com/monctl/monctl/internal/cli/watch/live"
+	"github.com/monctl/monctl/internal/output"
+	ctr "github.com/monctl/monctl/pkg/containers"
+)
+
+func sampleStats() []ctr.Stats {
+	started := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
+	at := started.Add(90 * time.Minute)
+	mk := func(name string, cpu float64, mem uint64, rx float64) ctr.Stats {
+		return ctr.Stats{Host: "unix:///run/docker.sock",
+			Container: ctr.Container{ID: strings.Repeat(name[:1], 64), Name: name, Image: "img:" + name, State: "running", StartedAt: started},
+			Time:      at, UptimeSeconds: 5400, CPUPercent: cpu, MemoryUsed: mem, MemoryLimit: 1 << 30, MemoryPercent: float64(mem) / (1 << 30) * 100,
+			NetRx: 1500000, NetTx: 2000, NetRxRate: rx, PIDs: 4}
+	}
+	stopped := ctr.Stats{Host: "unix:///run/docker.sock", Time: at,
+		Container: ctr.Container{ID: strings.Repeat("d", 64), Name: "done", Image: "img", State: "exited", Restarts: 3}}
+	return []ctr.Stats{mk("web", 12.5, 64<<20, 10), mk("api", 150.25, 32<<20, 500), mk("cache", 0.5, 256<<20, 0), stopped}
+}
+
+func TestArrange(t *testing.T) {
+	names := func(ss []ctr.Stats) string {
+		var n []string
+		for _, s := range ss {
+			n = append(n, s.Name)
+		}
+		return strings.Join(n, ",")
+	}
+	for _, c := range []struct {
+		key     string
+		reverse bool
+		top     int
+		want    string
+	}{
+		{"name", false, 0, "api,cache,done,web"},
+		{"cpu", false, 0, "api,web,cache,done"},
+		{"mem", false, 2, "cache,web"},
+		{"net", false, 0, "api,web,cache,done"},
+		{"cpu", true, 0, "done,cache,web,api"},
+		{"uptime", false, 1, "api"}, // a tie: by name
+	} {
+		if got := names(newTable(&cells{}, false).Arrange(sampleStats(), c.key, c.reverse, c.top)); got != c.want {
+			t.Errorf("sort %s reverse=%v top %d: %s, want %s", c.key, c.reverse, c.top, got, c.want)
+		}
+	}
+}
+
+// TestFlags runs the command from its flags to the engines it would ask,
+// with a Factory whose engines are a fake that fails.
+func TestFlags(t *testing.T) {
+	for _, c := range []struct {
+		args  []string
+		code  int
+		want  string // in the error
+		hosts []string
+	}{
+		{[]string{"--once", "--count", "3"}, cmdutil.ExitUsage, "--once", nil},
+		{[]string{"--sort", "size"}, cmdutil.ExitUsage, `--sort "size"`, nil},
+		{[]string{"--interval", "1ms"}, cmdutil.ExitUsage, "too short", nil},
+		{[]string{"--interval", "0.001"}, cmdutil.ExitUsage, "too short", nil},
+		{[]string{"--filter", "colour=red"}, cmdutil.ExitUsage, "unknown key", nil},
+		{[]string{"--top", "-1"}, cmdutil.ExitUsage, "--top", nil},
+		{[]string{"--concurrency", "0"}, cmdutil.ExitUsage, "--concurrency", nil},
+		{[]string{"-o", "yml"}, cmdutil.ExitUsage, `unknown output format "yml"`, nil},
+		{[]string{"--format", "{{.Nope}}"}, cmdutil.ExitUsage, "Nope", nil},
+		// Valid flags reach the engines: -H is --host, --interval 5 is 5s.
+		{[]string{"--no-stream", "web"}, cmdutil.ExitFailure, "engine down", []string{}},
+		{[]string{"-H", "tcp://a:2375", "-H", "unix:///b.sock", "--interval", "5"}, cmdutil.ExitFailure, "engine down", []string{"tcp://a:2375", "unix:///b.sock"}},
+	} {
+		var asked []string
+		f := cmdutil.NewFactory(cmdutil.IOStreams{Out: &bytes.Buffer{}, ErrOut: &bytes.Buffer{}})
+		f.Engines = func(_ context.Context, hosts []string, _ int) ([]*ctr.Engine, []error) {
+			asked = append([]string{}, hosts...)
+			return nil, []error{errors.New("engine down")}
+		}
+		cmd := NewCmd(f)
+		cmd.SetArgs(c.args)
+		cmd.SetOut(&bytes.Buffer{})
+		cmd.SetErr(&bytes.Buffer{})
+		cmd.SilenceErrors, cmd.SilenceUsage = true, true
+		cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return cmdutil.UsageError("%v", err) })
+		err := cmd.Execute()
+		code := cmdutil.CodeOf(err)
+		if code != c.code || err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: exit %d, %v; want exit %d about %s", c.args, code, err, c.code, c.want)
+		}
+		if c.hosts != nil && !slices.Equal(asked, c.hosts) {
+			t.Errorf("%v: asked engines %q, want %q", c.args, asked, c.hosts)
+		}
+	}
+}
+
+// render prints two frames of sampleStats as the verb does when piped.
+func render(t *testing.T, format output.Format, tmpl string) string {
+	t.Helper()
+	var out bytes.Buffer
+	o := &Options{IO: cmdutil.IOStreams{Out: &out}, Out: cmdutil.OutputFlags{Output: string(format), Template: tmpl}}
+	o.table = newTable(&o.cells, false)
+	o.Out.AddOutputFlags(&cobra.Command{}, string(cmp.Or(format, output.Table)), output.AllShapes)
+	o.Out.Template = tmpl
+	p, err := o.Out.Printer(o.IO, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		fr := &frame{time: time.Date(2026, 11, 21, 11, 30, 0, 0, time.UTC), stats: sampleStats(),
+			history: map[string][]float64{"unix:///run/docker.sock/" + strings.Repeat("a", 64): {0, 50, 100, 150.25}}}
+		if err := p.Print(o.view(fr)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out.String()
+}
+
+func TestStreamFormats(t *testing.T) {
+	table := render(t, output.Table, "")
+	if strings.Contains(table, "\x1b") || strings.Count(table, "2026-11-21T11:30:00Z  4 containers") != 2 {
+		t.Errorf("a pipe gets plain tables, each after a time line:\n%s", table)
+	}
+	// Tables are for people, piped or not: docker's units and durations.
+	for _, want := range []string{"150.25%", "32MiB / 1GiB", "1.5MB / 2kB", "Up 2 hours", "exited", "--"} {
+		if !strings.Contains(table, want) {
+			t.Errorf("table lacks %q:\n%s", want, table)
+		}
+	}
+	human := render(t, output.Wide, "")
+	for _, want := range []string{"150.25%", "32MiB / 1GiB", "1.5MB / 2kB", "img:api", "▁▃▆█", "500B/s / 0B/s"} {
+		if !strings.Contains(human, want) {
+			t.Errorf("wide table for people lacks %q:\n%s", want, human)
+		}
+	}
+
+	var arrays int
+	dec := json.NewDecoder(strings.NewReader(render(t, output.JSON, "")))
+	for dec.More() {
+		var recs []map[string]any
+		if err := dec.Decode(&recs); err != nil {
+			t.Fatal(err)
+		}
+		arrays++
+		if len(recs) != 4 || recs[0]["cpu_percent"] == nil || recs[0]["memory_used_bytes"] == nil || recs[0]["host"] == nil {
+			t.Errorf("json record: %v", recs[0])
+		}
+	}
+	if arrays != 2 {
+		t.Errorf("json: %d arrays for 2 intervals", arrays)
+	}
+	if lines := strings.Count(render(t, output.JSONL, ""), "\n"); lines != 8 {
+		t.Errorf("jsonl: %d lines, want one per container per interval (8)", lines)
+	}
+	csv := render(t, output.CSV, "")
+	if strings.Count(csv, "TIME,CONTAINER ID") != 1 || strings.Count(csv, "\n") != 9 {
+		t.Errorf("csv: one header, then a row per container per interval:\n%s", csv)
+	}
+	// Exact numbers for programs: bytes and seconds, no units.
+	for _, want := range []string{"150.25", "33554432,1073741824"[:8], "1500000", "5400"} {
+		if !strings.Contains(csv, want) {
+			t.Errorf("csv lacks %q:\n%s", want, csv)
+		}
+	}
+	if yaml := render(t, output.YAML, ""); strings.Count(yaml, "---\n") != 2 || !strings.Contains(yaml, "cpu_percent: 150.25") {
+		t.Errorf("yaml:\n%s", yaml)
+	}
+	prom := render(t, output.Prom, "")
+	if !strings.Contains(prom, `monctl_container_pids{host="unix:///run/docker.sock",id="`) || !strings.Contains(prom, "# TYPE monctl_container_cpu_usage_seconds_total counter") {
+		t.Errorf("prom:\n%s", prom)
+	}
+	if om := render(t, output.OpenMetrics, ""); strings.Count(om, "# EOF") != 2 {
+		t.Errorf("openmetrics: want an # EOF per interval:\n%s", om)
+	}
+	if influx := render(t, output.Influx, ""); !strings.Contains(influx, "monctl_container_pids,host=unix:///run/docker.sock,id=") {
+		t.Errorf("influx:\n%s", influx)
+	}
+	tmpl := render(t, "", `table {{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.NetIO}}\t{{.PIDs}}`)
+	if !strings.Contains(tmpl, "NAME") || !strings.Contains(tmpl, "150.25%") || !strings.Contains(tmpl, "32MiB / 1GiB") || !strings.Contains(tmpl, "1.5MB / 2kB") {
+		t.Errorf("docker stats templates:\n%s", tmpl)
+	}
+}
+
+func TestLiveViewFitsTheTerminal(t *testing.T) {
+	o := &Options{Flags: live.Flags{Interval: time.Second, Sort: "cpu"}}
+	o.table = newTable(&o.cells, false)
+	v := &live.View[ctr.Stats]{Resource: "containers", Table: o.table, Flags: &o.Flags}
+	if l := v.Lines(80); len(l) != 1 || !strings.Contains(l[0].Text, "first samples") {
+		t.Errorf("before the first frame: %v", l)
+	}
+	eng := &ctr.Engine{Host: "unix:///run/docker.sock", ServerVersion: "29.0.1", APIVersion: "1.51"}
+	v.Show(o.screenFrame(&frame{time: time.Now(), stats: sampleStats(), engines: []*ctr.Engine{eng},
+		down: []*ctr.EngineError{{Host: "tcp://b:2376", Err: context.DeadlineExceeded}}}))
+	for _, width := range []int{200, 100, 60} {
+		lines := v.Lines(width)
+		text := ""
+		for _, l := range lines {
+			text += l.Text + "\n"
+		}
+		if !strings.Contains(lines[0].Text, "4 containers") || !strings.Contains(lines[0].Text, "CPU 163.2%") || !strings.Contains(text, "tcp://b:2376 is not answering") {
+			t.Errorf("width %d: header and engine state missing:\n%s", width, text)
+		}
+		if !strings.Contains(text, "sort: cpu ↓ · keys: c cpu, m mem, i net, b block, p pids, n name, u uptime, r reverse, q quit") {
+			t.Errorf("width %d: the sort line:\n%s", width, text)
+		}
+		for _, l := range lines[3:] { // the table
+			if output.Width(l.Text) > width {
+				t.Errorf("width %d: line of %d: %q", width, output.Width(l.Text), l.Text)
+			}
+		}
+		if !strings.Contains(text, "NAME") || strings.Index(text, "api") > strings.Index(text, "web ") {
+			t.Errorf("width %d: want NAME and api (most CPU) first:\n%s", width, text)
+		}
+	}
+}
+
+func TestHistoryKeepsTheLastTen(t *testing.T) {
+	s := newSampler(nil)
+	st := sampleStats()[:1]
+	var first []float64
+	for i := range 15 {
+		st[0].CPUPercent = float64(i)
+		s.remember(st)
+		if i == 0 {
+			first = s.history.Get("unix:///run/docker.sock/" + st[0].ID)
+		}
+	}
+	h := s.history.Get("unix:///run/docker.sock/" + st[0].ID)
+	if len(h) != historyLen || h[0] != 5 || h[9] != 14 || first[0] != 0 {
+		t.Errorf("history %v (first %v): want 5..14, and earlier slices left alone", h, first)
+	}
+	s.remember(nil)
+	if len(s.history.Snapshot()) != 0 {
+		t.Error("a container that is gone keeps its history")
+	}
+}

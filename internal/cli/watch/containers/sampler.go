@@ -1,0 +1,98 @@
+package containers
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/monctl/monctl/internal/cli/watch/live"
+	ctr "github.com/monctl/monctl/pkg/containers"
+)
+
+// frame is what one interval shows: every container of every engine that
+// answered, and the engines that did not.
+type frame struct {
+	time      time.Time
+	stats     []ctr.Stats
+	down      []*ctr.EngineError
+	unmatched []string // container arguments that name nothing (first frame only)
+	engines   []*ctr.Engine
+	history   map[string][]float64 // host/id → recent CPU %, oldest first
+}
+
+// sampler asks the watchers of all engines on one clock.
+type sampler struct {
+	watchers []*ctr.Watcher
+	history  *live.History
+	samples  int
+	// unmatched are the arguments that named nothing at the first
+	// sample, to be reported with the first frame.
+	unmatched []string
+}
+
+func newSampler(watchers []*ctr.Watcher) *sampler {
+	return &sampler{watchers: watchers, history: live.NewHistory(historyLen)}
+}
+
+// sample asks every engine at once. The first sample only primes the CPU
+// deltas; the arguments that name nothing are known after it, and go with
+// the next frame.
+func (s *sampler) sample(ctx context.Context) *frame {
+	snaps := make([]ctr.Snapshot, len(s.watchers))
+	errs := make([]error, len(s.watchers))
+	var wg sync.WaitGroup
+	for i, w := range s.watchers {
+		wg.Go(func() { snaps[i], errs[i] = w.Sample(ctx) })
+	}
+	wg.Wait()
+	fr := &frame{time: time.Now()}
+	for i, w := range s.watchers {
+		fr.engines = append(fr.engines, w.Engine())
+		var ee *ctr.EngineError
+		switch {
+		case errors.As(errs[i], &ee):
+			fr.down = append(fr.down, ee)
+		case errs[i] != nil: // cancelled
+			fr.down = append(fr.down, &ctr.EngineError{Host: w.Engine().Host, Err: errs[i]})
+		}
+		fr.stats = append(fr.stats, snaps[i].Containers...)
+	}
+	s.remember(fr.stats)
+	fr.history = s.history.Snapshot()
+	switch s.samples++; s.samples {
+	case 1:
+		s.unmatched = s.findUnmatched()
+	case 2:
+		fr.unmatched = s.unmatched
+	}
+	return fr
+}
+
+// remember keeps the last CPU % values of each running container, and
+// forgets containers that are gone.
+func (s *sampler) remember(stats []ctr.Stats) {
+	seen := make(map[string]bool, len(stats))
+	for i := range stats {
+		k := historyKey(&stats[i])
+		seen[k] = true
+		if stats[i].Running() {
+			s.history.Add(k, stats[i].CPUPercent)
+		}
+	}
+	s.history.Keep(func(k string) bool { return seen[k] })
+}
+
+// findUnmatched are the container arguments that no engine knows.
+func (s *sampler) findUnmatched() []string {
+	misses := map[string]int{}
+	var out []string
+	for _, w := range s.watchers {
+		for _, ref := range w.Unmatched() {
+			if misses[ref]++; misses[ref] == len(s.watchers) {
+				out = append(out, ref)
+			}
+		}
+	}
+	return out
+}

@@ -1,0 +1,88 @@
+package live
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/monctl/monctl/internal/cli/cmdutil"
+)
+
+// Flags are the flags every watch takes.
+type Flags struct {
+	Interval time.Duration
+	Count    int
+	Once     bool
+	Sort     string
+	Top      int
+
+	sortNames []string
+}
+
+// AddFlags registers the flags on cmd; sortNames are the --sort values,
+// def the default one.
+func (f *Flags) AddFlags(cmd *cobra.Command, sortNames []string, def string) {
+	f.sortNames = sortNames
+	fl := cmd.Flags()
+	cmdutil.DurationVar(fl, &f.Interval, "interval", time.Second, "time between samples (5 means 5s)")
+	fl.IntVar(&f.Count, "count", 0, "stop after N snapshots (0: run until interrupted)")
+	fl.BoolVar(&f.Once, "once", false, "print one snapshot and exit (same as --count 1)")
+	fl.StringVar(&f.Sort, "sort", def, "sort by "+strings.Join(sortNames, "|")+" (numbers descending)")
+	fl.IntVar(&f.Top, "top", 0, "show only the first N after sorting (0: all)")
+	_ = cmd.RegisterFlagCompletionFunc("sort", cobra.FixedCompletions(sortNames, cobra.ShellCompDirectiveNoFileComp))
+}
+
+// Validate checks the flags; --once becomes --count 1.
+func (f *Flags) Validate() error {
+	if f.Once {
+		if f.Count > 1 {
+			return cmdutil.UsageError("--once prints one snapshot; it cannot go with --count %d", f.Count)
+		}
+		f.Count = 1
+	}
+	switch {
+	case f.Count < 0:
+		return cmdutil.UsageError("--count must be 0 or more, not %d", f.Count)
+	case f.Top < 0:
+		return cmdutil.UsageError("--top must be 0 or more, not %d", f.Top)
+	case f.Interval < 10*time.Millisecond:
+		return cmdutil.UsageError("--interval %v is too short (at least 10ms)", f.Interval)
+	case !slices.Contains(f.sortNames, f.Sort):
+		return cmdutil.UsageError("--sort %q: want one of %s", f.Sort, strings.Join(f.sortNames, ", "))
+	}
+	return nil
+}
+
+// Loop is the clock of a watch: sample once to prime the deltas (CPU %,
+// rates), then every interval emit a sample, count times (0: until ctx
+// ends). The first emitted sample comes one interval after the start and
+// already has real rates.
+func Loop[F any](ctx context.Context, interval time.Duration, count int, sample func(context.Context) F, emit func(F) error) error {
+	// The clock starts before the first sample, so that a slow first
+	// answer (engines before 25 answer stats at their next 1 s
+	// collection) does not come on top of the interval.
+	ticker := time.NewTicker(interval)
+	defer ticker.Stop()
+	sample(ctx)
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	for n := 0; count == 0 || n < count; n++ {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-ticker.C:
+		}
+		s := sample(ctx)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if err := emit(s); err != nil {
+			return err
+		}
+	}
+	return nil
+}

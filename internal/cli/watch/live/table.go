@@ -1,0 +1,167 @@
+// Package live is what every 'monctl watch' resource shares: the columns
+// and sort keys of its table, the flags of a watch (interval, count, sort,
+// top), the sampling clock and the full-screen view with its keys. A
+// resource (watch/containers, watch/targets) says what its rows are; this
+// package says how a watch looks and behaves.
+package live
+
+import (
+	"cmp"
+	"maps"
+	"slices"
+	"strings"
+)
+
+// Column is one column of a resource's table.
+type Column[T any] struct {
+	Name string
+	// Wide columns show only with -o wide (and in the live view of it).
+	Wide bool
+	// Cell is the text of the column for an item: in units for people
+	// when human, exact for csv.
+	Cell func(it *T, human bool) string
+}
+
+// SortKey is one --sort value and its key in the live view.
+type SortKey[T any] struct {
+	Name string
+	Key  byte
+	// Value sorts numbers biggest first; nil sorts by the item's name,
+	// A to Z.
+	Value func(it *T) float64
+}
+
+// Table is what a resource's table is made of.
+type Table[T any] struct {
+	Columns  []Column[T]
+	SortKeys []SortKey[T]
+	// Name is an item's name, the sort of last resort.
+	Name func(it *T) string
+	// Children are rows shown under an item, in their own order (the
+	// series of a target); nil: none.
+	Children func(it *T) []T
+	// DropOrder is which columns give way first when the terminal is
+	// narrow.
+	DropOrder []string
+}
+
+// SortNames lists the --sort values.
+func (t *Table[T]) SortNames() []string {
+	names := make([]string, len(t.SortKeys))
+	for i, k := range t.SortKeys {
+		names[i] = k.Name
+	}
+	return names
+}
+
+// sortKey finds a --sort value.
+func (t *Table[T]) sortKey(name string) (SortKey[T], bool) {
+	i := slices.IndexFunc(t.SortKeys, func(k SortKey[T]) bool { return k.Name == name })
+	if i < 0 {
+		return SortKey[T]{}, false
+	}
+	return t.SortKeys[i], true
+}
+
+// Arrange sorts items by the sort key named key (reverse flips it) and
+// keeps the first top of them (0: all). Ties go by name.
+func (t *Table[T]) Arrange(items []T, key string, reverse bool, top int) []T {
+	k, _ := t.sortKey(key)
+	slices.SortStableFunc(items, func(a, b T) int {
+		c := 0
+		if k.Value != nil {
+			c = cmp.Compare(k.Value(&b), k.Value(&a))
+		}
+		if c == 0 {
+			c = strings.Compare(t.Name(&a), t.Name(&b))
+		}
+		if reverse {
+			return -c
+		}
+		return c
+	})
+	if top > 0 && len(items) > top {
+		return items[:top]
+	}
+	return items
+}
+
+// Visible are the columns shown: the wide ones only when wide.
+func (t *Table[T]) Visible(wide bool) []Column[T] {
+	return slices.DeleteFunc(slices.Clone(t.Columns), func(c Column[T]) bool { return c.Wide && !wide })
+}
+
+// Rows renders items, each followed by its children, in cols.
+func (t *Table[T]) Rows(cols []Column[T], items []T, human bool) ([]string, [][]string) {
+	header := make([]string, len(cols))
+	for i, col := range cols {
+		header[i] = col.Name
+	}
+	rows := make([][]string, 0, len(items))
+	add := func(it *T) {
+		row := make([]string, len(cols))
+		for i, col := range cols {
+			row[i] = col.Cell(it, human)
+		}
+		rows = append(rows, row)
+	}
+	for i := range items {
+		add(&items[i])
+		if t.Children != nil {
+			kids := t.Children(&items[i])
+			for j := range kids {
+				add(&kids[j])
+			}
+		}
+	}
+	return header, rows
+}
+
+// Sparkline draws values as bars, scaled to top or the highest value,
+// whichever is more.
+func Sparkline(vs []float64, top float64) string {
+	const bars = "▁▂▃▄▅▆▇█"
+	for _, v := range vs {
+		top = max(top, v)
+	}
+	if top <= 0 {
+		top = 1
+	}
+	var b strings.Builder
+	for _, v := range vs {
+		i := int(v / top * 7.999)
+		b.WriteString(string([]rune(bars)[max(0, min(7, i))]))
+	}
+	return b.String()
+}
+
+// History keeps the last values of each key, for sparklines.
+type History struct {
+	n      int
+	values map[string][]float64
+}
+
+// NewHistory keeps n values per key.
+func NewHistory(n int) *History { return &History{n: n, values: map[string][]float64{}} }
+
+// Add appends v to key's values. The slice is new each time: views of
+// earlier frames keep reading the old ones.
+func (h *History) Add(key string, v float64) {
+	old := h.values[key]
+	h.values[key] = append(slices.Clone(old[max(0, len(old)-h.n+1):]), v)
+}
+
+// Get is key's values, oldest first; the slice is never changed after.
+func (h *History) Get(key string) []float64 { return h.values[key] }
+
+// Snapshot is every key's values as they are now, for a frame.
+func (h *History) Snapshot() map[string][]float64 { return maps.Clone(h.values) }
+
+// Keep forgets every key for which keep is false: items that are gone.
+func (h *History) Keep(keep func(key string) bool) {
+	for k := range h.values {
+		if !keep(k) {
+			delete(h.values, k)
+		}
+	}
+}

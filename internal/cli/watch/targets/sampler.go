@@ -1,0 +1,157 @@
+package targets
+
+import (
+	"context"
+	"math"
+	"time"
+
+	"github.com/monctl/monctl/internal/cli/watch/live"
+	"github.com/monctl/monctl/pkg/exposition"
+)
+
+// shownQuantiles are the quantiles of a histogram's last interval.
+var shownQuantiles = [3]float64{0.5, 0.9, 0.99}
+
+// Row is one line of the table: a target, or one of its matching series
+// (Series set).
+type Row struct {
+	Target   string
+	URL      string
+	Format   string
+	Up       bool
+	Error    string
+	Duration time.Duration
+	Bytes    int64
+	// SeriesCount is how many series the target exposes.
+	SeriesCount int
+	// Change is the change in series since the scrape before; 0 when
+	// either scrape failed.
+	Change int
+
+	err     error
+	matched []Row
+
+	// Series is set on the row of a matched series.
+	Series *SeriesRow
+}
+
+// SeriesRow is a series matched by --match.
+type SeriesRow struct {
+	Name   string
+	Labels exposition.Labels
+	Type   exposition.Type
+	// Value is a simple metric's value, or a histogram's or summary's
+	// count.
+	Value float64
+	// Rate is a counter's (or a histogram's count's) per-second rate
+	// over the last interval; HasRate says there is one.
+	Rate    float64
+	HasRate bool
+	// Trend are the rates of the last minute, oldest first.
+	Trend []float64
+	// Quantiles are p50, p90 and p99: of the last interval for a
+	// histogram, as exposed for a summary; NaN when unknown.
+	Quantiles []float64
+}
+
+// frame is what one interval shows.
+type frame struct {
+	time   time.Time
+	rows   []Row
+	series int
+}
+
+// sampler scrapes every target on the watch's clock and remembers what
+// the rates and changes need: the previous result of each target (only
+// its matching families) and the recent rates.
+type sampler struct {
+	scraper     *exposition.Scraper
+	targets     []exposition.Target
+	concurrency int
+	sel         *exposition.Selector
+	prev        []exposition.Result
+	trend       *live.History
+}
+
+func newSampler(s *exposition.Scraper, targets []exposition.Target, concurrency int, sel *exposition.Selector, interval time.Duration) *sampler {
+	// A trend covers the last minute, in at least 2 and at most 60 steps.
+	n := max(2, min(60, int(math.Ceil(float64(time.Minute)/float64(interval)))))
+	return &sampler{scraper: s, targets: targets, concurrency: concurrency, sel: sel, trend: live.NewHistory(n)}
+}
+
+// sample scrapes every target once.
+func (s *sampler) sample(ctx context.Context) *frame {
+	results := s.scraper.ScrapeAll(ctx, s.targets, s.concurrency)
+	fr := &frame{time: time.Now(), rows: make([]Row, len(results))}
+	seen := map[string]bool{}
+	for i := range results {
+		r := &results[i]
+		// Only the matching families are kept, for the next rates: the
+		// rest of a large target is not held between scrapes.
+		if s.sel.Empty() {
+			r.Families = nil
+		} else {
+			r.Families = s.sel.Filter(r.Families)
+		}
+		var prev *exposition.Result
+		if s.prev != nil && s.prev[i].Err == nil && r.Err == nil {
+			prev = &s.prev[i]
+			exposition.ApplyRates(prev.Families, r.Families, r.Start.Sub(prev.Start).Seconds())
+		}
+		fr.rows[i] = s.row(r, prev, seen)
+		fr.series += r.Series
+	}
+	s.trend.Keep(func(k string) bool { return seen[k] })
+	s.prev = results
+	return fr
+}
+
+// row is a target's row, with its matching series as children.
+func (s *sampler) row(r, prev *exposition.Result, seen map[string]bool) Row {
+	row := Row{Target: r.Target, URL: r.URL, Up: r.Up(), Duration: r.Duration, Bytes: r.Bytes, SeriesCount: r.Series, err: r.Err}
+	if r.ContentType != "" {
+		row.Format = r.Format.String()
+	}
+	if r.Err != nil {
+		row.Error = r.Err.Error()
+	}
+	if prev != nil {
+		row.Change = r.Series - prev.Series
+	}
+	for fi := range r.Families {
+		f := &r.Families[fi]
+		for mi := range f.Metrics {
+			m := &f.Metrics[mi]
+			sr := &SeriesRow{Name: f.Name, Labels: m.Labels, Type: f.Type, Value: m.Value}
+			if f.Type.HasQuantiles() {
+				sr.Value = m.Count
+			}
+			if m.Rate != nil && (f.Type == exposition.Counter || f.Type.HasQuantiles()) {
+				sr.Rate, sr.HasRate = m.Rate.Value, true
+				if f.Type.HasQuantiles() {
+					sr.Rate = m.Rate.Count
+				}
+			}
+			if sr.HasRate {
+				key := r.Target + " " + f.Name + m.Labels.String()
+				s.trend.Add(key, sr.Rate)
+				seen[key] = true
+				sr.Trend = s.trend.Get(key)
+			}
+			if f.Type.HasQuantiles() {
+				sr.Quantiles = make([]float64, len(shownQuantiles))
+				for i, q := range shownQuantiles {
+					sr.Quantiles[i] = math.NaN()
+					switch {
+					case f.Type == exposition.Summary:
+						sr.Quantiles[i] = m.EstimateQuantile(f.Type, q)
+					case m.Rate != nil:
+						sr.Quantiles[i] = m.Rate.Quantile(q)
+					}
+				}
+			}
+			row.matched = append(row.matched, Row{Target: r.Target, Up: true, Series: sr})
+		}
+	}
+	return row
+}

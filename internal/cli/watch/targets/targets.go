@@ -1,0 +1,195 @@
+// Package targets implements 'monctl watch targets': exporter endpoints
+// scraped every interval, one row per target (up, last error, scrape
+// duration, bytes, series and their change) and, with --match, a row per
+// matching series under it (value, rate and trend, histogram quantiles of
+// the interval).
+package targets
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/monctl/monctl/internal/cli/cmdutil"
+	"github.com/monctl/monctl/internal/cli/watch/live"
+	"github.com/monctl/monctl/internal/output"
+	"github.com/monctl/monctl/pkg/exposition"
+)
+
+// Options of 'monctl watch targets'.
+type Options struct {
+	IO cmdutil.IOStreams
+	live.Flags
+	cmdutil.ScrapeFlags
+
+	Args          []string
+	ConfigTargets []exposition.Target
+	Match         []string
+
+	Out cmdutil.OutputFlags
+
+	table *live.Table[Row]
+}
+
+// NewCmd builds 'monctl watch targets'.
+func NewCmd(f *cmdutil.Factory) *cobra.Command {
+	opts := &Options{IO: f.IO}
+	cmd := &cobra.Command{
+		Use:     "targets [URL|host:port]...",
+		Aliases: []string{"target"},
+		Short:   "Live health of exporter endpoints: up, errors, scrape time, series",
+		Long: `Scrape exporter endpoints every interval and show one row per target: UP,
+LAST ERROR, SCRAPE DURATION, BYTES, SERIES and the change in series since
+the scrape before. Without arguments the targets of the config file are
+watched, with their http_config.
+
+--match SELECTOR adds a row per matching series under its target: its
+VALUE; for counters the per-second RATE and a TREND of the rates over the
+last minute; for histograms P50, P90 and P99 of what was observed during
+the last interval (summaries show their own quantiles).
+
+On a terminal the view is redrawn in place; keys: u up, d duration,
+b bytes, s series, c change, n name (sort), r reverse, q quit. Elsewhere
+one record is printed per interval: a table with a time line, a JSON
+array (-o json) or one JSON object per target (-o jsonl). --once prints
+one snapshot, taken from two scrapes one interval apart, so rates are
+real.`,
+		Example: `  monctl watch targets localhost:9100 localhost:9090
+  monctl watch targets --match 'node_network_receive_bytes_total{device="lo"}' localhost:9100
+  monctl watch targets --match prometheus_http_request_duration_seconds_bucket localhost:9090
+  monctl watch targets -o jsonl --interval 30 >> targets.jsonl`,
+		ValidArgsFunction: func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Args = args
+			opts.ConfigTargets = f.ConfigTargets()
+			return run(cmd.Context(), opts)
+		},
+	}
+	opts.Flags.AddFlags(cmd, newTable(false).SortNames(), "name")
+	opts.AddScrapeFlags(cmd)
+	cmd.Flags().StringArrayVar(&opts.Match, "match", nil, `PromQL series selector whose series to show under their target (repeatable, OR'ed)`)
+	opts.Out.AddOutputFlags(cmd, "table", output.RowsShape|output.RecordsShape)
+	return cmd
+}
+
+func run(ctx context.Context, o *Options) error {
+	if err := o.Flags.Validate(); err != nil {
+		return err
+	}
+	p, err := o.Out.Printer(o.IO, true)
+	if err != nil {
+		return err
+	}
+	if p.Template != nil {
+		if err := p.Template.Check(Record{}); err != nil {
+			return cmdutil.UsageError("%v", err)
+		}
+	}
+	s, err := o.Scraper(nil)
+	if err != nil {
+		return err
+	}
+	sel, err := exposition.NewSelector(o.Match, nil)
+	if err != nil {
+		return cmdutil.SelectorUsage(err)
+	}
+	targets, err := o.Targets(o.Args, o.ConfigTargets)
+	if err != nil {
+		return err
+	}
+	for _, t := range targets {
+		if t.URL == "-" {
+			return cmdutil.UsageError("standard input cannot be watched: it can be read only once")
+		}
+	}
+	o.table = newTable(len(o.Match) > 0)
+	smp := newSampler(s, targets, o.Concurrency, sel, o.Interval)
+	if p.Term.IsTTY && p.Template == nil && (p.Format == output.Table || p.Format == output.Wide) && o.Count != 1 {
+		v := &live.View[Row]{Resource: "targets", Table: o.table, Flags: &o.Flags, Wide: p.Format == output.Wide}
+		return v.Run(ctx, o.IO, func(ctx context.Context, emit func(*live.Frame[Row]) error) error {
+			return live.Loop(ctx, o.Interval, o.Count, smp.sample, func(fr *frame) error { return emit(screenFrame(fr)) })
+		})
+	}
+
+	down := map[string]bool{} // targets reported down, to say so once
+	anyDown := false
+	err = live.Loop(ctx, o.Interval, o.Count, smp.sample, func(fr *frame) error {
+		for i := range fr.rows {
+			r := &fr.rows[i]
+			switch {
+			case !r.Up && !down[r.Target]:
+				fmt.Fprintf(o.IO.ErrOut, "monctl: %s%s\n", r.Error, cmdutil.ScrapeHint(r.err))
+				down[r.Target], anyDown = true, true
+			case r.Up && down[r.Target]:
+				fmt.Fprintf(o.IO.ErrOut, "monctl: %s is back\n", r.Target)
+				delete(down, r.Target)
+			}
+		}
+		fr.rows = o.table.Arrange(fr.rows, o.Sort, false, o.Top)
+		return p.Print(o.view(fr))
+	})
+	switch {
+	case err != nil && ctx.Err() != nil:
+		return err // interrupted: the root command reports the signal
+	case err != nil:
+		return cmdutil.Failure(fmt.Errorf("writing output: %w", err))
+	case len(down) == len(targets):
+		return cmdutil.Silent // every target is down at the end, and said so
+	case anyDown:
+		return cmdutil.Partial
+	}
+	return nil
+}
+
+// view is one interval: a table after a time line, or one record per
+// target.
+func (o *Options) view(fr *frame) output.View {
+	up := 0
+	for i := range fr.rows {
+		if fr.rows[i].Up {
+			up++
+		}
+	}
+	return output.View{
+		Title: fmt.Sprintf("%s  %d targets, %d up", fr.time.UTC().Format(time.RFC3339), len(fr.rows), up),
+		Rows: func(f output.Format) ([]string, [][]string) {
+			header, rows := o.table.Rows(o.table.Visible(f == output.Wide), fr.rows, f != output.CSV)
+			if f != output.CSV {
+				return header, rows
+			}
+			ts := fr.time.UTC().Format(time.RFC3339)
+			for i := range rows {
+				rows[i] = append([]string{ts}, rows[i]...)
+			}
+			return append([]string{"TIME"}, header...), rows
+		},
+		Records: func() []any {
+			recs := make([]any, len(fr.rows))
+			for i := range fr.rows {
+				recs[i] = record(fr.time, &fr.rows[i])
+			}
+			return recs
+		},
+	}
+}
+
+// screenFrame is a frame for the live view: how many targets are up, and
+// a banner per target that is down.
+func screenFrame(fr *frame) *live.Frame[Row] {
+	up := 0
+	var banners []string
+	for i := range fr.rows {
+		if fr.rows[i].Up {
+			up++
+		} else {
+			banners = append(banners, fr.rows[i].Error)
+		}
+	}
+	return &live.Frame[Row]{Items: fr.rows, Banners: banners,
+		Head: fmt.Sprintf("%d targets · %d up · %d series · %s", len(fr.rows), up, fr.series, fr.time.Format("15:04:05"))}
+}
+
