@@ -1,8 +1,8 @@
 package exposition
 
 import (
-	"errors"
 	"context"
+	"errors"
 	"fmt"
 	"mime"
 	"strings"

@@ -63,11 +63,15 @@ func labelText(ls exposition.Labels) string {
 // count writes a count: no unit, short on a terminal.
 func (r *renderer) count(v float64) string { return output.Short(v) }
 
-func (r *renderer) num(f *exposition.Family, v float64) string { return output.Human(f.Name, f.Unit, v) }
+func (r *renderer) num(f *exposition.Family, v float64) string {
+	return output.Human(f.Name, f.Unit, v)
+}
 
 // estimate writes an estimated quantile: it is an approximation, so four
 // significant digits say all it knows.
-func (r *renderer) estimate(f *exposition.Family, v float64) string { return output.Human(f.Name, f.Unit, v) }
+func (r *renderer) estimate(f *exposition.Family, v float64) string {
+	return output.Human(f.Name, f.Unit, v)
+}
 
 func (r *renderer) table(results []exposition.Result, wide bool) ([]string, [][]string) {
 	header := []string{"NAME", "LABELS", "TYPE", "VALUE"}

@@ -14,9 +14,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/monctl/monctl/internal/cli/cmdutil"
+	"github.com/monctl/monctl/internal/cli/watch/live"
 	"github.com/monctl/monctl/internal/output"
 	ctr "github.com/monctl/monctl/pkg/containers"
-	"github.com/monctl/monctl/internal/cli/watch/live"
 )
 
 // Options of 'monctl watch containers'.

@@ -192,4 +192,3 @@ func screenFrame(fr *frame) *live.Frame[Row] {
 	return &live.Frame[Row]{Items: fr.rows, Banners: banners,
 		Head: fmt.Sprintf("%d targets · %d up · %d series · %s", len(fr.rows), up, fr.series, fr.time.Format("15:04:05"))}
 }
-
