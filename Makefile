@@ -33,11 +33,12 @@ e2e: tools docker-engine
 	MONCTL_TOOLS_BIN=$(TOOLS_BIN) $(GO) test -race -count=1 -tags e2e -timeout 20m ./e2e/...; \
 	status=$$?; pkill -TERM -f '^dockerd --host unix://.*/monctl-e2e-' || true; exit $$status
 
-## docker-engine: Debian's docker.io (dockerd, containerd, runc, docker),
+## docker-engine: Debian's docker.io (dockerd, containerd, runc, docker), tmux for
+## the live views,
 ## and libseccomp-dev for building Engine 29's runc
 docker-engine:
-	@if ! command -v dockerd >/dev/null || ! command -v docker >/dev/null || ! pkg-config --exists libseccomp 2>/dev/null; then \
-		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq docker.io libseccomp-dev pkg-config; \
+	@if ! command -v dockerd >/dev/null || ! command -v docker >/dev/null || ! command -v tmux >/dev/null || ! pkg-config --exists libseccomp 2>/dev/null; then \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq docker.io libseccomp-dev pkg-config tmux; \
 	fi
 
 lint:

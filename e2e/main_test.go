@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -114,8 +115,9 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// start runs a program until the test ends and waits for url to answer.
-func start(t *testing.T, url string, name string, args ...string) {
+// start runs a program until the test ends (or stop is called) and waits
+// for url to answer.
+func start(t *testing.T, url string, name string, args ...string) (stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, name, args...)
@@ -124,22 +126,24 @@ func start(t *testing.T, url string, name string, args ...string) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
+	stop = sync.OnceFunc(func() {
 		cancel()
 		cmd.Wait()
 	})
+	t.Cleanup(stop)
 	deadline := time.Now().Add(15 * time.Second)
 	for time.Now().Before(deadline) {
 		resp, err := http.Get(url)
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return
+				return stop
 			}
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Fatalf("%s did not come up at %s:\n%s", filepath.Base(name), url, logs.String())
+	return nil
 }
 
 // monctl runs the binary and returns stdout, stderr and the exit code.

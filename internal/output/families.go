@@ -3,15 +3,10 @@ package output
 import (
 	"fmt"
 	"io"
-	"math"
 	"strings"
 	"time"
 
-	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/prometheus/model/histogram"
 	"google.golang.org/protobuf/encoding/protodelim"
-	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/monctl/monctl/pkg/exposition"
 )
@@ -104,7 +99,7 @@ func WriteExposition(w io.Writer, sources []Source, format Format) ([]string, er
 	fams, warns := merge(sources)
 	if format == Protobuf {
 		for i := range fams {
-			if _, err := protodelim.MarshalTo(w, ToDTO(&fams[i].Family)); err != nil {
+			if _, err := protodelim.MarshalTo(w, fams[i].Family.DTO()); err != nil {
 				return warns, fmt.Errorf("writing family %s: %w", fams[i].Name, err)
 			}
 		}
@@ -131,104 +126,3 @@ func WriteExposition(w io.Writer, sources []Source, format Format) ([]string, er
 	return warns, err
 }
 
-// ToDTO converts a family to client_model's, native histograms included.
-// Info and stateset families, which client_model lacks, become gauges
-// (info under their _info sample name), as Prometheus stores them.
-func ToDTO(f *exposition.Family) *dto.MetricFamily {
-	name, t := f.ExposedAs()
-	mf := &dto.MetricFamily{Name: proto.String(name), Type: t.Enum(), Metric: make([]*dto.Metric, 0, len(f.Metrics))}
-	if f.Help != "" {
-		mf.Help = proto.String(f.Help)
-	}
-	if f.Unit != "" && strings.HasSuffix(strings.TrimSuffix(name, "_total"), "_"+f.Unit) {
-		mf.Unit = proto.String(f.Unit) // OpenMetrics requires the name to end in the unit
-	}
-	for i := range f.Metrics {
-		m := &f.Metrics[i]
-		dm := &dto.Metric{Label: make([]*dto.LabelPair, 0, len(m.Labels))}
-		for _, l := range m.Labels {
-			dm.Label = append(dm.Label, &dto.LabelPair{Name: proto.String(l.Name), Value: proto.String(l.Value)})
-		}
-		if m.HasTimestamp {
-			dm.TimestampMs = proto.Int64(m.TimestampMs)
-		}
-		switch t {
-		case dto.MetricType_COUNTER:
-			dm.Counter = &dto.Counter{Value: proto.Float64(m.Value), CreatedTimestamp: created(m.Created)}
-			if len(m.Exemplars) > 0 {
-				dm.Counter.Exemplar = exemplarDTO(&m.Exemplars[0])
-			}
-		case dto.MetricType_GAUGE:
-			dm.Gauge = &dto.Gauge{Value: proto.Float64(m.Value)}
-		case dto.MetricType_UNTYPED:
-			dm.Untyped = &dto.Untyped{Value: proto.Float64(m.Value)}
-		case dto.MetricType_SUMMARY:
-			s := &dto.Summary{SampleCount: proto.Uint64(uint64(m.Count)), SampleSum: proto.Float64(m.Sum), CreatedTimestamp: created(m.Created)}
-			for _, q := range m.Quantiles {
-				s.Quantile = append(s.Quantile, &dto.Quantile{Quantile: proto.Float64(q.Quantile), Value: proto.Float64(q.Value)})
-			}
-			dm.Summary = s
-		default:
-			dm.Histogram = histogramDTO(m)
-		}
-		mf.Metric = append(mf.Metric, dm)
-	}
-	return mf
-}
-
-func histogramDTO(m *exposition.Metric) *dto.Histogram {
-	h := &dto.Histogram{SampleCountFloat: proto.Float64(m.Count), SampleSum: proto.Float64(m.Sum), CreatedTimestamp: created(m.Created)}
-	for _, b := range m.Buckets {
-		if math.IsInf(b.UpperBound, 1) {
-			continue // implied by the count
-		}
-		db := &dto.Bucket{UpperBound: proto.Float64(b.UpperBound), CumulativeCountFloat: proto.Float64(b.Count)}
-		if b.Exemplar != nil {
-			db.Exemplar = exemplarDTO(b.Exemplar)
-		}
-		h.Bucket = append(h.Bucket, db)
-	}
-	if n := m.Native; n != nil {
-		h.Schema = proto.Int32(n.Schema)
-		h.ZeroThreshold = proto.Float64(n.ZeroThreshold)
-		h.ZeroCountFloat = proto.Float64(n.ZeroCount)
-		h.PositiveSpan, h.NegativeSpan = spansDTO(n.PositiveSpans), spansDTO(n.NegativeSpans)
-		h.PositiveCount, h.NegativeCount = n.PositiveBuckets, n.NegativeBuckets
-		if len(h.PositiveSpan)+len(h.NegativeSpan) == 0 && n.ZeroThreshold == 0 && n.ZeroCount == 0 {
-			// An empty native histogram is told apart from a classic
-			// one by a no-op span, as client_golang does.
-			h.PositiveSpan = []*dto.BucketSpan{{Offset: proto.Int32(0), Length: proto.Uint32(0)}}
-		}
-	}
-	for i := range m.Exemplars {
-		h.Exemplars = append(h.Exemplars, exemplarDTO(&m.Exemplars[i]))
-	}
-	return h
-}
-
-func spansDTO(spans []histogram.Span) []*dto.BucketSpan {
-	out := make([]*dto.BucketSpan, len(spans))
-	for i, s := range spans {
-		out[i] = &dto.BucketSpan{Offset: proto.Int32(s.Offset), Length: proto.Uint32(s.Length)}
-	}
-	return out
-}
-
-func created(sec float64) *timestamppb.Timestamp {
-	if sec == 0 {
-		return nil
-	}
-	s, frac := math.Modf(sec)
-	return &timestamppb.Timestamp{Seconds: int64(s), Nanos: int32(math.Round(frac * 1e9))}
-}
-
-func exemplarDTO(e *exposition.Exemplar) *dto.Exemplar {
-	x := &dto.Exemplar{Value: proto.Float64(e.Value)}
-	for _, l := range e.Labels {
-		x.Label = append(x.Label, &dto.LabelPair{Name: proto.String(l.Name), Value: proto.String(l.Value)})
-	}
-	if e.HasTimestamp {
-		x.Timestamp = created(e.Timestamp)
-	}
-	return x
-}

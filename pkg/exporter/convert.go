@@ -6,10 +6,10 @@ import (
 	"math"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/monctl/monctl/pkg/exposition"
 )
@@ -72,116 +72,52 @@ func (s *servedFamily) collect(ch chan<- prometheus.Metric) {
 			d = prometheus.NewDesc(s.name, s.help, slices.Clone(names), nil)
 			descs[key] = d
 		}
-		pm, err := constMetric(d, s.typ, m, values)
-		if err != nil {
-			pm = prometheus.NewInvalidMetric(d, fmt.Errorf("%s%s: %w", s.name, m.Labels, err))
-		} else if m.HasTimestamp {
-			pm = prometheus.NewMetricWithTimestamp(time.UnixMilli(m.TimestampMs), pm)
+		if err := checkCounts(s.typ, m); err != nil {
+			ch <- prometheus.NewInvalidMetric(d, fmt.Errorf("%s%s: %w", s.name, m.Labels, err))
+			continue
 		}
-		ch <- pm
+		dm := exposition.MetricDTO(s.typ, m, ls)
+		// The registry wants label pairs sorted by name.
+		slices.SortFunc(dm.Label, func(a, b *dto.LabelPair) int { return strings.Compare(a.GetName(), b.GetName()) })
+		ch <- series{desc: d, m: dm}
 	}
 }
 
-// constMetric builds the const metric of one series.
-func constMetric(d *prometheus.Desc, t dto.MetricType, m *exposition.Metric, values []string) (prometheus.Metric, error) {
-	created := createdTime(m.Created)
-	switch t {
-	case dto.MetricType_COUNTER:
-		if created.IsZero() {
-			return prometheus.NewConstMetric(d, prometheus.CounterValue, m.Value, values...)
-		}
-		return prometheus.NewConstMetricWithCreatedTimestamp(d, prometheus.CounterValue, m.Value, created, values...)
-	case dto.MetricType_GAUGE:
-		return prometheus.NewConstMetric(d, prometheus.GaugeValue, m.Value, values...)
-	case dto.MetricType_UNTYPED:
-		return prometheus.NewConstMetric(d, prometheus.UntypedValue, m.Value, values...)
-	case dto.MetricType_SUMMARY:
-		count, err := countOf(m.Count)
-		if err != nil {
-			return nil, err
-		}
-		qs := make(map[float64]float64, len(m.Quantiles))
-		for _, q := range m.Quantiles {
-			qs[q.Quantile] = q.Value
-		}
-		if created.IsZero() {
-			return prometheus.NewConstSummary(d, count, m.Sum, qs, values...)
-		}
-		return prometheus.NewConstSummaryWithCreatedTimestamp(d, count, m.Sum, qs, created, values...)
-	}
-	if m.Native != nil {
-		return nativeHistogram(d, m, created, values)
-	}
-	count, err := countOf(m.Count)
-	if err != nil {
-		return nil, err
-	}
-	buckets := make(map[float64]uint64, len(m.Buckets))
-	for _, b := range m.Buckets {
-		if math.IsInf(b.UpperBound, 1) {
-			continue // the count is the +Inf bucket
-		}
-		if buckets[b.UpperBound], err = countOf(b.Count); err != nil {
-			return nil, err
-		}
-	}
-	if created.IsZero() {
-		return prometheus.NewConstHistogram(d, count, m.Sum, buckets, values...)
-	}
-	return prometheus.NewConstHistogramWithCreatedTimestamp(d, count, m.Sum, buckets, created, values...)
+// series is one series for the registry, written by the exposition
+// model's one conversion to client_model (exposition.MetricDTO).
+type series struct {
+	desc *prometheus.Desc
+	m    *dto.Metric
 }
 
-func nativeHistogram(d *prometheus.Desc, m *exposition.Metric, created time.Time, values []string) (prometheus.Metric, error) {
-	h := m.Native
-	count, err := countOf(h.Count)
-	if err != nil {
-		return nil, err
-	}
-	zero, err := countOf(h.ZeroCount)
-	if err != nil {
-		return nil, err
-	}
-	pos, neg := map[int]int64{}, map[int]int64{}
-	for it := h.PositiveBucketIterator(); it.Next(); {
-		pos[int(it.At().Index)] = int64(it.At().Count)
-	}
-	for it := h.NegativeBucketIterator(); it.Next(); {
-		neg[int(it.At().Index)] = int64(it.At().Count)
-	}
-	pm, err := prometheus.NewConstNativeHistogram(d, count, h.Sum, pos, neg, zero, h.Schema, h.ZeroThreshold, created, values...)
-	if err != nil || !created.IsZero() {
-		return pm, err
-	}
-	return withoutCreated{pm}, nil
-}
+func (s series) Desc() *prometheus.Desc { return s.desc }
 
-// withoutCreated drops the created timestamp that NewConstNativeHistogram
-// always sets, which for an unknown one would be year 1.
-type withoutCreated struct{ prometheus.Metric }
-
-func (m withoutCreated) Write(out *dto.Metric) error {
-	if err := m.Metric.Write(out); err != nil {
-		return err
-	}
-	out.Histogram.CreatedTimestamp = nil
+func (s series) Write(out *dto.Metric) error {
+	proto.Merge(out, s.m)
 	return nil
 }
 
 var errBadCount = errors.New("count is not a whole number of 0 or more")
 
-func countOf(v float64) (uint64, error) {
-	if v < 0 || math.IsNaN(v) || math.IsInf(v, 0) || v != math.Trunc(v) {
-		return 0, errBadCount
+// checkCounts refuses a histogram or summary whose counts are not whole
+// numbers: Prometheus would store them, but no client library could have
+// counted them, so the target is broken.
+func checkCounts(t dto.MetricType, m *exposition.Metric) error {
+	counts := []float64{m.Count}
+	switch {
+	case t == dto.MetricType_HISTOGRAM && m.Native != nil:
+		counts = []float64{m.Native.Count, m.Native.ZeroCount}
+	case t == dto.MetricType_HISTOGRAM:
+		for _, b := range m.Buckets {
+			counts = append(counts, b.Count)
+		}
+	case t != dto.MetricType_SUMMARY:
+		return nil
 	}
-	return uint64(v), nil
-}
-
-// createdTime is the _created time, or the zero time when unknown (which
-// client_golang leaves out).
-func createdTime(sec float64) time.Time {
-	if sec == 0 {
-		return time.Time{}
+	for _, c := range counts {
+		if c < 0 || math.IsNaN(c) || math.IsInf(c, 0) || c != math.Trunc(c) {
+			return errBadCount
+		}
 	}
-	s, frac := math.Modf(sec)
-	return time.Unix(int64(s), int64(frac*1e9))
+	return nil
 }
