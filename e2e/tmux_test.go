@@ -53,7 +53,9 @@ func (x *terminal) tmux(args ...string) string {
 }
 
 // keys types keys, as tmux send-keys names them.
-func (x *terminal) keys(keys ...string) { x.tmux(append([]string{"send-keys", "-t", "monctl"}, keys...)...) }
+func (x *terminal) keys(keys ...string) {
+	x.tmux(append([]string{"send-keys", "-t", "monctl"}, keys...)...)
+}
 
 // screen is what the terminal shows now.
 func (x *terminal) screen() string { return x.tmux("capture-pane", "-p", "-t", "monctl") }

@@ -125,4 +125,3 @@ func WriteExposition(w io.Writer, sources []Source, format Format) ([]string, er
 	_, err := w.Write(tw.buf)
 	return warns, err
 }
-
