@@ -28,8 +28,13 @@ type Config struct {
 	// Targets are the scrape targets listed in the file.
 	Targets []exposition.Target
 
-	v *viper.Viper
+	file *viper.Viper // the file's settings
+	env  *viper.Viper // MONCTL_* variables, looked up by key
 }
+
+// envKeys turns a key into the rest of its variable's name:
+// scrape.body-size-limit is MONCTL_SCRAPE_BODY_SIZE_LIMIT.
+var envKeys = strings.NewReplacer("-", "_", ".", "_")
 
 // ConfigPath picks the configuration file: --config, else $MONCTL_CONFIG,
 // else $XDG_CONFIG_HOME/monctl/config.yaml (~/.config when unset). The second
@@ -57,11 +62,11 @@ func ConfigPath(flag string) (string, bool) {
 // environment lookups. known lists the keys a file may use: flag names,
 // and sections named after verbs holding flag names.
 func LoadConfig(path string, named bool, known map[string]map[string]bool) (*Config, error) {
-	v := viper.New()
-	v.SetEnvPrefix(EnvPrefix)
-	v.SetEnvKeyReplacer(strings.NewReplacer("-", "_", ".", "_"))
-	v.AutomaticEnv()
-	c := &Config{v: v}
+	env := viper.New()
+	env.SetEnvPrefix(EnvPrefix)
+	env.SetEnvKeyReplacer(envKeys)
+	env.AutomaticEnv()
+	c := &Config{file: viper.New(), env: env}
 	if path == "" {
 		return c, nil
 	}
@@ -99,8 +104,8 @@ func LoadConfig(path string, named bool, known map[string]map[string]bool) (*Con
 			return nil, err
 		}
 	}
-	v.SetConfigType("yaml")
-	if err := v.ReadConfig(bytes.NewReader(data)); err != nil {
+	c.file.SetConfigType("yaml")
+	if err := c.file.ReadConfig(bytes.NewReader(data)); err != nil {
 		return nil, ConfigError("config file %s: %v", path, err)
 	}
 	return c, nil
@@ -241,7 +246,7 @@ func mustMarshal(n *yaml.Node) []byte {
 // EnvName is the environment variable for a key (a flag name, or
 // section.flag).
 func EnvName(key string) string {
-	return EnvPrefix + "_" + strings.ToUpper(strings.NewReplacer("-", "_", ".", "_").Replace(key))
+	return EnvPrefix + "_" + strings.ToUpper(envKeys.Replace(key))
 }
 
 // ApplyToFlags fills every flag of cmd the user did not set from the
@@ -259,16 +264,16 @@ func (c *Config) ApplyToFlags(cmd *cobra.Command, section string) error {
 			keys = []string{section + "." + fl.Name, fl.Name}
 		}
 		for _, k := range keys {
-			if val, ok := os.LookupEnv(EnvName(k)); ok && val != "" {
-				if err := setFlag(fl, val); err != nil {
+			if c.env.IsSet(k) { // set and not empty
+				if err := setFlag(fl, c.env.GetString(k)); err != nil {
 					firstErr = ConfigError("environment variable %s: %v", EnvName(k), err)
 				}
 				return
 			}
 		}
 		for _, k := range keys {
-			if c.File != "" && c.v.InConfig(k) {
-				if err := setFlag(fl, c.v.Get(k)); err != nil {
+			if c.File != "" && c.file.InConfig(k) {
+				if err := setFlag(fl, c.file.Get(k)); err != nil {
 					firstErr = ConfigError("config file %s: %s: %v", c.File, k, err)
 				}
 				return
