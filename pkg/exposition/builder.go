@@ -158,7 +158,7 @@ func (b *builder) register(i int) error {
 	s.owned = s.owned[:0]
 	f := &b.fams[i]
 	names := []string{f.Name}
-	for _, suf := range suffixes(f.Type) {
+	for _, suf := range ownedSuffixes(f.Type, FormatOpenMetrics) {
 		if suf != "" {
 			names = append(names, f.Name+suf)
 		}
@@ -173,58 +173,24 @@ func (b *builder) register(i int) error {
 	return nil
 }
 
-// suffixes lists the sample name suffixes each OpenMetrics family type owns.
-func suffixes(t Type) []string {
-	switch t {
-	case Counter:
-		return []string{"_total", "_created"}
-	case Histogram:
-		return []string{"_bucket", "_count", "_sum", "_created"}
-	case GaugeHistogram:
-		return []string{"_bucket", "_gcount", "_gsum"}
-	case Summary:
-		return []string{"", "_count", "_sum", "_created"}
-	case Info:
-		return []string{"_info"}
-	default:
-		return []string{""}
-	}
-}
-
-var knownSuffixes = []string{"_total", "_created", "_bucket", "_count", "_sum", "_gcount", "_gsum", "_info"}
-
 // owner finds the family that sample name belongs to and the suffix it
 // carries, or -1.
 func (b *builder) owner(name string) (int, string) {
-	try := func(i int) (int, string) {
-		f := &b.fams[i]
-		for _, s := range suffixes(f.Type) {
-			if len(name) == len(f.Name)+len(s) && strings.HasPrefix(name, f.Name) && strings.HasSuffix(name, s) {
-				return i, s
-			}
+	cur := ""
+	if b.cur >= 0 {
+		cur = b.fams[b.cur].Name
+	}
+	fam, suffix, ok := familyOf(name, FormatOpenMetrics, cur, func(n string) (Type, bool) {
+		i, ok := b.byName[n]
+		if !ok {
+			return "", false
 		}
+		return b.fams[i].Type, true
+	})
+	if !ok {
 		return -1, ""
 	}
-	if b.cur >= 0 {
-		if i, s := try(b.cur); i >= 0 {
-			return i, s
-		}
-	}
-	if i, ok := b.byName[name]; ok {
-		if i, s := try(i); i >= 0 {
-			return i, s
-		}
-	}
-	for _, s := range knownSuffixes {
-		if base, ok := strings.CutSuffix(name, s); ok {
-			if i, ok := b.byName[base]; ok {
-				if i, s := try(i); i >= 0 {
-					return i, s
-				}
-			}
-		}
-	}
-	return -1, ""
+	return b.byName[fam], suffix
 }
 
 func (b *builder) series(p textparse.Parser, raw []byte, ts *int64, v float64) error {

@@ -34,7 +34,7 @@ func parsePromText(ctx context.Context, body []byte, lim Limits, emit func(*Fami
 		lim:    lim,
 		s:      unsafe.String(unsafe.SliceData(body), len(body)),
 		open:   map[string]*textFam{},
-		closed: map[uint64]famKind{},
+		closed: map[uint64]closedType{},
 		emit:   emit,
 		hasher: xxhash.New(),
 	}
@@ -51,35 +51,29 @@ func parsePromText(ctx context.Context, body []byte, lim Limits, emit func(*Fami
 
 // famKind is what the parser remembers of an emitted family: which sample
 // names it owned.
-type famKind uint8
+// closedType is the type of an emitted family in one byte: the parser
+// keeps one per family it has emitted, and that set must stay small. Only
+// the types that own suffixes in the text format matter.
+type closedType uint8
 
-const (
-	kindPlain famKind = iota
-	kindHistogram
-	kindSummary
-)
-
-func kindOf(t Type) famKind {
+func closedTypeOf(t Type) closedType {
 	switch t {
 	case Histogram:
-		return kindHistogram
+		return 1
 	case Summary:
-		return kindSummary
+		return 2
 	}
-	return kindPlain
+	return 0
 }
 
-// owns reports whether a family of kind k owns the sample name base+suffix.
-func (k famKind) owns(suffix string) bool {
-	switch suffix {
-	case "":
-		return true
-	case "_count", "_sum":
-		return k != kindPlain
-	case "_bucket":
-		return k == kindHistogram
+func (c closedType) Type() Type {
+	switch c {
+	case 1:
+		return Histogram
+	case 2:
+		return Summary
 	}
-	return false
+	return Untyped
 }
 
 // textFam is a family being parsed, with what the parser knows of it.
@@ -138,7 +132,7 @@ type textParser struct {
 	// with metadata but no samples so far.
 	open map[string]*textFam
 	// closed holds the name hash of every emitted family.
-	closed   map[uint64]famKind
+	closed   map[uint64]closedType
 	cur      *textFam
 	emit     func(*Family) error
 	warnings []string
@@ -161,7 +155,7 @@ func (p *textParser) flush(f *textFam) error {
 	}
 	out := f.Family
 	delete(p.open, f.Name)
-	p.closed[xxhash.Sum64String(f.Name)] = kindOf(f.Type)
+	p.closed[xxhash.Sum64String(f.Name)] = closedTypeOf(f.Type)
 	if p.cur == f {
 		p.cur = nil
 	}
@@ -500,45 +494,27 @@ func (p *textParser) newFamily(name string) *textFam {
 	return f
 }
 
-var sampleSuffixes = [...]string{"_bucket", "_count", "_sum"}
-
 // owner finds the open family a sample name belongs to, and its suffix.
 // split is true when the name belongs to a family already emitted.
 func (p *textParser) owner(name string) (f *textFam, suffix string, split bool) {
+	cur := ""
 	if p.cur != nil {
-		if suf, ok := cutFamily(name, p.cur.Name); ok && kindOf(p.cur.Type).owns(suf) {
-			return p.cur, suf, false
+		cur = p.cur.Name
+	}
+	fam, suffix, ok := familyOf(name, FormatText, cur, func(n string) (Type, bool) {
+		if f, ok := p.open[n]; ok {
+			return f.Type, true
 		}
-	}
-	if f, ok := p.open[name]; ok {
-		return f, "", false
-	}
-	for _, suf := range sampleSuffixes {
-		if base, ok := strings.CutSuffix(name, suf); ok {
-			if f, ok := p.open[base]; ok && kindOf(f.Type).owns(suf) {
-				return f, suf, false
-			}
-		}
-	}
-	if _, ok := p.closed[xxhash.Sum64String(name)]; ok {
-		return nil, "", true
-	}
-	for _, suf := range sampleSuffixes {
-		if base, ok := strings.CutSuffix(name, suf); ok {
-			if k, ok := p.closed[xxhash.Sum64String(base)]; ok && k.owns(suf) {
-				return nil, "", true
-			}
-		}
-	}
-	return nil, "", false
-}
-
-// cutFamily returns the suffix name has after family, if it starts so.
-func cutFamily(name, family string) (string, bool) {
-	if !strings.HasPrefix(name, family) {
 		return "", false
+	})
+	if ok {
+		return p.open[fam], suffix, false
 	}
-	return name[len(family):], true
+	_, _, split = familyOf(name, FormatText, "", func(n string) (Type, bool) {
+		t, ok := p.closed[xxhash.Sum64String(n)]
+		return t.Type(), ok
+	})
+	return nil, "", split
 }
 
 func (p *textParser) add(name string, v float64, ts int64, hasTS bool) error {
