@@ -13,7 +13,7 @@ DATE      ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 LDFLAGS   := -s -w -X $(PKG).Version=$(VERSION) -X $(PKG).Commit=$(COMMIT) -X $(PKG).Date=$(DATE)
 
-.PHONY: all build test e2e docker-engine check lint completions man bench fuzz release-check tools clean
+.PHONY: all build test e2e demo docker-engine check lint completions man bench fuzz release-check tools clean
 
 all: build
 
@@ -26,12 +26,19 @@ check: lint release-check test e2e
 test:
 	$(GO) test -race -count=1 ./...
 
-# The e2e tests start a sandboxed Docker engine of their own (DESIGN §6)
+# The e2e tests start a sandboxed Docker engine of their own (docs/architecture.md, Tests)
 # and stop it when they end; the pkill only catches one left behind by a
 # test binary that was killed.
 e2e: tools docker-engine
 	MONCTL_TOOLS_BIN=$(TOOLS_BIN) $(GO) test -race -count=1 -tags e2e -timeout 20m ./e2e/...; \
 	status=$$?; pkill -TERM -f '^dockerd --host unix://.*/monctl-e2e-' || true; exit $$status
+
+## demo: something real to watch on a fresh machine: the sandboxed engine
+## with a few workload containers and a node_exporter, and 'monctl watch
+## containers' on it; quitting the view stops everything (needs root for
+## dockerd, as make e2e does)
+demo: build $(TOOLS_BIN)/node_exporter docker-engine
+	$(GO) run ./scripts/demo -monctl bin/monctl -node-exporter $(TOOLS_BIN)/node_exporter
 
 ## docker-engine: Debian's docker.io (dockerd, containerd, runc, docker), tmux for
 ## the live views,

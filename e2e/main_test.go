@@ -55,7 +55,7 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// startEngines starts the sandboxed engines side by side (DESIGN §6):
+// startEngines starts the sandboxed engines side by side (docs/architecture.md, Tests):
 // Debian's docker.io and Engine 29 built by 'make tools', each with the
 // test images.
 func startEngines(dir string) ([]*testengine.Engine, error) {

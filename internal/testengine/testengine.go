@@ -1,5 +1,5 @@
 // Package testengine runs the sandboxed Docker engine of the e2e tests and
-// the container benchmarks (DESIGN §6): its own socket, data and exec
+// the container benchmarks (docs/architecture.md, Tests): its own socket, data and exec
 // directories, and no networking of its own, so that nothing it runs can
 // reach beyond loopback. It also builds the test images around the
 // project's workload program (e2e/workload).
@@ -79,10 +79,10 @@ func Start(dir string, o Options) (*Engine, error) {
 }
 
 // StartInTemp starts an engine in a new temporary directory, with the
-// test images built from workloadPkg (for the benchmarks). stop removes
+// test images built from workloadPkg (for the benchmarks and the demo). stop removes
 // every container, stops the engine and removes the directory.
 func StartInTemp(o Options, workloadPkg string) (e *Engine, stop func(), err error) {
-	dir, err := os.MkdirTemp("", "monctl-bench-")
+	dir, err := os.MkdirTemp("", "monctl-sandbox-")
 	if err != nil {
 		return nil, nil, err
 	}

@@ -1,7 +1,7 @@
 // Package containers reads container stats from Docker engines: it lists
 // containers, follows their events, samples their stats and turns the
-// samples into the numbers docker stats shows (DESIGN §4). It returns
-// plain structs and never prints.
+// samples into the numbers docker stats shows (docs/architecture.md,
+// Container numbers). It returns plain structs and never prints.
 package containers
 
 import (

@@ -13,7 +13,7 @@ import (
 
 // The rules below are the semantic part of OpenMetrics 1.0 that textparse
 // (a lenient scraper's parser) does not enforce. They follow the reference
-// parser's test suite in ../shared/conformance/openmetrics.
+// parser's test suite, which internal/conformance loads.
 
 // maxExemplarRunes is OpenMetrics' limit on an exemplar's label set.
 const maxExemplarRunes = 128

@@ -8,7 +8,7 @@
 //     next to 'docker stats' streaming.
 //
 // Both on Debian's engine 20.10 and on Engine 29 (-dockerd29, -runc), where
-// DESIGN §6 sets the goals.
+// docs/architecture.md (Tests) says how the engines are sandboxed.
 //
 // Run from the repository root:
 //
