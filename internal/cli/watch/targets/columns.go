@@ -32,6 +32,9 @@ func newTable(match bool) *live.Table[Row] {
 	cols := []col{
 		{Name: "TARGET", Cell: func(r *Row, _ bool) string {
 			if r.Series != nil {
+				if len(r.Series.Labels) == 0 {
+					return "  " + r.Series.Name
+				}
 				return "  " + r.Series.Name + r.Series.Labels.String()
 			}
 			return r.Target
@@ -61,12 +64,20 @@ func newTable(match bool) *live.Table[Row] {
 	}
 	if match {
 		cols = append(cols,
-			col{Name: "VALUE", Cell: series(func(s *SeriesRow, h bool) string { return number(s.Value, h) })},
+			col{Name: "VALUE", Cell: series(func(s *SeriesRow, h bool) string {
+				if s.Type.HasQuantiles() { // the count of observations
+					return number("", s.Value, h)
+				}
+				return number(s.Name, s.Value, h)
+			})},
 			col{Name: "RATE", Cell: series(func(s *SeriesRow, h bool) string {
 				if !s.HasRate {
 					return ""
 				}
-				return number(s.Rate, h) + "/s"
+				if s.Type.HasQuantiles() {
+					return number("", s.Rate, h) + "/s"
+				}
+				return number(s.Name, s.Rate, h) + "/s"
 			})},
 			col{Name: "TREND", Cell: series(func(s *SeriesRow, _ bool) string { return live.Sparkline(s.Trend, 0) })},
 			col{Name: "P50", Cell: series(func(s *SeriesRow, h bool) string { return quantile(s, 0, h) })},
@@ -106,9 +117,11 @@ func seconds(d time.Duration, human bool) string {
 	return output.Float(d.Seconds())
 }
 
-func number(v float64, human bool) string {
+// number is a value of the metric name: in its unit for people (bytes,
+// seconds, by the naming conventions), exact for csv.
+func number(name string, v float64, human bool) string {
 	if human {
-		return output.Short(v)
+		return output.Human(name, "", v)
 	}
 	return output.Float(v)
 }
