@@ -1,0 +1,133 @@
+package targets
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/spf13/cobra"
+
+	"github.com/monctl/monctl/internal/cli/cmdutil"
+	"github.com/monctl/monctl/pkg/exposition"
+)
+
+// exporter serves a counter that grows by 10 and a histogram that
+// observes 0.3 (le 0.5) on every scrape.
+func exporter(t *testing.T) *httptest.Server {
+	var n atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		i := n.Add(1)
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+		fmt.Fprintf(w, "# TYPE jobs_total counter\njobs_total{q=\"a\"} %d\n", 10*i)
+		fmt.Fprintf(w, "# TYPE lat_seconds histogram\nlat_seconds_bucket{le=\"0.1\"} 0\nlat_seconds_bucket{le=\"0.5\"} %d\nlat_seconds_bucket{le=\"+Inf\"} %d\nlat_seconds_sum %g\nlat_seconds_count %d\n", i, i, 0.3*float64(i), i)
+		fmt.Fprintln(w, "# TYPE temp gauge\ntemp 21.5")
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// execute runs 'watch targets' from its flags, piped.
+func execute(t *testing.T, config []exposition.Target, args ...string) (string, string, int) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	f := cmdutil.NewFactory(cmdutil.IOStreams{Out: &out, ErrOut: &errOut})
+	f.Config = &cmdutil.Config{Targets: config}
+	cmd := NewCmd(f)
+	cmd.SetArgs(args)
+	cmd.SetOut(&out)
+	cmd.SetErr(&errOut)
+	cmd.SilenceErrors, cmd.SilenceUsage = true, true
+	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return cmdutil.UsageError("%v", err) })
+	err := cmd.ExecuteContext(context.Background())
+	if err != nil {
+		errOut.WriteString(err.Error())
+	}
+	return out.String(), errOut.String(), cmdutil.CodeOf(err)
+}
+
+func TestFlags(t *testing.T) {
+	srv := exporter(t)
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{nil, cmdutil.ExitUsage, "nothing to scrape"},
+		{[]string{"-o", "prom", srv.URL}, cmdutil.ExitUsage, `output format "prom" is not available here`},
+		{[]string{"-"}, cmdutil.ExitUsage, "standard input cannot be watched"},
+		{[]string{"--match", "{a=", srv.URL}, cmdutil.ExitUsage, `--match "{a="`},
+		{[]string{"--sort", "cpu", srv.URL}, cmdutil.ExitUsage, `--sort "cpu"`},
+		{[]string{"--interval", "0", srv.URL}, cmdutil.ExitUsage, "too short"},
+		{[]string{"--header", "no colon", srv.URL}, cmdutil.ExitUsage, "--header number 1"},
+		{[]string{"-H", "X: y", srv.URL}, cmdutil.ExitUsage, "unknown shorthand flag: 'H'"},
+		{[]string{"--timeout", "-1", srv.URL}, cmdutil.ExitUsage, "--timeout must be positive"},
+		{[]string{"--format", "{{.Nope}}", srv.URL}, cmdutil.ExitUsage, "Nope"},
+	} {
+		_, errOut, code := execute(t, nil, c.args...)
+		if code != c.code || !strings.Contains(errOut, c.want) {
+			t.Errorf("%v: exit %d, %q; want exit %d about %s", c.args, code, errOut, c.code, c.want)
+		}
+	}
+}
+
+func TestRecordsRatesAndQuantiles(t *testing.T) {
+	srv := exporter(t)
+	out, errOut, code := execute(t, nil, "-o", "jsonl", "--count", "2", "--interval", "0.05",
+		"--match", "jobs_total", "--match", "lat_seconds", srv.URL)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("want a record per interval:\n%s", out)
+	}
+	var r Record
+	if err := json.Unmarshal([]byte(lines[1]), &r); err != nil {
+		t.Fatal(err)
+	}
+	if !r.Up || r.Error != nil || r.Series != 7 || r.SeriesChange != 0 || r.Bytes == 0 || len(r.Matched) != 2 {
+		t.Fatalf("record: %+v", r)
+	}
+	jobs, lat := r.Matched[0], r.Matched[1]
+	if jobs.Name != "jobs_total" || jobs.Labels["q"] != "a" || jobs.Rate == nil || *jobs.Rate <= 0 || jobs.Quantiles != nil {
+		t.Errorf("counter: %+v", jobs)
+	}
+	// One observation of 0.3 in the interval: every quantile lies in
+	// (0.1, 0.5], as histogram_quantile would interpolate.
+	for q, v := range lat.Quantiles {
+		if v <= 0.1 || v > 0.5 {
+			t.Errorf("histogram p%s = %v, want in (0.1, 0.5]", q, v)
+		}
+	}
+	if lat.Type != "histogram" || len(lat.Quantiles) != 3 || lat.Rate == nil || *lat.Rate <= 0 {
+		t.Errorf("histogram: %+v", lat)
+	}
+}
+
+func TestTableAndDownTarget(t *testing.T) {
+	srv := exporter(t)
+	dead := httptest.NewServer(http.NotFoundHandler())
+	dead.Close()
+	out, errOut, code := execute(t, []exposition.Target{exposition.NewTarget(srv.URL), exposition.NewTarget(dead.URL)},
+		"--once", "--interval", "0.05", "--match", "temp")
+	if code != cmdutil.ExitPartial {
+		t.Errorf("exit %d, want %d (a target is down): %s", code, cmdutil.ExitPartial, errOut)
+	}
+	if strings.Count(errOut, "connection refused") != 1 {
+		t.Errorf("the outage is told once on stderr: %q", errOut)
+	}
+	for _, want := range []string{"2 targets, 1 up", "TARGET", "LAST ERROR", "DOWN", "  temp ", "21.5", "connection refused"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the table lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "\x1b") {
+		t.Errorf("escape codes in a piped table:\n%q", out)
+	}
+}
