@@ -202,21 +202,10 @@ func (o *Options) loop(ctx context.Context, s *sampler, emit func(*frame) error)
 // view is one interval in every shape: a table after a time line, one
 // record per container, and monctl's container families.
 func (o *Options) view(fr *frame) output.View {
+	o.cells.history = fr.history
 	return output.View{
-		Title: fmt.Sprintf("%s  %d containers", fr.time.UTC().Format(time.RFC3339), len(fr.stats)),
-		Rows: func(f output.Format) ([]string, [][]string) {
-			o.cells.history = fr.history
-			header, rows := o.table.Rows(o.table.Visible(f == output.Wide), fr.stats, f != output.CSV)
-			if f != output.CSV {
-				return header, rows
-			}
-			// A TIME column tells the intervals of one file apart.
-			ts := fr.time.UTC().Format(time.RFC3339)
-			for i := range rows {
-				rows[i] = append([]string{ts}, rows[i]...)
-			}
-			return append([]string{"TIME"}, header...), rows
-		},
+		Title: live.TimeLine(fr.time, fmt.Sprintf("%d containers", len(fr.stats))),
+		Rows:  o.table.IntervalRows(fr.time, fr.stats),
 		Records: func() []any {
 			recs := make([]any, len(fr.stats))
 			for i := range fr.stats {

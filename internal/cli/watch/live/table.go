@@ -10,6 +10,9 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
+
+	"github.com/monctl/monctl/internal/output"
 )
 
 // Column is one column of a resource's table.
@@ -115,6 +118,28 @@ func (t *Table[T]) Rows(cols []Column[T], items []T, human bool) ([]string, [][]
 		}
 	}
 	return header, rows
+}
+
+// IntervalRows are the rows of one interval for output.View: in units for
+// people in table and wide, exact in csv, with a TIME column that tells
+// the intervals of one file apart.
+func (t *Table[T]) IntervalRows(at time.Time, items []T) func(output.Format) ([]string, [][]string) {
+	return func(f output.Format) ([]string, [][]string) {
+		header, rows := t.Rows(t.Visible(f == output.Wide), items, f != output.CSV)
+		if f != output.CSV {
+			return header, rows
+		}
+		ts := at.UTC().Format(time.RFC3339)
+		for i := range rows {
+			rows[i] = append([]string{ts}, rows[i]...)
+		}
+		return append([]string{"TIME"}, header...), rows
+	}
+}
+
+// TimeLine is the line above an interval's table: when, and what.
+func TimeLine(at time.Time, summary string) string {
+	return at.UTC().Format(time.RFC3339) + "  " + summary
 }
 
 // Sparkline draws values as bars, scaled to top or the highest value,

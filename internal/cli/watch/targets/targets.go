@@ -8,7 +8,6 @@ package targets
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -155,18 +154,8 @@ func (o *Options) view(fr *frame) output.View {
 		}
 	}
 	return output.View{
-		Title: fmt.Sprintf("%s  %d targets, %d up", fr.time.UTC().Format(time.RFC3339), len(fr.rows), up),
-		Rows: func(f output.Format) ([]string, [][]string) {
-			header, rows := o.table.Rows(o.table.Visible(f == output.Wide), fr.rows, f != output.CSV)
-			if f != output.CSV {
-				return header, rows
-			}
-			ts := fr.time.UTC().Format(time.RFC3339)
-			for i := range rows {
-				rows[i] = append([]string{ts}, rows[i]...)
-			}
-			return append([]string{"TIME"}, header...), rows
-		},
+		Title: live.TimeLine(fr.time, fmt.Sprintf("%d targets, %d up", len(fr.rows), up)),
+		Rows:  o.table.IntervalRows(fr.time, fr.rows),
 		Records: func() []any {
 			recs := make([]any, len(fr.rows))
 			for i := range fr.rows {
