@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/monctl/monctl/internal/cli/cmdutil"
+	"github.com/monctl/monctl/internal/output"
 	"github.com/monctl/monctl/pkg/exposition"
 )
 
@@ -34,9 +36,14 @@ func exporter(t *testing.T) *httptest.Server {
 
 // execute runs 'watch targets' from its flags, piped.
 func execute(t *testing.T, config []exposition.Target, args ...string) (string, string, int) {
+	return executeOn(t, nil, config, args...)
+}
+
+// executeOn runs 'watch targets' from its flags on term (nil: piped).
+func executeOn(t *testing.T, term *output.Terminal, config []exposition.Target, args ...string) (string, string, int) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	f := cmdutil.NewFactory(cmdutil.IOStreams{Out: &out, ErrOut: &errOut})
+	f := cmdutil.NewFactory(cmdutil.IOStreams{Out: &out, ErrOut: &errOut, Term: term})
 	f.Config = &cmdutil.Config{Targets: config}
 	cmd := NewCmd(f)
 	cmd.SetArgs(args)
@@ -129,5 +136,23 @@ func TestTableAndDownTarget(t *testing.T) {
 	}
 	if strings.Contains(out, "\x1b") {
 		t.Errorf("escape codes in a piped table:\n%q", out)
+	}
+}
+
+// TestLiveViewOnATerminal: on a terminal (the Factory's TTY override) the
+// table takes the screen and gives it back after --count frames.
+func TestLiveViewOnATerminal(t *testing.T) {
+	srv := exporter(t)
+	out, errOut, code := executeOn(t, &output.Terminal{IsTTY: true, Width: 120}, nil, "--count", "2", "--interval", "0.05", "--match", "temp", srv.URL)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{"\x1b[?1049h", "1 targets · 1 up · 7 series", "sort: name ↑", "TARGET", "  temp", "\x1b[?1049l"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the screen lacks %q:\n%q", want, out)
+		}
+	}
+	if regexp.MustCompile(`\d{4}-\d\d-\d\dT`).MatchString(out) {
+		t.Errorf("the live view has no time lines of piped tables:\n%q", out)
 	}
 }
