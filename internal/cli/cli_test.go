@@ -29,6 +29,15 @@ func runCLI(t *testing.T, stdin io.Reader, args ...string) (string, string, int)
 	return out.String(), errOut.String(), code
 }
 
+func writeFile(t *testing.T, dir, name, content string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 func isolateConfig(t *testing.T) {
 	t.Helper()
 	t.Setenv("XDG_CONFIG_HOME", t.TempDir())

@@ -258,18 +258,3 @@ func TestValuesRejectedUpFront(t *testing.T) {
 		}
 	})
 }
-
-// TestGuessNeverBreaksValidInput: item 11, through the CLI, with
-// Prometheus' own test data shape (text that ends in "# EOF").
-func TestGuessNeverBreaksValidInput(t *testing.T) {
-	isolateConfig(t)
-	body := "# HELP a_total A counter.\n# TYPE a_total counter\na_total 1\n# TYPE a_total_created gauge\na_total_created 5\n# EOF\n"
-	p := writeFile(t, t.TempDir(), "promtestdata.txt", body)
-	res, errOut, code := scrapeJSON(t, p)
-	if code != 0 || len(res) != 1 || res[0].Format != "text" || len(res[0].Families) != 2 {
-		t.Errorf("exit %d, %+v, stderr %q", code, res, errOut)
-	}
-	if _, errOut, code := runCLI(t, nil, "scrape", "--content-type", "application/openmetrics-text", p); code != 1 || !strings.Contains(errOut, "openmetrics") {
-		t.Errorf("--content-type still decides: exit %d, %q", code, errOut)
-	}
-}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/monctl/monctl/internal/cli/cmdtest"
 	"github.com/monctl/monctl/internal/cli/cmdutil"
 	"github.com/monctl/monctl/internal/cli/watch/live"
 	"github.com/monctl/monctl/internal/output"
@@ -88,13 +89,7 @@ func TestFlags(t *testing.T) {
 			asked = append([]string{}, hosts...)
 			return nil, []error{errors.New("engine down")}
 		}
-		cmd := NewCmd(f)
-		cmd.SetArgs(c.args)
-		cmd.SetOut(&bytes.Buffer{})
-		cmd.SetErr(&bytes.Buffer{})
-		cmd.SilenceErrors, cmd.SilenceUsage = true, true
-		cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return cmdutil.UsageError("%v", err) })
-		err := cmd.Execute()
+		err := cmdtest.Execute(NewCmd(f), c.args...)
 		code := cmdutil.CodeOf(err)
 		if code != c.code || err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%v: exit %d, %v; want exit %d about %s", c.args, code, err, c.code, c.want)

@@ -2,7 +2,6 @@ package targets
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -12,8 +11,7 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/spf13/cobra"
-
+	"github.com/monctl/monctl/internal/cli/cmdtest"
 	"github.com/monctl/monctl/internal/cli/cmdutil"
 	"github.com/monctl/monctl/internal/output"
 	"github.com/monctl/monctl/pkg/exposition"
@@ -45,13 +43,7 @@ func executeOn(t *testing.T, term *output.Terminal, config []exposition.Target, 
 	var out, errOut bytes.Buffer
 	f := cmdutil.NewFactory(cmdutil.IOStreams{Out: &out, ErrOut: &errOut, Term: term})
 	f.Config = &cmdutil.Config{Targets: config}
-	cmd := NewCmd(f)
-	cmd.SetArgs(args)
-	cmd.SetOut(&out)
-	cmd.SetErr(&errOut)
-	cmd.SilenceErrors, cmd.SilenceUsage = true, true
-	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return cmdutil.UsageError("%v", err) })
-	err := cmd.ExecuteContext(context.Background())
+	err := cmdtest.Execute(NewCmd(f), args...)
 	if err != nil {
 		errOut.WriteString(err.Error())
 	}

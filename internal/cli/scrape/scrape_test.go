@@ -1,6 +1,7 @@
-package cli
+package scrape
 
 import (
+	"bytes"
 	"compress/gzip"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -10,6 +11,8 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
+	"fmt"
 	"io"
 	"log"
 	"math/big"
@@ -22,9 +25,12 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/monctl/monctl/internal/cli/cmdtest"
+	"github.com/monctl/monctl/internal/cli/cmdutil"
 )
 
-const exposition = `# HELP up_things Things.
+const thingsBody = `# HELP up_things Things.
 # TYPE up_things gauge
 up_things{path="C:\\dir",quote="say \"hi\"",nl="a\nb"} 1
 up_things{path="nan"} NaN
@@ -39,7 +45,7 @@ func newServer(t *testing.T) *httptest.Server {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/metrics", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
-		w.Write([]byte(exposition))
+		w.Write([]byte(thingsBody))
 	})
 	mux.HandleFunc("/gzip", func(w http.ResponseWriter, r *http.Request) {
 		if !strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
@@ -49,7 +55,7 @@ func newServer(t *testing.T) *httptest.Server {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
 		w.Header().Set("Content-Encoding", "gzip")
 		gz := gzip.NewWriter(w)
-		gz.Write([]byte(exposition))
+		gz.Write([]byte(thingsBody))
 		gz.Close()
 	})
 	mux.HandleFunc("/basic", func(w http.ResponseWriter, r *http.Request) {
@@ -58,21 +64,21 @@ func newServer(t *testing.T) *httptest.Server {
 			http.Error(w, "unauthorized", http.StatusUnauthorized)
 			return
 		}
-		w.Write([]byte(exposition))
+		w.Write([]byte(thingsBody))
 	})
 	mux.HandleFunc("/bearer", func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Authorization") != "Bearer tok-123" {
 			http.Error(w, "unauthorized", http.StatusUnauthorized)
 			return
 		}
-		w.Write([]byte(exposition))
+		w.Write([]byte(thingsBody))
 	})
 	mux.HandleFunc("/header", func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("X-Tenant") != "blue" {
 			http.Error(w, "no tenant", http.StatusForbidden)
 			return
 		}
-		w.Write([]byte(exposition))
+		w.Write([]byte(thingsBody))
 	})
 	mux.HandleFunc("/redirect", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/metrics", http.StatusFound)
@@ -102,7 +108,7 @@ func newServer(t *testing.T) *httptest.Server {
 	})
 	mux.HandleFunc("/cut", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Length", "100000")
-		w.Write([]byte(exposition))
+		w.Write([]byte(thingsBody))
 		hj, _ := w.(http.Hijacker)
 		conn, _, err := hj.Hijack()
 		if err == nil {
@@ -169,7 +175,7 @@ type targetJSON struct {
 
 func scrapeJSON(t *testing.T, args ...string) ([]targetJSON, string, int) {
 	t.Helper()
-	out, stderr, code := runCLI(t, nil, append([]string{"scrape", "-o", "json"}, args...)...)
+	out, stderr, code := execute(t, nil, append([]string{"-o", "json"}, args...)...)
 	var res []targetJSON
 	if err := json.Unmarshal([]byte(out), &res); err != nil {
 		t.Fatalf("output is not JSON (%v): %q, stderr %q", err, out, stderr)
@@ -178,7 +184,6 @@ func scrapeJSON(t *testing.T, args ...string) ([]targetJSON, string, int) {
 }
 
 func TestScrapeAgainstLocalServer(t *testing.T) {
-	isolateConfig(t)
 	srv := newServer(t)
 	dir := t.TempDir()
 	pass := writeFile(t, dir, "pass", "s3cret-pass\n")
@@ -266,7 +271,6 @@ func TestScrapeAgainstLocalServer(t *testing.T) {
 // TestScrapeTLS checks a target that requires a client certificate signed
 // by its CA, and that the CA flags verify the server.
 func TestScrapeTLS(t *testing.T) {
-	isolateConfig(t)
 	dir := t.TempDir()
 	ca, caKey := newCA(t)
 	srvCert := issue(t, ca, caKey, "127.0.0.1", false)
@@ -280,7 +284,7 @@ func TestScrapeTLS(t *testing.T) {
 	var served atomic.Int32
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		served.Add(1)
-		w.Write([]byte(exposition))
+		w.Write([]byte(thingsBody))
 	}))
 	srv.Listener = listenLoopback(t)
 	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshakes are the point
@@ -358,10 +362,9 @@ func issue(t *testing.T, ca *x509.Certificate, caKey *ecdsa.PrivateKey, name str
 // TestStreamedJSONEqualsBuffered compares the streamed document (one
 // target) with the buffered one (the same target twice).
 func TestStreamedJSONEqualsBuffered(t *testing.T) {
-	isolateConfig(t)
-	fixture := filepath.Join("testdata", "sample.prom")
-	one, _, _ := runCLI(t, nil, "scrape", "-o", "json", fixture)
-	two, _, _ := runCLI(t, nil, "scrape", "-o", "json", fixture, fixture)
+	fixture := filepath.Join("..", "testdata", "sample.prom")
+	one, _, _ := execute(t, nil, "-o", "json", fixture)
+	two, _, _ := execute(t, nil, "-o", "json", fixture, fixture)
 	var a, b []map[string]any
 	if err := json.Unmarshal([]byte(one), &a); err != nil {
 		t.Fatal(err)
@@ -373,5 +376,35 @@ func TestStreamedJSONEqualsBuffered(t *testing.T) {
 	jb, _ := json.Marshal(b[1]["families"])
 	if string(ja) != string(jb) || a[0]["series"] != b[1]["series"] {
 		t.Errorf("streamed and buffered JSON differ:\n%s\n%s", ja, jb)
+	}
+}
+
+// execute runs 'monctl scrape' from its flags, piped, and prints its error
+// as monctl does.
+func execute(t *testing.T, stdin io.Reader, args ...string) (string, string, int) {
+	t.Helper()
+	if stdin == nil {
+		stdin = strings.NewReader("")
+	}
+	var out, errOut bytes.Buffer
+	err := cmdtest.Execute(NewCmd(cmdutil.NewFactory(cmdutil.IOStreams{In: stdin, Out: &out, ErrOut: &errOut})), args...)
+	var ee *cmdutil.ExitError
+	if errors.As(err, &ee) && ee.Err != nil {
+		fmt.Fprintf(&errOut, "monctl: %v\n", ee.Err)
+	}
+	return out.String(), errOut.String(), cmdutil.CodeOf(err)
+}
+
+// TestGuessNeverBreaksValidInput: item 11, through the CLI, with
+// Prometheus' own test data shape (text that ends in "# EOF").
+func TestGuessNeverBreaksValidInput(t *testing.T) {
+	body := "# HELP a_total A counter.\n# TYPE a_total counter\na_total 1\n# TYPE a_total_created gauge\na_total_created 5\n# EOF\n"
+	p := writeFile(t, t.TempDir(), "promtestdata.txt", body)
+	res, errOut, code := scrapeJSON(t, p)
+	if code != 0 || len(res) != 1 || res[0].Format != "text" || len(res[0].Families) != 2 {
+		t.Errorf("exit %d, %+v, stderr %q", code, res, errOut)
+	}
+	if _, errOut, code := execute(t, nil, "--content-type", "application/openmetrics-text", p); code != 1 || !strings.Contains(errOut, "openmetrics") {
+		t.Errorf("--content-type still decides: exit %d, %q", code, errOut)
 	}
 }
