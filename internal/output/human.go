@@ -120,23 +120,3 @@ func Uptime(seconds float64) string {
 	}
 	return "Up " + units.HumanDuration(time.Duration(seconds*float64(time.Second)))
 }
-
-// Age writes a duration given in seconds the way kubectl's AGE column
-// does: the two largest units, as in 45s, 12m3s, 3h4m, 5d3h.
-func Age(v float64) string {
-	if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
-		return Float(v)
-	}
-	s := int64(v)
-	d, h, m := s/86400, s/3600%24, s/60%60
-	s %= 60
-	switch {
-	case d > 0:
-		return strconv.FormatInt(d, 10) + "d" + strconv.FormatInt(h, 10) + "h"
-	case h > 0:
-		return strconv.FormatInt(h, 10) + "h" + strconv.FormatInt(m, 10) + "m"
-	case m > 0:
-		return strconv.FormatInt(m, 10) + "m" + strconv.FormatInt(s, 10) + "s"
-	}
-	return strconv.FormatInt(s, 10) + "s"
-}

@@ -87,15 +87,21 @@ func TestTemplateTableHeader(t *testing.T) {
 	}
 }
 
-func TestDecimalBytesAndAge(t *testing.T) {
+// TestDockerUnits: docker stats' and docker ps' own units (go-units).
+func TestDockerUnits(t *testing.T) {
 	for v, want := range map[float64]string{0: "0B", 999: "999B", 1500: "1.5kB", 33693696: "33.7MB", 123456789: "123MB", 2e12: "2TB"} {
 		if got := DecimalBytes(v); got != want {
 			t.Errorf("DecimalBytes(%v) = %q, want %q", v, got, want)
 		}
 	}
-	for v, want := range map[float64]string{0: "0s", 59.9: "59s", 61: "1m1s", 5400: "1h30m", 90061: "1d1h"} {
-		if got := Age(v); got != want {
-			t.Errorf("Age(%v) = %q, want %q", v, got, want)
+	for v, want := range map[float64]string{0: "0B", 1023: "1023B", 1294336: "1.234MiB", 68157440: "65MiB", 25276510208: "23.54GiB"} {
+		if got := Bytes(v); got != want {
+			t.Errorf("Bytes(%v) = %q, want %q", v, got, want)
+		}
+	}
+	for v, want := range map[float64]string{0: "Up Less than a second", 59.9: "Up 59 seconds", 360: "Up 6 minutes", 5400: "Up 2 hours", 90061: "Up 25 hours", 4 * 86400: "Up 4 days"} {
+		if got := Uptime(v); got != want {
+			t.Errorf("Uptime(%v) = %q, want %q", v, got, want)
 		}
 	}
 	if got := Truncate("héllo", 2); got != "hé" || Width("héllo") != 5 {
