@@ -3,6 +3,7 @@ package containers
 import (
 	"math"
 	"strconv"
+	"sync/atomic"
 
 	"github.com/monctl/monctl/internal/cli/watch/live"
 	"github.com/monctl/monctl/internal/output"
@@ -16,7 +17,19 @@ const historyLen = 10
 // stats and docker ps show them) or exactly for csv.
 type cells struct {
 	noTrunc bool
-	history map[string][]float64 // host/id → recent CPU %, oldest first
+	// history is the frame's host/id → recent CPU %, oldest first. The
+	// sampler's goroutine sets it as the view's goroutine draws.
+	history atomic.Pointer[map[string][]float64]
+}
+
+// setHistory hands the cells the history of the frame about to be shown.
+func (c *cells) setHistory(h map[string][]float64) { c.history.Store(&h) }
+
+func (c *cells) historyOf(s *ctr.Stats) []float64 {
+	if h := c.history.Load(); h != nil {
+		return (*h)[historyKey(s)]
+	}
+	return nil
 }
 
 // newTable is the containers' table: its columns (HOST only when several
@@ -43,7 +56,7 @@ func newTable(c *cells, multiHost bool) *live.Table[ctr.Stats] {
 		{Name: "STATE", Cell: func(s *ctr.Stats, _ bool) string { return state(s) }},
 		{Name: "CPU %", Cell: running(func(s *ctr.Stats, h bool) string { return percent(s.CPUPercent, h) })},
 		{Name: "CPU HISTORY", Wide: true, Cell: running(func(s *ctr.Stats, _ bool) string {
-			return live.Sparkline(c.history[historyKey(s)], 100)
+			return live.Sparkline(c.historyOf(s), 100)
 		})},
 		{Name: "MEM USAGE / LIMIT", Cell: running(func(s *ctr.Stats, h bool) string { return mem(s.MemoryUsed, h) + " / " + mem(s.MemoryLimit, h) })},
 		{Name: "MEM %", Cell: running(func(s *ctr.Stats, h bool) string { return percent(s.MemoryPercent, h) })},

@@ -202,7 +202,7 @@ func (o *Options) loop(ctx context.Context, s *sampler, emit func(*frame) error)
 // view is one interval in every shape: a table after a time line, one
 // record per container, and monctl's container families.
 func (o *Options) view(fr *frame) output.View {
-	o.cells.history = fr.history
+	o.cells.setHistory(fr.history)
 	return output.View{
 		Title: live.TimeLine(fr.time, fmt.Sprintf("%d containers", len(fr.stats))),
 		Rows:  o.table.IntervalRows(fr.time, fr.stats),
@@ -240,7 +240,7 @@ func (o *Options) screenFrame(fr *frame) *live.Frame[ctr.Stats] {
 	for _, e := range fr.engines {
 		engines = append(engines, fmt.Sprintf("%s (Docker %s, API %s)", e.Host, e.ServerVersion, e.APIVersion))
 	}
-	o.cells.history = fr.history
+	o.cells.setHistory(fr.history)
 	lf := &live.Frame[ctr.Stats]{Items: fr.stats, Head: fmt.Sprintf("%s · %d containers · CPU %.1f%% · MEM %s · %s",
 		strings.Join(engines, ", "), len(fr.stats), cpu, output.Bytes(float64(mem)), fr.time.Format("15:04:05"))}
 	for _, e := range fr.down {
