@@ -46,11 +46,18 @@ func (o *OutputFlags) Resolve() (output.Format, *output.Template, error) {
 }
 
 // Printer resolves the flags into the printer of io.Out; stream says that
-// one view follows another (see output.Printer).
-func (o *OutputFlags) Printer(io IOStreams, stream bool) (*output.Printer, error) {
+// one view follows another (see output.Printer). A --format template is
+// run once on example, a record of the kind it will get, so that one
+// naming a field records lack fails before any work.
+func (o *OutputFlags) Printer(io IOStreams, stream bool, example any) (*output.Printer, error) {
 	format, tmpl, err := o.Resolve()
 	if err != nil {
 		return nil, err
+	}
+	if tmpl != nil {
+		if err := tmpl.Check(example); err != nil {
+			return nil, UsageError("%v", err)
+		}
 	}
 	return &output.Printer{Out: io.Out, ErrOut: io.ErrOut, Format: format, Template: tmpl, Term: io.Terminal(), Stream: stream}, nil
 }

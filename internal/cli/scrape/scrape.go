@@ -128,16 +128,11 @@ func (o *Options) report(r *exposition.Result) bool {
 }
 
 func run(ctx context.Context, o *Options) error {
-	p, err := o.Out.Printer(o.IO, false)
+	// A template that names a field records lack fails now, not after
+	// every target was scraped.
+	p, err := o.Out.Printer(o.IO, false, Record{Labels: map[string]string{}})
 	if err != nil {
 		return err
-	}
-	if p.Template != nil {
-		// A template that names a field records lack fails now, not after
-		// every target was scraped.
-		if err := p.Template.Check(Record{Labels: map[string]string{}}); err != nil {
-			return cmdutil.UsageError("%v", err)
-		}
 	}
 	s, err := o.Scraper(o.IO.In)
 	if err != nil {

@@ -37,7 +37,7 @@ func NewCmd(f *cmdutil.Factory) *cobra.Command {
 }
 
 func run(opts *Options) error {
-	p, err := opts.Out.Printer(opts.IO, false)
+	p, err := opts.Out.Printer(opts.IO, false, buildinfo.Get())
 	if err != nil {
 		return err
 	}

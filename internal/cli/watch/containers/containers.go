@@ -118,16 +118,10 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 	if err := o.validate(); err != nil {
 		return err
 	}
-	p, err := o.Out.Printer(o.IO, true)
+	p, err := o.Out.Printer(o.IO, true, Record{})
 	if err != nil {
 		return err
 	}
-	if p.Template != nil {
-		if err := p.Template.Check(Record{}); err != nil {
-			return cmdutil.UsageError("%v", err)
-		}
-	}
-	fullScreen := p.Term.IsTTY && p.Template == nil && (p.Format == output.Table || p.Format == output.Wide) && o.Count != 1
 
 	watchers, failed := connect(ctx, f, o)
 	for i, err := range failed {
@@ -144,7 +138,7 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 	}()
 
 	s := newSampler(watchers)
-	if fullScreen {
+	if o.FullScreen(p) {
 		return o.runLive(ctx, s, p.Format == output.Wide)
 	}
 	partial, printed := len(failed) > 0, 0

@@ -108,7 +108,7 @@ func render(t *testing.T, format output.Format, tmpl string) string {
 	o.table = newTable(&o.cells, false)
 	o.Out.AddOutputFlags(&cobra.Command{}, string(cmp.Or(format, output.Table)), output.AllShapes)
 	o.Out.Template = tmpl
-	p, err := o.Out.Printer(o.IO, true)
+	p, err := o.Out.Printer(o.IO, true, Record{})
 	if err != nil {
 		t.Fatal(err)
 	}

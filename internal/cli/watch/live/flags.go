@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/monctl/monctl/internal/cli/cmdutil"
+	"github.com/monctl/monctl/internal/output"
 )
 
 // Flags are the flags every watch takes.
@@ -54,6 +55,12 @@ func (f *Flags) Validate() error {
 		return cmdutil.UsageError("--sort %q: want one of %s", f.Sort, strings.Join(f.sortNames, ", "))
 	}
 	return nil
+}
+
+// FullScreen says whether a watch printing with p takes the screen: on a
+// terminal, as a table, for more than one snapshot.
+func (f *Flags) FullScreen(p *output.Printer) bool {
+	return p.Term.IsTTY && p.Template == nil && (p.Format == output.Table || p.Format == output.Wide) && f.Count != 1
 }
 
 // Loop is the clock of a watch: sample once to prime the deltas (CPU %,

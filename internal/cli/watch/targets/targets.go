@@ -79,14 +79,9 @@ func run(ctx context.Context, o *Options) error {
 	if err := o.Flags.Validate(); err != nil {
 		return err
 	}
-	p, err := o.Out.Printer(o.IO, true)
+	p, err := o.Out.Printer(o.IO, true, Record{})
 	if err != nil {
 		return err
-	}
-	if p.Template != nil {
-		if err := p.Template.Check(Record{}); err != nil {
-			return cmdutil.UsageError("%v", err)
-		}
 	}
 	s, err := o.Scraper(nil)
 	if err != nil {
@@ -107,7 +102,7 @@ func run(ctx context.Context, o *Options) error {
 	}
 	o.table = newTable(len(o.Match) > 0)
 	smp := newSampler(s, targets, o.Concurrency, sel, o.Interval)
-	if p.Term.IsTTY && p.Template == nil && (p.Format == output.Table || p.Format == output.Wide) && o.Count != 1 {
+	if o.FullScreen(p) {
 		v := &live.View[Row]{Resource: "targets", Table: o.table, Flags: &o.Flags, Wide: p.Format == output.Wide}
 		return v.Run(ctx, o.IO, func(ctx context.Context, emit func(*live.Frame[Row]) error) error {
 			return live.Loop(ctx, o.Interval, o.Count, smp.sample, func(fr *frame) error { return emit(screenFrame(fr)) })
