@@ -1,6 +1,7 @@
 // Package output renders what the verbs gather: tables for people, and
 // json, jsonl, csv, yaml, Go templates, Prometheus/OpenMetrics text and
-// InfluxDB line protocol for programs. It never talks to a data source.
+// protobuf, and InfluxDB line protocol for programs. Printer (view.go) is
+// the one place that picks a format. It never talks to a data source.
 package output
 
 import (
@@ -13,7 +14,8 @@ import (
 // Format is an -o value.
 type Format string
 
-// The formats every verb offers.
+// The -o values; view.go's formats says which shape of a verb's data each
+// one prints.
 const (
 	Table       Format = "table"
 	Wide        Format = "wide"
@@ -30,7 +32,7 @@ const (
 // Terminal describes where output goes.
 type Terminal struct {
 	// IsTTY is true when the writer is an interactive terminal: then, and
-	// only then, output may use colour, human units and redraws.
+	// only then, output may use colour and redraws.
 	IsTTY bool
 	Color bool
 	Width int
