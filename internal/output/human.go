@@ -7,21 +7,13 @@ import (
 	"time"
 
 	"github.com/docker/go-units"
+
+	"github.com/monctl/monctl/pkg/exposition"
 )
 
 // Float writes a number exactly (shortest representation that round-trips),
 // the way the Prometheus text format does.
-func Float(v float64) string {
-	switch {
-	case math.IsInf(v, 1):
-		return "+Inf"
-	case math.IsInf(v, -1):
-		return "-Inf"
-	case math.IsNaN(v):
-		return "NaN"
-	}
-	return strconv.FormatFloat(v, 'g', -1, 64)
-}
+func Float(v float64) string { return exposition.FormatFloat(v) }
 
 // Short writes a number with at most 4 significant digits for people.
 func Short(v float64) string {

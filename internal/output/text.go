@@ -20,7 +20,7 @@ type textWriter struct {
 	om       bool
 	buf      []byte
 	natives  int
-	warnings warnings
+	warnings exposition.Warnings
 	// owned holds every sample name a family written so far may use,
 	// since two families must never claim the same one.
 	owned map[string]string
@@ -47,7 +47,7 @@ func (w *textWriter) family(f *exposition.Family) {
 	}
 	if strings.IndexByte(name, 0) >= 0 {
 		// Prometheus' lexer ends a name at a NUL byte.
-		w.warnings.add(fmt.Sprintf("family %q left out: the text formats cannot hold a NUL byte in a name", name))
+		w.warnings.Add(fmt.Sprintf("family %q left out: the text formats cannot hold a NUL byte in a name", name))
 		return
 	}
 	if !w.claim(f, name, typ) {
@@ -85,7 +85,7 @@ func (w *textWriter) family(f *exposition.Family) {
 			}
 		}
 		if err != nil {
-			w.warnings.add(fmt.Sprintf("%s%s left out: %s cannot hold it (%v)", f.Name, m.Labels, format, err))
+			w.warnings.Add(fmt.Sprintf("%s%s left out: %s cannot hold it (%v)", f.Name, m.Labels, format, err))
 			continue
 		}
 		w.metric(f, name, m)
@@ -194,7 +194,7 @@ func (w *textWriter) claim(f *exposition.Family, name, typ string) bool {
 	}
 	for _, n := range names {
 		if other, taken := w.owned[n]; taken {
-			w.warnings.add(fmt.Sprintf("family %s left out: it cannot be written beside family %s, which uses the name %s", f.Name, other, n))
+			w.warnings.Add(fmt.Sprintf("family %s left out: it cannot be written beside family %s, which uses the name %s", f.Name, other, n))
 			return false
 		}
 	}
