@@ -1,0 +1,470 @@
+// Package push implements 'monctl push': gather what serve would serve
+// (containers of the engines, scrape targets, an exposition in a file or
+// on stdin) and deliver it to a Pushgateway, remote-write receivers and
+// InfluxDB, once (for cron) or every --every, spooling what a sink does
+// not take.
+package push
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/common/config"
+	"github.com/spf13/cobra"
+
+	"github.com/monctl/monctl/internal/buildinfo"
+	"github.com/monctl/monctl/internal/cli/cmdutil"
+	"github.com/monctl/monctl/internal/output"
+	"github.com/monctl/monctl/pkg/containers"
+	"github.com/monctl/monctl/pkg/exposition"
+	"github.com/monctl/monctl/pkg/push"
+)
+
+// engineConcurrency is how many stats calls are in flight per engine.
+const engineConcurrency = 64
+
+// Options of 'monctl push'.
+type Options struct {
+	IO cmdutil.IOStreams
+	cmdutil.ScrapeFlags
+
+	Args          []string
+	ConfigTargets []exposition.Target
+
+	Containers      bool
+	Hosts           []string
+	All             bool
+	Filters         []string
+	ContainerLabels []string
+
+	Pushgateways    []string
+	Job             string
+	Grouping        []string
+	Method          string
+	RemoteWrites    []string
+	Influxes        []string
+	InfluxTokenFile string
+
+	QueueDir     string
+	QueueSize    string
+	Every        time.Duration
+	Retries      int
+	PushTimeout  time.Duration
+	FlushTimeout time.Duration
+
+	Out cmdutil.OutputFlags
+}
+
+// NewCmd builds 'monctl push'.
+func NewCmd(f *cmdutil.Factory) *cobra.Command {
+	opts := &Options{IO: f.IO}
+	cmd := &cobra.Command{
+		Use:   "push [URL|host:port|FILE|-]...",
+		Short: "Deliver containers and scraped targets to a Pushgateway, remote write or InfluxDB",
+		Long: `Gather what 'monctl serve' serves — the containers of the Docker engine(s)
+(--containers, -H), scrape targets (arguments as in 'monctl scrape', or the
+config file's targets), an exposition in a file or on stdin ('-') — and
+deliver it to every sink given:
+
+  --pushgateway URL   a Pushgateway (its base URL), group --job and
+                      --grouping KEY=VALUE, --method put|post|delete
+  --remote-write URL  a Prometheus remote-write 1.0 receiver, the full
+                      write URL (Prometheus, VictoriaMetrics, Mimir, ...)
+  --influx URL        InfluxDB's full write URL with its query
+                      (/write?db=x, or /api/v2/write?org=o&bucket=b with
+                      --influx-token-file)
+
+Once by default, for cron; every --every DURATION (with jitter) as an
+agent. What a sink does not take (it is down, slow, answers 5xx or 429
+after the retries) goes to the spool in --queue-dir and is sent first the
+next time: across cron runs too. Delivery is at least once, in order per
+sink; a Pushgateway group keeps only its newest push. A batch a sink
+refuses (4xx) is dropped with the sink's message. SIGINT and SIGTERM let
+deliveries in flight finish within --flush-timeout, then spool the rest.
+
+A line per sink on stderr says what was sent, retried, spooled and
+dropped; -o json (or table, jsonl, yaml, csv) prints it on stdout.`,
+		Example: `  monctl push --remote-write http://vm:8428/api/v1/write --containers
+  monctl watch containers --once -o prom | monctl push --pushgateway http://pgw:9091 --job containers -
+  monctl push --pushgateway http://pgw:9091 --job backup --grouping instance=db1 metrics.prom
+  monctl push --influx 'http://influx:8086/write?db=metrics' localhost:9100
+  monctl push --every 15s --remote-write http://prometheus:9090/api/v1/write --containers localhost:9100`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Args = args
+			opts.ConfigTargets = f.ConfigTargets()
+			return run(cmd.Context(), f, opts, cmd.Flags().Changed("output") || cmd.Flags().Changed("format"))
+		},
+	}
+	fl := cmd.Flags()
+	opts.AddScrapeFlags(cmd)
+	fl.BoolVar(&opts.Containers, "containers", false, "push the containers of the Docker engine(s) (implied by --host)")
+	fl.StringArrayVarP(&opts.Hosts, "host", "H", nil, "Docker engine: unix:///path, tcp://host:port (repeatable; default DOCKER_HOST, else the local socket)")
+	fl.BoolVarP(&opts.All, "all", "a", false, "include stopped containers (info, state, restarts)")
+	fl.StringArrayVarP(&opts.Filters, "filter", "f", nil, "name=REGEX, label=KEY[=VALUE] or status=STATE (repeatable, as for watch)")
+	fl.StringSliceVar(&opts.ContainerLabels, "container-labels", nil, "container labels to push as container_label_<key> labels")
+	fl.StringArrayVar(&opts.Pushgateways, "pushgateway", nil, "Pushgateway base URL (repeatable)")
+	fl.StringVar(&opts.Job, "job", "monctl", "the Pushgateway job")
+	fl.StringArrayVar(&opts.Grouping, "grouping", nil, "Pushgateway grouping label KEY=VALUE (repeatable)")
+	fl.StringVar(&opts.Method, "method", "put", "Pushgateway method: put (replace the group), post (replace families of the same name), delete (remove the group)")
+	fl.StringArrayVar(&opts.RemoteWrites, "remote-write", nil, "remote-write URL, e.g. http://host:9090/api/v1/write (repeatable)")
+	fl.StringArrayVar(&opts.Influxes, "influx", nil, "InfluxDB write URL with its query, e.g. http://host:8086/write?db=x (repeatable)")
+	fl.StringVar(&opts.InfluxTokenFile, "influx-token-file", "", "file holding an InfluxDB 2.x token (Authorization: Token ...)")
+	fl.StringVar(&opts.QueueDir, "queue-dir", defaultQueueDir(), "the spool of what sinks did not take ('' to keep nothing)")
+	fl.StringVar(&opts.QueueSize, "queue-size", "256MiB", "most bytes spooled per sink; past it the oldest go, counted as dropped")
+	cmdutil.DurationVar(fl, &opts.Every, "every", 0, "push every DURATION, with jitter, until interrupted (0: once)")
+	fl.IntVar(&opts.Retries, "retries", 3, "times a request is tried again after no answer, a 5xx or a 429")
+	cmdutil.DurationVar(fl, &opts.PushTimeout, "push-timeout", 30*time.Second, "time limit of one request to a sink")
+	cmdutil.DurationVar(fl, &opts.FlushTimeout, "flush-timeout", 10*time.Second, "after SIGINT or SIGTERM, how long deliveries in flight may take before the rest is spooled")
+	opts.Out.AddOutputFlags(cmd, "table", output.RowsShape|output.RecordsShape)
+	_ = cmd.RegisterFlagCompletionFunc("method", cobra.FixedCompletions([]string{"put", "post", "delete"}, cobra.ShellCompDirectiveNoFileComp))
+	return cmd
+}
+
+// defaultQueueDir is $XDG_STATE_HOME/monctl/queue, ~/.local/state when
+// unset: where a cron job's spool survives to the next run.
+func defaultQueueDir() string {
+	dir := os.Getenv("XDG_STATE_HOME")
+	if dir == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return ""
+		}
+		dir = filepath.Join(home, ".local", "state")
+	}
+	return filepath.Join(dir, "monctl", "queue")
+}
+
+// sinks builds every sink the flags name.
+func (o *Options) sinks() ([]push.Sink, error) {
+	ua := "monctl/" + buildinfo.Get().Version
+	ep := func(u string) push.Endpoint {
+		return push.Endpoint{URL: u, Timeout: o.PushTimeout, UserAgent: ua, HTTP: config.DefaultHTTPClientConfig}
+	}
+	grouping := map[string]string{}
+	for _, g := range o.Grouping {
+		k, v, ok := strings.Cut(g, "=")
+		if !ok || k == "" {
+			return nil, cmdutil.UsageError("--grouping %q: want KEY=VALUE", g)
+		}
+		grouping[k] = v
+	}
+	method := strings.ToUpper(o.Method)
+	var out []push.Sink
+	for _, u := range o.Pushgateways {
+		s, err := push.NewPushgateway(ep(u), o.Job, grouping, method)
+		if err != nil {
+			return nil, cmdutil.UsageError("--pushgateway: %v", err)
+		}
+		out = append(out, s)
+	}
+	for _, u := range o.RemoteWrites {
+		s, err := push.NewRemoteWrite(ep(u))
+		if err != nil {
+			return nil, cmdutil.UsageError("--remote-write: %v", err)
+		}
+		out = append(out, s)
+	}
+	for _, u := range o.Influxes {
+		e := ep(u)
+		if o.InfluxTokenFile != "" {
+			e.HTTP.Authorization = &config.Authorization{Type: "Token", CredentialsFile: o.InfluxTokenFile}
+		}
+		s, err := push.NewInflux(e)
+		if err != nil {
+			return nil, cmdutil.UsageError("--influx: %v", err)
+		}
+		s.Warn = func(msg string) { fmt.Fprintf(o.IO.ErrOut, "monctl: warning: %s\n", msg) }
+		out = append(out, s)
+	}
+	if len(out) == 0 {
+		return nil, cmdutil.UsageError("push where? give --pushgateway, --remote-write or --influx")
+	}
+	if len(o.Grouping) > 0 && len(o.Pushgateways) == 0 {
+		return nil, cmdutil.UsageError("--grouping goes with --pushgateway")
+	}
+	return out, nil
+}
+
+func run(ctx context.Context, f *cmdutil.Factory, o *Options, report bool) error {
+	sinks, err := o.sinks()
+	if err != nil {
+		return err
+	}
+	var p *output.Printer
+	if report {
+		if p, err = o.Out.Printer(o.IO, o.Every > 0, push.Stats{}); err != nil {
+			return err
+		}
+	}
+	switch {
+	case o.Every < 0 || o.Retries < 0 || o.PushTimeout <= 0 || o.FlushTimeout < 0:
+		return cmdutil.UsageError("--every, --retries and --flush-timeout cannot be negative, --push-timeout must be positive")
+	case o.Every > 0 && o.Every < 100*time.Millisecond:
+		return cmdutil.UsageError("--every %v is too short (at least 100ms)", o.Every)
+	}
+	size, err := exposition.ParseByteSize(o.QueueSize)
+	if err != nil {
+		return cmdutil.UsageError("--queue-size: %v", err)
+	}
+	d := &push.Deliverer{Retries: o.Retries, Backoff: 200 * time.Millisecond, MaxBackoff: 5 * time.Second,
+		Log: func(msg string) { fmt.Fprintf(o.IO.ErrOut, "monctl: %s\n", msg) }}
+	if o.QueueDir != "" {
+		d.Spool = &push.Spool{Dir: o.QueueDir, Limit: int64(size)}
+	}
+	src, err := o.newGatherer(ctx, f)
+	if err != nil {
+		return err
+	}
+	defer src.close()
+
+	total := map[string]*push.Stats{}
+	failedRounds := 0
+	for round := 0; ; round++ {
+		sources, gathered := src.gather(ctx)
+		if ctx.Err() != nil && round > 0 {
+			break // interrupted between rounds: nothing in flight
+		}
+		fams, warns := exposition.Merge(sources)
+		for _, w := range warns {
+			fmt.Fprintf(o.IO.ErrOut, "monctl: warning: %s\n", w)
+		}
+		stats := o.deliver(ctx, d, sinks, fams, gathered || strings.EqualFold(o.Method, "delete"))
+		for i := range stats {
+			add(total, &stats[i])
+		}
+		if p != nil {
+			if err := p.Print(view(stats)); err != nil {
+				return cmdutil.Failure(fmt.Errorf("writing output: %w", err))
+			}
+		}
+		if !gathered || !allDelivered(stats) {
+			failedRounds++
+		}
+		if o.Every == 0 || ctx.Err() != nil {
+			o.summarize(stats)
+			return exitOf(stats, gathered, src.partial)
+		}
+		if !sleep(ctx, o.Every) {
+			break
+		}
+	}
+	var stats []push.Stats
+	for _, s := range sinks {
+		if st, ok := total[s.Name()]; ok {
+			stats = append(stats, *st)
+		}
+	}
+	o.summarize(stats)
+	if failedRounds > 0 {
+		return cmdutil.Partial
+	}
+	return nil
+}
+
+// deliver hands the families to every sink at once. When ctx ends (a
+// signal), deliveries in flight get --flush-timeout, then what is left is
+// spooled.
+func (o *Options) deliver(ctx context.Context, d *push.Deliverer, sinks []push.Sink, fams []exposition.MergedFamily, anything bool) []push.Stats {
+	dctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	stop := context.AfterFunc(ctx, func() { time.AfterFunc(o.FlushTimeout, cancel) })
+	defer stop()
+	stats := make([]push.Stats, len(sinks))
+	done := make(chan struct{})
+	for i, s := range sinks {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			if !anything {
+				stats[i] = d.Deliver(dctx, s, nil) // the spool still goes out
+				return
+			}
+			batches, err := s.Encode(fams)
+			if err != nil {
+				stats[i] = push.Stats{Sink: s.Name(), Errors: []string{err.Error()}}
+				return
+			}
+			stats[i] = d.Deliver(dctx, s, batches)
+		}()
+	}
+	for range sinks {
+		<-done
+	}
+	return stats
+}
+
+// summarize writes a line per sink on stderr.
+func (o *Options) summarize(stats []push.Stats) {
+	for _, s := range stats {
+		fmt.Fprintf(o.IO.ErrOut, "monctl: %s: sent %d samples in %d requests (%d from the spool), %d retried, %d spooled, %d dropped\n",
+			s.Sink, s.Sent, s.Requests, s.FromPool, s.Retried, s.Spooled, s.Dropped)
+		for _, e := range s.Errors {
+			fmt.Fprintf(o.IO.ErrOut, "monctl: %s\n", e)
+		}
+	}
+}
+
+func add(total map[string]*push.Stats, s *push.Stats) {
+	t := total[s.Sink]
+	if t == nil {
+		t = &push.Stats{Sink: s.Sink, Errors: []string{}}
+		total[s.Sink] = t
+	}
+	t.Sent += s.Sent
+	t.Requests += s.Requests
+	t.Retried += s.Retried
+	t.Spooled += s.Spooled
+	t.Dropped += s.Dropped
+	t.FromPool += s.FromPool
+}
+
+func allDelivered(stats []push.Stats) bool {
+	for i := range stats {
+		if !stats[i].Delivered() || stats[i].Spooled > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// exitOf is the exit code of one delivery: 0 all delivered; 3 some
+// sinks or sources failed but the rest was delivered or spooled; 1
+// nothing gathered, or nothing delivered or spooled anywhere.
+func exitOf(stats []push.Stats, gathered, partial bool) error {
+	if !gathered {
+		return cmdutil.Silent
+	}
+	reached := false
+	for i := range stats {
+		reached = reached || stats[i].Sent+stats[i].Spooled > 0
+	}
+	switch {
+	case !reached:
+		return cmdutil.Silent
+	case partial || !allDelivered(stats):
+		return cmdutil.Partial
+	}
+	return nil
+}
+
+// sleep waits about d (±10%, so that a fleet started together does not
+// push in step); false when ctx ended first.
+func sleep(ctx context.Context, d time.Duration) bool {
+	jitter := time.Duration(rand.Int64N(int64(d)/5+1)) - d/10
+	select {
+	case <-ctx.Done():
+		return false
+	case <-time.After(d + jitter):
+		return true
+	}
+}
+
+// view is a delivery's report: a row and a record per sink.
+func view(stats []push.Stats) output.View {
+	return output.View{
+		Rows: func(output.Format) ([]string, [][]string) {
+			rows := make([][]string, len(stats))
+			for i, s := range stats {
+				rows[i] = []string{s.Sink, strconv.Itoa(s.Sent), strconv.Itoa(s.Requests), strconv.Itoa(s.FromPool),
+					strconv.Itoa(s.Retried), strconv.Itoa(s.Spooled), strconv.Itoa(s.Dropped), strings.Join(s.Errors, "; ")}
+			}
+			return []string{"SINK", "SENT", "REQUESTS", "FROM SPOOL", "RETRIED", "SPOOLED", "DROPPED", "ERRORS"}, rows
+		},
+		Records: func() []any {
+			out := make([]any, len(stats))
+			for i := range stats {
+				out[i] = stats[i]
+			}
+			return out
+		},
+	}
+}
+
+// gatherer collects the sources of one round.
+type gatherer struct {
+	o        *Options
+	watchers []*containers.Watcher
+	engines  []*containers.Engine
+	scraper  *exposition.Scraper
+	targets  []exposition.Target
+	labels   []string
+	partial  bool // a source failed in the last round
+}
+
+func (o *Options) newGatherer(ctx context.Context, f *cmdutil.Factory) (*gatherer, error) {
+	g := &gatherer{o: o, labels: o.ContainerLabels}
+	if len(o.Args) > 0 || len(o.ConfigTargets) > 0 {
+		var err error
+		if g.scraper, err = o.Scraper(o.IO.In); err != nil {
+			return nil, err
+		}
+		if g.targets, err = o.Targets(o.Args, o.ConfigTargets); err != nil {
+			return nil, err
+		}
+		for _, t := range g.targets {
+			if t.URL == "-" && o.Every > 0 {
+				return nil, cmdutil.UsageError("--every pushes again and again, and standard input can be read only once")
+			}
+		}
+	}
+	if o.Containers || len(o.Hosts) > 0 {
+		filter, err := containers.ParseFilter(o.Filters)
+		if err != nil {
+			return nil, cmdutil.UsageError("%v", err)
+		}
+		engines, errs := f.Engines(ctx, o.Hosts, engineConcurrency)
+		g.engines = engines
+		if len(errs) > 0 {
+			g.close()
+			return nil, cmdutil.Failure(errors.Join(errs...))
+		}
+		for _, eng := range engines {
+			g.watchers = append(g.watchers, containers.NewWatcher(eng, containers.WatchOptions{All: o.All, Filter: filter, Concurrency: engineConcurrency, Totals: true}))
+		}
+	}
+	if len(g.targets) == 0 && len(g.watchers) == 0 && !strings.EqualFold(o.Method, "delete") {
+		return nil, cmdutil.UsageError("push what? give targets (URL, host:port, FILE or -), --containers, or targets in the config file")
+	}
+	return g, nil
+}
+
+// gather collects every source at once; false when nothing was gathered.
+func (g *gatherer) gather(ctx context.Context) ([]exposition.Source, bool) {
+	g.partial = false
+	var sources []exposition.Source
+	for _, w := range g.watchers {
+		snap, err := w.Sample(ctx)
+		if err != nil {
+			fmt.Fprintf(g.o.IO.ErrOut, "monctl: %v\n", err)
+			g.partial = true
+			continue
+		}
+		sources = append(sources, exposition.Source{Target: "containers:" + w.Engine().Host, Time: time.Now(), Families: containers.Families(snap.Containers, g.labels)})
+	}
+	if len(g.targets) > 0 {
+		for _, r := range g.scraper.ScrapeAll(ctx, g.targets, g.o.Concurrency) {
+			if r.Err != nil {
+				fmt.Fprintf(g.o.IO.ErrOut, "monctl: %v%s\n", r.Err, cmdutil.ScrapeHint(r.Err))
+				g.partial = true
+				continue
+			}
+			sources = append(sources, exposition.Source{Target: r.Target, Time: r.Start, Families: r.Families})
+		}
+	}
+	return sources, len(sources) > 0
+}
+
+func (g *gatherer) close() {
+	for _, w := range g.watchers {
+		w.Close()
+	}
+	for _, e := range g.engines {
+		e.Close()
+	}
+}

@@ -1,0 +1,143 @@
+package push
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/common/config"
+)
+
+// Endpoint is what every sink needs of HTTP: where, the client (auth and
+// TLS from a Prometheus http_config) and how long one request may take.
+type Endpoint struct {
+	URL       string
+	HTTP      config.HTTPClientConfig
+	Timeout   time.Duration
+	UserAgent string
+}
+
+// endpoint is an Endpoint ready to send.
+type endpoint struct {
+	url     *url.URL
+	client  *http.Client
+	name    string
+	timeout time.Duration
+	ua      string
+}
+
+func (e Endpoint) open(kind string) (*endpoint, error) {
+	u, err := url.Parse(e.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("%s URL %q: want http://host:port/... or https://...", kind, redactedURL(e.URL))
+	}
+	if err := e.HTTP.Validate(); err != nil {
+		return nil, fmt.Errorf("%s %s: %w", kind, redactedURL(e.URL), err)
+	}
+	client, err := config.NewClientFromConfig(e.HTTP, "monctl")
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", kind, redactedURL(e.URL), err)
+	}
+	// Only the path: user info and a query (InfluxDB 1.x takes u= and p=)
+	// may hold credentials.
+	name := kind + " " + u.Scheme + "://" + u.Host + u.Path
+	return &endpoint{url: u, client: client, name: name, timeout: cmpOr(e.Timeout, 30*time.Second), ua: e.UserAgent}, nil
+}
+
+func cmpOr(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
+}
+
+// id is a directory name for the sink's spool: its kind and a hash of all
+// that makes it this sink.
+func (e *endpoint) id(kind string, parts ...string) string {
+	h := sha256.New()
+	h.Write([]byte(e.url.String()))
+	for _, p := range parts {
+		h.Write([]byte{0})
+		h.Write([]byte(p))
+	}
+	return kind + "-" + hex.EncodeToString(h.Sum(nil)[:8])
+}
+
+// redactedURL is a URL for a message: no user info, no query.
+func redactedURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		if i := strings.IndexAny(s, "@?"); i >= 0 {
+			return s[:i] + "…"
+		}
+		return s
+	}
+	u.User, u.RawQuery = nil, ""
+	return u.String()
+}
+
+// do makes one request and sorts its failure: no answer, a 5xx and a 429
+// may pass; any other status is the sink refusing the batch.
+func (e *endpoint) do(ctx context.Context, method string, u *url.URL, body []byte, header http.Header) error {
+	ctx, cancel := context.WithTimeout(ctx, e.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), bytes.NewReader(body))
+	if err != nil {
+		return &SendError{Sink: e.name, Msg: err.Error()}
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	if e.ua != "" {
+		req.Header.Set("User-Agent", e.ua)
+	}
+	resp, err := e.client.Do(req)
+	if err != nil {
+		// The url.Error quotes the URL whole: say what happened instead.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return &SendError{Sink: e.name, Msg: err.Error(), Retry: true}
+	}
+	defer resp.Body.Close()
+	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20)) // so the connection is reused
+	if resp.StatusCode/100 == 2 {
+		return nil
+	}
+	se := &SendError{Sink: e.name, Status: resp.StatusCode, Msg: strings.TrimSpace(string(msg))}
+	if se.Msg == "" {
+		se.Msg = http.StatusText(resp.StatusCode)
+	}
+	if resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests {
+		se.Retry = true
+		se.RetryAfter = retryAfter(resp.Header.Get("Retry-After"))
+	}
+	return se
+}
+
+// retryAfter reads a Retry-After header: seconds or an HTTP date. It is
+// capped, so that a sink cannot stall a run.
+func retryAfter(h string) time.Duration {
+	const most = time.Minute
+	if h == "" {
+		return 0
+	}
+	if s, err := strconv.Atoi(h); err == nil && s >= 0 {
+		return min(time.Duration(s)*time.Second, most)
+	}
+	if t, err := http.ParseTime(h); err == nil {
+		return min(max(time.Until(t), 0), most)
+	}
+	return 0
+}

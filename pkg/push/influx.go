@@ -1,0 +1,77 @@
+package push
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+
+	"github.com/monctl/monctl/pkg/exposition"
+)
+
+// maxInfluxBatch is about how many bytes of line protocol one request
+// carries (InfluxDB's own clients send 5000 lines).
+const maxInfluxBatch = 1 << 20
+
+// Influx writes line protocol to InfluxDB: 1.x's /write?db=... and 2.x's
+// /api/v2/write?org=...&bucket=... (with a token in the http_config's
+// authorization), in the layout of -o influx (exposition.EncodeInflux).
+type Influx struct {
+	*endpoint
+	// Warn is told what line protocol cannot hold (NaN, names it cannot
+	// write), which is left out.
+	Warn func(string)
+}
+
+// NewInflux is a sink for the full write URL e.URL, query included.
+// monctl writes nanoseconds, so a precision other than ns is refused.
+func NewInflux(e Endpoint) (*Influx, error) {
+	ep, err := e.open("influx")
+	if err != nil {
+		return nil, err
+	}
+	if p := ep.url.Query().Get("precision"); p != "" && p != "ns" && p != "n" {
+		return nil, fmt.Errorf("%s: precision=%s: monctl writes nanoseconds; leave precision out or make it ns", ep.name, p)
+	}
+	return &Influx{endpoint: ep}, nil
+}
+
+// Name says which sink.
+func (s *Influx) Name() string { return s.name }
+
+// ID is this database's spool directory.
+func (s *Influx) ID() string { return s.id("influx") }
+
+// Encode writes the families as line protocol, in batches of about
+// maxInfluxBatch bytes cut at family boundaries.
+func (s *Influx) Encode(fams []exposition.MergedFamily) ([]Batch, error) {
+	var batches []Batch
+	var buf bytes.Buffer
+	samples := 0
+	for i := range fams {
+		warns, err := exposition.EncodeInflux(&buf, fams[i:i+1])
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", s.name, err)
+		}
+		for _, w := range warns {
+			if s.Warn != nil {
+				s.Warn(s.name + ": " + w)
+			}
+		}
+		samples += len(fams[i].Metrics)
+		if buf.Len() >= maxInfluxBatch {
+			batches = append(batches, Batch{Body: bytes.Clone(buf.Bytes()), Samples: samples})
+			buf.Reset()
+			samples = 0
+		}
+	}
+	if buf.Len() > 0 {
+		batches = append(batches, Batch{Body: bytes.Clone(buf.Bytes()), Samples: samples})
+	}
+	return batches, nil
+}
+
+// Send writes one request; InfluxDB answers 204.
+func (s *Influx) Send(ctx context.Context, b Batch) error {
+	return s.do(ctx, http.MethodPost, s.url, b.Body, http.Header{"Content-Type": {"text/plain; charset=utf-8"}})
+}
