@@ -1,0 +1,289 @@
+package push
+
+import (
+	"context"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/golang/snappy"
+	"github.com/prometheus/prometheus/prompb"
+
+	"github.com/monctl/monctl/pkg/exposition"
+)
+
+// recorder is a sink's server: it answers with the statuses queued in
+// answers (200 once they run out) and keeps the bodies it took.
+type recorder struct {
+	mu      sync.Mutex
+	answers []int
+	retry   string // Retry-After of non-2xx answers
+	bodies  []string
+	paths   []string
+	methods []string
+	calls   int
+}
+
+func (r *recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.calls++
+	body, _ := io.ReadAll(req.Body)
+	status := http.StatusNoContent
+	if len(r.answers) > 0 {
+		status, r.answers = r.answers[0], r.answers[1:]
+	}
+	if status/100 != 2 {
+		if r.retry != "" {
+			w.Header().Set("Retry-After", r.retry)
+		}
+		http.Error(w, "sink says no: "+http.StatusText(status), status)
+		return
+	}
+	r.bodies = append(r.bodies, string(body))
+	r.paths = append(r.paths, req.URL.EscapedPath())
+	r.methods = append(r.methods, req.Method)
+	w.WriteHeader(status)
+}
+
+// rawSink sends batch bodies as they are, to test the delivery alone.
+type rawSink struct{ *endpoint }
+
+func (s rawSink) Name() string { return s.name }
+func (s rawSink) ID() string   { return s.id("raw") }
+func (s rawSink) Encode([]exposition.MergedFamily) ([]Batch, error) {
+	return nil, nil
+}
+func (s rawSink) Send(ctx context.Context, b Batch) error {
+	return s.do(ctx, http.MethodPost, s.url, b.Body, nil)
+}
+
+func newRawSink(t *testing.T, url string) rawSink {
+	t.Helper()
+	ep, err := Endpoint{URL: url, Timeout: 2 * time.Second}.open("raw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rawSink{ep}
+}
+
+func batches(names ...string) []Batch {
+	var out []Batch
+	for _, n := range names {
+		out = append(out, Batch{Body: []byte(n), Samples: 1})
+	}
+	return out
+}
+
+func TestRetriesAndRefusals(t *testing.T) {
+	rec := &recorder{answers: []int{503, 429, 204, 400}, retry: "0"}
+	srv := httptest.NewServer(rec)
+	defer srv.Close()
+	d := &Deliverer{Retries: 3, Backoff: time.Millisecond, MaxBackoff: time.Millisecond}
+	st := d.Deliver(context.Background(), newRawSink(t, srv.URL), batches("a", "b"))
+	// a: 503, 429, then taken; b: refused with 400, not retried.
+	if st.Sent != 1 || st.Retried != 2 || st.Requests != 4 || st.Dropped != 1 || rec.calls != 4 {
+		t.Errorf("stats %+v after %d calls", st, rec.calls)
+	}
+	if len(st.Errors) != 1 || !strings.Contains(st.Errors[0], "HTTP 400: sink says no: Bad Request") {
+		t.Errorf("the refusal names the sink's message: %q", st.Errors)
+	}
+}
+
+func TestRetryAfterIsHonoured(t *testing.T) {
+	rec := &recorder{answers: []int{429}, retry: "1"}
+	srv := httptest.NewServer(rec)
+	defer srv.Close()
+	d := &Deliverer{Retries: 1, Backoff: time.Millisecond, MaxBackoff: time.Millisecond}
+	start := time.Now()
+	st := d.Deliver(context.Background(), newRawSink(t, srv.URL), batches("a"))
+	if st.Sent != 1 || time.Since(start) < time.Second {
+		t.Errorf("stats %+v: Retry-After 1 should have been waited (%v)", st, time.Since(start))
+	}
+	if got := retryAfter(time.Now().Add(time.Hour).UTC().Format(http.TimeFormat)); got != time.Minute {
+		t.Errorf("a Retry-After date an hour away is capped at a minute: %v", got)
+	}
+}
+
+// TestSpoolWhileDownThenDeliverInOrder: a sink that is down costs one
+// failed request, not one per batch; everything is spooled, and goes out
+// first and in order once the sink is back.
+func TestSpoolWhileDownThenDeliverInOrder(t *testing.T) {
+	dir := t.TempDir()
+	rec := &recorder{}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close() // down: the port refuses connections
+	url := "http://" + addr
+	d := &Deliverer{Retries: 0, Backoff: time.Millisecond, Spool: &Spool{Dir: dir}}
+	sink := newRawSink(t, url)
+	st := d.Deliver(context.Background(), sink, batches("1", "2", "3"))
+	if st.Requests != 1 || st.Spooled != 3 || st.Sent != 0 || len(st.Errors) != 1 {
+		t.Errorf("while down: %+v", st)
+	}
+	srv := httptest.NewUnstartedServer(rec)
+	srv.Listener.Close()
+	if srv.Listener, err = net.Listen("tcp", addr); err != nil {
+		t.Fatal(err)
+	}
+	srv.Start()
+	defer srv.Close()
+	st = d.Deliver(context.Background(), sink, batches("4"))
+	if st.FromPool != 3 || st.Sent != 4 || st.Spooled != 0 || strings.Join(rec.bodies, "") != "1234" {
+		t.Errorf("back: %+v, bodies %q", st, rec.bodies)
+	}
+	if left, _ := d.Spool.Load(sink.ID()); len(left) != 0 {
+		t.Errorf("%d batches left in the spool", len(left))
+	}
+}
+
+func TestSpoolLimitAndKeys(t *testing.T) {
+	s := &Spool{Dir: t.TempDir(), Limit: 250}
+	dropped := 0
+	for i := range 5 {
+		n, err := s.Put("sink", Batch{Body: []byte(strings.Repeat(string(rune('a'+i)), 100)), Samples: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		dropped += n
+	}
+	left, err := s.Load("sink")
+	if err != nil || len(left) != 2 || dropped != 30 || left[0].Body[0] != 'd' || left[1].Body[0] != 'e' {
+		t.Errorf("limit: %d left (%v), %d dropped: want the 2 newest, 30 samples dropped", len(left), err, dropped)
+	}
+	// A key keeps only its newest batch.
+	k := &Spool{Dir: t.TempDir()}
+	k.Put("pgw", Batch{Key: "/metrics/job/a", Body: []byte("old")})
+	k.Put("pgw", Batch{Key: "/metrics/job/b", Body: []byte("other")})
+	k.Put("pgw", Batch{Key: "/metrics/job/a", Body: []byte("new")})
+	left, _ = k.Load("pgw")
+	var bodies []string
+	for _, sp := range left {
+		bodies = append(bodies, string(sp.Body))
+	}
+	if strings.Join(bodies, ",") != "other,new" {
+		t.Errorf("keyed batches: %q", bodies)
+	}
+	// A damaged file is named, the rest still loads.
+	os.WriteFile(filepath.Join(k.Dir, "pgw", "00000000000000000001-x.batch"), []byte("garbage"), 0o600)
+	if left, err := k.Load("pgw"); len(left) != 2 || err == nil || !strings.Contains(err.Error(), "not a spooled batch") {
+		t.Errorf("damaged file: %d loaded, %v", len(left), err)
+	}
+}
+
+func TestPushgatewayGroupPath(t *testing.T) {
+	for _, c := range []struct {
+		job      string
+		grouping map[string]string
+		want     string
+	}{
+		{"cron", nil, "/metrics/job/cron"},
+		{"a/b", map[string]string{"instance": "", "zone": "eu 1"}, "/metrics/job@base64/YS9i/instance@base64/=/zone/eu%201"},
+		{"cron", map[string]string{"path": "/var/tmp"}, "/metrics/job/cron/path@base64/L3Zhci90bXA"},
+	} {
+		p, err := NewPushgateway(Endpoint{URL: "http://127.0.0.1:9091"}, c.job, c.grouping, MethodPut)
+		if err != nil || p.path != c.want {
+			t.Errorf("job %q grouping %v: %q (%v), want %q", c.job, c.grouping, p.path, err, c.want)
+		}
+	}
+	if _, err := NewPushgateway(Endpoint{URL: "http://127.0.0.1:9091"}, "j", map[string]string{"job": "x"}, MethodPut); err == nil {
+		t.Error("job as a grouping label")
+	}
+}
+
+func sampleFamilies() []exposition.MergedFamily {
+	at := time.UnixMilli(1700000000123)
+	fams := []exposition.Family{
+		{Name: "jobs_total", Type: exposition.Counter, Metrics: []exposition.Metric{{Labels: exposition.Labels{{Name: "Zone", Value: "é/\"x\""}, {Name: "q", Value: "a"}}, Value: 5}}},
+		{Name: "lat", Type: exposition.Histogram, Metrics: []exposition.Metric{{Count: 2, Sum: 1.5, HasCount: true, HasSum: true,
+			Buckets: []exposition.Bucket{{UpperBound: 1, Count: 1}, {UpperBound: math.Inf(1), Count: 2}}}}},
+		{Name: "rpc", Type: exposition.Summary, Metrics: []exposition.Metric{{Count: 3, Sum: 0.3, HasCount: true, HasSum: true,
+			Quantiles: []exposition.Quantile{{Quantile: 0.5, Value: 0.1}}}}},
+		{Name: "temp", Type: exposition.Gauge, Metrics: []exposition.Metric{{Value: math.NaN(), TimestampMs: 1600000000000, HasTimestamp: true}}},
+	}
+	out := make([]exposition.MergedFamily, len(fams))
+	for i, f := range fams {
+		out[i] = exposition.MergedFamily{Family: f, Times: []time.Time{at}}
+	}
+	return out
+}
+
+func TestRemoteWriteLayout(t *testing.T) {
+	rw, err := NewRemoteWrite(Endpoint{URL: "http://127.0.0.1:9090/api/v1/write"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bs, err := rw.Encode(sampleFamilies())
+	if err != nil || len(bs) != 1 {
+		t.Fatalf("%d batches, %v", len(bs), err)
+	}
+	raw, err := snappy.Decode(nil, bs[0].Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var req prompb.WriteRequest
+	if err := req.Unmarshal(raw); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]prompb.Sample{}
+	for _, ts := range req.Timeseries {
+		var parts []string
+		for i, l := range ts.Labels {
+			if i > 0 && l.Name < ts.Labels[i-1].Name {
+				t.Errorf("labels not sorted: %v", ts.Labels)
+			}
+			parts = append(parts, l.Name+"="+l.Value)
+		}
+		got[strings.Join(parts, ",")] = ts.Samples[0]
+	}
+	for key, want := range map[string]float64{
+		`Zone=é/"x",__name__=jobs_total,q=a`: 5,
+		`__name__=lat_bucket,le=1.0`:         1,
+		`__name__=lat_bucket,le=+Inf`:        2,
+		`__name__=lat_count`:                 2,
+		`__name__=lat_sum`:                   1.5,
+		`__name__=rpc,quantile=0.5`:          0.1,
+		`__name__=rpc_count`:                 3,
+		`__name__=rpc_sum`:                   0.3,
+	} {
+		s, ok := got[key]
+		if !ok || s.Value != want || s.Timestamp != 1700000000123 {
+			t.Errorf("%s: %+v (present %v), want %v at the scrape time", key, s, ok, want)
+		}
+	}
+	if s := got["__name__=temp"]; !math.IsNaN(s.Value) || s.Timestamp != 1600000000000 {
+		t.Errorf("a NaN gauge at its exposed time: %+v", s)
+	}
+	if len(got) != 9 || bs[0].Samples != 9 {
+		t.Errorf("%d series, %d counted: %v", len(got), bs[0].Samples, got)
+	}
+}
+
+func TestNoCredentialsInNames(t *testing.T) {
+	in, err := NewInflux(Endpoint{URL: "http://user:s3cr3t@127.0.0.1:8086/write?db=x&u=me&p=s3cr3t"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := (&Deliverer{}).Deliver(context.Background(), in, []Batch{{Body: []byte("m value=1"), Samples: 1}})
+	all := in.Name() + strings.Join(st.Errors, " ")
+	if strings.Contains(all, "s3cr3t") || !strings.Contains(all, "influx http://127.0.0.1:8086/write") {
+		t.Errorf("name and errors: %q", all)
+	}
+	if _, err := NewInflux(Endpoint{URL: "http://127.0.0.1:8086/write?db=x&precision=s"}); err == nil {
+		t.Error("precision=s accepted: monctl writes nanoseconds")
+	}
+	if _, err := NewRemoteWrite(Endpoint{URL: "ftp://user:s3cr3t@x/api"}); err == nil || strings.Contains(err.Error(), "s3cr3t") {
+		t.Errorf("bad URL: %v", err)
+	}
+}
