@@ -13,7 +13,7 @@ DATE      ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 LDFLAGS   := -s -w -X $(PKG).Version=$(VERSION) -X $(PKG).Commit=$(COMMIT) -X $(PKG).Date=$(DATE)
 
-.PHONY: all build test e2e demo docker-engine check lint completions man bench fuzz release-check tools clean
+.PHONY: all build test e2e demo docker-engine sink-servers check lint completions man bench fuzz release-check tools clean
 
 all: build
 
@@ -29,7 +29,7 @@ test:
 # The e2e tests start a sandboxed Docker engine of their own (docs/architecture.md, Tests)
 # and stop it when they end; the pkill only catches one left behind by a
 # test binary that was killed.
-e2e: tools docker-engine
+e2e: tools docker-engine sink-servers
 	MONCTL_TOOLS_BIN=$(TOOLS_BIN) $(GO) test -race -count=1 -tags e2e -timeout 20m ./e2e/...; \
 	status=$$?; pkill -TERM -f '^dockerd --host unix://.*/monctl-e2e-' || true; exit $$status
 
@@ -46,6 +46,13 @@ demo: build $(TOOLS_BIN)/node_exporter docker-engine
 docker-engine:
 	@if ! command -v dockerd >/dev/null || ! command -v docker >/dev/null || ! command -v tmux >/dev/null || ! pkg-config --exists libseccomp 2>/dev/null; then \
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq docker.io libseccomp-dev pkg-config tmux; \
+	fi
+
+## sink-servers: Debian's Pushgateway, InfluxDB 1.x and VictoriaMetrics,
+## which the push tests write to and read back from
+sink-servers:
+	@if ! command -v prometheus-pushgateway >/dev/null || ! command -v influxd >/dev/null || ! command -v victoria-metrics >/dev/null; then \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq prometheus-pushgateway influxdb victoria-metrics; \
 	fi
 
 lint:

@@ -228,6 +228,8 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options, report bool) error
 	failedRounds := 0
 	for round := 0; ; round++ {
 		sources, gathered := src.gather(ctx)
+		// A DELETE needs nothing gathered: it removes the group.
+		gathered = gathered || strings.EqualFold(o.Method, "delete")
 		if ctx.Err() != nil && round > 0 {
 			break // interrupted between rounds: nothing in flight
 		}
@@ -235,7 +237,7 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options, report bool) error
 		for _, w := range warns {
 			fmt.Fprintf(o.IO.ErrOut, "monctl: warning: %s\n", w)
 		}
-		stats := o.deliver(ctx, d, sinks, fams, gathered || strings.EqualFold(o.Method, "delete"))
+		stats := o.deliver(ctx, d, sinks, fams, gathered)
 		for i := range stats {
 			add(total, &stats[i])
 		}

@@ -1,0 +1,451 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/monctl/monctl/internal/testengine"
+)
+
+// pushTextfile has what round trips must survive: counters, gauges, a
+// classic histogram, a summary, NaN and ±Inf, UTF-8 and escaped label
+// values.
+const pushTextfile = `# TYPE monctl_push_jobs_total counter
+monctl_push_jobs_total{queue="a b",result="ok"} 1234
+monctl_push_jobs_total{queue="ünï \"q\" \\ x",result="fail"} 5
+# TYPE monctl_push_temperature gauge
+monctl_push_temperature{sensor="x"} -3.25
+# TYPE monctl_push_special gauge
+monctl_push_special{kind="nan"} NaN
+monctl_push_special{kind="pinf"} +Inf
+monctl_push_special{kind="minf"} -Inf
+# TYPE monctl_push_latency_seconds histogram
+monctl_push_latency_seconds_bucket{le="0.1"} 3
+monctl_push_latency_seconds_bucket{le="1"} 7
+monctl_push_latency_seconds_bucket{le="+Inf"} 8
+monctl_push_latency_seconds_sum 4.5
+monctl_push_latency_seconds_count 8
+# TYPE monctl_push_size_bytes summary
+monctl_push_size_bytes{quantile="0.5"} 100
+monctl_push_size_bytes{quantile="0.99"} 900
+monctl_push_size_bytes_sum 12000
+monctl_push_size_bytes_count 60
+`
+
+func writeTemp(t *testing.T, name, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func loopback(t *testing.T) string { return fmt.Sprintf("127.0.0.1:%d", freePort(t)) }
+
+func startPushgateway(t *testing.T) string {
+	addr := loopback(t)
+	start(t, "http://"+addr+"/-/ready", "prometheus-pushgateway", "--web.listen-address="+addr)
+	return addr
+}
+
+// startVictoria runs VictoriaMetrics on addr with its data in dir;
+// queries see samples at once (no latency offset, no cache).
+func startVictoria(t *testing.T, addr, dir string) (stop func()) {
+	return start(t, "http://"+addr+"/health", "victoria-metrics", "-httpListenAddr="+addr, "-storageDataPath="+dir,
+		"-search.latencyOffset=0s", "-search.disableCache", "-loggerLevel=ERROR")
+}
+
+func startInflux(t *testing.T) string {
+	dir := t.TempDir()
+	addr := loopback(t)
+	cfg := writeTemp(t, "influxdb.conf", fmt.Sprintf(`reporting-disabled = true
+bind-address = %q
+[meta]
+  dir = %q
+[data]
+  dir = %q
+  wal-dir = %q
+[http]
+  bind-address = %q
+  log-enabled = false
+[monitor]
+  store-enabled = false
+`, loopback(t), filepath.Join(dir, "meta"), filepath.Join(dir, "data"), filepath.Join(dir, "wal"), addr))
+	start(t, "http://"+addr+"/ping?verbose=true", "influxd", "-config", cfg)
+	influxQuery(t, addr, "", "CREATE DATABASE monctl")
+	return addr
+}
+
+func startPrometheusReceiver(t *testing.T) string {
+	dir := t.TempDir()
+	addr := loopback(t)
+	cfg := writeTemp(t, "prometheus.yml", "global: {}\n")
+	start(t, "http://"+addr+"/-/ready", tool(t, "prometheus"), "--config.file", cfg, "--web.enable-remote-write-receiver",
+		"--storage.tsdb.path", filepath.Join(dir, "data"), "--web.listen-address", addr)
+	return addr
+}
+
+func getJSON(t *testing.T, u string, into any) {
+	t.Helper()
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if err := json.Unmarshal(body, into); err != nil {
+		t.Fatalf("%s: %v: %s", u, err, body)
+	}
+}
+
+type promVector struct {
+	Data struct {
+		Result []struct {
+			Metric map[string]string `json:"metric"`
+			Value  [2]any            `json:"value"`
+			Values [][2]any          `json:"values"`
+		} `json:"result"`
+	} `json:"data"`
+}
+
+// query asks a Prometheus-API server (Prometheus, VictoriaMetrics) and
+// returns each series' labels (without __name__) and value.
+func query(t *testing.T, addr, q string) map[string]string {
+	t.Helper()
+	var v promVector
+	getJSON(t, "http://"+addr+"/api/v1/query?query="+url.QueryEscape(q), &v)
+	out := map[string]string{}
+	for _, r := range v.Data.Result {
+		delete(r.Metric, "__name__")
+		out[labelKey(r.Metric)] = fmt.Sprint(r.Value[1])
+	}
+	return out
+}
+
+func labelKey(ls map[string]string) string {
+	var parts []string
+	for k, v := range ls {
+		parts = append(parts, k+"="+v)
+	}
+	sortStrings(parts)
+	return strings.Join(parts, ",")
+}
+
+func sortStrings(s []string) {
+	for i := 1; i < len(s); i++ {
+		for j := i; j > 0 && s[j] < s[j-1]; j-- {
+			s[j], s[j-1] = s[j-1], s[j]
+		}
+	}
+}
+
+func influxQuery(t *testing.T, addr, db, q string) string {
+	t.Helper()
+	v := url.Values{"q": {q}}
+	if db != "" {
+		v.Set("db", db)
+	}
+	resp, err := http.PostForm("http://"+addr+"/query", v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+// pushStats is a sink's line of 'monctl push -o json'.
+type pushStats struct {
+	Sink     string   `json:"sink"`
+	Sent     int      `json:"sent_samples"`
+	Requests int      `json:"requests"`
+	Spooled  int      `json:"spooled_samples"`
+	Dropped  int      `json:"dropped_samples"`
+	FromPool int      `json:"sent_from_spool_samples"`
+	Errors   []string `json:"errors"`
+}
+
+func pushJSON(t *testing.T, args ...string) ([]pushStats, string, int) {
+	t.Helper()
+	out, errOut, code := monctl(t, append([]string{"push", "-o", "json"}, args...)...)
+	var st []pushStats
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		t.Fatalf("push -o json: %v:\n%s\nstderr: %s", err, out, errOut)
+	}
+	return st, errOut, code
+}
+
+// TestPushRoundTrip pushes a real node_exporter (with the textfile above)
+// and the containers of the sandboxed Engine 29 to every sink at once,
+// then reads them back through each server's own API.
+func TestPushRoundTrip(t *testing.T) {
+	e := engines[len(engines)-1]
+	runContainer(t, e, "push-rt", nil, testengine.WorkloadImage)
+	waitReady(t, e, "push-rt")
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "push.prom"), []byte(pushTextfile), 0o644)
+	ne := loopback(t)
+	start(t, "http://"+ne+"/metrics", tool(t, "node_exporter"), "--web.listen-address="+ne, "--collector.textfile.directory="+dir)
+	pgw, prom, influx := startPushgateway(t), startPrometheusReceiver(t), startInflux(t)
+	vm := loopback(t)
+	startVictoria(t, vm, t.TempDir())
+
+	t.Setenv("DOCKER_HOST", e.Host)
+	st, errOut, code := pushJSON(t, "--queue-dir", t.TempDir(), "--containers", "--filter", "name=^push-rt$",
+		"--pushgateway", "http://"+pgw, "--job", "rt", "--grouping", "path=/a/b",
+		"--remote-write", "http://"+prom+"/api/v1/write", "--remote-write", "http://"+vm+"/api/v1/write",
+		"--influx", "http://"+influx+"/write?db=monctl", ne)
+	if code != 0 || len(st) != 4 {
+		t.Fatalf("exit %d, %+v: %s", code, st, errOut)
+	}
+	for _, s := range st {
+		if s.Sent < 100 || s.Spooled != 0 || s.Dropped != 0 || len(s.Errors) != 0 {
+			t.Errorf("%s: %+v", s.Sink, s)
+		}
+	}
+	http.Get("http://" + vm + "/internal/force_flush")
+
+	// What monctl scrape sees is what every sink must hold.
+	want := map[string]string{
+		`queue=a b,result=ok`:           "1234",
+		`queue=ünï "q" \ x,result=fail`: "5",
+	}
+	withTarget := func(m map[string]string, extra string) map[string]string {
+		out := map[string]string{}
+		for k, v := range m {
+			out[labelKey(parseKey(k+","+extra))] = v
+		}
+		return out
+	}
+	target := "target=http://" + ne + "/metrics"
+	for _, rw := range []string{prom, vm} {
+		got := query(t, rw, "monctl_push_jobs_total")
+		if fmt.Sprint(got) != fmt.Sprint(withTarget(want, target)) {
+			t.Errorf("%s: counters %v, want %v", rw, got, withTarget(want, target))
+		}
+		for q, want := range map[string]string{
+			`monctl_push_temperature`:                                  "-3.25",
+			`monctl_push_special{kind="nan"}`:                          "NaN",
+			`monctl_push_special{kind="pinf"}`:                         "+Inf",
+			`monctl_push_special{kind="minf"}`:                         "-Inf",
+			`monctl_push_latency_seconds_bucket{le=~"0.1|1.0|\\+Inf"}`: "3,7,8",
+			`monctl_push_latency_seconds_count`:                        "8",
+			`monctl_push_latency_seconds_sum`:                          "4.5",
+			`monctl_push_size_bytes{quantile="0.99"}`:                  "900",
+			`monctl_push_size_bytes_count`:                             "60",
+			`monctl_container_pids{name="push-rt"}`:                    "4",
+		} {
+			got := query(t, rw, q)
+			var vals []string
+			for _, v := range got {
+				vals = append(vals, v)
+			}
+			sortValues(vals)
+			if strings.Join(vals, ",") != want {
+				t.Errorf("%s: %s = %v, want %s", rw, q, got, want)
+			}
+		}
+	}
+
+	var pg struct {
+		Data []map[string]any `json:"data"`
+	}
+	getJSON(t, "http://"+pgw+"/api/v1/metrics", &pg)
+	if len(pg.Data) != 1 {
+		t.Fatalf("pushgateway groups: %v", pg.Data)
+	}
+	group := pg.Data[0]
+	labels, _ := json.Marshal(group["labels"])
+	if !strings.Contains(string(labels), `"job":"rt"`) || !strings.Contains(string(labels), `"path":"/a/b"`) {
+		t.Errorf("the group's labels: %s", labels)
+	}
+	jobs, _ := json.Marshal(group["monctl_push_jobs_total"])
+	if !strings.Contains(string(jobs), `"value":"1234"`) || !strings.Contains(string(jobs), `ünï \"q\" \\ x`) || !strings.Contains(string(jobs), `"type":"COUNTER"`) {
+		t.Errorf("the counter at the Pushgateway: %s", jobs)
+	}
+	hist, _ := json.Marshal(group["monctl_push_latency_seconds"])
+	if !strings.Contains(string(hist), `"type":"HISTOGRAM"`) || !strings.Contains(string(hist), `"count":"8"`) {
+		t.Errorf("the histogram at the Pushgateway: %s", hist)
+	}
+	if _, ok := group["push_time_seconds"]; !ok {
+		t.Error("push_time_seconds is not there after the push")
+	}
+
+	res := influxQuery(t, influx, "monctl", `SELECT * FROM monctl_push_jobs_total; SELECT * FROM monctl_push_latency_seconds; SELECT * FROM monctl_push_size_bytes`)
+	for _, w := range []string{`"ünï \"q\" \\ x"`, `1234`, `"+Inf","0.1","1","count","sum"`, `3,7,8,4.5`, `"0.5","0.99","count","sum"`} {
+		if !strings.Contains(res, w) {
+			t.Errorf("InfluxDB lacks %s:\n%s", w, res)
+		}
+	}
+}
+
+func parseKey(k string) map[string]string {
+	out := map[string]string{}
+	for _, part := range strings.Split(k, ",") {
+		if name, value, ok := strings.Cut(part, "="); ok {
+			out[name] = value
+		}
+	}
+	return out
+}
+
+func sortValues(vs []string) {
+	for i := 1; i < len(vs); i++ {
+		for j := i; j > 0 && numeric(vs[j]) < numeric(vs[j-1]); j-- {
+			vs[j], vs[j-1] = vs[j-1], vs[j]
+		}
+	}
+}
+
+func numeric(s string) float64 {
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsNaN(v) {
+		return math.Inf(-1)
+	}
+	return v
+}
+
+// TestPushgatewaySemantics: PUT replaces the group, POST the families of
+// the same name, DELETE removes the group.
+func TestPushgatewaySemantics(t *testing.T) {
+	pgw := startPushgateway(t)
+	a := writeTemp(t, "a.prom", "# TYPE fam_a gauge\nfam_a 1\n# TYPE fam_b gauge\nfam_b 1\n")
+	b := writeTemp(t, "b.prom", "# TYPE fam_b gauge\nfam_b 2\n")
+	c := writeTemp(t, "c.prom", "# TYPE fam_c gauge\nfam_c 3\n")
+	families := func() map[string]string {
+		var pg struct {
+			Data []map[string]any `json:"data"`
+		}
+		getJSON(t, "http://"+pgw+"/api/v1/metrics", &pg)
+		out := map[string]string{}
+		for _, g := range pg.Data {
+			for name, f := range g {
+				if strings.HasPrefix(name, "fam_") {
+					m := f.(map[string]any)["metrics"].([]any)[0].(map[string]any)
+					out[name] = fmt.Sprint(m["value"])
+				}
+			}
+		}
+		return out
+	}
+	step := func(method, file string, want string) {
+		t.Helper()
+		args := []string{"push", "--queue-dir", "", "--pushgateway", "http://" + pgw, "--job", "sem", "--grouping", "instance=", "--method", method}
+		if file != "" {
+			args = append(args, file)
+		}
+		if _, errOut, code := monctl(t, args...); code != 0 {
+			t.Fatalf("%s: exit %d: %s", method, code, errOut)
+		}
+		if got := fmt.Sprint(families()); got != want {
+			t.Errorf("after %s %s: %s, want %s", method, filepath.Base(file), got, want)
+		}
+	}
+	step("put", a, "map[fam_a:1 fam_b:1]")
+	step("post", b, "map[fam_a:1 fam_b:2]")
+	step("put", c, "map[fam_c:3]")
+	step("delete", "", "map[]")
+}
+
+// TestPushSpoolsWhileDown: a sink down at the start gets what was spooled
+// once it is up, before the new samples, with the exact counts; a full
+// spool drops the oldest and says how many; a refused batch is not retried.
+func TestPushSpoolsWhileDown(t *testing.T) {
+	vm, data, queue := loopback(t), t.TempDir(), t.TempDir()
+	rw := "http://" + vm + "/api/v1/write"
+	file := writeTemp(t, "in.prom", "# TYPE spooled_total counter\nspooled_total 1\n")
+	for i := range 3 {
+		st, errOut, code := pushJSON(t, "--queue-dir", queue, "--retries", "0", "--remote-write", rw, file)
+		if code != 3 || st[0].Spooled != 1 || st[0].Sent != 0 || !strings.Contains(errOut, "connection refused") {
+			t.Fatalf("push %d while down: exit %d, %+v: %s", i, code, st, errOut)
+		}
+		time.Sleep(20 * time.Millisecond) // distinct scrape times
+	}
+	startVictoria(t, vm, data)
+	st, errOut, code := pushJSON(t, "--queue-dir", queue, "--remote-write", rw, file)
+	if code != 0 || st[0].FromPool != 3 || st[0].Sent != 4 {
+		t.Fatalf("once up: exit %d, %+v: %s", code, st, errOut)
+	}
+	http.Get("http://" + vm + "/internal/force_flush")
+	if got := query(t, vm, "count_over_time(spooled_total[10m])"); fmt.Sprint(got) != "map[:4]" {
+		t.Errorf("samples at VictoriaMetrics: %v, want 4", got)
+	}
+
+	// A spool of 256 bytes holds two or three of these batches: the oldest go.
+	dead := "http://" + loopback(t) + "/api/v1/write"
+	dropped := 0
+	for range 10 {
+		st, _, _ := pushJSON(t, "--queue-dir", queue, "--queue-size", "256", "--retries", "0", "--remote-write", dead, file)
+		dropped += st[0].Dropped
+	}
+	if dropped == 0 || dropped >= 10 {
+		t.Errorf("a full spool dropped %d of 10 samples", dropped)
+	}
+
+	influx := startInflux(t)
+	st, errOut, code = pushJSON(t, "--queue-dir", queue, "--influx", "http://"+influx+"/write?db=nope", file)
+	if code != 1 || st[0].Requests != 1 || st[0].Spooled != 0 || !strings.Contains(errOut, "database not found") {
+		t.Errorf("a refused batch: exit %d, %+v: %s", code, st, errOut)
+	}
+}
+
+// TestPushAgentSurvivesARestart: the agent loop keeps pushing while
+// VictoriaMetrics is killed and started again, spools meanwhile, and
+// flushes on SIGTERM: every round's sample arrives.
+func TestPushAgentSurvivesARestart(t *testing.T) {
+	vm, data := loopback(t), t.TempDir()
+	stopVM := startVictoria(t, vm, data)
+	file := writeTemp(t, "in.prom", "# TYPE agent_total counter\nagent_total 1\n")
+	cmd := exec.Command(monctlBin, "push", "--every", "0.3", "--retries", "0", "--push-timeout", "1s", "-o", "jsonl",
+		"--queue-dir", t.TempDir(), "--remote-write", "http://"+vm+"/api/v1/write", file)
+	cmd.Env = append(os.Environ(), "XDG_CONFIG_HOME="+t.TempDir(), "MONCTL_CONFIG=")
+	var out, errOut strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	stopVM()
+	time.Sleep(1500 * time.Millisecond)
+	startVictoria(t, vm, data)
+	time.Sleep(2 * time.Second)
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("SIGTERM: %v; stderr:\n%s", err, errOut.String())
+	}
+	rounds, spooled := 0, 0
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		var s pushStats
+		if err := json.Unmarshal([]byte(line), &s); err != nil {
+			t.Fatalf("%q: %v", line, err)
+		}
+		rounds++
+		spooled += s.Spooled
+	}
+	if rounds < 10 || spooled == 0 {
+		t.Fatalf("%d rounds, %d spooled: the outage should have spooled some\n%s", rounds, spooled, errOut.String())
+	}
+	http.Get("http://" + vm + "/internal/force_flush")
+	// The last round may have been spooled at SIGTERM, to go out next
+	// time; every other round must be there, none twice.
+	got := query(t, vm, "count_over_time(agent_total[10m])")
+	n, _ := strconv.Atoi(got[""])
+	if n < rounds-1 || n > rounds {
+		t.Errorf("VictoriaMetrics holds %d samples of %d rounds\n%s", n, rounds, errOut.String())
+	}
+}
