@@ -86,7 +86,7 @@ bind-address = %q
 [monitor]
   store-enabled = false
 `, loopback(t), filepath.Join(dir, "meta"), filepath.Join(dir, "data"), filepath.Join(dir, "wal"), addr))
-	start(t, "http://"+addr+"/ping?verbose=true", "influxd", "-config", cfg)
+	start(t, "http://"+addr+"/query?q=SHOW+DATABASES", "influxd", "-config", cfg)
 	influxQuery(t, addr, "", "CREATE DATABASE monctl")
 	return addr
 }
@@ -218,7 +218,14 @@ func TestPushRoundTrip(t *testing.T) {
 			t.Errorf("%s: %+v", s.Sink, s)
 		}
 	}
-	http.Get("http://" + vm + "/internal/force_flush")
+	// VictoriaMetrics makes what it took searchable within seconds.
+	for _, rw := range []string{prom, vm} {
+		waitFor(t, rw+" to hold all 16 series", 30*time.Second, func() bool {
+			http.Get("http://" + rw + "/internal/force_flush")
+			got := query(t, rw, `count({__name__=~"monctl_push_.*"}) + count(monctl_container_pids{name="push-rt"})`)
+			return got[""] == "16"
+		})
+	}
 
 	// What monctl scrape sees is what every sink must hold.
 	want := map[string]string{
@@ -381,10 +388,10 @@ func TestPushSpoolsWhileDown(t *testing.T) {
 	if code != 0 || st[0].FromPool != 3 || st[0].Sent != 4 {
 		t.Fatalf("once up: exit %d, %+v: %s", code, st, errOut)
 	}
-	http.Get("http://" + vm + "/internal/force_flush")
-	if got := query(t, vm, "count_over_time(spooled_total[10m])"); fmt.Sprint(got) != "map[:4]" {
-		t.Errorf("samples at VictoriaMetrics: %v, want 4", got)
-	}
+	waitFor(t, "the 4 samples at VictoriaMetrics", 30*time.Second, func() bool {
+		http.Get("http://" + vm + "/internal/force_flush")
+		return query(t, vm, "count_over_time(spooled_total[10m])")[""] == "4"
+	})
 
 	// A spool of 256 bytes holds two or three of these batches: the oldest go.
 	dead := "http://" + loopback(t) + "/api/v1/write"
@@ -440,12 +447,16 @@ func TestPushAgentSurvivesARestart(t *testing.T) {
 	if rounds < 10 || spooled == 0 {
 		t.Fatalf("%d rounds, %d spooled: the outage should have spooled some\n%s", rounds, spooled, errOut.String())
 	}
-	http.Get("http://" + vm + "/internal/force_flush")
 	// The last round may have been spooled at SIGTERM, to go out next
 	// time; every other round must be there, none twice.
-	got := query(t, vm, "count_over_time(agent_total[10m])")
-	n, _ := strconv.Atoi(got[""])
-	if n < rounds-1 || n > rounds {
-		t.Errorf("VictoriaMetrics holds %d samples of %d rounds\n%s", n, rounds, errOut.String())
+	n := 0
+	waitFor(t, fmt.Sprintf("%d of %d rounds at VictoriaMetrics", rounds-1, rounds), 30*time.Second, func() bool {
+		http.Get("http://" + vm + "/internal/force_flush")
+		n, _ = strconv.Atoi(query(t, vm, "count_over_time(agent_total[10m])")[""])
+		return n >= rounds-1
+	})
+	time.Sleep(2 * time.Second) // anything more would show by now
+	if n, _ = strconv.Atoi(query(t, vm, "count_over_time(agent_total[10m])")[""]); n > rounds {
+		t.Errorf("VictoriaMetrics holds %d samples of %d rounds: some twice\n%s", n, rounds, errOut.String())
 	}
 }

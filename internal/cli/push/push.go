@@ -264,9 +264,11 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options, report bool) error
 		}
 	}
 	o.summarize(stats)
-	if failedRounds > 0 {
+	if failedRounds > 0 && ctx.Err() == nil {
 		return cmdutil.Partial
 	}
+	// Stopped by a signal after a clean flush: what was not delivered is
+	// in the spool, and the summary said so.
 	return nil
 }
 
@@ -344,7 +346,10 @@ func exitOf(stats []push.Stats, gathered, partial bool) error {
 	}
 	reached := false
 	for i := range stats {
-		reached = reached || stats[i].Sent+stats[i].Spooled > 0
+		// A DELETE carries no samples: a request taken without error
+		// is its delivery.
+		s := &stats[i]
+		reached = reached || s.Sent+s.Spooled > 0 || s.Requests > 0 && len(s.Errors) == 0
 	}
 	switch {
 	case !reached:
