@@ -2,8 +2,11 @@ package exposition
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/cespare/xxhash/v2"
 )
 
 // Source is one set of families and where they came from.
@@ -26,9 +29,19 @@ func Merge(sources []Source) ([]MergedFamily, []string) {
 	var (
 		out      []MergedFamily
 		byName   = map[string]int{}
-		series   = map[string]bool{}
+		seen     []seriesSet // per family of out
 		warnings Warnings
+		hasher   = xxhash.New()
 	)
+	// Each family's size is known before it is filled, so that a round of
+	// many targets does not copy its metrics again at every growth.
+	sizes := map[string]int{}
+	for _, src := range sources {
+		for i := range src.Families {
+			name, _ := src.Families[i].ExposedAs()
+			sizes[name] += len(src.Families[i].Metrics)
+		}
+	}
 	for _, src := range sources {
 		for i := range src.Families {
 			f := &src.Families[i]
@@ -37,7 +50,10 @@ func Merge(sources []Source) ([]MergedFamily, []string) {
 			if !ok {
 				j = len(out)
 				byName[name] = j
-				out = append(out, MergedFamily{Family: Family{Name: f.Name, Type: f.Type, Help: f.Help, Unit: f.Unit}})
+				n := sizes[name]
+				out = append(out, MergedFamily{Family: Family{Name: f.Name, Type: f.Type, Help: f.Help, Unit: f.Unit, Metrics: make([]Metric, 0, n)},
+					Times: make([]time.Time, 0, n)})
+				seen = append(seen, seriesSet{byHash: make(map[uint64]int, n)})
 			} else if _, prev := out[j].ExposedAs(); prev != typ {
 				warnings.Add(fmt.Sprintf("%s: family %s is a %s here but a %s elsewhere; left out",
 					src.Target, f.Name, strings.ToLower(typ.String()), strings.ToLower(prev.String())))
@@ -47,18 +63,54 @@ func Merge(sources []Source) ([]MergedFamily, []string) {
 				if addTarget {
 					m.Labels = WithTargetLabel(m.Labels, TargetLabel, src.Target)
 				}
-				key := name + m.Labels.String()
-				if series[key] {
+				if !seen[j].add(hasher, m.Labels, out[j].Metrics) {
 					warnings.Add(fmt.Sprintf("%s: series %s%s is there twice; the first is kept", src.Target, name, m.Labels))
 					continue
 				}
-				series[key] = true
 				out[j].Metrics = append(out[j].Metrics, m)
 				out[j].Times = append(out[j].Times, src.Time)
 			}
 		}
 	}
 	return out, warnings.List
+}
+
+// seriesSet finds a family's series met twice by a hash of their labels,
+// without building a string per series; a hash met again is compared
+// label by label, so that a collision never drops a series.
+type seriesSet struct {
+	byHash   map[uint64]int  // hash → index in the family's metrics
+	collided map[string]bool // exact keys, past a collision
+}
+
+// add says whether ls is new among metrics (the family's so far), and
+// notes it; it will be metrics[len(metrics)].
+func (s *seriesSet) add(h *xxhash.Digest, ls Labels, metrics []Metric) bool {
+	h.Reset()
+	for _, l := range ls {
+		h.WriteString(l.Name)
+		h.Write(labelSep)
+		h.WriteString(l.Value)
+		h.Write(labelSep)
+	}
+	sum := h.Sum64()
+	i, ok := s.byHash[sum]
+	if !ok {
+		s.byHash[sum] = len(metrics)
+		return true
+	}
+	if slices.Equal(metrics[i].Labels, ls) {
+		return false
+	}
+	if s.collided == nil {
+		s.collided = map[string]bool{}
+	}
+	key := ls.key()
+	if s.collided[key] {
+		return false
+	}
+	s.collided[key] = true
+	return true
 }
 
 // MergedFamily is a family of several sources, with the scrape time of

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/prometheus/common/config"
+
+	"github.com/monctl/monctl/pkg/exposition"
 )
 
 // Endpoint is what every sink needs of HTTP: where, the client (auth and
@@ -24,6 +26,8 @@ type Endpoint struct {
 	HTTP      config.HTTPClientConfig
 	Timeout   time.Duration
 	UserAgent string
+	// Warn is told what the protocol cannot hold, which is left out.
+	Warn func(msg string)
 }
 
 // endpoint is an Endpoint ready to send.
@@ -33,6 +37,7 @@ type endpoint struct {
 	name    string
 	timeout time.Duration
 	ua      string
+	warn    func(string)
 }
 
 func (e Endpoint) open(kind string) (*endpoint, error) {
@@ -50,7 +55,7 @@ func (e Endpoint) open(kind string) (*endpoint, error) {
 	// Only the path: user info and a query (InfluxDB 1.x takes u= and p=)
 	// may hold credentials.
 	name := kind + " " + u.Scheme + "://" + u.Host + u.Path
-	return &endpoint{url: u, client: client, name: name, timeout: cmpOr(e.Timeout, 30*time.Second), ua: e.UserAgent}, nil
+	return &endpoint{url: u, client: client, name: name, timeout: cmpOr(e.Timeout, 30*time.Second), ua: e.UserAgent, warn: e.Warn}, nil
 }
 
 func cmpOr(d, def time.Duration) time.Duration {
@@ -58,6 +63,22 @@ func cmpOr(d, def time.Duration) time.Duration {
 		return d
 	}
 	return def
+}
+
+// merge merges the sources for a protocol that needs one family per name,
+// saying what it left out.
+func (e *endpoint) merge(sources []exposition.Source) []exposition.MergedFamily {
+	fams, warns := exposition.Merge(sources)
+	for _, w := range warns {
+		e.warnf("%s", w)
+	}
+	return fams
+}
+
+func (e *endpoint) warnf(format string, args ...any) {
+	if e.warn != nil {
+		e.warn(e.name + ": " + fmt.Sprintf(format, args...))
+	}
 }
 
 // id is a directory name for the sink's spool: its kind and a hash of all

@@ -18,9 +18,6 @@ const maxInfluxBatch = 1 << 20
 // authorization), in the layout of -o influx (exposition.EncodeInflux).
 type Influx struct {
 	*endpoint
-	// Warn is told what line protocol cannot hold (NaN, names it cannot
-	// write), which is left out.
-	Warn func(string)
 }
 
 // NewInflux is a sink for the full write URL e.URL, query included.
@@ -44,7 +41,8 @@ func (s *Influx) ID() string { return s.id("influx") }
 
 // Encode writes the families as line protocol, in batches of about
 // maxInfluxBatch bytes cut at family boundaries.
-func (s *Influx) Encode(fams []exposition.MergedFamily) ([]Batch, error) {
+func (s *Influx) Encode(sources []exposition.Source) ([]Batch, error) {
+	fams := s.merge(sources)
 	var batches []Batch
 	var buf bytes.Buffer
 	samples := 0
@@ -54,9 +52,7 @@ func (s *Influx) Encode(fams []exposition.MergedFamily) ([]Batch, error) {
 			return nil, fmt.Errorf("%s: %w", s.name, err)
 		}
 		for _, w := range warns {
-			if s.Warn != nil {
-				s.Warn(s.name + ": " + w)
-			}
+			s.warnf("%s", w)
 		}
 		samples += len(fams[i].Metrics)
 		if buf.Len() >= maxInfluxBatch {

@@ -38,8 +38,10 @@ type Sink interface {
 	Name() string
 	// ID is a stable name for the sink's spool directory.
 	ID() string
-	// Encode turns families into the protocol's batches.
-	Encode(fams []exposition.MergedFamily) ([]Batch, error)
+	// Encode turns the sources of one round into the protocol's batches
+	// (with several sources each series gets a target label, by the rule
+	// of exposition.Merge).
+	Encode(sources []exposition.Source) ([]Batch, error)
 	// Send makes one request. A *SendError says whether trying again
 	// may help.
 	Send(ctx context.Context, b Batch) error

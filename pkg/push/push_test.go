@@ -59,7 +59,7 @@ type rawSink struct{ *endpoint }
 
 func (s rawSink) Name() string { return s.name }
 func (s rawSink) ID() string   { return s.id("raw") }
-func (s rawSink) Encode([]exposition.MergedFamily) ([]Batch, error) {
+func (s rawSink) Encode([]exposition.Source) ([]Batch, error) {
 	return nil, nil
 }
 func (s rawSink) Send(ctx context.Context, b Batch) error {
@@ -202,7 +202,7 @@ func TestPushgatewayGroupPath(t *testing.T) {
 	}
 }
 
-func sampleFamilies() []exposition.MergedFamily {
+func sampleSources() []exposition.Source {
 	at := time.UnixMilli(1700000000123)
 	fams := []exposition.Family{
 		{Name: "jobs_total", Type: exposition.Counter, Metrics: []exposition.Metric{{Labels: exposition.Labels{{Name: "Zone", Value: "é/\"x\""}, {Name: "q", Value: "a"}}, Value: 5}}},
@@ -212,11 +212,7 @@ func sampleFamilies() []exposition.MergedFamily {
 			Quantiles: []exposition.Quantile{{Quantile: 0.5, Value: 0.1}}}}},
 		{Name: "temp", Type: exposition.Gauge, Metrics: []exposition.Metric{{Value: math.NaN(), TimestampMs: 1600000000000, HasTimestamp: true}}},
 	}
-	out := make([]exposition.MergedFamily, len(fams))
-	for i, f := range fams {
-		out[i] = exposition.MergedFamily{Family: f, Times: []time.Time{at}}
-	}
-	return out
+	return []exposition.Source{{Target: "t", Time: at, Families: fams}}
 }
 
 func TestRemoteWriteLayout(t *testing.T) {
@@ -224,7 +220,7 @@ func TestRemoteWriteLayout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bs, err := rw.Encode(sampleFamilies())
+	bs, err := rw.Encode(sampleSources())
 	if err != nil || len(bs) != 1 {
 		t.Fatalf("%d batches, %v", len(bs), err)
 	}

@@ -86,11 +86,12 @@ func (p *Pushgateway) ID() string { return p.id("pushgateway", p.path, p.method)
 // client libraries push them, without timestamps and without the job and
 // grouping labels, which the Pushgateway rejects in the body. DELETE has
 // no body.
-func (p *Pushgateway) Encode(fams []exposition.MergedFamily) ([]Batch, error) {
+func (p *Pushgateway) Encode(sources []exposition.Source) ([]Batch, error) {
 	b := Batch{Key: p.path}
 	if p.method == MethodDelete {
 		return []Batch{b}, nil
 	}
+	fams := p.merge(sources)
 	var buf bytes.Buffer
 	for i := range fams {
 		mf := fams[i].DTO()

@@ -42,13 +42,14 @@ func (r *RemoteWrite) Name() string { return r.name }
 // ID is this receiver's spool directory.
 func (r *RemoteWrite) ID() string { return r.id("remote-write") }
 
-// Encode lays the families out as the spec says, in batches of at most
+// Encode lays the sources out as the spec says, in batches of at most
 // maxSeriesPerRequest series, each a snappy-compressed WriteRequest.
 // Every sample carries its scrape time (the exposed timestamp when there
 // was one). Classic histograms and summaries become their _bucket (le),
 // quantile, _sum and _count (_gcount, _gsum) series, native histograms
-// histogram samples.
-func (r *RemoteWrite) Encode(fams []exposition.MergedFamily) ([]Batch, error) {
+// histogram samples. Each series stands on its own in remote write, so
+// the sources are encoded as they are, without merging their families.
+func (r *RemoteWrite) Encode(sources []exposition.Source) ([]Batch, error) {
 	var batches []Batch
 	var series []prompb.TimeSeries
 	flush := func() error {
@@ -63,19 +64,26 @@ func (r *RemoteWrite) Encode(fams []exposition.MergedFamily) ([]Batch, error) {
 		series = series[:0]
 		return nil
 	}
-	for i := range fams {
-		f := &fams[i]
-		name, _ := f.ExposedAs()
-		for j := range f.Metrics {
-			m := &f.Metrics[j]
-			ts := f.Times[j].UnixMilli()
-			if m.HasTimestamp {
-				ts = m.TimestampMs
-			}
-			series = appendSeries(series, &f.Family, name, m, ts)
-			if len(series) >= maxSeriesPerRequest {
-				if err := flush(); err != nil {
-					return nil, err
+	addTarget := len(sources) > 1
+	for _, src := range sources {
+		for i := range src.Families {
+			f := &src.Families[i]
+			name, _ := f.ExposedAs()
+			for j := range f.Metrics {
+				m := &f.Metrics[j]
+				ts := src.Time.UnixMilli()
+				if m.HasTimestamp {
+					ts = m.TimestampMs
+				}
+				ls := m.Labels
+				if addTarget {
+					ls = exposition.WithTargetLabel(ls, exposition.TargetLabel, src.Target)
+				}
+				series = appendSeries(series, f, name, m, ls, ts)
+				if len(series) >= maxSeriesPerRequest {
+					if err := flush(); err != nil {
+						return nil, err
+					}
 				}
 			}
 		}
@@ -84,13 +92,13 @@ func (r *RemoteWrite) Encode(fams []exposition.MergedFamily) ([]Batch, error) {
 }
 
 // appendSeries appends the series one metric is stored as.
-func appendSeries(out []prompb.TimeSeries, f *exposition.Family, name string, m *exposition.Metric, ts int64) []prompb.TimeSeries {
+func appendSeries(out []prompb.TimeSeries, f *exposition.Family, name string, m *exposition.Metric, ls exposition.Labels, ts int64) []prompb.TimeSeries {
 	sample := func(suffix string, v float64, extra ...prompb.Label) {
-		out = append(out, prompb.TimeSeries{Labels: seriesLabels(name+suffix, m.Labels, extra...), Samples: []prompb.Sample{{Value: v, Timestamp: ts}}})
+		out = append(out, prompb.TimeSeries{Labels: seriesLabels(name+suffix, ls, extra...), Samples: []prompb.Sample{{Value: v, Timestamp: ts}}})
 	}
 	switch {
 	case f.Type.IsHistogram() && m.Native != nil:
-		out = append(out, prompb.TimeSeries{Labels: seriesLabels(name, m.Labels), Histograms: []prompb.Histogram{prompb.FromFloatHistogram(ts, m.Native)}})
+		out = append(out, prompb.TimeSeries{Labels: seriesLabels(name, ls), Histograms: []prompb.Histogram{prompb.FromFloatHistogram(ts, m.Native)}})
 	case f.Type.IsHistogram():
 		count, sum := "_count", "_sum"
 		if f.Type == exposition.GaugeHistogram {
@@ -122,16 +130,23 @@ func appendSeries(out []prompb.TimeSeries, f *exposition.Family, name string, m 
 }
 
 // seriesLabels are __name__, the metric's labels and extra (le,
-// quantile), sorted by name as the spec requires.
+// quantile), sorted by name as the spec requires. The metric's labels are
+// sorted already: the others are put in their places, not sorted in.
 func seriesLabels(name string, ls exposition.Labels, extra ...prompb.Label) []prompb.Label {
 	out := make([]prompb.Label, 0, len(ls)+1+len(extra))
-	out = append(out, prompb.Label{Name: "__name__", Value: name})
 	for _, l := range ls {
 		out = append(out, prompb.Label{Name: l.Name, Value: l.Value})
 	}
-	out = append(out, extra...)
-	slices.SortFunc(out, func(a, b prompb.Label) int { return strings.Compare(a.Name, b.Name) })
+	out = insertLabel(out, prompb.Label{Name: "__name__", Value: name})
+	for _, e := range extra {
+		out = insertLabel(out, e)
+	}
 	return out
+}
+
+func insertLabel(ls []prompb.Label, l prompb.Label) []prompb.Label {
+	i, _ := slices.BinarySearchFunc(ls, l.Name, func(a prompb.Label, name string) int { return strings.Compare(a.Name, name) })
+	return slices.Insert(ls, i, l)
 }
 
 // openMetricsFloat writes le and quantile values as Prometheus stores

@@ -145,7 +145,8 @@ func defaultQueueDir() string {
 func (o *Options) sinks() ([]push.Sink, error) {
 	ua := "monctl/" + buildinfo.Get().Version
 	ep := func(u string) push.Endpoint {
-		return push.Endpoint{URL: u, Timeout: o.PushTimeout, UserAgent: ua, HTTP: config.DefaultHTTPClientConfig}
+		return push.Endpoint{URL: u, Timeout: o.PushTimeout, UserAgent: ua, HTTP: config.DefaultHTTPClientConfig,
+			Warn: func(msg string) { fmt.Fprintf(o.IO.ErrOut, "monctl: warning: %s\n", msg) }}
 	}
 	grouping := map[string]string{}
 	for _, g := range o.Grouping {
@@ -180,7 +181,6 @@ func (o *Options) sinks() ([]push.Sink, error) {
 		if err != nil {
 			return nil, cmdutil.UsageError("--influx: %v", err)
 		}
-		s.Warn = func(msg string) { fmt.Fprintf(o.IO.ErrOut, "monctl: warning: %s\n", msg) }
 		out = append(out, s)
 	}
 	if len(out) == 0 {
@@ -226,18 +226,13 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options, report bool) error
 
 	total := map[string]*push.Stats{}
 	failedRounds := 0
-	for round := 0; ; round++ {
+	for {
+		// What was gathered goes out even when a signal came meanwhile:
+		// deliver gives it --flush-timeout, then spools the rest.
 		sources, gathered := src.gather(ctx)
 		// A DELETE needs nothing gathered: it removes the group.
 		gathered = gathered || strings.EqualFold(o.Method, "delete")
-		if ctx.Err() != nil && round > 0 {
-			break // interrupted between rounds: nothing in flight
-		}
-		fams, warns := exposition.Merge(sources)
-		for _, w := range warns {
-			fmt.Fprintf(o.IO.ErrOut, "monctl: warning: %s\n", w)
-		}
-		stats := o.deliver(ctx, d, sinks, fams, gathered)
+		stats := o.deliver(ctx, d, sinks, sources, gathered)
 		for i := range stats {
 			add(total, &stats[i])
 		}
@@ -275,7 +270,7 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options, report bool) error
 // deliver hands the families to every sink at once. When ctx ends (a
 // signal), deliveries in flight get --flush-timeout, then what is left is
 // spooled.
-func (o *Options) deliver(ctx context.Context, d *push.Deliverer, sinks []push.Sink, fams []exposition.MergedFamily, anything bool) []push.Stats {
+func (o *Options) deliver(ctx context.Context, d *push.Deliverer, sinks []push.Sink, sources []exposition.Source, anything bool) []push.Stats {
 	dctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 	stop := context.AfterFunc(ctx, func() { time.AfterFunc(o.FlushTimeout, cancel) })
@@ -289,7 +284,7 @@ func (o *Options) deliver(ctx context.Context, d *push.Deliverer, sinks []push.S
 				stats[i] = d.Deliver(dctx, s, nil) // the spool still goes out
 				return
 			}
-			batches, err := s.Encode(fams)
+			batches, err := s.Encode(sources)
 			if err != nil {
 				stats[i] = push.Stats{Sink: s.Name(), Errors: []string{err.Error()}}
 				return
