@@ -236,7 +236,12 @@ func sortQuantiles(qs []Quantile) {
 // exported_<name> (exported_exported_<name> if that is taken too, and so
 // on); an empty one counts as absent. ls itself is not changed.
 func WithTargetLabel(ls Labels, name, value string) Labels {
-	out := make(Labels, 0, len(ls)+2)
+	return AppendWithTargetLabel(make(Labels, 0, len(ls)+2), ls, name, value)
+}
+
+// AppendWithTargetLabel is WithTargetLabel appending to out (its length
+// 0), so that a hot path can reuse one slice.
+func AppendWithTargetLabel(out, ls Labels, name, value string) Labels {
 	existing := ""
 	for _, l := range ls {
 		if l.Name == name {

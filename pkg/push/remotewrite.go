@@ -2,6 +2,7 @@ package push
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"math"
 	"net/http"
@@ -50,20 +51,7 @@ func (r *RemoteWrite) ID() string { return r.id("remote-write") }
 // histogram samples. Each series stands on its own in remote write, so
 // the sources are encoded as they are, without merging their families.
 func (r *RemoteWrite) Encode(sources []exposition.Source) ([]Batch, error) {
-	var batches []Batch
-	var series []prompb.TimeSeries
-	flush := func() error {
-		if len(series) == 0 {
-			return nil
-		}
-		raw, err := (&prompb.WriteRequest{Timeseries: series}).Marshal()
-		if err != nil {
-			return fmt.Errorf("%s: %w", r.name, err)
-		}
-		batches = append(batches, Batch{Body: snappy.Encode(nil, raw), Samples: len(series)})
-		series = series[:0]
-		return nil
-	}
+	enc := &rwEncoder{}
 	addTarget := len(sources) > 1
 	for _, src := range sources {
 		for i := range src.Families {
@@ -77,76 +65,157 @@ func (r *RemoteWrite) Encode(sources []exposition.Source) ([]Batch, error) {
 				}
 				ls := m.Labels
 				if addTarget {
-					ls = exposition.WithTargetLabel(ls, exposition.TargetLabel, src.Target)
+					enc.target = exposition.AppendWithTargetLabel(enc.target[:0], ls, exposition.TargetLabel, src.Target)
+					ls = enc.target
 				}
-				series = appendSeries(series, f, name, m, ls, ts)
-				if len(series) >= maxSeriesPerRequest {
-					if err := flush(); err != nil {
-						return nil, err
-					}
+				if err := enc.metric(f, name, m, ls, ts); err != nil {
+					return nil, fmt.Errorf("%s: %s%s: %w", r.name, name, ls, err)
 				}
 			}
 		}
 	}
-	return batches, flush()
+	enc.flush()
+	return enc.batches, nil
 }
 
-// appendSeries appends the series one metric is stored as.
-func appendSeries(out []prompb.TimeSeries, f *exposition.Family, name string, m *exposition.Metric, ls exposition.Labels, ts int64) []prompb.TimeSeries {
-	sample := func(suffix string, v float64, extra ...prompb.Label) {
-		out = append(out, prompb.TimeSeries{Labels: seriesLabels(name+suffix, ls, extra...), Samples: []prompb.Sample{{Value: v, Timestamp: ts}}})
+// rwEncoder writes a WriteRequest's protobuf by hand, series by series,
+// into one buffer: no TimeSeries, Label or Sample values are built, so a
+// round of many targets costs little besides its bytes. The wire format
+// is prompb's (types.proto): WriteRequest.timeseries = 1; TimeSeries
+// labels = 1, samples = 2, histograms = 4; Label name = 1, value = 2;
+// Sample value = 1 (double), timestamp = 2 (int64).
+type rwEncoder struct {
+	buf     []byte
+	series  int
+	labels  []exposition.Label // scratch: one series' labels, sorted
+	target  exposition.Labels  // scratch: a metric's labels with its target
+	body    []byte             // scratch: one series' samples or histogram
+	batches []Batch
+}
+
+// metric writes the series one metric is stored as.
+func (e *rwEncoder) metric(f *exposition.Family, name string, m *exposition.Metric, ls exposition.Labels, ts int64) error {
+	sample := func(suffix string, v float64, extra exposition.Label) {
+		e.sample(name+suffix, ls, extra, v, ts)
 	}
+	none := exposition.Label{}
 	switch {
 	case f.Type.IsHistogram() && m.Native != nil:
-		out = append(out, prompb.TimeSeries{Labels: seriesLabels(name, ls), Histograms: []prompb.Histogram{prompb.FromFloatHistogram(ts, m.Native)}})
+		h := prompb.FromFloatHistogram(ts, m.Native)
+		raw, err := h.Marshal()
+		if err != nil {
+			return err
+		}
+		e.series_(name, ls, none, func(b []byte) []byte { return appendBytesField(b, 4, raw) })
 	case f.Type.IsHistogram():
 		count, sum := "_count", "_sum"
 		if f.Type == exposition.GaugeHistogram {
 			count, sum = "_gcount", "_gsum"
 		}
 		for _, b := range m.Buckets {
-			sample("_bucket", b.Count, prompb.Label{Name: "le", Value: openMetricsFloat(b.UpperBound)})
+			sample("_bucket", b.Count, exposition.Label{Name: "le", Value: openMetricsFloat(b.UpperBound)})
 		}
 		if m.HasCount || len(m.Buckets) == 0 {
-			sample(count, m.Count)
+			sample(count, m.Count, none)
 		}
 		if m.HasSum {
-			sample(sum, m.Sum)
+			sample(sum, m.Sum, none)
 		}
 	case f.Type == exposition.Summary:
 		for _, q := range m.Quantiles {
-			sample("", q.Value, prompb.Label{Name: "quantile", Value: openMetricsFloat(q.Quantile)})
+			sample("", q.Value, exposition.Label{Name: "quantile", Value: openMetricsFloat(q.Quantile)})
 		}
 		if m.HasCount || len(m.Quantiles) == 0 {
-			sample("_count", m.Count)
+			sample("_count", m.Count, none)
 		}
 		if m.HasSum {
-			sample("_sum", m.Sum)
+			sample("_sum", m.Sum, none)
 		}
 	default:
-		sample("", m.Value)
+		sample("", m.Value, none)
 	}
-	return out
+	return nil
 }
 
-// seriesLabels are __name__, the metric's labels and extra (le,
-// quantile), sorted by name as the spec requires. The metric's labels are
-// sorted already: the others are put in their places, not sorted in.
-func seriesLabels(name string, ls exposition.Labels, extra ...prompb.Label) []prompb.Label {
-	out := make([]prompb.Label, 0, len(ls)+1+len(extra))
-	for _, l := range ls {
-		out = append(out, prompb.Label{Name: l.Name, Value: l.Value})
-	}
-	out = insertLabel(out, prompb.Label{Name: "__name__", Value: name})
-	for _, e := range extra {
-		out = insertLabel(out, e)
-	}
-	return out
+// sample writes a series of one float sample.
+func (e *rwEncoder) sample(name string, ls exposition.Labels, extra exposition.Label, v float64, ts int64) {
+	e.series_(name, ls, extra, func(b []byte) []byte {
+		var s [20]byte // a Sample: a double and a varint
+		s[0] = 0x09
+		binary.LittleEndian.PutUint64(s[1:], math.Float64bits(v))
+		s[9] = 0x10
+		n := 10 + binary.PutUvarint(s[10:], uint64(ts))
+		return appendBytesField(b, 2, s[:n])
+	})
 }
 
-func insertLabel(ls []prompb.Label, l prompb.Label) []prompb.Label {
-	i, _ := slices.BinarySearchFunc(ls, l.Name, func(a prompb.Label, name string) int { return strings.Compare(a.Name, name) })
+// series_ writes one TimeSeries: __name__, ls and extra (when named) in
+// name order, as the spec requires (ls is sorted already; the others are
+// put in their places), then what body appends.
+func (e *rwEncoder) series_(name string, ls exposition.Labels, extra exposition.Label, body func([]byte) []byte) {
+	e.labels = append(e.labels[:0], ls...)
+	e.labels = insertLabel(e.labels, exposition.Label{Name: "__name__", Value: name})
+	if extra.Name != "" {
+		e.labels = insertLabel(e.labels, extra)
+	}
+	e.body = body(e.body[:0])
+	size := len(e.body)
+	for _, l := range e.labels {
+		n := labelSize(l)
+		size += 1 + uvarintLen(n) + n
+	}
+	e.buf = append(e.buf, 0x0a)
+	e.buf = binary.AppendUvarint(e.buf, uint64(size))
+	for _, l := range e.labels {
+		e.buf = append(e.buf, 0x0a)
+		e.buf = binary.AppendUvarint(e.buf, uint64(labelSize(l)))
+		e.buf = appendString(e.buf, 1, l.Name)
+		e.buf = appendString(e.buf, 2, l.Value)
+	}
+	e.buf = append(e.buf, e.body...)
+	if e.series++; e.series >= maxSeriesPerRequest {
+		e.flush()
+	}
+}
+
+// labelSize is the size of a Label message.
+func labelSize(l exposition.Label) int {
+	return 1 + uvarintLen(len(l.Name)) + len(l.Name) + 1 + uvarintLen(len(l.Value)) + len(l.Value)
+}
+
+// flush closes a WriteRequest as a batch.
+func (e *rwEncoder) flush() {
+	if e.series == 0 {
+		return
+	}
+	e.batches = append(e.batches, Batch{Body: snappy.Encode(nil, e.buf), Samples: e.series})
+	e.buf, e.series = e.buf[:0], 0
+}
+
+func insertLabel(ls []exposition.Label, l exposition.Label) []exposition.Label {
+	i, _ := slices.BinarySearchFunc(ls, l.Name, func(a exposition.Label, name string) int { return strings.Compare(a.Name, name) })
 	return slices.Insert(ls, i, l)
+}
+
+func uvarintLen(n int) int {
+	l := 1
+	for n >= 0x80 {
+		n >>= 7
+		l++
+	}
+	return l
+}
+
+func appendString(b []byte, field byte, s string) []byte {
+	b = append(b, field<<3|2)
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+func appendBytesField(b []byte, field byte, v []byte) []byte {
+	b = append(b, field<<3|2)
+	b = binary.AppendUvarint(b, uint64(len(v)))
+	return append(b, v...)
 }
 
 // openMetricsFloat writes le and quantile values as Prometheus stores
