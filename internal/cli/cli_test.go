@@ -5,10 +5,13 @@ import (
 	"encoding/json"
 	"flag"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/monctl/monctl/internal/cli/cmdutil"
@@ -296,5 +299,31 @@ func TestWatchConfigSection(t *testing.T) {
 	t.Setenv("MONCTL_WATCH_CONTAINERS_SORT", "size")
 	if _, errOut, code = runCLI(t, nil, "watch", "containers", "--once"); code != 2 || !strings.Contains(errOut, `--sort "size"`) {
 		t.Errorf("env: exit %d, stderr %q", code, errOut)
+	}
+}
+
+// TestPushConfigSinks: the push section lists sinks with their
+// http_config (files relative to the config file); the flags add to
+// them; a broken sink names its place; no secret is printed.
+func TestPushConfigSinks(t *testing.T) {
+	isolateConfig(t)
+	var auth atomic.Value
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, p, _ := r.BasicAuth()
+		auth.Store(u + ":" + p)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	writeFile(t, dir, "pw", "s3cr3t\n")
+	file := writeFile(t, dir, "in.prom", "up 1\n")
+	cfg := writeFile(t, dir, "c.yaml", "push:\n  queue-dir: ''\n  remote-write:\n    - url: "+srv.URL+"/api/v1/write\n      http_config:\n        basic_auth: {username: u, password_file: pw}\n")
+	_, errOut, code := runCLI(t, nil, "--config", cfg, "push", file)
+	if code != 0 || auth.Load() != "u:s3cr3t" || strings.Contains(errOut, "s3cr3t") {
+		t.Errorf("exit %d, auth %v: %s", code, auth.Load(), errOut)
+	}
+	bad := writeFile(t, dir, "bad.yaml", "push:\n  influx:\n    - url: http://127.0.0.1:1/write?db=x\n      http_config: {bogus: 1}\n")
+	if _, errOut, code := runCLI(t, nil, "--config", bad, "push", file); code != 2 || !strings.Contains(errOut, "line 3: push.influx[0]") {
+		t.Errorf("a broken sink: exit %d, %s", code, errOut)
 	}
 }

@@ -7,9 +7,11 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
+	"github.com/prometheus/common/config"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
@@ -27,6 +29,9 @@ type Config struct {
 	File string
 	// Targets are the scrape targets listed in the file.
 	Targets []exposition.Target
+	// Sinks are the push sinks of the file's push section, each with its
+	// http_config.
+	Sinks []SinkConfig
 
 	file *viper.Viper // the file's settings
 	env  *viper.Viper // MONCTL_* variables, looked up by key
@@ -100,12 +105,19 @@ func LoadConfig(path string, named bool, known map[string]map[string]bool) (*Con
 			}
 			continue
 		}
+		if k.Value == "push" && val.Kind == yaml.MappingNode {
+			if c.Sinks, err = decodeSinks(path, val); err != nil {
+				return nil, err
+			}
+		}
 		if err := checkSetting(path, "", k, val, known); err != nil {
 			return nil, err
 		}
 	}
+	// viper reads the file as checked: aliases expanded, the push
+	// section's sinks taken out.
 	c.file.SetConfigType("yaml")
-	if err := c.file.ReadConfig(bytes.NewReader(data)); err != nil {
+	if err := c.file.ReadConfig(bytes.NewReader(mustMarshal(root))); err != nil {
 		return nil, ConfigError("config file %s: %v", path, err)
 	}
 	return c, nil
@@ -200,6 +212,59 @@ func decodeTargets(path string, n *yaml.Node) ([]exposition.Target, error) {
 		}
 		out = append(out, t)
 	}
+	return out, nil
+}
+
+// SinkConfig is one sink of the push section: its kind (the flag that
+// names it: pushgateway, remote-write, influx), URL and http_config.
+type SinkConfig struct {
+	Kind string
+	URL  string                  `yaml:"url"`
+	HTTP config.HTTPClientConfig `yaml:"http_config"`
+}
+
+// sinkKinds are the push section's keys that list sinks.
+var sinkKinds = []string{"pushgateway", "remote-write", "influx"}
+
+// decodeSinks reads the sinks of the push section: each item a URL or a
+// mapping with url and http_config (files in it are relative to the
+// config file). The items are taken out of the section, so that the
+// flags of the same names are not set from them as well.
+func decodeSinks(path string, push *yaml.Node) ([]SinkConfig, error) {
+	var out []SinkConfig
+	kept := push.Content[:0:0]
+	for i := 0; i+1 < len(push.Content); i += 2 {
+		k, val := push.Content[i], push.Content[i+1]
+		if !slices.Contains(sinkKinds, k.Value) {
+			kept = append(kept, k, val)
+			continue
+		}
+		items := []*yaml.Node{val}
+		if val.Kind == yaml.SequenceNode {
+			items = val.Content
+		}
+		for j, item := range items {
+			sc := SinkConfig{Kind: k.Value, HTTP: config.DefaultHTTPClientConfig}
+			if item.Kind == yaml.ScalarNode {
+				sc.URL = item.Value
+			} else {
+				dec := yaml.NewDecoder(bytes.NewReader(mustMarshal(item)))
+				dec.KnownFields(true)
+				if err := dec.Decode(&sc); err != nil {
+					return nil, ConfigError("config file %s: line %d: push.%s[%d]: %v", path, item.Line, k.Value, j, strings.TrimPrefix(err.Error(), "yaml: "))
+				}
+			}
+			if sc.URL == "" {
+				return nil, ConfigError("config file %s: line %d: push.%s[%d]: url is missing", path, item.Line, k.Value, j)
+			}
+			sc.HTTP.SetDirectory(filepath.Dir(path))
+			if err := sc.HTTP.Validate(); err != nil {
+				return nil, ConfigError("config file %s: line %d: push.%s[%d]: http_config: %v", path, item.Line, k.Value, j, err)
+			}
+			out = append(out, sc)
+		}
+	}
+	push.Content = kept
 	return out, nil
 }
 

@@ -37,6 +37,9 @@ type Options struct {
 
 	Args          []string
 	ConfigTargets []exposition.Target
+	// ConfigSinks are the config file's push sinks, with their
+	// http_config; the flags' sinks are added to them.
+	ConfigSinks []cmdutil.SinkConfig
 
 	Containers      bool
 	Hosts           []string
@@ -99,6 +102,9 @@ dropped; -o json (or table, jsonl, yaml, csv) prints it on stdout.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Args = args
 			opts.ConfigTargets = f.ConfigTargets()
+			if f.Config != nil {
+				opts.ConfigSinks = f.Config.Sinks
+			}
 			return run(cmd.Context(), f, opts, cmd.Flags().Changed("output") || cmd.Flags().Changed("format"))
 		},
 	}
@@ -144,9 +150,19 @@ func defaultQueueDir() string {
 // sinks builds every sink the flags name.
 func (o *Options) sinks() ([]push.Sink, error) {
 	ua := "monctl/" + buildinfo.Get().Version
-	ep := func(u string) push.Endpoint {
-		return push.Endpoint{URL: u, Timeout: o.PushTimeout, UserAgent: ua, HTTP: config.DefaultHTTPClientConfig,
+	ep := func(u string, http config.HTTPClientConfig) push.Endpoint {
+		return push.Endpoint{URL: u, Timeout: o.PushTimeout, UserAgent: ua, HTTP: http,
 			Warn: func(msg string) { fmt.Fprintf(o.IO.ErrOut, "monctl: warning: %s\n", msg) }}
+	}
+	// The config file's sinks, then the flags'.
+	all := map[string][]cmdutil.SinkConfig{}
+	for _, sc := range o.ConfigSinks {
+		all[sc.Kind] = append(all[sc.Kind], sc)
+	}
+	for kind, urls := range map[string][]string{"pushgateway": o.Pushgateways, "remote-write": o.RemoteWrites, "influx": o.Influxes} {
+		for _, u := range urls {
+			all[kind] = append(all[kind], cmdutil.SinkConfig{Kind: kind, URL: u, HTTP: config.DefaultHTTPClientConfig})
+		}
 	}
 	grouping := map[string]string{}
 	for _, g := range o.Grouping {
@@ -158,22 +174,22 @@ func (o *Options) sinks() ([]push.Sink, error) {
 	}
 	method := strings.ToUpper(o.Method)
 	var out []push.Sink
-	for _, u := range o.Pushgateways {
-		s, err := push.NewPushgateway(ep(u), o.Job, grouping, method)
+	for _, sc := range all["pushgateway"] {
+		s, err := push.NewPushgateway(ep(sc.URL, sc.HTTP), o.Job, grouping, method)
 		if err != nil {
 			return nil, cmdutil.UsageError("--pushgateway: %v", err)
 		}
 		out = append(out, s)
 	}
-	for _, u := range o.RemoteWrites {
-		s, err := push.NewRemoteWrite(ep(u))
+	for _, sc := range all["remote-write"] {
+		s, err := push.NewRemoteWrite(ep(sc.URL, sc.HTTP))
 		if err != nil {
 			return nil, cmdutil.UsageError("--remote-write: %v", err)
 		}
 		out = append(out, s)
 	}
-	for _, u := range o.Influxes {
-		e := ep(u)
+	for _, sc := range all["influx"] {
+		e := ep(sc.URL, sc.HTTP)
 		if o.InfluxTokenFile != "" {
 			e.HTTP.Authorization = &config.Authorization{Type: "Token", CredentialsFile: o.InfluxTokenFile}
 		}
@@ -186,7 +202,7 @@ func (o *Options) sinks() ([]push.Sink, error) {
 	if len(out) == 0 {
 		return nil, cmdutil.UsageError("push where? give --pushgateway, --remote-write or --influx")
 	}
-	if len(o.Grouping) > 0 && len(o.Pushgateways) == 0 {
+	if len(o.Grouping) > 0 && len(all["pushgateway"]) == 0 {
 		return nil, cmdutil.UsageError("--grouping goes with --pushgateway")
 	}
 	return out, nil
