@@ -438,8 +438,9 @@ func TestPushAgentSurvivesARestart(t *testing.T) {
 	vm, data := loopback(t), t.TempDir()
 	stopVM := startVictoria(t, vm, data)
 	file := writeTemp(t, "in.prom", "# TYPE agent_total counter\nagent_total 1\n")
+	metricsAddr := loopback(t)
 	cmd := exec.Command(monctlBin, "push", "--every", "0.3", "--retries", "0", "--push-timeout", "1s", "-o", "jsonl",
-		"--queue-dir", t.TempDir(), "--remote-write", "http://"+vm+"/api/v1/write", file)
+		"--web.listen-address", metricsAddr, "--queue-dir", t.TempDir(), "--remote-write", "http://"+vm+"/api/v1/write", file)
 	cmd.Env = append(os.Environ(), "XDG_CONFIG_HOME="+t.TempDir(), "MONCTL_CONFIG=")
 	var out, errOut strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &errOut
@@ -451,6 +452,23 @@ func TestPushAgentSurvivesARestart(t *testing.T) {
 	time.Sleep(1500 * time.Millisecond)
 	startVictoria(t, vm, data)
 	time.Sleep(2 * time.Second)
+	// The agent's own metrics tell the outage, and pass promtool's lint.
+	resp, err := http.Get("http://" + metricsAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	self, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{"monctl_push_rounds_total ", "monctl_push_spooled_samples_total{sink=", "monctl_push_sent_from_spool_samples_total{sink="} {
+		if !strings.Contains(string(self), want) {
+			t.Errorf("the agent's metrics lack %s", want)
+		}
+	}
+	lint := exec.Command(tool(t, "promtool"), "check", "metrics")
+	lint.Stdin = strings.NewReader(string(self))
+	if out, err := lint.CombinedOutput(); err != nil && strings.Contains(string(out), "monctl_push") {
+		t.Errorf("promtool check metrics: %v\n%s", err, out)
+	}
 	cmd.Process.Signal(syscall.SIGTERM)
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("SIGTERM: %v; stderr:\n%s", err, errOut.String())

@@ -55,6 +55,8 @@ type Options struct {
 	Influxes        []string
 	InfluxTokenFile string
 
+	ListenAddress string
+
 	QueueDir     string
 	QueueSize    string
 	Every        time.Duration
@@ -125,6 +127,7 @@ dropped; -o json (or table, jsonl, yaml, csv) prints it on stdout.`,
 	fl.StringVar(&opts.QueueDir, "queue-dir", defaultQueueDir(), "the spool of what sinks did not take ('' to keep nothing)")
 	fl.StringVar(&opts.QueueSize, "queue-size", "256MiB", "most bytes spooled per sink; past it the oldest go, counted as dropped")
 	cmdutil.DurationVar(fl, &opts.Every, "every", 0, "push every DURATION, with jitter, until interrupted (0: once)")
+	fl.StringVar(&opts.ListenAddress, "web.listen-address", "", "with --every, serve the monctl_push_* metrics on /metrics at this address (e.g. 127.0.0.1:19101)")
 	fl.IntVar(&opts.Retries, "retries", 3, "times a request is tried again after no answer, a 5xx or a 429")
 	cmdutil.DurationVar(fl, &opts.PushTimeout, "push-timeout", 30*time.Second, "time limit of one request to a sink")
 	cmdutil.DurationVar(fl, &opts.FlushTimeout, "flush-timeout", 10*time.Second, "after SIGINT or SIGTERM, how long deliveries in flight may take before the rest is spooled")
@@ -234,11 +237,23 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options, report bool) error
 	if o.QueueDir != "" {
 		d.Spool = &push.Spool{Dir: o.QueueDir, Limit: int64(size)}
 	}
+	if o.ListenAddress != "" && o.Every == 0 {
+		return cmdutil.UsageError("--web.listen-address goes with --every: a single push is over before anyone scrapes it")
+	}
 	src, err := o.newGatherer(ctx, f)
 	if err != nil {
 		return err
 	}
 	defer src.close()
+	var metrics *agentMetrics
+	if o.ListenAddress != "" {
+		metrics = newAgentMetrics()
+		stop, err := metrics.serve(ctx, o.ListenAddress)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 
 	total := map[string]*push.Stats{}
 	failedRounds := 0
@@ -251,6 +266,9 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options, report bool) error
 		stats := o.deliver(ctx, d, sinks, sources, gathered)
 		for i := range stats {
 			add(total, &stats[i])
+		}
+		if metrics != nil {
+			metrics.observe(stats)
 		}
 		if p != nil {
 			if err := p.Print(view(stats)); err != nil {
