@@ -67,7 +67,7 @@ man:
 	$(GO) run ./scripts/gendocs -man man
 
 ## bench: speed and memory next to expfmt, textparse, prom2json and docker stats
-bench: tools docker-engine
+bench: tools docker-engine sink-servers
 	TOOLS_BIN=$(TOOLS_BIN) bash scripts/bench.sh
 
 ## fuzz: the parser target, then the round trip (parse, write in every

@@ -59,3 +59,6 @@ awk '/^BenchmarkPathological\// { split($1, n, "/"); sub(/-[0-9]+$/, "", n[3]); 
 echo
 echo "## serve with a 1M-series target (go test -bench BenchmarkHugeTarget -benchtime 3x)"
 go test ./pkg/exporter -run '^$' -bench BenchmarkHugeTarget -benchtime 3x -count 1
+echo
+echo "## push --every next to vmagent and Prometheus --agent, into VictoriaMetrics over remote write"
+go run ./scripts/benchpush -monctl "$work/monctl-static" -prometheus "$TOOLS_BIN/prometheus" -targets "${PUSH_TARGETS:-50}" -duration "${PUSH_DURATION:-60s}"
