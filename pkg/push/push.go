@@ -47,6 +47,22 @@ type Sink interface {
 	Send(ctx context.Context, b Batch) error
 }
 
+// StreamSink is a sink whose protocol lets each series stand on its own
+// (remote write): it encodes families as a target's are parsed, so that a
+// round holds encoded bytes rather than every target's model.
+type StreamSink interface {
+	Sink
+	// NewStream starts encoding one target (or one round); addTarget
+	// says that each series gets its source's target label.
+	NewStream(addTarget bool) Stream
+}
+
+// Stream encodes one source's families, by one goroutine.
+type Stream interface {
+	Family(target string, at time.Time, f *exposition.Family) error
+	Batches() []Batch
+}
+
 // SendError is a request the sink did not take.
 type SendError struct {
 	Sink   string

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/golang/snappy"
 	"github.com/prometheus/prometheus/prompb"
@@ -51,31 +52,49 @@ func (r *RemoteWrite) ID() string { return r.id("remote-write") }
 // histogram samples. Each series stands on its own in remote write, so
 // the sources are encoded as they are, without merging their families.
 func (r *RemoteWrite) Encode(sources []exposition.Source) ([]Batch, error) {
-	enc := &rwEncoder{}
-	addTarget := len(sources) > 1
+	st := r.NewStream(len(sources) > 1)
 	for _, src := range sources {
 		for i := range src.Families {
-			f := &src.Families[i]
-			name, _ := f.ExposedAs()
-			for j := range f.Metrics {
-				m := &f.Metrics[j]
-				ts := src.Time.UnixMilli()
-				if m.HasTimestamp {
-					ts = m.TimestampMs
-				}
-				ls := m.Labels
-				if addTarget {
-					enc.target = exposition.AppendWithTargetLabel(enc.target[:0], ls, exposition.TargetLabel, src.Target)
-					ls = enc.target
-				}
-				if err := enc.metric(f, name, m, ls, ts); err != nil {
-					return nil, fmt.Errorf("%s: %s%s: %w", r.name, name, ls, err)
-				}
+			if err := st.Family(src.Target, src.Time, &src.Families[i]); err != nil {
+				return nil, err
 			}
 		}
 	}
-	enc.flush()
-	return enc.batches, nil
+	return st.Batches(), nil
+}
+
+// NewStream encodes families one at a time, as a target's are parsed, so
+// that a round never holds a whole target's model; addTarget says that
+// each series gets its source's target label.
+func (r *RemoteWrite) NewStream(addTarget bool) Stream {
+	return &rwEncoder{sink: r.name, addTarget: addTarget}
+}
+
+// Family encodes one family of the source target, scraped at.
+func (e *rwEncoder) Family(target string, at time.Time, f *exposition.Family) error {
+	name, _ := f.ExposedAs()
+	for j := range f.Metrics {
+		m := &f.Metrics[j]
+		ts := at.UnixMilli()
+		if m.HasTimestamp {
+			ts = m.TimestampMs
+		}
+		ls := m.Labels
+		if e.addTarget {
+			e.target = exposition.AppendWithTargetLabel(e.target[:0], ls, exposition.TargetLabel, target)
+			ls = e.target
+		}
+		if err := e.metric(f, name, m, ls, ts); err != nil {
+			return fmt.Errorf("%s: %s%s: %w", e.sink, name, ls, err)
+		}
+	}
+	return nil
+}
+
+// Batches closes the stream.
+func (e *rwEncoder) Batches() []Batch {
+	e.flush()
+	return e.batches
 }
 
 // rwEncoder writes a WriteRequest's protobuf by hand, series by series,
@@ -85,12 +104,14 @@ func (r *RemoteWrite) Encode(sources []exposition.Source) ([]Batch, error) {
 // labels = 1, samples = 2, histograms = 4; Label name = 1, value = 2;
 // Sample value = 1 (double), timestamp = 2 (int64).
 type rwEncoder struct {
-	buf     []byte
-	series  int
-	labels  []exposition.Label // scratch: one series' labels, sorted
-	target  exposition.Labels  // scratch: a metric's labels with its target
-	body    []byte             // scratch: one series' samples or histogram
-	batches []Batch
+	sink      string
+	addTarget bool
+	buf       []byte
+	series    int
+	labels    []exposition.Label // scratch: one series' labels, sorted
+	target    exposition.Labels  // scratch: a metric's labels with its target
+	body      []byte             // scratch: one series' samples or histogram
+	batches   []Batch
 }
 
 // metric writes the series one metric is stored as.

@@ -14,10 +14,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/common/config"
 	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/monctl/monctl/internal/buildinfo"
 	"github.com/monctl/monctl/internal/cli/cmdutil"
@@ -258,12 +260,13 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options, report bool) error
 	total := map[string]*push.Stats{}
 	failedRounds := 0
 	for {
+		roundStart := time.Now()
 		// What was gathered goes out even when a signal came meanwhile:
 		// deliver gives it --flush-timeout, then spools the rest.
-		sources, gathered := src.gather(ctx)
+		encoded, gathered := src.round(ctx, sinks)
 		// A DELETE needs nothing gathered: it removes the group.
 		gathered = gathered || strings.EqualFold(o.Method, "delete")
-		stats := o.deliver(ctx, d, sinks, sources, gathered)
+		stats := o.deliver(ctx, d, sinks, encoded, gathered)
 		for i := range stats {
 			add(total, &stats[i])
 		}
@@ -282,7 +285,7 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options, report bool) error
 			o.summarize(stats)
 			return exitOf(stats, gathered, src.partial)
 		}
-		if !sleep(ctx, o.Every) {
+		if !sleep(ctx, time.Until(roundStart.Add(o.Every))) {
 			break
 		}
 	}
@@ -301,10 +304,10 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options, report bool) error
 	return nil
 }
 
-// deliver hands the families to every sink at once. When ctx ends (a
-// signal), deliveries in flight get --flush-timeout, then what is left is
-// spooled.
-func (o *Options) deliver(ctx context.Context, d *push.Deliverer, sinks []push.Sink, sources []exposition.Source, anything bool) []push.Stats {
+// deliver hands each sink its batches, every sink at once. When ctx
+// ends (a signal), deliveries in flight get --flush-timeout, then what is
+// left is spooled.
+func (o *Options) deliver(ctx context.Context, d *push.Deliverer, sinks []push.Sink, encoded []encoding, anything bool) []push.Stats {
 	dctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 	stop := context.AfterFunc(ctx, func() { time.AfterFunc(o.FlushTimeout, cancel) })
@@ -314,16 +317,14 @@ func (o *Options) deliver(ctx context.Context, d *push.Deliverer, sinks []push.S
 	for i, s := range sinks {
 		go func() {
 			defer func() { done <- struct{}{} }()
-			if !anything {
+			switch {
+			case !anything:
 				stats[i] = d.Deliver(dctx, s, nil) // the spool still goes out
-				return
+			case encoded[i].err != nil:
+				stats[i] = push.Stats{Sink: s.Name(), Errors: []string{encoded[i].err.Error()}}
+			default:
+				stats[i] = d.Deliver(dctx, s, encoded[i].batches)
 			}
-			batches, err := s.Encode(sources)
-			if err != nil {
-				stats[i] = push.Stats{Sink: s.Name(), Errors: []string{err.Error()}}
-				return
-			}
-			stats[i] = d.Deliver(dctx, s, batches)
 		}()
 	}
 	for range sinks {
@@ -389,9 +390,10 @@ func exitOf(stats []push.Stats, gathered, partial bool) error {
 	return nil
 }
 
-// sleep waits about d (±10%, so that a fleet started together does not
-// push in step); false when ctx ended first.
+// sleep waits about d (±10%, so that a fleet started
+// together does not push in step); false when ctx ended first.
 func sleep(ctx context.Context, d time.Duration) bool {
+	d = max(d, 0)
 	jitter := time.Duration(rand.Int64N(int64(d)/5+1)) - d/10
 	select {
 	case <-ctx.Done():
@@ -468,6 +470,93 @@ func (o *Options) newGatherer(ctx context.Context, f *cmdutil.Factory) (*gathere
 		return nil, cmdutil.UsageError("push what? give targets (URL, host:port, FILE or -), --containers, or targets in the config file")
 	}
 	return g, nil
+}
+
+// encoding is one sink's batches of a round, or why there are none.
+type encoding struct {
+	batches []push.Batch
+	err     error
+}
+
+// round gathers the sources and encodes them for every sink. When every
+// sink can encode a family at a time (remote write), each target is
+// encoded as it is parsed and its model dropped at once; otherwise the
+// sources are gathered whole and each sink encodes them.
+func (g *gatherer) round(ctx context.Context, sinks []push.Sink) ([]encoding, bool) {
+	streams := make([]push.StreamSink, 0, len(sinks))
+	for _, s := range sinks {
+		if ss, ok := s.(push.StreamSink); ok {
+			streams = append(streams, ss)
+		}
+	}
+	out := make([]encoding, len(sinks))
+	if len(streams) < len(sinks) {
+		sources, gathered := g.gather(ctx)
+		for i, s := range sinks {
+			out[i].batches, out[i].err = s.Encode(sources)
+		}
+		return out, gathered
+	}
+	var mu sync.Mutex
+	gathered := false
+	addTarget := len(g.targets)+len(g.watchers) > 1
+	// encode runs families through a stream per sink and keeps the
+	// batches when the source came through whole.
+	encode := func(target string, at time.Time, each func(emit func(*exposition.Family) error) error) {
+		sts := make([]push.Stream, len(streams))
+		for i, s := range streams {
+			sts[i] = s.NewStream(addTarget)
+		}
+		err := each(func(f *exposition.Family) error {
+			for _, st := range sts {
+				if err := st.Family(target, at, f); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			fmt.Fprintf(g.o.IO.ErrOut, "monctl: %v%s\n", err, cmdutil.ScrapeHint(err))
+			g.partial = true
+			return
+		}
+		gathered = true
+		for i, st := range sts {
+			out[i].batches = append(out[i].batches, st.Batches()...)
+		}
+	}
+	g.partial = false
+	for _, w := range g.watchers {
+		encode("containers:"+w.Engine().Host, time.Now(), func(emit func(*exposition.Family) error) error {
+			snap, err := w.Sample(ctx)
+			if err != nil {
+				return err
+			}
+			fams := containers.Families(snap.Containers, g.labels)
+			for i := range fams {
+				if err := emit(&fams[i]); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	var eg errgroup.Group
+	eg.SetLimit(max(1, g.o.Concurrency))
+	for i := range g.targets {
+		t := &g.targets[i]
+		eg.Go(func() error {
+			encode(t.DisplayName(), time.Now(), func(emit func(*exposition.Family) error) error {
+				r := g.scraper.ScrapeStream(ctx, t, nil, emit)
+				return r.Err
+			})
+			return nil
+		})
+	}
+	_ = eg.Wait() // encode reports each failure
+	return out, gathered
 }
 
 // gather collects every source at once; false when nothing was gathered.
