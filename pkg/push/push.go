@@ -57,7 +57,8 @@ type StreamSink interface {
 	NewStream(addTarget bool) Stream
 }
 
-// Stream encodes one source's families, by one goroutine.
+// Stream encodes one source's families, by one goroutine. Batches ends
+// it: the stream is not used after.
 type Stream interface {
 	Family(target string, at time.Time, f *exposition.Family) error
 	Batches() []Batch

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/golang/snappy"
@@ -26,6 +27,9 @@ const maxSeriesPerRequest = 2000
 // Thanos Receive, Cortex.
 type RemoteWrite struct {
 	*endpoint
+	// encoders are reused across targets and rounds: their buffers are
+	// what a round allocates most.
+	encoders sync.Pool
 }
 
 // NewRemoteWrite is a sink for the full write URL e.URL
@@ -67,7 +71,12 @@ func (r *RemoteWrite) Encode(sources []exposition.Source) ([]Batch, error) {
 // that a round never holds a whole target's model; addTarget says that
 // each series gets its source's target label.
 func (r *RemoteWrite) NewStream(addTarget bool) Stream {
-	return &rwEncoder{sink: r.name, addTarget: addTarget}
+	e, _ := r.encoders.Get().(*rwEncoder)
+	if e == nil {
+		e = &rwEncoder{sink: r.name, pool: &r.encoders}
+	}
+	e.addTarget = addTarget
+	return e
 }
 
 // Family encodes one family of the source target, scraped at.
@@ -91,10 +100,15 @@ func (e *rwEncoder) Family(target string, at time.Time, f *exposition.Family) er
 	return nil
 }
 
-// Batches closes the stream.
+// Batches ends the stream: the encoder goes back to its pool.
 func (e *rwEncoder) Batches() []Batch {
 	e.flush()
-	return e.batches
+	out := e.batches
+	e.batches = nil
+	if e.pool != nil {
+		e.pool.Put(e)
+	}
+	return out
 }
 
 // rwEncoder writes a WriteRequest's protobuf by hand, series by series,
@@ -105,6 +119,7 @@ func (e *rwEncoder) Batches() []Batch {
 // Sample value = 1 (double), timestamp = 2 (int64).
 type rwEncoder struct {
 	sink      string
+	pool      *sync.Pool
 	addTarget bool
 	buf       []byte
 	series    int
