@@ -200,6 +200,11 @@ type Scraper struct {
 
 	mu      sync.Mutex
 	clients map[*Target]*http.Client
+	// sizes is the body size each target answered with last time: the
+	// next read of it starts with room for that much, instead of growing
+	// its buffer a doubling at a time, while a claimed Content-Length
+	// still decides nothing.
+	sizes sync.Map // *Target → int64
 }
 
 // Result is the outcome of scraping one target.
@@ -459,11 +464,17 @@ func (s *Scraper) fetch(ctx context.Context, t *Target) ([]byte, string, error) 
 		defer gz.Close()
 		rd = gz
 	}
-	// Content-Length is a claim, not a size: it never decides an allocation.
-	body, err := readLimited(rd, s.limit(t), -1)
+	// Content-Length is a claim, not a size: it never decides an
+	// allocation. What the target sent last time does.
+	last := int64(-1)
+	if v, ok := s.sizes.Load(t); ok {
+		last = v.(int64) + v.(int64)/16
+	}
+	body, err := readLimited(rd, s.limit(t), last)
 	if err != nil {
 		return body, "", describeReadError(ctx, t, err)
 	}
+	s.sizes.Store(t, int64(len(body)))
 	return body, resp.Header.Get("Content-Type"), nil
 }
 
@@ -512,7 +523,8 @@ func (e *BodyTooLargeError) Is(target error) bool {
 }
 
 // readLimited reads all of r but stops one byte past limit. A known size
-// (of a regular file, never what a server claims) lets it allocate once.
+// (of a regular file, or what the target sent last time; never what a
+// server claims) lets it allocate once.
 func readLimited(r io.Reader, limit, size int64) ([]byte, error) {
 	var buf bytes.Buffer
 	if size > 0 && size <= limit {
