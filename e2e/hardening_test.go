@@ -44,7 +44,9 @@ func TestServeStalledClientsFreeTheirSlots(t *testing.T) {
 		"--web.disable-exporter-metrics")
 	base := "http://" + p.addr
 
-	// Two clients take both slots and never read their answers.
+	// Two clients take both slots and read no more than the first byte
+	// of their answers: that byte says the server is writing to them, so
+	// that the scrape below cannot take a slot before they do.
 	for range 2 {
 		c, err := net.Dial("tcp", p.addr)
 		if err != nil {
@@ -52,6 +54,10 @@ func TestServeStalledClientsFreeTheirSlots(t *testing.T) {
 		}
 		defer c.Close()
 		fmt.Fprintf(c, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if _, err := c.Read(make([]byte, 1)); err != nil {
+			t.Fatalf("a stalled client got no answer: %v", err)
+		}
 	}
 	// While they hold the slots (well within the 6 s write timeout) a
 	// third scrape is refused: the limit works.
