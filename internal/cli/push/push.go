@@ -263,10 +263,12 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options, report bool) error
 		roundStart := time.Now()
 		// What was gathered goes out even when a signal came meanwhile:
 		// deliver gives it --flush-timeout, then spools the rest.
-		encoded, gathered := src.round(ctx, sinks)
+		rctx, done := o.graceful(ctx)
+		encoded, gathered := src.round(rctx, sinks)
 		// A DELETE needs nothing gathered: it removes the group.
 		gathered = gathered || strings.EqualFold(o.Method, "delete")
-		stats := o.deliver(ctx, d, sinks, encoded, gathered)
+		stats := o.deliver(rctx, d, sinks, encoded, gathered)
+		done()
 		for i := range stats {
 			add(total, &stats[i])
 		}
@@ -304,14 +306,18 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options, report bool) error
 	return nil
 }
 
-// deliver hands each sink its batches, every sink at once. When ctx
-// ends (a signal), deliveries in flight get --flush-timeout, then what is
-// left is spooled.
-func (o *Options) deliver(ctx context.Context, d *push.Deliverer, sinks []push.Sink, encoded []encoding, anything bool) []push.Stats {
-	dctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancel()
+// graceful is a round's context: a signal does not cut the round short,
+// it gives scrapes and deliveries in flight --flush-timeout to finish;
+// what is left then is spooled.
+func (o *Options) graceful(ctx context.Context) (context.Context, func()) {
+	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	stop := context.AfterFunc(ctx, func() { time.AfterFunc(o.FlushTimeout, cancel) })
-	defer stop()
+	return rctx, func() { stop(); cancel() }
+}
+
+// deliver hands each sink its batches, every sink at once, within the
+// round's context.
+func (o *Options) deliver(ctx context.Context, d *push.Deliverer, sinks []push.Sink, encoded []encoding, anything bool) []push.Stats {
 	stats := make([]push.Stats, len(sinks))
 	done := make(chan struct{})
 	for i, s := range sinks {
@@ -319,11 +325,11 @@ func (o *Options) deliver(ctx context.Context, d *push.Deliverer, sinks []push.S
 			defer func() { done <- struct{}{} }()
 			switch {
 			case !anything:
-				stats[i] = d.Deliver(dctx, s, nil) // the spool still goes out
+				stats[i] = d.Deliver(ctx, s, nil) // the spool still goes out
 			case encoded[i].err != nil:
 				stats[i] = push.Stats{Sink: s.Name(), Errors: []string{encoded[i].err.Error()}}
 			default:
-				stats[i] = d.Deliver(dctx, s, encoded[i].batches)
+				stats[i] = d.Deliver(ctx, s, encoded[i].batches)
 			}
 		}()
 	}
