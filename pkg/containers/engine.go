@@ -62,11 +62,24 @@ func Connect(ctx context.Context, host string, conns int) (*Engine, error) {
 	return e, nil
 }
 
-// ConnectAll connects to every host at once; no hosts means the default
-// engine. It returns the engines that answered and the errors of the
-// others, each in host order.
-func ConnectAll(ctx context.Context, hosts []string, conns int) ([]*Engine, []error) {
+// ConnectAll connects to every host at once. No hosts means the engine
+// the docker CLI would use: the docker context contextName (else
+// DOCKER_CONTEXT, else the current one; DOCKER_HOST wins over the last
+// two), or DOCKER_HOST, or the default socket. It returns the engines that
+// answered and the errors of the others, each in host order.
+func ConnectAll(ctx context.Context, hosts []string, contextName string, conns int) ([]*Engine, []error) {
 	if len(hosts) == 0 {
+		name, err := ContextName(contextName)
+		if err != nil {
+			return nil, []error{&ConnectError{Host: "the docker CLI's context", Cause: err.Error(), Err: err}}
+		}
+		if name != "" {
+			e, err := ConnectContext(ctx, name, conns)
+			if err != nil {
+				return nil, []error{err}
+			}
+			return []*Engine{e}, nil
+		}
 		hosts = []string{""} // DOCKER_HOST or the default socket
 	}
 	engines := make([]*Engine, len(hosts))

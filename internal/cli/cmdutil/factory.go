@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/spf13/cobra"
+
 	"github.com/monctl/monctl/pkg/containers"
 	"github.com/monctl/monctl/pkg/exposition"
 )
@@ -17,9 +19,11 @@ type Factory struct {
 	IO IOStreams
 	// Config is loaded by the root command before any verb runs.
 	Config *Config
-	// Engines connects to Docker engines, at most concurrency calls in
-	// flight each; the ones that fail come back as errors.
-	Engines func(ctx context.Context, hosts []string, concurrency int) ([]*containers.Engine, []error)
+	// Engines connects to Docker engines: hosts, or without them the
+	// docker context contextName (see containers.ConnectAll), at most
+	// concurrency calls in flight each; the ones that fail come back as
+	// errors.
+	Engines func(ctx context.Context, hosts []string, contextName string, concurrency int) ([]*containers.Engine, []error)
 }
 
 // NewFactory is the Factory of a real run on io.
@@ -29,8 +33,8 @@ func NewFactory(io IOStreams) *Factory {
 
 // connectEngines is containers.ConnectAll, with the flag that picks the
 // engine named where pkg/containers names only DOCKER_HOST.
-func connectEngines(ctx context.Context, hosts []string, concurrency int) ([]*containers.Engine, []error) {
-	engines, errs := containers.ConnectAll(ctx, hosts, concurrency)
+func connectEngines(ctx context.Context, hosts []string, contextName string, concurrency int) ([]*containers.Engine, []error) {
+	engines, errs := containers.ConnectAll(ctx, hosts, contextName, concurrency)
 	for i, err := range errs {
 		var ce *containers.ConnectError
 		if errors.As(err, &ce) && strings.Contains(ce.Hint, "DOCKER_HOST") {
@@ -38,6 +42,13 @@ func connectEngines(ctx context.Context, hosts []string, concurrency int) ([]*co
 		}
 	}
 	return engines, errs
+}
+
+// AddContextFlag registers --context on cmd, and refuses it with --host,
+// as the docker CLI does.
+func AddContextFlag(cmd *cobra.Command, p *string) {
+	cmd.Flags().StringVar(p, "context", "", "docker context to reach the engine through (default DOCKER_CONTEXT, else the docker CLI's current context; DOCKER_HOST wins over both)")
+	cmd.MarkFlagsMutuallyExclusive("context", "host")
 }
 
 // ConfigTargets returns the targets of the configuration file, if any.

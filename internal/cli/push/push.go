@@ -45,6 +45,7 @@ type Options struct {
 
 	Containers      bool
 	Hosts           []string
+	Context         string
 	All             bool
 	Filters         []string
 	ContainerLabels []string
@@ -114,8 +115,9 @@ dropped; -o json (or table, jsonl, yaml, csv) prints it on stdout.`,
 	}
 	fl := cmd.Flags()
 	opts.AddScrapeFlags(cmd)
-	fl.BoolVar(&opts.Containers, "containers", false, "push the containers of the Docker engine(s) (implied by --host)")
+	fl.BoolVar(&opts.Containers, "containers", false, "push the containers of the Docker engine(s) (implied by --host and --context)")
 	fl.StringArrayVarP(&opts.Hosts, "host", "H", nil, "Docker engine: unix:///path, tcp://host:port (repeatable; default DOCKER_HOST, else the local socket)")
+	cmdutil.AddContextFlag(cmd, &opts.Context)
 	fl.BoolVarP(&opts.All, "all", "a", false, "include stopped containers (info, state, restarts)")
 	fl.StringArrayVarP(&opts.Filters, "filter", "f", nil, "name=REGEX, label=KEY[=VALUE] or status=STATE (repeatable, as for watch)")
 	fl.StringSliceVar(&opts.ContainerLabels, "container-labels", nil, "container labels to push as container_label_<key> labels")
@@ -457,12 +459,12 @@ func (o *Options) newGatherer(ctx context.Context, f *cmdutil.Factory) (*gathere
 			}
 		}
 	}
-	if o.Containers || len(o.Hosts) > 0 {
+	if o.Containers || len(o.Hosts) > 0 || o.Context != "" {
 		filter, err := containers.ParseFilter(o.Filters)
 		if err != nil {
 			return nil, cmdutil.UsageError("%v", err)
 		}
-		engines, errs := f.Engines(ctx, o.Hosts, engineConcurrency)
+		engines, errs := f.Engines(ctx, o.Hosts, o.Context, engineConcurrency)
 		g.engines = engines
 		if len(errs) > 0 {
 			g.close()

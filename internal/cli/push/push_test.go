@@ -32,7 +32,7 @@ func execute(t *testing.T, f *cmdutil.Factory, args ...string) (string, string, 
 
 func factory(asked *[]string) *cmdutil.Factory {
 	f := cmdutil.NewFactory(cmdutil.IOStreams{In: strings.NewReader(""), Out: &bytes.Buffer{}, ErrOut: &bytes.Buffer{}})
-	f.Engines = func(_ context.Context, hosts []string, _ int) ([]*containers.Engine, []error) {
+	f.Engines = func(_ context.Context, hosts []string, _ string, _ int) ([]*containers.Engine, []error) {
 		*asked = append([]string{}, hosts...)
 		return nil, []error{errors.New("engine down")}
 	}

@@ -51,6 +51,7 @@ type Options struct {
 
 	Containers      bool
 	Hosts           []string
+	Context         string
 	All             bool
 	Filters         []string
 	ContainerLabels []string
@@ -128,6 +129,7 @@ scrapes in flight get ` + shutdownGrace.String() + ` to finish, and the exit cod
 	cmdutil.DurationVar(fl, &opts.IdleTimeout, "web.idle-timeout", 30*time.Second, "close a keep-alive connection idle for this long")
 	fl.BoolVar(&opts.Containers, "containers", true, "serve the containers of the Docker engine(s); --containers=false serves only targets")
 	fl.StringArrayVarP(&opts.Hosts, "host", "H", nil, "Docker engine: unix:///path, tcp://host:port (repeatable; default DOCKER_HOST, else the local socket)")
+	cmdutil.AddContextFlag(cmd, &opts.Context)
 	fl.BoolVarP(&opts.All, "all", "a", false, "include stopped containers (info, state, restarts)")
 	fl.StringArrayVarP(&opts.Filters, "filter", "f", nil, "name=REGEX, label=KEY[=VALUE] or status=STATE (repeatable, as for watch)")
 	fl.StringSliceVar(&opts.ContainerLabels, "container-labels", nil, "container labels to serve as container_label_<key> labels (comma-separated or repeatable)")
@@ -231,7 +233,7 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 
 	var watchers []*containers.Watcher
 	if o.Containers {
-		engines, errs := f.Engines(ctx, o.Hosts, o.Concurrency)
+		engines, errs := f.Engines(ctx, o.Hosts, o.Context, o.Concurrency)
 		defer func() {
 			for _, eng := range engines {
 				eng.Close()

@@ -35,7 +35,7 @@ func TestFlags(t *testing.T) {
 		var asked []string
 		var out, errOut bytes.Buffer
 		f := cmdutil.NewFactory(cmdutil.IOStreams{Out: &out, ErrOut: &errOut})
-		f.Engines = func(_ context.Context, hosts []string, _ int) ([]*containers.Engine, []error) {
+		f.Engines = func(_ context.Context, hosts []string, _ string, _ int) ([]*containers.Engine, []error) {
 			asked = append([]string{}, hosts...)
 			return nil, []error{errors.New("engine down")}
 		}

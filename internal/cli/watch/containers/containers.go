@@ -26,6 +26,7 @@ type Options struct {
 
 	Refs        []string
 	Hosts       []string
+	Context     string
 	All         bool
 	Filters     []string
 	NoStream    bool
@@ -77,6 +78,7 @@ so CPU % and rates are real.`,
 	}
 	fl := cmd.Flags()
 	fl.StringArrayVarP(&opts.Hosts, "host", "H", nil, "Docker engine to watch: unix:///path, tcp://host:port (repeatable; default DOCKER_HOST, else the local socket)")
+	cmdutil.AddContextFlag(cmd, &opts.Context)
 	fl.BoolVarP(&opts.All, "all", "a", false, "include stopped containers")
 	fl.StringArrayVarP(&opts.Filters, "filter", "f", nil, "name=REGEX, label=KEY[=VALUE] or status=STATE (repeatable; same key OR'ed, different keys AND'ed)")
 	opts.Flags.AddFlags(cmd, newTable(&cells{}, false).SortNames(), "name")
@@ -250,7 +252,7 @@ var errNothingToWatch = errors.New("no such containers")
 // connect reaches every engine at once; the ones that fail are returned
 // as errors.
 func connect(ctx context.Context, f *cmdutil.Factory, o *Options) ([]*ctr.Watcher, []error) {
-	engines, errs := f.Engines(ctx, o.Hosts, o.Concurrency)
+	engines, errs := f.Engines(ctx, o.Hosts, o.Context, o.Concurrency)
 	watchers := make([]*ctr.Watcher, len(engines))
 	for i, eng := range engines {
 		watchers[i] = ctr.NewWatcher(eng, ctr.WatchOptions{All: o.All, Filter: o.filter, Concurrency: o.Concurrency, Timeout: o.Timeout})

@@ -85,7 +85,7 @@ func TestFlags(t *testing.T) {
 	} {
 		var asked []string
 		f := cmdutil.NewFactory(cmdutil.IOStreams{Out: &bytes.Buffer{}, ErrOut: &bytes.Buffer{}})
-		f.Engines = func(_ context.Context, hosts []string, _ int) ([]*ctr.Engine, []error) {
+		f.Engines = func(_ context.Context, hosts []string, _ string, _ int) ([]*ctr.Engine, []error) {
 			asked = append([]string{}, hosts...)
 			return nil, []error{errors.New("engine down")}
 		}

@@ -1,0 +1,103 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/monctl/monctl/internal/testengine"
+)
+
+// dockerConfig makes a docker CLI config directory with a context per
+// name → engine host, and current as the current context.
+func dockerConfig(t *testing.T, current string, contexts map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, host := range contexts {
+		sum := sha256.Sum256([]byte(name))
+		meta := filepath.Join(dir, "contexts", "meta", hex.EncodeToString(sum[:]))
+		if err := os.MkdirAll(meta, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		b, _ := json.Marshal(map[string]any{"Name": name, "Metadata": map[string]any{},
+			"Endpoints": map[string]any{"docker": map[string]any{"Host": host, "SkipTLSVerify": false}}})
+		if err := os.WriteFile(filepath.Join(meta, "meta.json"), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, _ := json.Marshal(map[string]string{"currentContext": current})
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// TestWatchPicksTheDockerContext: engine selection as the docker CLI
+// makes it: --context, else DOCKER_CONTEXT, else the current context;
+// DOCKER_HOST wins over the last two; the host shown is the context's
+// name.
+func TestWatchPicksTheDockerContext(t *testing.T) {
+	old, recent := engines[0], engines[len(engines)-1]
+	runContainer(t, old, "ctx-old", nil, testengine.WorkloadImage)
+	runContainer(t, recent, "ctx-new", nil, testengine.WorkloadImage)
+	waitReady(t, old, "ctx-old")
+	waitReady(t, recent, "ctx-new")
+	cfg := dockerConfig(t, "new", map[string]string{"old": old.Host, "new": recent.Host})
+
+	run := func(env []string, args ...string) (string, string, int) {
+		t.Helper()
+		cmd := exec.Command(monctlBin, append([]string{"watch", "containers", "--once", "--interval", "0.3", "-o", "json", "--filter", "name=^ctx-"}, args...)...)
+		for _, kv := range os.Environ() {
+			if !strings.HasPrefix(kv, "DOCKER_HOST=") && !strings.HasPrefix(kv, "DOCKER_CONTEXT=") {
+				cmd.Env = append(cmd.Env, kv)
+			}
+		}
+		cmd.Env = append(cmd.Env, append([]string{"DOCKER_CONFIG=" + cfg, "XDG_CONFIG_HOME=" + t.TempDir(), "MONCTL_CONFIG="}, env...)...)
+		var out, errOut strings.Builder
+		cmd.Stdout, cmd.Stderr = &out, &errOut
+		err := cmd.Run()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		}
+		return out.String(), errOut.String(), code
+	}
+	for _, c := range []struct {
+		what       string
+		env        []string
+		args       []string
+		host, name string
+	}{
+		{"the current context", nil, nil, "new", "ctx-new"},
+		{"DOCKER_CONTEXT", []string{"DOCKER_CONTEXT=old"}, nil, "old", "ctx-old"},
+		{"--context over DOCKER_CONTEXT", []string{"DOCKER_CONTEXT=new"}, []string{"--context", "old"}, "old", "ctx-old"},
+		{"DOCKER_HOST over the current context", []string{"DOCKER_HOST=" + old.Host}, nil, old.Host, "ctx-old"},
+		{"the default context is DOCKER_HOST", []string{"DOCKER_HOST=" + recent.Host}, []string{"--context", "default"}, recent.Host, "ctx-new"},
+	} {
+		out, errOut, code := run(c.env, c.args...)
+		var recs []struct {
+			Host string `json:"host"`
+			Name string `json:"name"`
+		}
+		if err := json.Unmarshal([]byte(out), &recs); err != nil || code != 0 {
+			t.Errorf("%s: exit %d, %v: %s", c.what, code, err, errOut)
+			continue
+		}
+		if len(recs) != 1 || recs[0].Host != c.host || recs[0].Name != c.name {
+			t.Errorf("%s: %+v, want %s on %s", c.what, recs, c.name, c.host)
+		}
+	}
+	if _, errOut, code := run(nil, "--context", "old", "-H", old.Host); code != 2 || !strings.Contains(errOut, "context") {
+		t.Errorf("--context with -H: exit %d, %s", code, errOut)
+	}
+	if _, errOut, code := run(nil, "--context", "nope"); code != 1 || !strings.Contains(errOut, "no such docker context") {
+		t.Errorf("an unknown context: exit %d, %s", code, errOut)
+	}
+}
