@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -145,16 +147,8 @@ func labelKey(ls map[string]string) string {
 	for k, v := range ls {
 		parts = append(parts, k+"="+v)
 	}
-	sortStrings(parts)
+	slices.Sort(parts)
 	return strings.Join(parts, ",")
-}
-
-func sortStrings(s []string) {
-	for i := 1; i < len(s); i++ {
-		for j := i; j > 0 && s[j] < s[j-1]; j-- {
-			s[j], s[j-1] = s[j-1], s[j]
-		}
-	}
 }
 
 func influxQuery(t *testing.T, addr, db, q string) string {
@@ -282,7 +276,7 @@ func TestPushRoundTrip(t *testing.T) {
 			for _, v := range got {
 				vals = append(vals, v)
 			}
-			sortValues(vals)
+			slices.SortFunc(vals, func(a, b string) int { return cmp.Compare(numeric(a), numeric(b)) })
 			if strings.Join(vals, ",") != want {
 				t.Errorf("%s: %s = %v, want %s", rw, q, got, want)
 			}
@@ -329,14 +323,6 @@ func parseKey(k string) map[string]string {
 		}
 	}
 	return out
-}
-
-func sortValues(vs []string) {
-	for i := 1; i < len(vs); i++ {
-		for j := i; j > 0 && numeric(vs[j]) < numeric(vs[j-1]); j-- {
-			vs[j], vs[j-1] = vs[j-1], vs[j]
-		}
-	}
 }
 
 func numeric(s string) float64 {

@@ -289,11 +289,10 @@ func appendSeconds(b []byte, ms int64) []byte {
 // bound writes an le or quantile value; OpenMetrics wants them canonical,
 // as floats (1.0, not 1), so that one bound is always spelled one way.
 func (w *textWriter) bound(v float64) string {
-	s := Float(v)
-	if w.om && !strings.ContainsAny(s, ".eIN") {
-		s += ".0"
+	if w.om {
+		return exposition.FormatBound(v)
 	}
-	return s
+	return Float(v)
 }
 
 // isLegacyName reports whether s needs no quotes: [a-zA-Z_:][a-zA-Z0-9_:]*

@@ -113,3 +113,14 @@ func FormatFloat(v float64) string {
 	}
 	return strconv.FormatFloat(v, 'g', -1, 64)
 }
+
+// FormatBound writes an le or quantile value as OpenMetrics spells it,
+// and Prometheus stores it since 3.0: a float always (1.0, not 1), so
+// that one bound is spelled one way.
+func FormatBound(v float64) string {
+	s := FormatFloat(v)
+	if math.IsInf(v, 0) || math.IsNaN(v) || strings.ContainsAny(s, ".e") {
+		return s
+	}
+	return s + ".0"
+}

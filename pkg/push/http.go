@@ -2,6 +2,7 @@ package push
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -55,14 +56,7 @@ func (e Endpoint) open(kind string) (*endpoint, error) {
 	// Only the path: user info and a query (InfluxDB 1.x takes u= and p=)
 	// may hold credentials.
 	name := kind + " " + u.Scheme + "://" + u.Host + u.Path
-	return &endpoint{url: u, client: client, name: name, timeout: cmpOr(e.Timeout, 30*time.Second), ua: e.UserAgent, warn: e.Warn}, nil
-}
-
-func cmpOr(d, def time.Duration) time.Duration {
-	if d > 0 {
-		return d
-	}
-	return def
+	return &endpoint{url: u, client: client, name: name, timeout: cmp.Or(e.Timeout, 30*time.Second), ua: e.UserAgent, warn: e.Warn}, nil
 }
 
 // merge merges the sources for a protocol that needs one family per name,

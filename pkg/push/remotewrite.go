@@ -149,7 +149,7 @@ func (e *rwEncoder) metric(f *exposition.Family, name string, m *exposition.Metr
 			count, sum = "_gcount", "_gsum"
 		}
 		for _, b := range m.Buckets {
-			sample("_bucket", b.Count, exposition.Label{Name: "le", Value: openMetricsFloat(b.UpperBound)})
+			sample("_bucket", b.Count, exposition.Label{Name: "le", Value: exposition.FormatBound(b.UpperBound)})
 		}
 		if m.HasCount || len(m.Buckets) == 0 {
 			sample(count, m.Count, none)
@@ -159,7 +159,7 @@ func (e *rwEncoder) metric(f *exposition.Family, name string, m *exposition.Metr
 		}
 	case f.Type == exposition.Summary:
 		for _, q := range m.Quantiles {
-			sample("", q.Value, exposition.Label{Name: "quantile", Value: openMetricsFloat(q.Quantile)})
+			sample("", q.Value, exposition.Label{Name: "quantile", Value: exposition.FormatBound(q.Quantile)})
 		}
 		if m.HasCount || len(m.Quantiles) == 0 {
 			sample("_count", m.Count, none)
@@ -252,16 +252,6 @@ func appendBytesField(b []byte, field byte, v []byte) []byte {
 	b = append(b, field<<3|2)
 	b = binary.AppendUvarint(b, uint64(len(v)))
 	return append(b, v...)
-}
-
-// openMetricsFloat writes le and quantile values as Prometheus stores
-// them since 3.0: the shortest form, with ".0" on whole numbers.
-func openMetricsFloat(v float64) string {
-	s := exposition.FormatFloat(v)
-	if math.IsInf(v, 0) || math.IsNaN(v) || strings.ContainsAny(s, ".e") {
-		return s
-	}
-	return s + ".0"
 }
 
 // Send writes one request.
