@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/spf13/cobra"
-
 	"github.com/monctl/monctl/pkg/containers"
 	"github.com/monctl/monctl/pkg/exposition"
 )
@@ -42,13 +40,6 @@ func connectEngines(ctx context.Context, hosts []string, contextName string, con
 		}
 	}
 	return engines, errs
-}
-
-// AddContextFlag registers --context on cmd, and refuses it with --host,
-// as the docker CLI does.
-func AddContextFlag(cmd *cobra.Command, p *string) {
-	cmd.Flags().StringVar(p, "context", "", "docker context to reach the engine through (default DOCKER_CONTEXT, else the docker CLI's current context; DOCKER_HOST wins over both)")
-	cmd.MarkFlagsMutuallyExclusive("context", "host")
 }
 
 // ConfigTargets returns the targets of the configuration file, if any.

@@ -43,11 +43,8 @@ type Options struct {
 	// http_config; the flags' sinks are added to them.
 	ConfigSinks []cmdutil.SinkConfig
 
-	Containers      bool
-	Hosts           []string
-	Context         string
-	All             bool
-	Filters         []string
+	Containers bool
+	cmdutil.EngineFlags
 	ContainerLabels []string
 
 	Pushgateways    []string
@@ -116,10 +113,7 @@ dropped; -o json (or table, jsonl, yaml, csv) prints it on stdout.`,
 	fl := cmd.Flags()
 	opts.AddScrapeFlags(cmd)
 	fl.BoolVar(&opts.Containers, "containers", false, "push the containers of the Docker engine(s) (implied by --host and --context)")
-	fl.StringArrayVarP(&opts.Hosts, "host", "H", nil, "Docker engine: unix:///path, tcp://host:port (repeatable; default DOCKER_HOST, else the local socket)")
-	cmdutil.AddContextFlag(cmd, &opts.Context)
-	fl.BoolVarP(&opts.All, "all", "a", false, "include stopped containers (info, state, restarts)")
-	fl.StringArrayVarP(&opts.Filters, "filter", "f", nil, "name=REGEX, label=KEY[=VALUE] or status=STATE (repeatable, as for watch)")
+	opts.AddEngineFlags(cmd, "include stopped containers (info, state, restarts)")
 	fl.StringSliceVar(&opts.ContainerLabels, "container-labels", nil, "container labels to push as container_label_<key> labels")
 	fl.StringArrayVar(&opts.Pushgateways, "pushgateway", nil, "Pushgateway base URL (repeatable)")
 	fl.StringVar(&opts.Job, "job", "monctl", "the Pushgateway job")
@@ -460,11 +454,11 @@ func (o *Options) newGatherer(ctx context.Context, f *cmdutil.Factory) (*gathere
 		}
 	}
 	if o.Containers || len(o.Hosts) > 0 || o.Context != "" {
-		filter, err := containers.ParseFilter(o.Filters)
+		filter, err := o.Filter()
 		if err != nil {
-			return nil, cmdutil.UsageError("%v", err)
+			return nil, err
 		}
-		engines, errs := f.Engines(ctx, o.Hosts, o.Context, engineConcurrency)
+		engines, errs := o.Connect(ctx, f, engineConcurrency)
 		g.engines = engines
 		if len(errs) > 0 {
 			g.close()

@@ -49,11 +49,8 @@ type Options struct {
 	WriteTimeout           time.Duration
 	IdleTimeout            time.Duration
 
-	Containers      bool
-	Hosts           []string
-	Context         string
-	All             bool
-	Filters         []string
+	Containers bool
+	cmdutil.EngineFlags
 	ContainerLabels []string
 	Concurrency     int
 
@@ -128,10 +125,7 @@ scrapes in flight get ` + shutdownGrace.String() + ` to finish, and the exit cod
 	cmdutil.DurationVar(fl, &opts.WriteTimeout, "web.write-timeout", 0, "close a connection whose answer is not written within this of its request (0: --scrape-timeout + 10s), so a client that never reads frees its slot")
 	cmdutil.DurationVar(fl, &opts.IdleTimeout, "web.idle-timeout", 30*time.Second, "close a keep-alive connection idle for this long")
 	fl.BoolVar(&opts.Containers, "containers", true, "serve the containers of the Docker engine(s); --containers=false serves only targets")
-	fl.StringArrayVarP(&opts.Hosts, "host", "H", nil, "Docker engine: unix:///path, tcp://host:port (repeatable; default DOCKER_HOST, else the local socket)")
-	cmdutil.AddContextFlag(cmd, &opts.Context)
-	fl.BoolVarP(&opts.All, "all", "a", false, "include stopped containers (info, state, restarts)")
-	fl.StringArrayVarP(&opts.Filters, "filter", "f", nil, "name=REGEX, label=KEY[=VALUE] or status=STATE (repeatable, as for watch)")
+	opts.AddEngineFlags(cmd, "include stopped containers (info, state, restarts)")
 	fl.StringSliceVar(&opts.ContainerLabels, "container-labels", nil, "container labels to serve as container_label_<key> labels (comma-separated or repeatable)")
 	fl.IntVar(&opts.Concurrency, "concurrency", 64, "stats calls in flight per engine")
 	fl.StringArrayVar(&opts.Targets, "target", nil, "exporter to re-expose: URL, host:port or file (repeatable; added to the config file's targets)")
@@ -187,11 +181,9 @@ func (o *Options) validate() error {
 	if o.limits, o.bodyLimit, err = o.Limits.Resolve(); err != nil {
 		return err
 	}
-	f, err := containers.ParseFilter(o.Filters)
-	if err != nil {
-		return cmdutil.UsageError("%v", err)
+	if o.filter, err = o.Filter(); err != nil {
+		return err
 	}
-	o.filter = f
 	o.targets = append([]exposition.Target(nil), o.ConfigTargets...)
 	for _, arg := range o.Targets {
 		t, err := exposition.ParseTargetArg(arg)
@@ -233,7 +225,7 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 
 	var watchers []*containers.Watcher
 	if o.Containers {
-		engines, errs := f.Engines(ctx, o.Hosts, o.Context, o.Concurrency)
+		engines, errs := o.Connect(ctx, f, o.Concurrency)
 		defer func() {
 			for _, eng := range engines {
 				eng.Close()

@@ -24,11 +24,9 @@ type Options struct {
 	IO cmdutil.IOStreams
 	live.Flags
 
+	cmdutil.EngineFlags
+
 	Refs        []string
-	Hosts       []string
-	Context     string
-	All         bool
-	Filters     []string
 	NoStream    bool
 	NoTrunc     bool
 	Concurrency int
@@ -77,17 +75,13 @@ so CPU % and rates are real.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringArrayVarP(&opts.Hosts, "host", "H", nil, "Docker engine to watch: unix:///path, tcp://host:port (repeatable; default DOCKER_HOST, else the local socket)")
-	cmdutil.AddContextFlag(cmd, &opts.Context)
-	fl.BoolVarP(&opts.All, "all", "a", false, "include stopped containers")
-	fl.StringArrayVarP(&opts.Filters, "filter", "f", nil, "name=REGEX, label=KEY[=VALUE] or status=STATE (repeatable; same key OR'ed, different keys AND'ed)")
+	opts.AddEngineFlags(cmd, "include stopped containers")
 	opts.Flags.AddFlags(cmd, newTable(&cells{}, false).SortNames(), "name")
 	fl.BoolVar(&opts.NoStream, "no-stream", false, "same as --once, as in docker stats")
 	fl.BoolVar(&opts.NoTrunc, "no-trunc", false, "show full container IDs")
 	fl.IntVar(&opts.Concurrency, "concurrency", 64, "stats calls in flight per engine")
 	cmdutil.DurationVar(fl, &opts.Timeout, "timeout", 10*time.Second, "time limit for one round of stats calls to an engine")
 	opts.Out.AddOutputFlags(cmd, "table", output.AllShapes)
-	_ = cmd.RegisterFlagCompletionFunc("filter", cobra.FixedCompletions([]string{"name=", "label=", "status=running", "status=exited", "status=paused", "status=created", "status=restarting", "status=dead"}, cobra.ShellCompDirectiveNoFileComp|cobra.ShellCompDirectiveNoSpace))
 	return cmd
 }
 
@@ -105,9 +99,9 @@ func (o *Options) validate() error {
 	case o.Timeout <= 0:
 		return cmdutil.UsageError("--timeout must be positive")
 	}
-	f, err := ctr.ParseFilter(o.Filters)
+	f, err := o.Filter()
 	if err != nil {
-		return cmdutil.UsageError("%v", err)
+		return err
 	}
 	f.Refs = o.Refs
 	o.filter = f
@@ -252,7 +246,7 @@ var errNothingToWatch = errors.New("no such containers")
 // connect reaches every engine at once; the ones that fail are returned
 // as errors.
 func connect(ctx context.Context, f *cmdutil.Factory, o *Options) ([]*ctr.Watcher, []error) {
-	engines, errs := f.Engines(ctx, o.Hosts, o.Context, o.Concurrency)
+	engines, errs := o.Connect(ctx, f, o.Concurrency)
 	watchers := make([]*ctr.Watcher, len(engines))
 	for i, eng := range engines {
 		watchers[i] = ctr.NewWatcher(eng, ctr.WatchOptions{All: o.All, Filter: o.filter, Concurrency: o.Concurrency, Timeout: o.Timeout})
