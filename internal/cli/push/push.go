@@ -481,9 +481,10 @@ type encoding struct {
 }
 
 // round gathers the sources and encodes them for every sink. When every
-// sink can encode a family at a time (remote write), each target is
-// encoded as it is parsed and its model dropped at once; otherwise the
-// sources are gathered whole and each sink encodes them.
+// sink can encode a family at a time (remote write), each source is
+// encoded as it is read and its model dropped at once; otherwise the
+// sources are kept whole, in the order they were given, and each sink
+// encodes them.
 func (g *gatherer) round(ctx context.Context, sinks []push.Sink) ([]encoding, bool) {
 	streams := make([]push.StreamSink, 0, len(sinks))
 	for _, s := range sinks {
@@ -491,25 +492,26 @@ func (g *gatherer) round(ctx context.Context, sinks []push.Sink) ([]encoding, bo
 			streams = append(streams, ss)
 		}
 	}
+	streamed := len(streams) == len(sinks)
+	addTarget := len(g.targets)+len(g.watchers) > 1
 	out := make([]encoding, len(sinks))
-	if len(streams) < len(sinks) {
-		sources, gathered := g.gather(ctx)
-		for i, s := range sinks {
-			out[i].batches, out[i].err = s.Encode(sources)
-		}
-		return out, gathered
-	}
+	kept := make([]*exposition.Source, len(g.watchers)+len(g.targets))
 	var mu sync.Mutex
 	gathered := false
-	addTarget := len(g.targets)+len(g.watchers) > 1
-	// encode runs families through a stream per sink and keeps the
-	// batches when the source came through whole.
-	encode := func(target string, at time.Time, each func(emit func(*exposition.Family) error) error) {
-		sts := make([]push.Stream, len(streams))
-		for i, s := range streams {
-			sts[i] = s.NewStream(addTarget)
+	g.partial = false
+	g.each(ctx, func(i int, target string, at time.Time, read func(emit func(*exposition.Family) error) error) {
+		var sts []push.Stream
+		src := &exposition.Source{Target: target, Time: at}
+		if streamed {
+			for _, s := range streams {
+				sts = append(sts, s.NewStream(addTarget))
+			}
 		}
-		err := each(func(f *exposition.Family) error {
+		err := read(func(f *exposition.Family) error {
+			if !streamed {
+				src.Families = append(src.Families, *f) // an emitted family is the reader's
+				return nil
+			}
 			for _, st := range sts {
 				if err := st.Family(target, at, f); err != nil {
 					return err
@@ -525,13 +527,31 @@ func (g *gatherer) round(ctx context.Context, sinks []push.Sink) ([]encoding, bo
 			return
 		}
 		gathered = true
-		for i, st := range sts {
-			out[i].batches = append(out[i].batches, st.Batches()...)
+		kept[i] = src
+		for j, st := range sts {
+			out[j].batches = append(out[j].batches, st.Batches()...)
+		}
+	})
+	if !streamed {
+		var sources []exposition.Source
+		for _, src := range kept {
+			if src != nil {
+				sources = append(sources, *src)
+			}
+		}
+		for i, s := range sinks {
+			out[i].batches, out[i].err = s.Encode(sources)
 		}
 	}
-	g.partial = false
-	for _, w := range g.watchers {
-		encode("containers:"+w.Engine().Host, time.Now(), func(emit func(*exposition.Family) error) error {
+	return out, gathered
+}
+
+// each reads every source once, the containers of each engine then the
+// targets (--concurrency at once): visit gets the source's place, name
+// and time, and read, which hands each family to emit as it comes.
+func (g *gatherer) each(ctx context.Context, visit func(i int, target string, at time.Time, read func(emit func(*exposition.Family) error) error)) {
+	for i, w := range g.watchers {
+		visit(i, "containers:"+w.Engine().Host, time.Now(), func(emit func(*exposition.Family) error) error {
 			snap, err := w.Sample(ctx)
 			if err != nil {
 				return err
@@ -550,41 +570,13 @@ func (g *gatherer) round(ctx context.Context, sinks []push.Sink) ([]encoding, bo
 	for i := range g.targets {
 		t := &g.targets[i]
 		eg.Go(func() error {
-			encode(t.DisplayName(), time.Now(), func(emit func(*exposition.Family) error) error {
-				r := g.scraper.ScrapeStream(ctx, t, nil, emit)
-				return r.Err
+			visit(len(g.watchers)+i, t.DisplayName(), time.Now(), func(emit func(*exposition.Family) error) error {
+				return g.scraper.ScrapeStream(ctx, t, nil, emit).Err
 			})
 			return nil
 		})
 	}
-	_ = eg.Wait() // encode reports each failure
-	return out, gathered
-}
-
-// gather collects every source at once; false when nothing was gathered.
-func (g *gatherer) gather(ctx context.Context) ([]exposition.Source, bool) {
-	g.partial = false
-	var sources []exposition.Source
-	for _, w := range g.watchers {
-		snap, err := w.Sample(ctx)
-		if err != nil {
-			fmt.Fprintf(g.o.IO.ErrOut, "monctl: %v\n", err)
-			g.partial = true
-			continue
-		}
-		sources = append(sources, exposition.Source{Target: "containers:" + w.Engine().Host, Time: time.Now(), Families: containers.Families(snap.Containers, g.labels)})
-	}
-	if len(g.targets) > 0 {
-		for _, r := range g.scraper.ScrapeAll(ctx, g.targets, g.o.Concurrency) {
-			if r.Err != nil {
-				fmt.Fprintf(g.o.IO.ErrOut, "monctl: %v%s\n", r.Err, cmdutil.ScrapeHint(r.Err))
-				g.partial = true
-				continue
-			}
-			sources = append(sources, exposition.Source{Target: r.Target, Time: r.Start, Families: r.Families})
-		}
-	}
-	return sources, len(sources) > 0
+	_ = eg.Wait() // visit reports each failure
 }
 
 func (g *gatherer) close() {
