@@ -73,7 +73,7 @@ func (v *View[T]) Run(ctx context.Context, io cmdutil.IOStreams, loop func(ctx c
 	for {
 		select {
 		case fr := <-frames:
-			v.last = fr
+			v.Show(fr)
 		case k, ok := <-keys:
 			switch {
 			case !ok:
@@ -105,7 +105,8 @@ func (v *View[T]) Run(ctx context.Context, io cmdutil.IOStreams, loop func(ctx c
 	}
 }
 
-// Show sets the frame the next Lines draws.
+// Show sets the frame the next Lines draws (the view's loop calls it for
+// each frame; tests call it directly).
 func (v *View[T]) Show(fr *Frame[T]) {
 	v.last = fr
 	if v.sortKey == "" {
