@@ -157,6 +157,30 @@ func testWatchNumbersAgreeWithDockerStats(t *testing.T, e *testengine.Engine) {
 	})
 	time.Sleep(time.Second) // let the burner's CPU settle over a whole interval
 
+	// Both ways of reading the numbers, each against docker stats, then
+	// against each other.
+	bySource := map[string]map[string]ctr{}
+	for _, source := range []string{"cgroup", "api"} {
+		t.Run("stats-source-"+source, func(t *testing.T) { bySource[source] = agreeWithDockerStats(t, e, source) })
+	}
+	files, api := bySource["cgroup"], bySource["api"]
+	for _, name := range []string{"nums-sleeper", "nums-holder", "nums-writer"} {
+		f, a := files[name], api[name]
+		if f.MemoryLimit != a.MemoryLimit || f.BlkWrite != a.BlkWrite || f.NetRx != a.NetRx || f.PIDs != a.PIDs ||
+			math.Abs(f.MemoryUsed-a.MemoryUsed) > max(0.05*a.MemoryUsed, 512<<10) {
+			t.Errorf("%s: cgroup files and stats API disagree:\n%+v\n%+v", name, f, a)
+		}
+	}
+	if out, errOut, code := monctlOn(t, e, "watch", "containers", "--once", "-o", "wide", "--stats-source", "cgroup", "--filter", "name=^nums-s"); code != 0 ||
+		!regexp.MustCompile(`1 containers · stats from cgroup-v[12]\n`).MatchString(out) {
+		t.Errorf("-o wide does not say the numbers come from the cgroup files (exit %d, %s):\n%s", code, errOut, out)
+	}
+}
+
+// agreeWithDockerStats checks the nums- containers' numbers, read with
+// --stats-source source, against what they do and against docker stats,
+// and returns them.
+func agreeWithDockerStats(t *testing.T, e *testengine.Engine, source string) map[string]ctr {
 	// Both at once: monctl over one interval, docker stats over its own.
 	// The burner's CPU is judged against its own cgroup counter, read
 	// just before and just after monctl's interval: on a busy machine it
@@ -168,7 +192,7 @@ func testWatchNumbersAgreeWithDockerStats(t *testing.T, e *testengine.Engine) {
 		dockerOut, dockerErr = e.Docker("stats", "--no-stream", "--format", "{{json .}}")
 	})
 	before := cpuCounter(t, e, "nums-burner")
-	out, errOut, code := monctlOn(t, e, "watch", "containers", "--once", "-o", "json", "--filter", "name=^nums-")
+	out, errOut, code := monctlOn(t, e, "watch", "containers", "--once", "-o", "json", "--filter", "name=^nums-", "--stats-source", source)
 	after := cpuCounter(t, e, "nums-burner")
 	wg.Wait()
 	if code != 0 || dockerErr != nil {
@@ -262,6 +286,7 @@ func testWatchNumbersAgreeWithDockerStats(t *testing.T, e *testengine.Engine) {
 	if seen != 5 {
 		t.Errorf("docker stats showed %d of the 5 containers:\n%s", seen, dockerOut)
 	}
+	return m
 }
 
 // cpuReading is a container's CPU counter and when the engine read it.

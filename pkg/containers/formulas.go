@@ -1,6 +1,7 @@
 package containers
 
 import (
+	"math"
 	"strings"
 	"time"
 
@@ -45,6 +46,9 @@ func UsageOf(s *container.StatsResponse, osType string) Usage {
 		NumProcs:  s.NumProcs,
 		PIDs:      s.PidsStats.Current,
 		PIDsLimit: s.PidsStats.Limit,
+	}
+	if u.PIDsLimit == math.MaxUint64 {
+		u.PIDsLimit = 0 // cgroup v2's "max": no limit, as v1 says it
 	}
 	u.OnlineCPUs = s.CPUStats.OnlineCPUs
 	if u.OnlineCPUs == 0 {

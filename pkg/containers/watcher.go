@@ -31,6 +31,11 @@ type Container struct {
 	OOMKilled bool              `json:"oom_killed"`
 	Created   time.Time         `json:"created"`
 	StartedAt time.Time         `json:"started_at,omitzero"`
+
+	// For reading its numbers from the cgroup files: the main process
+	// and the network mode ("host" has no networks of its own).
+	pid     int
+	netMode string
 }
 
 // Running tells whether the container has processes whose stats mean
@@ -94,6 +99,11 @@ type Snapshot struct {
 	Host       string
 	Time       time.Time
 	Containers []Stats
+	// Source is where the numbers came from: "cgroup-v1" or "cgroup-v2"
+	// (the files of this host), "api" (the engine's stats endpoint), or
+	// both joined by "+" when some containers could not be read from
+	// the files.
+	Source string
 }
 
 // WatchOptions choose the containers and bound the work.
@@ -110,6 +120,8 @@ type WatchOptions struct {
 	// CPU % and rates of 0 until its second: for callers that only want
 	// the totals, such as an exporter, whose reader computes rates.
 	Totals bool
+	// Stats chooses where the numbers come from (default SourceAuto).
+	Stats StatsSource
 }
 
 // Watcher keeps the set of containers of one engine up to date by
@@ -118,6 +130,9 @@ type WatchOptions struct {
 type Watcher struct {
 	eng  *Engine
 	opts WatchOptions
+	// fs reads the cgroup files of a local engine's containers; nil asks
+	// the engine for every container.
+	fs *cgroupFS
 
 	// Owned by Sample. stop ends the event stream; nil means the set must
 	// be listed afresh (first call, or the engine went away).
@@ -133,18 +148,47 @@ type Watcher struct {
 type entry struct {
 	c    Container
 	prev *Usage
+	// cg is the container's cgroup, found again when its process changes;
+	// nil when it cannot be read from here.
+	cg *cgroupDirs
 }
 
-// NewWatcher watches eng. Close stops it.
-func NewWatcher(eng *Engine, opts WatchOptions) *Watcher {
+// NewWatcher watches eng. Close stops it. With SourceCgroup, an engine
+// whose containers' cgroup files cannot be read from here is a
+// *StatsSourceError.
+func NewWatcher(eng *Engine, opts WatchOptions) (*Watcher, error) {
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = 64
 	}
 	if opts.Timeout <= 0 {
 		opts.Timeout = 10 * time.Second
 	}
-	return &Watcher{eng: eng, opts: opts, known: map[string]*entry{}}
+	w := &Watcher{eng: eng, opts: opts, known: map[string]*entry{}}
+	if opts.Stats != SourceAPI {
+		fs, err := eng.localCgroups()
+		if err != nil && opts.Stats == SourceCgroup {
+			return nil, &StatsSourceError{Host: eng.Host, Err: err}
+		}
+		w.fs = fs
+	}
+	return w, nil
 }
+
+// StatsSourceError is a cgroup source asked for where there is none.
+type StatsSourceError struct {
+	Host string
+	Err  error
+}
+
+func (e *StatsSourceError) Error() string {
+	return fmt.Sprintf("cannot read the cgroup files of the containers of %s: %v", e.Host, e.Err)
+}
+
+func (e *StatsSourceError) Unwrap() error { return e.Err }
+
+// Source is where the numbers come from, as Snapshot.Source says of each
+// round: what the watcher will try first.
+func (w *Watcher) Source() string { return sourceOf(w.fs, nil) }
 
 // Engine is the engine being watched.
 func (w *Watcher) Engine() *Engine { return w.eng }
@@ -186,10 +230,22 @@ func (w *Watcher) Sample(parent context.Context) (Snapshot, error) {
 	samples := make([]*Usage, len(running))
 	gone := make([]bool, len(running))
 	failed := make([]error, len(running))
+	byFile := make([]bool, len(running))
+	fs, host := w.fs, hostCPU{}
+	if fs != nil {
+		var err error
+		if host, err = fs.systemCPU(); err != nil {
+			fs = nil // /proc went away under us: ask the engine this time
+		}
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(w.opts.Concurrency)
 	for i, e := range running {
 		g.Go(func() error {
+			if u, ok := e.readFiles(fs, host); ok {
+				samples[i], byFile[i] = &u, true
+				return nil
+			}
 			u, err := w.sampleOne(gctx, e.c.ID)
 			switch {
 			case err == nil:
@@ -219,7 +275,7 @@ func (w *Watcher) Sample(parent context.Context) (Snapshot, error) {
 		}
 	}
 
-	snap := Snapshot{Host: w.eng.Host, Time: time.Now()}
+	snap := Snapshot{Host: w.eng.Host, Time: time.Now(), Source: sourceOf(fs, byFile)}
 	for i, e := range running {
 		switch {
 		case gone[i]:
@@ -259,6 +315,39 @@ func (w *Watcher) Unmatched() []string {
 		}
 	}
 	return out
+}
+
+// readFiles reads a container's numbers from its cgroup files when fs is
+// set and they can be read; a container that just stopped or whose
+// process is not visible from here is left to the engine's stats API.
+func (e *entry) readFiles(fs *cgroupFS, host hostCPU) (Usage, bool) {
+	if fs == nil {
+		return Usage{}, false
+	}
+	if e.cg == nil || e.cg.proc != e.c.pid {
+		e.cg, _ = fs.resolve(&e.c)
+	}
+	if e.cg == nil {
+		return Usage{}, false
+	}
+	u, err := fs.sample(e.cg, host)
+	return u, err == nil
+}
+
+// sourceOf names where a round's numbers came from: the files when
+// there were no running containers to read.
+func sourceOf(fs *cgroupFS, byFile []bool) string {
+	if fs == nil {
+		return string(SourceAPI)
+	}
+	files, api := slices.Contains(byFile, true), slices.Contains(byFile, false)
+	switch {
+	case api && !files:
+		return string(SourceAPI)
+	case api:
+		return fs.Version() + "+" + string(SourceAPI)
+	}
+	return fs.Version()
 }
 
 func (w *Watcher) sampleOne(ctx context.Context, id string) (*Usage, error) {
@@ -475,6 +564,9 @@ func containerOf(r *container.InspectResponse) *Container {
 		return nil
 	}
 	c := &Container{ID: r.ID, Name: strings.TrimPrefix(r.Name, "/"), Restarts: r.RestartCount}
+	if r.HostConfig != nil {
+		c.netMode = string(r.HostConfig.NetworkMode)
+	}
 	c.Created, _ = time.Parse(time.RFC3339Nano, r.Created)
 	if r.Config != nil {
 		c.Image = r.Config.Image
@@ -483,6 +575,7 @@ func containerOf(r *container.InspectResponse) *Container {
 	if st := r.State; st != nil {
 		c.State = string(st.Status)
 		c.OOMKilled = st.OOMKilled
+		c.pid = st.Pid
 		if t, err := time.Parse(time.RFC3339Nano, st.StartedAt); err == nil && t.Year() > 1 {
 			c.StartedAt = t
 		}

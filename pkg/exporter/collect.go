@@ -1,6 +1,7 @@
 package exporter
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -39,6 +40,9 @@ type SourceResult struct {
 	// Dropped names the families left out because an earlier source
 	// serves the same name with another type.
 	Dropped []string
+	// StatsSource is where an engine's container numbers came from
+	// (containers.Snapshot.Source).
+	StatsSource string
 }
 
 // Collection is one round of gathering every source, ready to be served
@@ -197,7 +201,8 @@ func (e *Exporter) build(c *Collection) {
 func (e *Exporter) collectEngine(ctx context.Context, w *containers.Watcher) SourceResult {
 	start := time.Now()
 	snap, err := w.Sample(ctx)
-	r := SourceResult{Collector: CollectorContainers, Source: w.Engine().Host, Duration: time.Since(start), Err: err}
+	r := SourceResult{Collector: CollectorContainers, Source: w.Engine().Host, Duration: time.Since(start), Err: err,
+		StatsSource: cmp.Or(snap.Source, w.Source())}
 	if err == nil {
 		r.Families = containers.Families(snap.Containers, e.opts.ContainerLabels)
 	}

@@ -22,6 +22,11 @@ func selfFamilies(sources []SourceResult, static []exposition.Family) []expositi
 		Help: "Families of the target left out because another source serves the same name with another type."}
 	for _, s := range sources {
 		src := exposition.Labels{{Name: "collector", Value: s.Collector}, {Name: "source", Value: s.Source}}
+		if s.StatsSource != "" {
+			// Which way an engine's numbers were read: cgroup-v1,
+			// cgroup-v2 or api.
+			src = append(src, exposition.Label{Name: "stats_source", Value: s.StatsSource})
+		}
 		success.Metrics = append(success.Metrics, exposition.Metric{Labels: src, Value: boolValue(s.Err == nil)})
 		duration.Metrics = append(duration.Metrics, exposition.Metric{Labels: src, Value: s.Duration.Seconds()})
 		if s.Collector != CollectorTarget {

@@ -2,6 +2,7 @@ package cmdutil
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/spf13/cobra"
 
@@ -15,6 +16,9 @@ type EngineFlags struct {
 	Context string
 	All     bool
 	Filters []string
+	// Stats is where running containers' numbers come from (auto,
+	// cgroup, api).
+	Stats string
 }
 
 // AddEngineFlags registers the flags on cmd; allHelp says what --all adds
@@ -25,18 +29,47 @@ func (e *EngineFlags) AddEngineFlags(cmd *cobra.Command, allHelp string) {
 	fl.StringVar(&e.Context, "context", "", "docker context to reach the engine through (default DOCKER_CONTEXT, else the docker CLI's current context; DOCKER_HOST wins over both)")
 	fl.BoolVarP(&e.All, "all", "a", false, allHelp)
 	fl.StringArrayVarP(&e.Filters, "filter", "f", nil, "name=REGEX, label=KEY[=VALUE] or status=STATE (repeatable; same key OR'ed, different keys AND'ed)")
+	fl.StringVar(&e.Stats, "stats-source", string(containers.SourceAuto), "where running containers' numbers come from: auto (the cgroup files of a local engine's containers, else the engine's stats API), cgroup or api")
+	_ = cmd.RegisterFlagCompletionFunc("stats-source", cobra.FixedCompletions([]string{"auto", "cgroup", "api"}, cobra.ShellCompDirectiveNoFileComp))
 	// As in docker, a context and a host cannot both be given.
 	cmd.MarkFlagsMutuallyExclusive("context", "host")
 	_ = cmd.RegisterFlagCompletionFunc("filter", cobra.FixedCompletions([]string{"name=", "label=", "status=running", "status=exited", "status=paused", "status=created", "status=restarting", "status=dead"}, cobra.ShellCompDirectiveNoFileComp|cobra.ShellCompDirectiveNoSpace))
 }
 
-// Filter parses --filter; a bad one is a usage error.
-func (e *EngineFlags) Filter() (containers.Filter, error) {
+// Check refuses a bad --filter or --stats-source before any engine is
+// reached, and returns the parsed filter.
+func (e *EngineFlags) Check() (containers.Filter, error) {
+	if _, err := containers.ParseStatsSource(e.Stats); err != nil {
+		return containers.Filter{}, UsageError("--stats-source: %v", err)
+	}
 	f, err := containers.ParseFilter(e.Filters)
 	if err != nil {
 		return containers.Filter{}, UsageError("%v", err)
 	}
 	return f, nil
+}
+
+// Watchers watch each engine with opts and --stats-source. An engine
+// whose cgroup files cannot be read when --stats-source cgroup asks for
+// them is a failure, named.
+func (e *EngineFlags) Watchers(engines []*containers.Engine, opts containers.WatchOptions) ([]*containers.Watcher, error) {
+	src, err := containers.ParseStatsSource(e.Stats)
+	if err != nil {
+		return nil, UsageError("--stats-source: %v", err)
+	}
+	opts.Stats = src
+	ws := make([]*containers.Watcher, 0, len(engines))
+	for _, eng := range engines {
+		w, err := containers.NewWatcher(eng, opts)
+		if err != nil {
+			for _, w := range ws {
+				w.Close()
+			}
+			return nil, Failure(fmt.Errorf("--stats-source cgroup: %w (use --stats-source auto or api)", err))
+		}
+		ws = append(ws, w)
+	}
+	return ws, nil
 }
 
 // Connect reaches the engines the flags name through f, at most conns

@@ -454,7 +454,7 @@ func (o *Options) newGatherer(ctx context.Context, f *cmdutil.Factory) (*gathere
 		}
 	}
 	if o.Containers || len(o.Hosts) > 0 || o.Context != "" {
-		filter, err := o.Filter()
+		filter, err := o.Check()
 		if err != nil {
 			return nil, err
 		}
@@ -464,8 +464,9 @@ func (o *Options) newGatherer(ctx context.Context, f *cmdutil.Factory) (*gathere
 			g.close()
 			return nil, cmdutil.Failure(errors.Join(errs...))
 		}
-		for _, eng := range engines {
-			g.watchers = append(g.watchers, containers.NewWatcher(eng, containers.WatchOptions{All: o.All, Filter: filter, Concurrency: engineConcurrency, Totals: true}))
+		if g.watchers, err = o.Watchers(engines, containers.WatchOptions{All: o.All, Filter: filter, Concurrency: engineConcurrency, Totals: true}); err != nil {
+			g.close()
+			return nil, err
 		}
 	}
 	if len(g.targets) == 0 && len(g.watchers) == 0 && !strings.EqualFold(o.Method, "delete") {

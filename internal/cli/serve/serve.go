@@ -181,7 +181,7 @@ func (o *Options) validate() error {
 	if o.limits, o.bodyLimit, err = o.Limits.Resolve(); err != nil {
 		return err
 	}
-	if o.filter, err = o.Filter(); err != nil {
+	if o.filter, err = o.Check(); err != nil {
 		return err
 	}
 	o.targets = append([]exposition.Target(nil), o.ConfigTargets...)
@@ -236,11 +236,14 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 			// that cannot be reached now is a mistake to report.
 			return cmdutil.Failure(errors.Join(errs...))
 		}
-		for _, eng := range engines {
-			w := containers.NewWatcher(eng, containers.WatchOptions{All: o.All, Filter: o.filter, Concurrency: o.Concurrency, Totals: true})
+		var err error
+		if watchers, err = o.Watchers(engines, containers.WatchOptions{All: o.All, Filter: o.filter, Concurrency: o.Concurrency, Totals: true}); err != nil {
+			return err
+		}
+		for _, w := range watchers {
 			defer w.Close()
-			watchers = append(watchers, w)
-			logger.Info("Watching containers", "host", eng.Host, "engine", eng.ServerVersion, "api", eng.APIVersion)
+			eng := w.Engine()
+			logger.Info("Watching containers", "host", eng.Host, "engine", eng.ServerVersion, "api", eng.APIVersion, "stats_source", w.Source())
 		}
 	}
 

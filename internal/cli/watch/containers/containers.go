@@ -99,7 +99,7 @@ func (o *Options) validate() error {
 	case o.Timeout <= 0:
 		return cmdutil.UsageError("--timeout must be positive")
 	}
-	f, err := o.Filter()
+	f, err := o.Check()
 	if err != nil {
 		return err
 	}
@@ -165,7 +165,7 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 		}
 		fr.stats = o.table.Arrange(fr.stats, o.Sort, false, o.Top)
 		printed++
-		return p.Print(o.view(fr))
+		return p.Print(o.view(fr, p.Format == output.Wide))
 	})
 	switch {
 	case errors.Is(err, errNothingToWatch):
@@ -189,12 +189,17 @@ func (o *Options) loop(ctx context.Context, s *sampler, emit func(*frame) error)
 	return live.Loop(ctx, o.Interval, o.Count, s.sample, emit)
 }
 
-// view is one interval in every shape: a table after a time line, one
-// record per container, and monctl's container families.
-func (o *Options) view(fr *frame) output.View {
+// view is one interval in every shape: a table after a time line (which
+// says where the numbers came from in the wide one), one record per
+// container, and monctl's container families.
+func (o *Options) view(fr *frame, wide bool) output.View {
 	o.cells.setHistory(fr.history)
+	summary := fmt.Sprintf("%d containers", len(fr.stats))
+	if wide {
+		summary += " · stats from " + fr.sourcesText()
+	}
 	return output.View{
-		Title: live.TimeLine(fr.time, fmt.Sprintf("%d containers", len(fr.stats))),
+		Title: live.TimeLine(fr.time, summary),
 		Rows:  o.table.IntervalRows(fr.time, fr.stats),
 		Records: func() []any {
 			recs := make([]any, len(fr.stats))
@@ -227,8 +232,8 @@ func (o *Options) screenFrame(fr *frame) *live.Frame[ctr.Stats] {
 		mem += fr.stats[i].MemoryUsed
 	}
 	var engines []string
-	for _, e := range fr.engines {
-		engines = append(engines, fmt.Sprintf("%s (Docker %s, API %s)", e.Host, e.ServerVersion, e.APIVersion))
+	for i, e := range fr.engines {
+		engines = append(engines, fmt.Sprintf("%s (Docker %s, API %s, stats from %s)", e.Host, e.ServerVersion, e.APIVersion, fr.sources[i]))
 	}
 	o.cells.setHistory(fr.history)
 	lf := &live.Frame[ctr.Stats]{Items: fr.stats, Head: fmt.Sprintf("%s · %d containers · CPU %.1f%% · MEM %s · %s",
@@ -247,9 +252,12 @@ var errNothingToWatch = errors.New("no such containers")
 // as errors.
 func connect(ctx context.Context, f *cmdutil.Factory, o *Options) ([]*ctr.Watcher, []error) {
 	engines, errs := o.Connect(ctx, f, o.Concurrency)
-	watchers := make([]*ctr.Watcher, len(engines))
-	for i, eng := range engines {
-		watchers[i] = ctr.NewWatcher(eng, ctr.WatchOptions{All: o.All, Filter: o.filter, Concurrency: o.Concurrency, Timeout: o.Timeout})
+	watchers, err := o.Watchers(engines, ctr.WatchOptions{All: o.All, Filter: o.filter, Concurrency: o.Concurrency, Timeout: o.Timeout})
+	if err != nil {
+		for _, eng := range engines {
+			eng.Close()
+		}
+		return nil, append(errs, err)
 	}
 	return watchers, errs
 }

@@ -114,8 +114,9 @@ func render(t *testing.T, format output.Format, tmpl string) string {
 	}
 	for range 2 {
 		fr := &frame{time: time.Date(2026, 11, 21, 11, 30, 0, 0, time.UTC), stats: sampleStats(),
-			history: map[string][]float64{"unix:///run/docker.sock/" + strings.Repeat("a", 64): {0, 50, 100, 150.25}}}
-		if err := p.Print(o.view(fr)); err != nil {
+			history: map[string][]float64{"unix:///run/docker.sock/" + strings.Repeat("a", 64): {0, 50, 100, 150.25}},
+			engines: []*ctr.Engine{{Host: "unix:///run/docker.sock"}, {Host: "build"}}, sources: []string{"cgroup-v2", "api"}}
+		if err := p.Print(o.view(fr, format == output.Wide)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -134,7 +135,7 @@ func TestStreamFormats(t *testing.T) {
 		}
 	}
 	human := render(t, output.Wide, "")
-	for _, want := range []string{"150.25%", "32MiB / 1GiB", "1.5MB / 2kB", "img:api", "▁▃▆█", "500B/s / 0B/s"} {
+	for _, want := range []string{"4 containers · stats from unix:///run/docker.sock: cgroup-v2, build: api", "150.25%", "32MiB / 1GiB", "1.5MB / 2kB", "img:api", "▁▃▆█", "500B/s / 0B/s"} {
 		if !strings.Contains(human, want) {
 			t.Errorf("wide table for people lacks %q:\n%s", want, human)
 		}
@@ -195,13 +196,16 @@ func TestLiveViewFitsTheTerminal(t *testing.T) {
 		t.Errorf("before the first frame: %v", l)
 	}
 	eng := &ctr.Engine{Host: "unix:///run/docker.sock", ServerVersion: "29.0.1", APIVersion: "1.51"}
-	v.Show(o.screenFrame(&frame{time: time.Now(), stats: sampleStats(), engines: []*ctr.Engine{eng},
+	v.Show(o.screenFrame(&frame{time: time.Now(), stats: sampleStats(), engines: []*ctr.Engine{eng}, sources: []string{"cgroup-v1"},
 		down: []*ctr.EngineError{{Host: "tcp://b:2376", Err: context.DeadlineExceeded}}}))
 	for _, width := range []int{200, 100, 60} {
 		lines := v.Lines(width)
 		text := ""
 		for _, l := range lines {
 			text += l.Text + "\n"
+		}
+		if width == 200 && !strings.Contains(lines[0].Text, "(Docker 29.0.1, API 1.51, stats from cgroup-v1)") {
+			t.Errorf("the head does not say where the numbers come from: %s", lines[0].Text)
 		}
 		if !strings.Contains(lines[0].Text, "4 containers") || !strings.Contains(lines[0].Text, "CPU 163.2%") || !strings.Contains(text, "tcp://b:2376 is not answering") {
 			t.Errorf("width %d: header and engine state missing:\n%s", width, text)

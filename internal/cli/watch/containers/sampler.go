@@ -1,8 +1,10 @@
 package containers
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"time"
 
@@ -18,6 +20,7 @@ type frame struct {
 	down      []*ctr.EngineError
 	unmatched []string // container arguments that name nothing (first frame only)
 	engines   []*ctr.Engine
+	sources   []string             // where each engine's numbers came from (Snapshot.Source)
 	history   map[string][]float64 // host/id → recent CPU %, oldest first
 }
 
@@ -49,6 +52,7 @@ func (s *sampler) sample(ctx context.Context) *frame {
 	fr := &frame{time: time.Now()}
 	for i, w := range s.watchers {
 		fr.engines = append(fr.engines, w.Engine())
+		fr.sources = append(fr.sources, cmp.Or(snaps[i].Source, w.Source()))
 		var ee *ctr.EngineError
 		switch {
 		case errors.As(errs[i], &ee):
@@ -95,4 +99,17 @@ func (s *sampler) findUnmatched() []string {
 		}
 	}
 	return out
+}
+
+// sourcesText says where the numbers came from: the source, or each
+// engine's when there are several.
+func (fr *frame) sourcesText() string {
+	if len(fr.sources) == 1 {
+		return fr.sources[0]
+	}
+	parts := make([]string, len(fr.sources))
+	for i, src := range fr.sources {
+		parts[i] = fr.engines[i].Host + ": " + src
+	}
+	return strings.Join(parts, ", ")
 }
