@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/monctl/monctl/internal/cli/cmdutil"
 	"github.com/monctl/monctl/internal/output"
@@ -19,8 +20,13 @@ type Flags struct {
 	Once     bool
 	Sort     string
 	Top      int
+	// SnapshotInterval, when set, is the interval of a single snapshot
+	// (--once, --count 1) whose --interval was not given: a shorter
+	// window for the rates, so that one answer comes sooner.
+	SnapshotInterval time.Duration
 
 	sortNames []string
+	flags     *pflag.FlagSet
 }
 
 // AddFlags registers the flags on cmd; sortNames are the --sort values,
@@ -28,7 +34,12 @@ type Flags struct {
 func (f *Flags) AddFlags(cmd *cobra.Command, sortNames []string, def string) {
 	f.sortNames = sortNames
 	fl := cmd.Flags()
-	cmdutil.DurationVar(fl, &f.Interval, "interval", time.Second, "time between samples (5 means 5s)")
+	f.flags = fl
+	help := "time between samples (5 means 5s)"
+	if f.SnapshotInterval > 0 {
+		help += "; one snapshot (--once, --count 1) takes its rates over " + f.SnapshotInterval.String() + " unless given"
+	}
+	cmdutil.DurationVar(fl, &f.Interval, "interval", time.Second, help)
 	fl.IntVar(&f.Count, "count", 0, "stop after N snapshots (0: run until interrupted)")
 	fl.BoolVar(&f.Once, "once", false, "print one snapshot and exit (same as --count 1)")
 	fl.StringVar(&f.Sort, "sort", def, "sort by "+strings.Join(sortNames, "|")+" (numbers descending)")
@@ -43,6 +54,9 @@ func (f *Flags) Validate() error {
 			return cmdutil.UsageError("--once prints one snapshot; it cannot go with --count %d", f.Count)
 		}
 		f.Count = 1
+	}
+	if f.Count == 1 && f.SnapshotInterval > 0 && f.flags != nil && !f.flags.Changed("interval") {
+		f.Interval = f.SnapshotInterval
 	}
 	switch {
 	case f.Count < 0:

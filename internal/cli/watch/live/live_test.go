@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/spf13/cobra"
 )
 
 type item struct {
@@ -148,5 +150,31 @@ func TestSparklineAndHistory(t *testing.T) {
 	h.Keep(func(string) bool { return false })
 	if len(h.Snapshot()) != 0 {
 		t.Error("Keep did not forget")
+	}
+}
+
+// TestSnapshotInterval: one snapshot takes its rates over the verb's
+// snapshot interval, unless --interval was given; a stream keeps the
+// interval.
+func TestSnapshotInterval(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want time.Duration
+	}{
+		{[]string{"--once"}, 500 * time.Millisecond},
+		{[]string{"--count", "1"}, 500 * time.Millisecond},
+		{[]string{"--once", "--interval", "2"}, 2 * time.Second},
+		{[]string{"--count", "3"}, time.Second},
+		{nil, time.Second},
+	} {
+		f := &Flags{SnapshotInterval: 500 * time.Millisecond}
+		cmd := &cobra.Command{}
+		f.AddFlags(cmd, []string{"name"}, "name")
+		if err := cmd.ParseFlags(c.args); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Validate(); err != nil || f.Interval != c.want {
+			t.Errorf("%v: interval %v (%v), want %v", c.args, f.Interval, err, c.want)
+		}
 	}
 }
