@@ -15,41 +15,71 @@ import (
 	"github.com/monctl/monctl/internal/testengine"
 )
 
-// dockerConfig makes a docker CLI config directory with a context per
-// name → engine host, and current as the current context.
-func dockerConfig(t *testing.T, current string, contexts map[string]string) string {
+// testContext is a docker context's endpoint: a host, and for TLS the
+// files (ca.pem, cert.pem, key.pem) copied from a directory into the
+// context store, and whether to skip verifying the server.
+type testContext struct {
+	host     string
+	tlsFrom  string
+	tlsFiles []string
+	skip     bool
+}
+
+// dockerConfig makes a docker CLI config directory with the contexts,
+// laid out as 'docker context create' does, and current as the current
+// context.
+func dockerConfig(t *testing.T, current string, contexts map[string]testContext) string {
 	t.Helper()
 	dir := t.TempDir()
-	for name, host := range contexts {
-		sum := sha256.Sum256([]byte(name))
-		meta := filepath.Join(dir, "contexts", "meta", hex.EncodeToString(sum[:]))
-		if err := os.MkdirAll(meta, 0o700); err != nil {
+	write := func(path string, b []byte) {
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 			t.Fatal(err)
 		}
-		b, _ := json.Marshal(map[string]any{"Name": name, "Metadata": map[string]any{},
-			"Endpoints": map[string]any{"docker": map[string]any{"Host": host, "SkipTLSVerify": false}}})
-		if err := os.WriteFile(filepath.Join(meta, "meta.json"), b, 0o600); err != nil {
+		if err := os.WriteFile(path, b, 0o600); err != nil {
 			t.Fatal(err)
+		}
+	}
+	for name, c := range contexts {
+		sum := sha256.Sum256([]byte(name))
+		id := hex.EncodeToString(sum[:])
+		b, _ := json.Marshal(map[string]any{"Name": name, "Metadata": map[string]any{},
+			"Endpoints": map[string]any{"docker": map[string]any{"Host": c.host, "SkipTLSVerify": c.skip}}})
+		write(filepath.Join(dir, "contexts", "meta", id, "meta.json"), b)
+		for _, f := range c.tlsFiles {
+			b, err := os.ReadFile(filepath.Join(c.tlsFrom, f))
+			if err != nil {
+				t.Fatal(err)
+			}
+			write(filepath.Join(dir, "contexts", "tls", id, "docker", f), b)
 		}
 	}
 	b, _ := json.Marshal(map[string]string{"currentContext": current})
-	if err := os.WriteFile(filepath.Join(dir, "config.json"), b, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	write(filepath.Join(dir, "config.json"), b)
 	return dir
 }
 
 // TestWatchPicksTheDockerContext: engine selection as the docker CLI
 // makes it: --context, else DOCKER_CONTEXT, else the current context;
 // DOCKER_HOST wins over the last two; the host shown is the context's
-// name.
+// name. One context is a unix socket, the others the TLS port of the
+// second engine, with the context's certificates.
 func TestWatchPicksTheDockerContext(t *testing.T) {
 	old, recent := engines[0], engines[len(engines)-1]
 	runContainer(t, old, "ctx-old", nil, testengine.WorkloadImage)
 	runContainer(t, recent, "ctx-new", nil, testengine.WorkloadImage)
 	waitReady(t, old, "ctx-old")
 	waitReady(t, recent, "ctx-new")
-	cfg := dockerConfig(t, "new", map[string]string{"old": old.Host, "new": recent.Host})
+	if recent.TLSHost == "" {
+		t.Fatal("the second engine has no TLS port")
+	}
+	certs := recent.ClientCerts
+	cfg := dockerConfig(t, "new", map[string]testContext{
+		"old":    {host: old.Host},
+		"new":    {host: recent.TLSHost, tlsFrom: certs, tlsFiles: []string{"ca.pem", "cert.pem", "key.pem"}},
+		"skip":   {host: recent.TLSHost, tlsFrom: certs, tlsFiles: []string{"cert.pem", "key.pem"}, skip: true},
+		"noca":   {host: recent.TLSHost, tlsFrom: certs, tlsFiles: []string{"cert.pem", "key.pem"}},
+		"nocert": {host: recent.TLSHost, tlsFrom: certs, tlsFiles: []string{"ca.pem"}},
+	})
 
 	run := func(env []string, args ...string) (string, string, int) {
 		t.Helper()
@@ -75,7 +105,8 @@ func TestWatchPicksTheDockerContext(t *testing.T) {
 		args       []string
 		host, name string
 	}{
-		{"the current context", nil, nil, "new", "ctx-new"},
+		{"the current context (TLS)", nil, nil, "new", "ctx-new"},
+		{"SkipTLSVerify", nil, []string{"--context", "skip"}, "skip", "ctx-new"},
 		{"DOCKER_CONTEXT", []string{"DOCKER_CONTEXT=old"}, nil, "old", "ctx-old"},
 		{"--context over DOCKER_CONTEXT", []string{"DOCKER_CONTEXT=new"}, []string{"--context", "old"}, "old", "ctx-old"},
 		{"DOCKER_HOST over the current context", []string{"DOCKER_HOST=" + old.Host}, nil, old.Host, "ctx-old"},
@@ -99,5 +130,12 @@ func TestWatchPicksTheDockerContext(t *testing.T) {
 	}
 	if _, errOut, code := run(nil, "--context", "nope"); code != 1 || !strings.Contains(errOut, "no such docker context") {
 		t.Errorf("an unknown context: exit %d, %s", code, errOut)
+	}
+	// The server's certificate is not trusted without the context's CA;
+	// the engine refuses a client without a certificate.
+	for _, name := range []string{"noca", "nocert"} {
+		if _, errOut, code := run(nil, "--context", name); code != 1 || !strings.Contains(errOut, "context "+name) || !strings.Contains(errOut, "TLS") {
+			t.Errorf("context %s: exit %d, %s", name, code, errOut)
+		}
 	}
 }

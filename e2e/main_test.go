@@ -57,14 +57,14 @@ func TestMain(m *testing.M) {
 }
 
 // startEngines starts the sandboxed engines side by side (docs/architecture.md, Tests):
-// Debian's docker.io and Engine 29 built by 'make tools', each with the
-// test images.
+// Debian's docker.io and Engine 29 built by 'make tools' (also on a TLS
+// port of 127.0.0.1), each with the test images.
 func startEngines(dir string) ([]*testengine.Engine, error) {
 	opts := []testengine.Options{{Name: "20.10"}}
 	if toolsBin == "" {
 		return nil, fmt.Errorf("MONCTL_TOOLS_BIN is not set: run the e2e tests with 'make e2e'")
 	}
-	opts = append(opts, testengine.Options{Name: "29",
+	opts = append(opts, testengine.Options{Name: "29", TLS: true,
 		Dockerd: filepath.Join(toolsBin, "dockerd-29"), Runc: filepath.Join(toolsBin, "runc-1.5")})
 	var started []*testengine.Engine
 	for _, o := range opts {

@@ -32,9 +32,13 @@ type Engine struct {
 	Name string // "20.10", "29": for test names and reports
 	Dir  string
 	Host string // unix://Dir/docker.sock
-	args []string
-	cmd  *exec.Cmd
-	logs *os.File
+	// With Options.TLS: tcp://127.0.0.1:PORT, which takes clients with a
+	// certificate of the engine's CA, and the directory of that
+	// certificate, key and CA (as DOCKER_CERT_PATH has them).
+	TLSHost, ClientCerts string
+	args                 []string
+	cmd                  *exec.Cmd
+	logs                 *os.File
 }
 
 // Which engine to start: Debian's docker.io (dockerd on the PATH) when
@@ -45,6 +49,9 @@ type Options struct {
 	Name    string
 	Dockerd string
 	Runc    string
+	// TLS also serves the API on a loopback TCP port with TLS, client
+	// certificates verified (dockerd --tlsverify).
+	TLS bool
 }
 
 // Start starts dockerd with its state in dir and waits until it answers.
@@ -69,6 +76,19 @@ func Start(dir string, o Options) (*Engine, error) {
 			return nil, err
 		}
 		e.args = append(e.args, "--ip6tables=false", "--add-runtime", "runc15="+runc, "--default-runtime=runc15")
+	}
+	if o.TLS {
+		port, err := freeLoopbackPort()
+		if err != nil {
+			return nil, err
+		}
+		certs := filepath.Join(dir, "tls")
+		if err := tlsFiles(certs); err != nil {
+			return nil, err
+		}
+		e.TLSHost, e.ClientCerts = fmt.Sprintf("tcp://127.0.0.1:%d", port), certs
+		e.args = append(e.args, "--host", e.TLSHost, "--tlsverify", "--tlscacert", filepath.Join(certs, "ca.pem"),
+			"--tlscert", filepath.Join(certs, "server-cert.pem"), "--tlskey", filepath.Join(certs, "server-key.pem"))
 	}
 	logs, err := os.Create(filepath.Join(dir, "dockerd.log"))
 	if err != nil {

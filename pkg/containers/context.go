@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/docker/cli/cli/config"
@@ -103,6 +104,10 @@ func ConnectContext(ctx context.Context, name string, conns int) (*Engine, error
 		var ce *ConnectError
 		if errors.As(err, &ce) {
 			ce.Host = "context " + name + " (" + ep.Host + ")"
+			if strings.HasPrefix(ce.Cause, "TLS failure") {
+				// The certificates are the context's, not DOCKER_CERT_PATH's.
+				ce.Hint = "check the context's certificates and SkipTLSVerify: docker context inspect " + name
+			}
 		}
 		return nil, err
 	}
