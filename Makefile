@@ -41,18 +41,21 @@ demo: build $(TOOLS_BIN)/node_exporter docker-engine
 	$(GO) run ./scripts/demo -monctl bin/monctl -node-exporter $(TOOLS_BIN)/node_exporter
 
 ## docker-engine: Debian's docker.io (dockerd, containerd, runc, docker), tmux for
-## the live views,
-## and libseccomp-dev for building Engine 29's runc
+## the live views, libseccomp-dev for building Engine 29's runc, openssh
+## for ssh:// engines and podman for its Docker-compatible API. RUNLEVEL=1
+## keeps the packages from starting their services (sshd on 0.0.0.0:22,
+## the system dockerd): the tests start their own, on loopback only.
 docker-engine:
-	@if ! command -v dockerd >/dev/null || ! command -v docker >/dev/null || ! command -v tmux >/dev/null || ! pkg-config --exists libseccomp 2>/dev/null; then \
-		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq docker.io libseccomp-dev pkg-config tmux; \
+	@if ! command -v dockerd >/dev/null || ! command -v docker >/dev/null || ! command -v tmux >/dev/null || ! pkg-config --exists libseccomp 2>/dev/null || \
+		! test -x /usr/sbin/sshd || ! command -v ssh >/dev/null || ! command -v podman >/dev/null; then \
+		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 apt-get install -y -qq docker.io libseccomp-dev pkg-config tmux openssh-server openssh-client podman; \
 	fi
 
 ## sink-servers: Debian's Pushgateway, InfluxDB 1.x and VictoriaMetrics,
 ## which the push tests write to and read back from
 sink-servers:
 	@if ! command -v prometheus-pushgateway >/dev/null || ! command -v influxd >/dev/null || ! command -v victoria-metrics >/dev/null; then \
-		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq prometheus-pushgateway influxdb victoria-metrics; \
+		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 apt-get install -y -qq prometheus-pushgateway influxdb victoria-metrics; \
 	fi
 
 lint:

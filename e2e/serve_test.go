@@ -177,6 +177,27 @@ func promQuery(t *testing.T, base, query string) []float64 {
 	return out
 }
 
+// startPrometheus runs a real Prometheus that scrapes target (host:port)
+// every second as job monctl, and returns its URL.
+func startPrometheus(t *testing.T, target string) string {
+	t.Helper()
+	dir := t.TempDir()
+	promPort := freePort(t)
+	promCfg := filepath.Join(dir, "prometheus.yml")
+	os.WriteFile(promCfg, []byte(fmt.Sprintf(`global:
+  scrape_interval: 1s
+  scrape_timeout: 1s
+scrape_configs:
+  - job_name: monctl
+    static_configs:
+      - targets: ['%s']
+`, target)), 0o600)
+	promURL := fmt.Sprintf("http://127.0.0.1:%d", promPort)
+	start(t, promURL+"/-/ready", tool(t, "prometheus"), "--config.file", promCfg,
+		"--storage.tsdb.path", filepath.Join(dir, "data"), "--web.listen-address", fmt.Sprintf("127.0.0.1:%d", promPort))
+	return promURL
+}
+
 // TestServeWithPrometheus: a real Prometheus scrapes monctl serve, which
 // watches the sandboxed Engine 29 and re-exposes a real node_exporter and a
 // dead target.
@@ -194,26 +215,13 @@ func TestServeWithPrometheus(t *testing.T) {
 	deadTarget := fmt.Sprintf("127.0.0.1:%d", deadPort)
 	srv := startServe(t, []string{"DOCKER_HOST=" + e.Host}, "--config", cfg, "--target", deadTarget)
 
-	promPort := freePort(t)
-	promCfg := filepath.Join(dir, "prometheus.yml")
-	os.WriteFile(promCfg, []byte(fmt.Sprintf(`global:
-  scrape_interval: 1s
-  scrape_timeout: 1s
-scrape_configs:
-  - job_name: monctl
-    static_configs:
-      - targets: ['%s']
-`, srv.addr)), 0o600)
-	promURL := fmt.Sprintf("http://127.0.0.1:%d", promPort)
-	start(t, promURL+"/-/ready", tool(t, "prometheus"), "--config.file", promCfg,
-		"--storage.tsdb.path", filepath.Join(dir, "data"), "--web.listen-address", fmt.Sprintf("127.0.0.1:%d", promPort))
-
+	promURL := startPrometheus(t, srv.addr)
 	checks := []struct{ what, query string }{
 		{"monctl is up", `up{job="monctl"} == 1`},
 		{"burner burns a CPU", `rate(monctl_container_cpu_usage_seconds_total{name="burner"}[30s]) > 0.5`},
 		{"a node_exporter family carries its target", `count(node_cpu_seconds_total{target="node"}) > 0`},
 		{"the dead target is down", fmt.Sprintf(`monctl_target_up{target="http://%s/metrics"} == 0`, deadTarget)},
-		{"the engine's collector succeeds", `monctl_collector_success{collector="containers"} == 1`},
+		{"the engine's collector succeeds from the cgroup files", `monctl_collector_success{collector="containers",stats_source=~"cgroup-v[12]"} == 1`},
 	}
 	for _, c := range checks {
 		waitFor(t, c.what+" ("+c.query+")", 60*time.Second, func() bool { return len(promQuery(t, promURL, c.query)) > 0 })

@@ -13,12 +13,14 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
+	"github.com/docker/cli/cli/connhelper"
 	"github.com/docker/docker/api/types/versions"
 	"github.com/docker/docker/client"
 )
@@ -34,8 +36,16 @@ type Engine struct {
 	OSType        string
 	APIVersion    string
 	ServerVersion string
-	cli           *client.Client
+	// Product is Docker or Podman (its Docker-compatible API).
+	Product string
+	cli     *client.Client
 }
+
+// The engines monctl knows apart.
+const (
+	Docker = "Docker"
+	Podman = "Podman"
+)
 
 // Connect opens a client the way the docker CLI does: DOCKER_HOST,
 // DOCKER_TLS_VERIFY, DOCKER_CERT_PATH and DOCKER_API_VERSION, with host
@@ -49,12 +59,25 @@ func Connect(ctx context.Context, host string, conns int) (*Engine, error) {
 	// before it does, and the host is then applied to it in any case.
 	host = hostOrDefault(host)
 	tr := &http.Transport{MaxIdleConns: conns, MaxIdleConnsPerHost: conns, IdleConnTimeout: 90 * time.Second}
-	cli, err := client.NewClientWithOpts(client.WithHTTPClient(&http.Client{Transport: tr}),
-		client.FromEnv, client.WithHost(host), client.WithAPIVersionNegotiation())
+	opts := []client.Opt{client.WithHTTPClient(&http.Client{Transport: tr}), client.FromEnv, client.WithHost(host), client.WithAPIVersionNegotiation()}
+	// ssh://[user@]host[:port][/socket] runs the system ssh and 'docker
+	// system dial-stdio' on the far side, through the docker CLI's own
+	// helper, as docker -H ssh://... does.
+	helper, err := connhelper.GetConnectionHelper(host)
+	if err != nil {
+		return nil, &ConnectError{Host: host, Cause: err.Error(), Hint: "write it as ssh://[user@]host[:port]", Err: err}
+	}
+	if helper != nil {
+		opts = append(opts, client.WithHost(helper.Host), client.WithDialContext(helper.Dialer))
+	}
+	cli, err := client.NewClientWithOpts(opts...)
 	if err != nil {
 		return nil, &ConnectError{Host: host, Cause: err.Error(), Hint: "check DOCKER_HOST and DOCKER_CERT_PATH", Err: err}
 	}
 	e := &Engine{Host: cli.DaemonHost(), cli: cli}
+	if helper != nil {
+		e.Host = host // not the helper's placeholder URL
+	}
 	if err := e.handshake(ctx); err != nil {
 		cli.Close()
 		return nil, err
@@ -100,6 +123,26 @@ func hostOrDefault(host string) string {
 	if h := os.Getenv("DOCKER_HOST"); h != "" {
 		return h
 	}
+	return defaultHost(os.Getenv("XDG_RUNTIME_DIR"), func(path string) bool {
+		fi, err := os.Stat(path)
+		return err == nil && fi.Mode()&os.ModeSocket != 0
+	})
+}
+
+// defaultHost is Docker's socket when it is there, else Podman's, found
+// as podman-docker's shim finds it: the user's (rootless) under
+// XDG_RUNTIME_DIR first, then the system's; with neither, Docker's, for
+// the error to name.
+func defaultHost(xdgRuntimeDir string, isSocket func(string) bool) string {
+	candidates := []string{strings.TrimPrefix(client.DefaultDockerHost, "unix://")}
+	if xdgRuntimeDir != "" {
+		candidates = append(candidates, filepath.Join(xdgRuntimeDir, "podman", "podman.sock"))
+	}
+	for _, path := range append(candidates, "/run/podman/podman.sock") {
+		if isSocket(path) {
+			return "unix://" + path
+		}
+	}
 	return client.DefaultDockerHost
 }
 
@@ -114,15 +157,22 @@ func (e *Engine) handshake(ctx context.Context) error {
 	}
 	e.cli.NegotiateAPIVersionPing(ping)
 	e.APIVersion = e.cli.ClientVersion()
-	if versions.LessThan(e.APIVersion, MinAPIVersion) {
-		return &ConnectError{Host: e.Host, Cause: fmt.Sprintf("API too old: the engine speaks API %s", e.APIVersion),
-			Hint: "monctl needs API " + MinAPIVersion + " (Docker 20.10) or later; upgrade the engine"}
-	}
+	// The version call works at any API version, and says which engine
+	// this is, for the hint below and for Podman's stats.
 	v, err := e.cli.ServerVersion(ctx)
 	if err != nil {
 		return e.diagnose(ctx, err)
 	}
-	e.OSType, e.ServerVersion = v.Os, v.Version
+	e.OSType, e.ServerVersion, e.Product = v.Os, v.Version, Docker
+	for _, c := range v.Components {
+		if c.Name == "Podman Engine" {
+			e.Product, e.ServerVersion = Podman, c.Version
+		}
+	}
+	if versions.LessThan(e.APIVersion, MinAPIVersion) {
+		return &ConnectError{Host: e.Host, Cause: fmt.Sprintf("API too old: %s %s speaks API %s", e.Product, e.ServerVersion, e.APIVersion),
+			Hint: "monctl needs API " + MinAPIVersion + " or later: upgrade to Docker 20.10 or Podman 4.0 or later"}
+	}
 	return nil
 }
 
@@ -149,6 +199,11 @@ func (e *ConnectError) Unwrap() error { return e.Err }
 // cause is found by dialling the address once more ourselves.
 func (e *Engine) diagnose(ctx context.Context, callErr error) error {
 	ce := &ConnectError{Host: e.Host, Err: callErr}
+	if strings.HasPrefix(e.Host, "ssh://") {
+		// The error holds what ssh or the far side's docker said.
+		ce.Cause, ce.Hint = innermost(callErr), "check that 'ssh HOST docker system dial-stdio' works from this shell (keys, known_hosts, docker on the far side's PATH)"
+		return ce
+	}
 	u, err := client.ParseHostURL(e.Host)
 	if err != nil {
 		ce.Cause, ce.Hint = err.Error(), "set DOCKER_HOST to unix:///path/to/docker.sock or tcp://host:port"

@@ -19,6 +19,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -35,9 +36,11 @@ func fakeEngine(t *testing.T, apiVersion string, routes map[string]http.HandlerF
 		w.Header().Set("OSType", "linux")
 		w.Write([]byte("OK"))
 	})
-	mux.HandleFunc("/version", func(w http.ResponseWriter, r *http.Request) {
-		w.Write([]byte(`{"Version":"fake","ApiVersion":"` + apiVersion + `","Os":"linux"}`))
-	})
+	if routes["/version"] == nil {
+		mux.HandleFunc("/version", func(w http.ResponseWriter, r *http.Request) {
+			w.Write([]byte(`{"Version":"fake","ApiVersion":"` + apiVersion + `","Os":"linux"}`))
+		})
+	}
 	for p, h := range routes {
 		mux.HandleFunc(p, h)
 	}
@@ -79,6 +82,12 @@ func TestConnectErrorsSayWhy(t *testing.T) {
 		t.Errorf("closed port: %v", ce)
 	}
 
+	podman3 := fakeEngine(t, "1.40", map[string]http.HandlerFunc{"/version": func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(`{"Version":"3.4.4","ApiVersion":"1.40","Os":"linux","Components":[{"Name":"Podman Engine","Version":"3.4.4"}]}`))
+	}})
+	if ce := connectErr(t, podman3); !strings.Contains(ce.Cause, "Podman 3.4.4 speaks API 1.40") || !strings.Contains(ce.Hint, "Podman 4.0") {
+		t.Errorf("Podman 3: %v", ce)
+	}
 	old := fakeEngine(t, "1.40", nil)
 	if ce := connectErr(t, old); !strings.Contains(ce.Cause, "API too old") || !strings.Contains(ce.Hint, "1.41") {
 		t.Errorf("old engine: %v", ce)
@@ -200,5 +209,26 @@ func TestSampleDropsContainersRemovedBeforeTheirStats(t *testing.T) {
 	// 5e8 ns of CPU per 2e9 ns of system time on 2 CPUs: 50%.
 	if c.Name != "kept" || c.CPUPercent != 50 || c.MemoryPercent != 10 || c.Image != "img" {
 		t.Errorf("got %+v", c)
+	}
+}
+
+// TestDefaultHostFindsPodman: with nothing configured, Docker's socket,
+// else the user's Podman socket, else the system's.
+func TestDefaultHostFindsPodman(t *testing.T) {
+	for _, c := range []struct {
+		sockets []string
+		xdg     string
+		want    string
+	}{
+		{[]string{"/var/run/docker.sock", "/run/podman/podman.sock"}, "/run/user/1000", "unix:///var/run/docker.sock"},
+		{[]string{"/run/user/1000/podman/podman.sock", "/run/podman/podman.sock"}, "/run/user/1000", "unix:///run/user/1000/podman/podman.sock"},
+		{[]string{"/run/podman/podman.sock"}, "/run/user/1000", "unix:///run/podman/podman.sock"},
+		{[]string{"/run/user/1000/podman/podman.sock"}, "", "unix:///var/run/docker.sock"},
+		{nil, "/run/user/1000", "unix:///var/run/docker.sock"},
+	} {
+		got := defaultHost(c.xdg, func(p string) bool { return slices.Contains(c.sockets, p) })
+		if got != c.want {
+			t.Errorf("sockets %v, XDG_RUNTIME_DIR %q: %s, want %s", c.sockets, c.xdg, got, c.want)
+		}
 	}
 }

@@ -16,6 +16,11 @@ type Usage struct {
 	// Windows is true for a Windows container: CPU is then in 100 ns
 	// units over NumProcs processors, and there is no memory limit.
 	Windows bool `json:"windows,omitempty"`
+	// WallClock is true when the engine's system CPU time is not
+	// dockerd's (all CPUs' time, idle included): Podman's is the time
+	// the host's processes used, which would inflate the docker
+	// formula. CPU % is then taken over the time between the reads.
+	WallClock bool `json:"wall_clock,omitempty"`
 
 	CPUTotal   uint64 `json:"cpu_total"`  // ns (Linux), 100 ns (Windows)
 	SystemCPU  uint64 `json:"system_cpu"` // ns, all CPUs of the host (Linux)
@@ -121,6 +126,15 @@ func CPUPercent(prev, u Usage) float64 {
 		return 0
 	}
 	used := float64(u.CPUTotal - prev.CPUTotal)
+	if u.WallClock {
+		// dockerd's system time stands for the wall clock times the CPUs,
+		// which the docker formula multiplies back out.
+		wall := float64(u.Read.Sub(prev.Read).Nanoseconds())
+		if wall <= 0 {
+			return 0
+		}
+		return used / wall * 100
+	}
 	if u.Windows {
 		// 100 ns intervals the processors had between the two reads.
 		possible := float64(u.Read.Sub(prev.Read).Nanoseconds()) / 100 * float64(u.NumProcs)

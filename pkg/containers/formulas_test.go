@@ -121,3 +121,18 @@ func TestZeroLimitsAndOldEngines(t *testing.T) {
 		t.Errorf("used %d, %v%%, %d CPUs; want 100, 0%%, 3", u.MemUsed, u.MemPercent(), u.OnlineCPUs)
 	}
 }
+
+// TestPodmanCPUOverTheWallClock: Podman's system_cpu_usage is the CPU
+// time the host's processes used, not all of it; with the host half busy
+// the docker formula would say 200% for one busy core (and 0% on cgroup
+// v2, where Podman sends no online_cpus). Over the wall clock it is 100%.
+func TestPodmanCPUOverTheWallClock(t *testing.T) {
+	t0 := time.Date(2026, 11, 22, 7, 0, 0, 0, time.UTC)
+	prev := Usage{Read: t0, CPUTotal: 1e9, SystemCPU: 10e9, OnlineCPUs: 2, WallClock: true}
+	cur := Usage{Read: t0.Add(2 * time.Second), CPUTotal: 3e9, SystemCPU: 12e9, WallClock: true}
+	near(t, "Podman CPU %", CPUPercent(prev, cur), 100)
+	cur.Read = t0
+	if got := CPUPercent(prev, cur); got != 0 {
+		t.Errorf("CPU %% over no time = %v, want 0", got)
+	}
+}

@@ -364,6 +364,7 @@ func (w *Watcher) sampleOne(ctx context.Context, id string) (*Usage, error) {
 		return nil, fmt.Errorf("stats of %s: container is not running", id)
 	}
 	u := UsageOf(&s, w.eng.OSType)
+	u.WallClock = w.eng.Product == Podman
 	return &u, nil
 }
 

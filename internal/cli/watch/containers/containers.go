@@ -242,7 +242,7 @@ func (o *Options) screenFrame(fr *frame) *live.Frame[ctr.Stats] {
 	}
 	var engines []string
 	for i, e := range fr.engines {
-		engines = append(engines, fmt.Sprintf("%s (Docker %s, API %s, stats from %s)", e.Host, e.ServerVersion, e.APIVersion, fr.sources[i]))
+		engines = append(engines, fmt.Sprintf("%s (%s %s, API %s, stats from %s)", e.Host, e.Product, e.ServerVersion, e.APIVersion, fr.sources[i]))
 	}
 	o.cells.setHistory(fr.history)
 	lf := &live.Frame[ctr.Stats]{Items: fr.stats, Head: fmt.Sprintf("%s · %d containers · CPU %.1f%% · MEM %s · %s",

@@ -195,7 +195,7 @@ func TestLiveViewFitsTheTerminal(t *testing.T) {
 	if l := v.Lines(80); len(l) != 1 || !strings.Contains(l[0].Text, "first samples") {
 		t.Errorf("before the first frame: %v", l)
 	}
-	eng := &ctr.Engine{Host: "unix:///run/docker.sock", ServerVersion: "29.0.1", APIVersion: "1.51"}
+	eng := &ctr.Engine{Host: "unix:///run/docker.sock", Product: ctr.Docker, ServerVersion: "29.0.1", APIVersion: "1.51"}
 	v.Show(o.screenFrame(&frame{time: time.Now(), stats: sampleStats(), engines: []*ctr.Engine{eng}, sources: []string{"cgroup-v1"},
 		down: []*ctr.EngineError{{Host: "tcp://b:2376", Err: context.DeadlineExceeded}}}))
 	for _, width := range []int{200, 100, 60} {
