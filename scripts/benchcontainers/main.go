@@ -1,11 +1,14 @@
 // Command benchcontainers measures 'monctl watch containers' next to
-// 'docker stats' on a sandboxed Docker engine of its own (make bench):
+// 'docker stats' on a sandboxed Docker engine of its own (make bench), with
+// monctl reading the cgroup files (--stats-source cgroup) and the engine's
+// stats API (--stats-source api):
 //
 //  1. wall time of 'monctl watch containers --once -o json' next to
-//     'docker stats --no-stream', with -small running containers;
+//     'docker stats --no-stream', with -large running containers;
 //  2. CPU seconds spent by the client plus the engine (dockerd, containerd
-//     and its shims) over -duration of watching -large containers, monctl
-//     next to 'docker stats' streaming.
+//     and its shims) over -duration of 'monctl watch containers -o jsonl
+//     --interval 1s' next to 'docker stats' streaming, with -large running
+//     containers, then (Engine 29) with -huge, to see how the cost grows.
 //
 // Both on Debian's engine 20.10 and on Engine 29 (-dockerd29, -runc), where
 // docs/architecture.md (Tests) says how the engines are sandboxed.
@@ -34,8 +37,8 @@ import (
 
 func main() {
 	monctl := flag.String("monctl", "bin/monctl", "the monctl binary")
-	small := flag.Int("small", 20, "running containers for the one-snapshot comparison")
-	large := flag.Int("large", 50, "running containers for the CPU comparison")
+	large := flag.Int("large", 50, "running containers")
+	huge := flag.Int("huge", 200, "running containers for the second CPU comparison, on Engine 29 (0: none)")
 	runs := flag.Int("runs", 5, "runs of each one-snapshot command (interleaved)")
 	duration := flag.Duration("duration", 60*time.Second, "how long each client watches for the CPU comparison")
 	dockerd29 := flag.String("dockerd29", "", "Engine 29's dockerd (make tools)")
@@ -44,10 +47,14 @@ func main() {
 	flag.Parse()
 	monctlPath, err := filepath.Abs(*monctl)
 	if err == nil && *only != "29" {
-		err = run(monctlPath, testengine.Options{Name: "20.10"}, *small, *large, *runs, *duration)
+		err = run(monctlPath, testengine.Options{Name: "20.10"}, []int{*large}, *runs, *duration)
 	}
 	if err == nil && *dockerd29 != "" && *only != "20.10" {
-		err = run(monctlPath, testengine.Options{Name: "29", Dockerd: *dockerd29, Runc: *runc}, *small, *large, *runs, *duration)
+		sizes := []int{*large}
+		if *huge > *large {
+			sizes = append(sizes, *huge)
+		}
+		err = run(monctlPath, testengine.Options{Name: "29", Dockerd: *dockerd29, Runc: *runc}, sizes, *runs, *duration)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "benchcontainers:", err)
@@ -55,7 +62,10 @@ func main() {
 	}
 }
 
-func run(monctl string, opts testengine.Options, small, large, runs int, duration time.Duration) error {
+// sources are monctl's two ways of reading a container's numbers.
+var sources = []string{"cgroup", "api"}
+
+func run(monctl string, opts testengine.Options, sizes []int, runs int, duration time.Duration) error {
 	eng, stop, err := testengine.StartInTemp(opts, "./e2e/workload")
 	if err != nil {
 		return err
@@ -65,44 +75,72 @@ func run(monctl string, opts testengine.Options, small, large, runs int, duratio
 	version, _ := eng.Docker("version", "--format", "engine {{.Server.Version}} (API {{.Server.APIVersion}}), docker CLI {{.Client.Version}}")
 	fmt.Printf("\n# Engine %s: sandboxed %s", opts.Name, version)
 
-	if err := startSleepers(eng, 0, small); err != nil {
-		return err
+	running := 0
+	for i, n := range sizes {
+		if err := startSleepers(eng, running, n); err != nil {
+			return err
+		}
+		running = n
+		if i == 0 {
+			if err := snapshot(monctl, n, runs); err != nil {
+				return err
+			}
+		}
+		if err := cpuTable(eng, monctl, n, duration); err != nil {
+			return err
+		}
 	}
-	fmt.Printf("\n### One snapshot, %d running containers (median of %d, interleaved)\n\n", small, runs)
-	var mine, theirs []time.Duration
+	return nil
+}
+
+// snapshot times one snapshot of n running containers, each way.
+func snapshot(monctl string, n, runs int) error {
+	fmt.Printf("\n### One snapshot, %d running containers (median of %d, interleaved)\n\n", n, runs)
+	walls := map[string][]time.Duration{}
 	for range runs {
-		d, out, err := timed(monctl, "watch", "containers", "--once", "-o", "json")
+		for _, src := range sources {
+			d, out, err := timed(monctl, "watch", "containers", "--once", "-o", "json", "--stats-source", src)
+			if err != nil {
+				return err
+			}
+			var recs []json.RawMessage
+			if err := json.Unmarshal(out, &recs); err != nil || len(recs) != n {
+				return fmt.Errorf("monctl showed %d containers, want %d (%v)", len(recs), n, err)
+			}
+			walls[src] = append(walls[src], d)
+		}
+		d, _, err := timed("docker", "stats", "--no-stream")
 		if err != nil {
 			return err
 		}
-		var recs []json.RawMessage
-		if err := json.Unmarshal(out, &recs); err != nil || len(recs) != small {
-			return fmt.Errorf("monctl showed %d containers, want %d (%v)", len(recs), small, err)
-		}
-		mine = append(mine, d)
-		if d, _, err = timed("docker", "stats", "--no-stream"); err != nil {
-			return err
-		}
-		theirs = append(theirs, d)
+		walls["docker"] = append(walls["docker"], d)
 	}
-	m, t := median(mine), median(theirs)
+	base := median(walls["docker"])
 	fmt.Println("| command | wall | vs docker stats |\n|---|---|---|")
-	fmt.Printf("| `monctl watch containers --once -o json` | %.3f s | %.2f× |\n", m.Seconds(), m.Seconds()/t.Seconds())
-	fmt.Printf("| `docker stats --no-stream` | %.3f s | 1.00× |\n", t.Seconds())
-
-	if err := startSleepers(eng, small, large); err != nil {
-		return err
+	for _, src := range sources {
+		m := median(walls[src])
+		fmt.Printf("| `monctl watch containers --once -o json --stats-source %s` | %.3f s | %.2f× |\n", src, m.Seconds(), m.Seconds()/base.Seconds())
 	}
-	fmt.Printf("\n### CPU seconds over %v of watching %d running containers\n\n", duration, large)
-	fmt.Println("| client | client CPU | engine CPU: dockerd + containerd + shims | total | vs docker stats |\n|---|---|---|---|---|")
+	fmt.Printf("| `docker stats --no-stream` | %.3f s | 1.00× |\n", base.Seconds())
+	return nil
+}
+
+// cpuTable measures each client watching n running containers for d.
+func cpuTable(eng *testengine.Engine, monctl string, n int, d time.Duration) error {
+	fmt.Printf("\n### CPU seconds over %v of watching %d running containers\n\n", d, n)
+	fmt.Println("| client | client CPU | engine CPU: dockerd + containerd + shims | total | per container | vs docker stats |\n|---|---|---|---|---|---|")
 	type result struct {
 		name           string
 		client, engine float64
 		parts          map[string]float64
 	}
 	var results []result
-	for _, c := range [][]string{{monctl, "watch", "containers", "-o", "json"}, {"docker", "stats"}} {
-		client, parts, err := cpuOver(eng.Dir, duration, c)
+	clients := [][]string{}
+	for _, src := range sources {
+		clients = append(clients, []string{monctl, "watch", "containers", "-o", "jsonl", "--interval", "1s", "--stats-source", src})
+	}
+	for _, c := range append(clients, []string{"docker", "stats"}) {
+		client, parts, err := cpuOver(eng.Dir, d, c)
 		if err != nil {
 			return err
 		}
@@ -111,8 +149,9 @@ func run(monctl string, opts testengine.Options, small, large, runs int, duratio
 	}
 	base := results[len(results)-1]
 	for _, r := range results {
-		fmt.Printf("| `%s` | %.2f s | %.2f s = %.2f + %.2f + %.2f | %.2f s | %.2f× |\n", r.name, r.client, r.engine,
-			r.parts["dockerd"], r.parts["containerd"], r.parts["shims"], r.client+r.engine, (r.client+r.engine)/(base.client+base.engine))
+		total := r.client + r.engine
+		fmt.Printf("| `%s` | %.2f s | %.2f s = %.2f + %.2f + %.2f | %.2f s | %.1f ms | %.3f× |\n", r.name, r.client, r.engine,
+			r.parts["dockerd"], r.parts["containerd"], r.parts["shims"], total, total/float64(n)*1000, total/(base.client+base.engine))
 	}
 	return nil
 }
