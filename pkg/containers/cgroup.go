@@ -9,13 +9,14 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/client"
+	"golang.org/x/sys/unix"
 )
 
 // StatsSource is where a watcher reads a running container's numbers.
@@ -54,12 +55,15 @@ type cgroupFS struct {
 	// memTotal is the host's memory, which dockerd reports as the limit
 	// of a container that has none.
 	memTotal uint64
+	// bufs are the buffers of read, one per file being read at once.
+	bufs sync.Pool
 }
 
 // openCgroupFS checks that the cgroup files and /proc of this host can
 // be read, and which hierarchy is in use.
 func openCgroupFS(root, proc string) (*cgroupFS, error) {
 	fs := &cgroupFS{root: root, proc: proc}
+	fs.bufs.New = func() any { b := make([]byte, 0, 4096); return &b }
 	if _, err := os.Stat(filepath.Join(root, "cgroup.controllers")); err == nil {
 		fs.v2 = true
 	} else if _, err := os.Stat(filepath.Join(root, "cpuacct")); err != nil {
@@ -104,7 +108,13 @@ func (e *Engine) localCgroups() (*cgroupFS, error) {
 type cgroupDirs struct {
 	proc                     int // the container's main process
 	cpu, memory, blkio, pids string
-	netHost                  bool
+	// noNet: in the host's network or none, dockerd reports no networks.
+	noNet bool
+	// Read when the container is (re)inspected: limits change only with
+	// 'docker update', which sends an event that inspects it again; and
+	// whether the kernel has CFQ's blkio files, which it does or not.
+	memLimit, pidsLimit uint64
+	cfq                 bool
 }
 
 // errNotLocal is a container whose cgroup cannot be found from here: its
@@ -124,7 +134,7 @@ func (fs *cgroupFS) resolve(c *Container) (*cgroupDirs, error) {
 	if err != nil {
 		return nil, errNotLocal
 	}
-	d := &cgroupDirs{proc: c.pid, netHost: c.netMode == "host"}
+	d := &cgroupDirs{proc: c.pid, noNet: c.netMode == "host" || c.netMode == "none"}
 	for line := range strings.Lines(string(b)) {
 		// hierarchy-ID:controllers:path
 		parts := strings.SplitN(strings.TrimSpace(line), ":", 3)
@@ -157,7 +167,31 @@ func (fs *cgroupFS) resolve(c *Container) (*cgroupDirs, error) {
 	if d.cpu == "" || d.memory == "" || d.blkio == "" || d.pids == "" {
 		return nil, errNotLocal
 	}
+	if err := fs.readLimits(d); err != nil {
+		return nil, errNotLocal // it went away meanwhile
+	}
 	return d, nil
+}
+
+// readLimits reads what changes only with 'docker update': the memory
+// and PIDs limits ("max" is no limit: the largest uint64 on v2, 0 on v1,
+// as containerd reads them), and whether CFQ's blkio files are there.
+func (fs *cgroupFS) readLimits(d *cgroupDirs) error {
+	var err error
+	if fs.v2 {
+		d.memLimit, err = fs.readUint(filepath.Join(d.memory, "memory.max"), math.MaxUint64)
+		if err == nil {
+			d.pidsLimit, err = fs.readUint(filepath.Join(d.pids, "pids.max"), math.MaxUint64)
+		}
+		return err
+	}
+	d.memLimit, err = fs.readUint(filepath.Join(d.memory, "memory.limit_in_bytes"), 0)
+	if err == nil {
+		d.pidsLimit, err = fs.readUint(filepath.Join(d.pids, "pids.max"), 0)
+	}
+	_, cfqErr := os.Lstat(filepath.Join(d.blkio, "blkio.io_serviced_recursive"))
+	d.cfq = cfqErr == nil
+	return err
 }
 
 // sample reads one container's counters. system is the host's CPU time
@@ -166,6 +200,7 @@ func (fs *cgroupFS) sample(d *cgroupDirs, system hostCPU) (Usage, error) {
 	var s container.StatsResponse
 	s.Read = time.Now()
 	s.CPUStats.SystemUsage, s.CPUStats.OnlineCPUs = system.total, system.cpus
+	s.MemoryStats.Limit, s.PidsStats.Limit = d.memLimit, d.pidsLimit
 	var err error
 	if fs.v2 {
 		err = fs.readV2(d, &s)
@@ -180,196 +215,244 @@ func (fs *cgroupFS) sample(d *cgroupDirs, system hostCPU) (Usage, error) {
 	if s.MemoryStats.Limit > fs.memTotal && fs.memTotal > 0 {
 		s.MemoryStats.Limit = fs.memTotal
 	}
-	if !d.netHost {
-		// In the host's network namespace dockerd reports no networks.
-		if s.Networks, err = readNetDev(filepath.Join(fs.proc, strconv.Itoa(d.proc), "net", "dev")); err != nil {
+	if !d.noNet {
+		err = fs.read(filepath.Join(fs.proc, strconv.Itoa(d.proc), "net", "dev"), func(b []byte) (err error) {
+			s.Networks, err = parseNetDev(b)
+			return err
+		})
+		if err != nil {
 			return Usage{}, err
 		}
 	}
 	return UsageOf(&s, "linux"), nil
 }
 
-// readV1 reads what containerd's cgroup1 stats read.
+// readV1 reads what containerd's cgroup1 stats read, but the limits.
 func (fs *cgroupFS) readV1(d *cgroupDirs, s *container.StatsResponse) error {
 	var err error
-	read := func(dir, name string) uint64 {
-		v, e := readUintFile(filepath.Join(dir, name), 0)
-		err = cmp.Or(err, e)
-		return v
-	}
-	s.CPUStats.CPUUsage.TotalUsage = read(d.cpu, "cpuacct.usage")
-	s.MemoryStats.Usage = read(d.memory, "memory.usage_in_bytes")
-	s.MemoryStats.Limit = read(d.memory, "memory.limit_in_bytes")
-	s.PidsStats.Current = read(d.pids, "pids.current")
-	s.PidsStats.Limit = read(d.pids, "pids.max")
-	if err != nil {
+	if s.CPUStats.CPUUsage.TotalUsage, err = fs.readUint(filepath.Join(d.cpu, "cpuacct.usage"), 0); err != nil {
 		return err
 	}
-	if s.MemoryStats.Stats, err = readKeyed(filepath.Join(d.memory, "memory.stat"), "total_inactive_file"); err != nil {
+	if s.MemoryStats.Usage, err = fs.readUint(filepath.Join(d.memory, "memory.usage_in_bytes"), 0); err != nil {
+		return err
+	}
+	if s.PidsStats.Current, err = fs.readUint(filepath.Join(d.pids, "pids.current"), 0); err != nil {
+		return err
+	}
+	if err := fs.readMemoryStat(d, s, "total_inactive_file"); err != nil {
 		return err
 	}
 	// CFQ's recursive files when the kernel has them and they say
 	// something, else the throttle files, as containerd does.
-	if _, e := os.Lstat(filepath.Join(d.blkio, "blkio.io_serviced_recursive")); e == nil {
-		if s.BlkioStats.IoServiceBytesRecursive, err = readBlkio(filepath.Join(d.blkio, "blkio.io_service_bytes_recursive")); err != nil {
+	blkio := func(name string) error {
+		return fs.read(filepath.Join(d.blkio, name), func(b []byte) (err error) {
+			s.BlkioStats.IoServiceBytesRecursive, err = parseBlkio(b)
+			return err
+		})
+	}
+	if d.cfq {
+		if err := blkio("blkio.io_service_bytes_recursive"); err != nil || len(s.BlkioStats.IoServiceBytesRecursive) > 0 {
 			return err
 		}
-		if len(s.BlkioStats.IoServiceBytesRecursive) > 0 {
-			return nil
-		}
 	}
-	s.BlkioStats.IoServiceBytesRecursive, err = readBlkio(filepath.Join(d.blkio, "blkio.throttle.io_service_bytes"))
-	return err
+	return blkio("blkio.throttle.io_service_bytes")
 }
 
-// readV2 reads what containerd's cgroup2 stats read. An unlimited
-// memory.max or pids.max ("max") is the largest uint64 there.
+// readV2 reads what containerd's cgroup2 stats read, but the limits.
 func (fs *cgroupFS) readV2(d *cgroupDirs, s *container.StatsResponse) error {
 	var err error
-	read := func(name string) uint64 {
-		v, e := readUintFile(filepath.Join(d.cpu, name), math.MaxUint64)
-		err = cmp.Or(err, e)
-		return v
+	if s.MemoryStats.Usage, err = fs.readUint(filepath.Join(d.memory, "memory.current"), 0); err != nil {
+		return err
 	}
-	s.MemoryStats.Usage = read("memory.current")
-	s.MemoryStats.Limit = read("memory.max")
-	s.PidsStats.Current = read("pids.current")
-	s.PidsStats.Limit = read("pids.max")
+	if s.PidsStats.Current, err = fs.readUint(filepath.Join(d.pids, "pids.current"), 0); err != nil {
+		return err
+	}
+	err = fs.read(filepath.Join(d.cpu, "cpu.stat"), func(b []byte) error {
+		usec, _, err := parseKey(b, "usage_usec")
+		s.CPUStats.CPUUsage.TotalUsage = usec * 1000
+		return err
+	})
 	if err != nil {
 		return err
 	}
-	cpu, err := readKeyed(filepath.Join(d.cpu, "cpu.stat"), "usage_usec")
-	if err != nil {
+	if err := fs.readMemoryStat(d, s, "inactive_file"); err != nil {
 		return err
 	}
-	s.CPUStats.CPUUsage.TotalUsage = cpu["usage_usec"] * 1000
-	if s.MemoryStats.Stats, err = readKeyed(filepath.Join(d.memory, "memory.stat"), "inactive_file"); err != nil {
+	return fs.read(filepath.Join(d.blkio, "io.stat"), func(b []byte) (err error) {
+		s.BlkioStats.IoServiceBytesRecursive, err = parseIOStat(b)
 		return err
-	}
-	s.BlkioStats.IoServiceBytesRecursive, err = readIOStat(filepath.Join(d.blkio, "io.stat"))
-	return err
+	})
 }
 
-// readUintFile reads a file holding one number, or "max", which is
+// readMemoryStat reads the one memory.stat key docker stats' formula
+// needs (the inactive file cache), into the stats map where the formula
+// looks for it.
+func (fs *cgroupFS) readMemoryStat(d *cgroupDirs, s *container.StatsResponse, key string) error {
+	return fs.read(filepath.Join(d.memory, "memory.stat"), func(b []byte) error {
+		v, ok, err := parseKey(b, key)
+		if ok {
+			s.MemoryStats.Stats = map[string]uint64{key: v}
+		}
+		return err
+	})
+}
+
+// readUint reads a file holding one number, or "max", which is
 // unlimited.
-func readUintFile(path string, unlimited uint64) (uint64, error) {
-	b, err := os.ReadFile(path)
+func (fs *cgroupFS) readUint(path string, unlimited uint64) (v uint64, err error) {
+	err = fs.read(path, func(b []byte) error {
+		v, err = parseUint(b, unlimited)
+		return err
+	})
+	return v, err
+}
+
+// read hands the contents of a small kernel file to parse. Each round
+// reads several files per container, so this costs three system calls
+// and no allocation: open, read until the end, close, with a buffer
+// used again (os.ReadFile also stats the file and registers it with the
+// poller).
+func (fs *cgroupFS) read(path string, parse func([]byte) error) error {
+	bp := fs.bufs.Get().(*[]byte)
+	defer fs.bufs.Put(bp)
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return 0, err
+		return &os.PathError{Op: "open", Path: path, Err: err}
 	}
-	s := string(bytes.TrimSpace(b))
-	if s == "max" {
+	defer unix.Close(fd)
+	b := (*bp)[:cap(*bp)]
+	n := 0
+	for {
+		if n == len(b) {
+			b = append(b, make([]byte, len(b))...)
+			*bp = b
+		}
+		m, err := unix.Read(fd, b[n:])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return &os.PathError{Op: "read", Path: path, Err: err}
+		}
+		if m == 0 {
+			break
+		}
+		n += m
+	}
+	if err := parse(b[:n]); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
+}
+
+// parseUint reads one number, or "max", which is unlimited; a negative
+// number (v1's -1) is 0, as containerd reads it.
+func parseUint(b []byte, unlimited uint64) (uint64, error) {
+	t := string(bytes.TrimSpace(b))
+	if t == "max" {
 		return unlimited, nil
 	}
-	v, err := strconv.ParseUint(s, 10, 64)
+	v, err := strconv.ParseUint(t, 10, 64)
 	if err != nil {
-		if i, ierr := strconv.ParseInt(s, 10, 64); ierr == nil && i < 0 {
-			return 0, nil // v1 files say -1 for unlimited in places
+		if i, ierr := strconv.ParseInt(t, 10, 64); ierr == nil && i < 0 {
+			return 0, nil
 		}
-		return 0, fmt.Errorf("%s: %w", path, err)
+		return 0, err
 	}
 	return v, nil
 }
 
-// readKeyed reads the named "key value" lines of a file such as
-// memory.stat; a key that is not there is left out.
-func readKeyed(path string, keys ...string) (map[string]uint64, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[string]uint64, len(keys))
+// parseKey finds the "key value" line of a file such as memory.stat
+// (some 40 lines, read for every container in every round: no
+// allocation per line).
+func parseKey(b []byte, key string) (uint64, bool, error) {
 	for line := range bytes.Lines(b) {
-		f := bytes.Fields(line)
-		if len(f) < 2 || !slices.Contains(keys, string(f[0])) {
+		rest, ok := bytes.CutPrefix(line, []byte(key))
+		if !ok || len(rest) == 0 || rest[0] != ' ' && rest[0] != '\t' {
 			continue
 		}
-		n, err := strconv.ParseUint(string(f[1]), 10, 64)
+		v, err := strconv.ParseUint(string(bytes.TrimSpace(rest)), 10, 64)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %s: %w", path, f[0], err)
+			// meminfo's "MemTotal: 123 kB" carries its unit.
+			f := bytes.Fields(rest)
+			if len(f) > 0 {
+				v, err = strconv.ParseUint(string(f[0]), 10, 64)
+			}
 		}
-		out[string(f[0])] = n
+		return v, err == nil, err
 	}
-	return out, nil
+	return 0, false, nil
 }
 
-// readBlkio reads a v1 blkio file: "MAJ:MIN Op value" lines and a
+// parseBlkio reads a v1 blkio file: "MAJ:MIN Op value" lines and a
 // "Total value" line, which is left out.
-func readBlkio(path string) ([]container.BlkioStatEntry, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
+func parseBlkio(b []byte) ([]container.BlkioStatEntry, error) {
 	var out []container.BlkioStatEntry
 	for line := range bytes.Lines(b) {
-		f := strings.Fields(string(line))
+		f := bytes.Fields(line)
 		if len(f) != 3 {
 			continue
 		}
-		v, err := strconv.ParseUint(f[2], 10, 64)
+		v, err := strconv.ParseUint(string(f[2]), 10, 64)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
+			return nil, err
 		}
-		out = append(out, container.BlkioStatEntry{Op: f[1], Value: v})
+		out = append(out, container.BlkioStatEntry{Op: string(f[1]), Value: v})
 	}
 	return out, nil
 }
 
-// readIOStat reads v2's io.stat: per device, "MAJ:MIN rbytes=N wbytes=N
+// parseIOStat reads v2's io.stat: per device, "MAJ:MIN rbytes=N wbytes=N
 // ..."; dockerd turns each device into a read and a write entry.
-func readIOStat(path string) ([]container.BlkioStatEntry, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
+func parseIOStat(b []byte) ([]container.BlkioStatEntry, error) {
 	var out []container.BlkioStatEntry
 	for line := range bytes.Lines(b) {
 		var r, w uint64
-		for _, kv := range strings.Fields(string(line))[1:] {
-			k, v, _ := strings.Cut(kv, "=")
-			n, err := strconv.ParseUint(v, 10, 64)
-			switch {
-			case k != "rbytes" && k != "wbytes":
-				continue
-			case err != nil:
-				return nil, fmt.Errorf("%s: %w", path, err)
-			case k == "rbytes":
-				r = n
+		for _, kv := range bytes.Fields(line) {
+			k, v, _ := bytes.Cut(kv, []byte("="))
+			var dst *uint64
+			switch string(k) {
+			case "rbytes":
+				dst = &r
+			case "wbytes":
+				dst = &w
 			default:
-				w = n
+				continue
 			}
+			n, err := strconv.ParseUint(string(v), 10, 64)
+			if err != nil {
+				return nil, err
+			}
+			*dst = n
 		}
 		out = append(out, container.BlkioStatEntry{Op: "read", Value: r}, container.BlkioStatEntry{Op: "write", Value: w})
 	}
 	return out, nil
 }
 
-// readNetDev sums /proc/PID/net/dev per interface, without the loopback
-// one, which dockerd does not count (it reports the interfaces it made).
-func readNetDev(path string) (map[string]container.NetworkStats, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
+// parseNetDev reads /proc/PID/net/dev per interface, without the
+// loopback one, which dockerd does not count (it reports the interfaces
+// it made).
+func parseNetDev(b []byte) (map[string]container.NetworkStats, error) {
 	out := map[string]container.NetworkStats{}
 	for line := range bytes.Lines(b) {
-		name, rest, ok := strings.Cut(string(line), ":")
-		name = strings.TrimSpace(name)
-		if !ok || name == "lo" {
+		name, rest, ok := bytes.Cut(line, []byte(":"))
+		name = bytes.TrimSpace(name)
+		if !ok || string(name) == "lo" {
 			continue
 		}
 		// receive: bytes packets errs drop fifo frame compressed multicast,
 		// then transmit: bytes ...
-		f := strings.Fields(rest)
+		f := bytes.Fields(rest)
 		if len(f) < 16 {
 			continue
 		}
-		rx, err1 := strconv.ParseUint(f[0], 10, 64)
-		tx, err2 := strconv.ParseUint(f[8], 10, 64)
+		rx, err1 := strconv.ParseUint(string(f[0]), 10, 64)
+		tx, err2 := strconv.ParseUint(string(f[8]), 10, 64)
 		if err := cmp.Or(err1, err2); err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
+			return nil, err
 		}
-		out[name] = container.NetworkStats{RxBytes: rx, TxBytes: tx}
+		out[string(name)] = container.NetworkStats{RxBytes: rx, TxBytes: tx}
 	}
 	return out, nil
 }
@@ -424,10 +507,14 @@ func (fs *cgroupFS) systemCPU() (hostCPU, error) {
 
 // readMemTotal is MemTotal of /proc/meminfo in bytes.
 func readMemTotal(path string) (uint64, error) {
-	m, err := readKeyed(path, "MemTotal:")
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return 0, err
 	}
-	// "MemTotal:       24684084 kB": the value holds the unit.
-	return m["MemTotal:"] * 1024, nil
+	// "MemTotal:       24684084 kB"
+	kb, ok, err := parseKey(b, "MemTotal:")
+	if err != nil || !ok {
+		return 0, fmt.Errorf("%s: no MemTotal (%v)", path, err)
+	}
+	return kb * 1024, nil
 }

@@ -134,9 +134,14 @@ func TestCgroupV2ReadsWhatDockerdReads(t *testing.T) {
 		t.Errorf("got  %+v\nwant %+v", u, want)
 	}
 
-	// No memory limit: the host's memory, as dockerd says.
+	// No memory limit: the host's memory, as dockerd says. A limit
+	// changes with 'docker update', whose event resolves the container
+	// again.
 	os.WriteFile(filepath.Join(root, "sys/fs/cgroup", dir, "memory.max"), []byte("max\n"), 0o644)
-	if u, _ = fs.sample(d, host); u.MemLimit != 4<<30 {
+	if d, err = fs.resolve(&Container{ID: testID, pid: 4242, netMode: "none"}); err != nil {
+		t.Fatal(err)
+	}
+	if u, _ = fs.sample(d, host); u.MemLimit != 4<<30 || u.NetRx != 0 {
 		t.Errorf("unlimited memory: limit %d, want the host's", u.MemLimit)
 	}
 }

@@ -517,7 +517,9 @@ func (w *Watcher) apply(ctx context.Context, queued []events.Message) error {
 			w.known[id] = &entry{c: *c}
 			continue
 		}
-		e.c = *c
+		// Found again on the next read: its process or limits may have
+		// changed (restart, docker update).
+		e.c, e.cg = *c, nil
 	}
 	return nil
 }
