@@ -309,9 +309,9 @@ func (fs *cgroupFS) readUint(path string, unlimited uint64) (v uint64, err error
 
 // read hands the contents of a small kernel file to parse. Each round
 // reads several files per container, so this costs three system calls
-// and no allocation: open, read until the end, close, with a buffer
-// used again (os.ReadFile also stats the file and registers it with the
-// poller).
+// and no allocation: open, read, close, with a buffer used again
+// (os.ReadFile also stats the file, registers it with the poller and
+// reads once more to see the end).
 func (fs *cgroupFS) read(path string, parse func([]byte) error) error {
 	bp := fs.bufs.Get().(*[]byte)
 	defer fs.bufs.Put(bp)
@@ -338,6 +338,12 @@ func (fs *cgroupFS) read(path string, parse func([]byte) error) error {
 			break
 		}
 		n += m
+		// The kernel fills a read with as much of a seq_file as it
+		// holds, a page at a time: a short read within the first page
+		// is the whole file.
+		if n < len(b) && n < os.Getpagesize() {
+			break
+		}
 	}
 	if err := parse(b[:n]); err != nil {
 		return fmt.Errorf("%s: %w", path, err)

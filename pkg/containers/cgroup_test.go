@@ -2,10 +2,13 @@ package containers
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/docker/docker/api/types/container"
 )
 
 // hostTree writes files (path → content) under a temporary directory
@@ -187,5 +190,26 @@ func TestSourceOfARound(t *testing.T) {
 		if got := sourceOf(c.fs, c.byFile); got != c.want {
 			t.Errorf("sourceOf(%v, %v) = %s, want %s", c.fs != nil, c.byFile, got, c.want)
 		}
+	}
+}
+
+// TestReadALongFile: a file longer than the read buffer and than a page
+// (a container with many interfaces) is read to its end.
+func TestReadALongFile(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("Inter-|   Receive |  Transmit\n face |bytes packets|bytes packets\n")
+	for i := range 100 {
+		fmt.Fprintf(&b, "%6s: %8d 1 0 0 0 0 0 0 %8d 1 0 0 0 0 0 0\n", fmt.Sprintf("veth%d", i), 10, 20)
+	}
+	root := hostTree(t, map[string]string{"net/dev": b.String()})
+	fs := &cgroupFS{}
+	fs.bufs.New = func() any { b := make([]byte, 0, 512); return &b }
+	var nets map[string]container.NetworkStats
+	err := fs.read(filepath.Join(root, "net/dev"), func(b []byte) (err error) {
+		nets, err = parseNetDev(b)
+		return err
+	})
+	if err != nil || len(nets) != 100 || nets["veth99"].TxBytes != 20 {
+		t.Errorf("%d interfaces (%v), veth99 %+v", len(nets), err, nets["veth99"])
 	}
 }

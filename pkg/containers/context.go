@@ -98,7 +98,7 @@ func ConnectContext(ctx context.Context, name string, conns int) (*Engine, error
 	if err != nil {
 		return fail(err)
 	}
-	e := &Engine{Host: name, cli: cli}
+	e := &Engine{Host: name, addr: ep.Host, cli: cli}
 	if err := e.handshake(ctx); err != nil {
 		cli.Close()
 		var ce *ConnectError

@@ -38,7 +38,10 @@ type Engine struct {
 	ServerVersion string
 	// Product is Docker or Podman (its Docker-compatible API).
 	Product string
-	cli     *client.Client
+	// addr is the engine's address itself (a context's endpoint), for
+	// finding out why it does not answer.
+	addr string
+	cli  *client.Client
 }
 
 // The engines monctl knows apart.
@@ -74,9 +77,9 @@ func Connect(ctx context.Context, host string, conns int) (*Engine, error) {
 	if err != nil {
 		return nil, &ConnectError{Host: host, Cause: err.Error(), Hint: "check DOCKER_HOST and DOCKER_CERT_PATH", Err: err}
 	}
-	e := &Engine{Host: cli.DaemonHost(), cli: cli}
+	e := &Engine{Host: cli.DaemonHost(), addr: cli.DaemonHost(), cli: cli}
 	if helper != nil {
-		e.Host = host // not the helper's placeholder URL
+		e.Host, e.addr = host, host // not the helper's placeholder URL
 	}
 	if err := e.handshake(ctx); err != nil {
 		cli.Close()
@@ -199,12 +202,12 @@ func (e *ConnectError) Unwrap() error { return e.Err }
 // cause is found by dialling the address once more ourselves.
 func (e *Engine) diagnose(ctx context.Context, callErr error) error {
 	ce := &ConnectError{Host: e.Host, Err: callErr}
-	if strings.HasPrefix(e.Host, "ssh://") {
+	if strings.HasPrefix(e.addr, "ssh://") {
 		// The error holds what ssh or the far side's docker said.
 		ce.Cause, ce.Hint = innermost(callErr), "check that 'ssh HOST docker system dial-stdio' works from this shell (keys, known_hosts, docker on the far side's PATH)"
 		return ce
 	}
-	u, err := client.ParseHostURL(e.Host)
+	u, err := client.ParseHostURL(e.addr)
 	if err != nil {
 		ce.Cause, ce.Hint = err.Error(), "set DOCKER_HOST to unix:///path/to/docker.sock or tcp://host:port"
 		return ce
