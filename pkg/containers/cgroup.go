@@ -115,6 +115,33 @@ type cgroupDirs struct {
 	// whether the kernel has CFQ's blkio files, which it does or not.
 	memLimit, pidsLimit uint64
 	cfq                 bool
+	// The files read every round, kept open between rounds, so that a
+	// read is one pread instead of a path walk, a read and a close;
+	// close releases them.
+	paths [fileCount]string
+	fds   [fileCount]int
+}
+
+// The files of a container read every round.
+const (
+	fileCPU           = iota // cpuacct.usage (v1), cpu.stat (v2)
+	fileMemory               // memory.usage_in_bytes, memory.current
+	filePids                 // pids.current
+	fileMemoryStat           // memory.stat
+	fileBlkio                // CFQ's blkio.io_service_bytes_recursive (v1), io.stat (v2)
+	fileBlkioThrottle        // blkio.throttle.io_service_bytes (v1)
+	fileNetDev               // /proc/PID/net/dev
+	fileCount
+)
+
+// close releases the files kept open.
+func (d *cgroupDirs) close() {
+	for i, fd := range d.fds {
+		if fd > 0 {
+			unix.Close(fd)
+		}
+		d.fds[i] = 0
+	}
 }
 
 // errNotLocal is a container whose cgroup cannot be found from here: its
@@ -170,6 +197,16 @@ func (fs *cgroupFS) resolve(c *Container) (*cgroupDirs, error) {
 	if err := fs.readLimits(d); err != nil {
 		return nil, errNotLocal // it went away meanwhile
 	}
+	if fs.v2 {
+		d.paths = [fileCount]string{fileCPU: filepath.Join(d.cpu, "cpu.stat"), fileMemory: filepath.Join(d.memory, "memory.current"),
+			fileMemoryStat: filepath.Join(d.memory, "memory.stat"), fileBlkio: filepath.Join(d.blkio, "io.stat")}
+	} else {
+		d.paths = [fileCount]string{fileCPU: filepath.Join(d.cpu, "cpuacct.usage"), fileMemory: filepath.Join(d.memory, "memory.usage_in_bytes"),
+			fileMemoryStat: filepath.Join(d.memory, "memory.stat"), fileBlkio: filepath.Join(d.blkio, "blkio.io_service_bytes_recursive"),
+			fileBlkioThrottle: filepath.Join(d.blkio, "blkio.throttle.io_service_bytes")}
+	}
+	d.paths[filePids] = filepath.Join(d.pids, "pids.current")
+	d.paths[fileNetDev] = filepath.Join(fs.proc, strconv.Itoa(d.proc), "net", "dev")
 	return d, nil
 }
 
@@ -179,15 +216,15 @@ func (fs *cgroupFS) resolve(c *Container) (*cgroupDirs, error) {
 func (fs *cgroupFS) readLimits(d *cgroupDirs) error {
 	var err error
 	if fs.v2 {
-		d.memLimit, err = fs.readUint(filepath.Join(d.memory, "memory.max"), math.MaxUint64)
+		err = fs.readPath(filepath.Join(d.memory, "memory.max"), uintInto(&d.memLimit, math.MaxUint64))
 		if err == nil {
-			d.pidsLimit, err = fs.readUint(filepath.Join(d.pids, "pids.max"), math.MaxUint64)
+			err = fs.readPath(filepath.Join(d.pids, "pids.max"), uintInto(&d.pidsLimit, math.MaxUint64))
 		}
 		return err
 	}
-	d.memLimit, err = fs.readUint(filepath.Join(d.memory, "memory.limit_in_bytes"), 0)
+	err = fs.readPath(filepath.Join(d.memory, "memory.limit_in_bytes"), uintInto(&d.memLimit, 0))
 	if err == nil {
-		d.pidsLimit, err = fs.readUint(filepath.Join(d.pids, "pids.max"), 0)
+		err = fs.readPath(filepath.Join(d.pids, "pids.max"), uintInto(&d.pidsLimit, 0))
 	}
 	_, cfqErr := os.Lstat(filepath.Join(d.blkio, "blkio.io_serviced_recursive"))
 	d.cfq = cfqErr == nil
@@ -216,7 +253,7 @@ func (fs *cgroupFS) sample(d *cgroupDirs, system hostCPU) (Usage, error) {
 		s.MemoryStats.Limit = fs.memTotal
 	}
 	if !d.noNet {
-		err = fs.read(filepath.Join(fs.proc, strconv.Itoa(d.proc), "net", "dev"), func(b []byte) (err error) {
+		err = fs.read(d, fileNetDev, func(b []byte) (err error) {
 			s.Networks, err = parseNetDev(b)
 			return err
 		})
@@ -229,14 +266,13 @@ func (fs *cgroupFS) sample(d *cgroupDirs, system hostCPU) (Usage, error) {
 
 // readV1 reads what containerd's cgroup1 stats read, but the limits.
 func (fs *cgroupFS) readV1(d *cgroupDirs, s *container.StatsResponse) error {
-	var err error
-	if s.CPUStats.CPUUsage.TotalUsage, err = fs.readUint(filepath.Join(d.cpu, "cpuacct.usage"), 0); err != nil {
+	if err := fs.read(d, fileCPU, uintInto(&s.CPUStats.CPUUsage.TotalUsage, 0)); err != nil {
 		return err
 	}
-	if s.MemoryStats.Usage, err = fs.readUint(filepath.Join(d.memory, "memory.usage_in_bytes"), 0); err != nil {
+	if err := fs.read(d, fileMemory, uintInto(&s.MemoryStats.Usage, 0)); err != nil {
 		return err
 	}
-	if s.PidsStats.Current, err = fs.readUint(filepath.Join(d.pids, "pids.current"), 0); err != nil {
+	if err := fs.read(d, filePids, uintInto(&s.PidsStats.Current, 0)); err != nil {
 		return err
 	}
 	if err := fs.readMemoryStat(d, s, "total_inactive_file"); err != nil {
@@ -244,30 +280,29 @@ func (fs *cgroupFS) readV1(d *cgroupDirs, s *container.StatsResponse) error {
 	}
 	// CFQ's recursive files when the kernel has them and they say
 	// something, else the throttle files, as containerd does.
-	blkio := func(name string) error {
-		return fs.read(filepath.Join(d.blkio, name), func(b []byte) (err error) {
+	blkio := func(file int) error {
+		return fs.read(d, file, func(b []byte) (err error) {
 			s.BlkioStats.IoServiceBytesRecursive, err = parseBlkio(b)
 			return err
 		})
 	}
 	if d.cfq {
-		if err := blkio("blkio.io_service_bytes_recursive"); err != nil || len(s.BlkioStats.IoServiceBytesRecursive) > 0 {
+		if err := blkio(fileBlkio); err != nil || len(s.BlkioStats.IoServiceBytesRecursive) > 0 {
 			return err
 		}
 	}
-	return blkio("blkio.throttle.io_service_bytes")
+	return blkio(fileBlkioThrottle)
 }
 
 // readV2 reads what containerd's cgroup2 stats read, but the limits.
 func (fs *cgroupFS) readV2(d *cgroupDirs, s *container.StatsResponse) error {
-	var err error
-	if s.MemoryStats.Usage, err = fs.readUint(filepath.Join(d.memory, "memory.current"), 0); err != nil {
+	if err := fs.read(d, fileMemory, uintInto(&s.MemoryStats.Usage, 0)); err != nil {
 		return err
 	}
-	if s.PidsStats.Current, err = fs.readUint(filepath.Join(d.pids, "pids.current"), 0); err != nil {
+	if err := fs.read(d, filePids, uintInto(&s.PidsStats.Current, 0)); err != nil {
 		return err
 	}
-	err = fs.read(filepath.Join(d.cpu, "cpu.stat"), func(b []byte) error {
+	err := fs.read(d, fileCPU, func(b []byte) error {
 		usec, _, err := parseKey(b, "usage_usec")
 		s.CPUStats.CPUUsage.TotalUsage = usec * 1000
 		return err
@@ -278,7 +313,7 @@ func (fs *cgroupFS) readV2(d *cgroupDirs, s *container.StatsResponse) error {
 	if err := fs.readMemoryStat(d, s, "inactive_file"); err != nil {
 		return err
 	}
-	return fs.read(filepath.Join(d.blkio, "io.stat"), func(b []byte) (err error) {
+	return fs.read(d, fileBlkio, func(b []byte) (err error) {
 		s.BlkioStats.IoServiceBytesRecursive, err = parseIOStat(b)
 		return err
 	})
@@ -288,7 +323,7 @@ func (fs *cgroupFS) readV2(d *cgroupDirs, s *container.StatsResponse) error {
 // needs (the inactive file cache), into the stats map where the formula
 // looks for it.
 func (fs *cgroupFS) readMemoryStat(d *cgroupDirs, s *container.StatsResponse, key string) error {
-	return fs.read(filepath.Join(d.memory, "memory.stat"), func(b []byte) error {
+	return fs.read(d, fileMemoryStat, func(b []byte) error {
 		v, ok, err := parseKey(b, key)
 		if ok {
 			s.MemoryStats.Stats = map[string]uint64{key: v}
@@ -297,29 +332,53 @@ func (fs *cgroupFS) readMemoryStat(d *cgroupDirs, s *container.StatsResponse, ke
 	})
 }
 
-// readUint reads a file holding one number, or "max", which is
-// unlimited.
-func (fs *cgroupFS) readUint(path string, unlimited uint64) (v uint64, err error) {
-	err = fs.read(path, func(b []byte) error {
-		v, err = parseUint(b, unlimited)
+// uintInto parses a file holding one number, or "max", which is
+// unlimited, into v.
+func uintInto(v *uint64, unlimited uint64) func([]byte) error {
+	return func(b []byte) (err error) {
+		*v, err = parseUint(b, unlimited)
 		return err
-	})
-	return v, err
+	}
 }
 
-// read hands the contents of a small kernel file to parse. Each round
-// reads several files per container, so this costs three system calls
-// and no allocation: open, read, close, with a buffer used again
-// (os.ReadFile also stats the file, registers it with the poller and
-// reads once more to see the end).
-func (fs *cgroupFS) read(path string, parse func([]byte) error) error {
-	bp := fs.bufs.Get().(*[]byte)
-	defer fs.bufs.Put(bp)
+// read hands the contents of one of a container's files to parse. It
+// opens the file the first time and keeps it open: the next rounds
+// read it again from the start with one pread (a kernel file is made
+// afresh for each read from its start). A file that fails is closed, to
+// be opened again next time.
+func (fs *cgroupFS) read(d *cgroupDirs, file int, parse func([]byte) error) error {
+	path := d.paths[file]
+	if d.fds[file] <= 0 {
+		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return &os.PathError{Op: "open", Path: path, Err: err}
+		}
+		d.fds[file] = fd
+	}
+	err := fs.readFD(d.fds[file], path, parse)
+	if err != nil {
+		unix.Close(d.fds[file])
+		d.fds[file] = 0
+	}
+	return err
+}
+
+// readPath hands the contents of the file at path to parse, for files
+// read once.
+func (fs *cgroupFS) readPath(path string, parse func([]byte) error) error {
 	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return &os.PathError{Op: "open", Path: path, Err: err}
 	}
 	defer unix.Close(fd)
+	return fs.readFD(fd, path, parse)
+}
+
+// readFD reads a small kernel file from its start into a buffer used
+// again, without allocating.
+func (fs *cgroupFS) readFD(fd int, path string, parse func([]byte) error) error {
+	bp := fs.bufs.Get().(*[]byte)
+	defer fs.bufs.Put(bp)
 	b := (*bp)[:cap(*bp)]
 	n := 0
 	for {
@@ -327,7 +386,7 @@ func (fs *cgroupFS) read(path string, parse func([]byte) error) error {
 			b = append(b, make([]byte, len(b))...)
 			*bp = b
 		}
-		m, err := unix.Read(fd, b[n:])
+		m, err := unix.Pread(fd, b[n:], int64(n))
 		if err == unix.EINTR {
 			continue
 		}

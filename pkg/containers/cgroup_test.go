@@ -205,7 +205,7 @@ func TestReadALongFile(t *testing.T) {
 	fs := &cgroupFS{}
 	fs.bufs.New = func() any { b := make([]byte, 0, 512); return &b }
 	var nets map[string]container.NetworkStats
-	err := fs.read(filepath.Join(root, "net/dev"), func(b []byte) (err error) {
+	err := fs.readPath(filepath.Join(root, "net/dev"), func(b []byte) (err error) {
 		nets, err = parseNetDev(b)
 		return err
 	})

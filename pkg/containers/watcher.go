@@ -193,10 +193,29 @@ func (w *Watcher) Source() string { return sourceOf(w.fs, nil) }
 // Engine is the engine being watched.
 func (w *Watcher) Engine() *Engine { return w.eng }
 
-// Close stops following events.
+// Close stops following events and closes the cgroup files kept open.
 func (w *Watcher) Close() {
 	if w.stop != nil {
 		w.stop()
+	}
+	for id := range w.known {
+		w.forget(id)
+	}
+}
+
+// forget drops a container, and closes its cgroup files.
+func (w *Watcher) forget(id string) {
+	if e := w.known[id]; e != nil {
+		e.dropCgroup()
+	}
+	delete(w.known, id)
+}
+
+// dropCgroup closes the container's cgroup files, to be found again.
+func (e *entry) dropCgroup() {
+	if e.cg != nil {
+		e.cg.close()
+		e.cg = nil
 	}
 }
 
@@ -279,7 +298,7 @@ func (w *Watcher) Sample(parent context.Context) (Snapshot, error) {
 	for i, e := range running {
 		switch {
 		case gone[i]:
-			delete(w.known, e.c.ID)
+			w.forget(e.c.ID)
 		case samples[i] != nil:
 			switch {
 			case e.prev != nil:
@@ -324,7 +343,10 @@ func (e *entry) readFiles(fs *cgroupFS, host hostCPU) (Usage, bool) {
 	if fs == nil {
 		return Usage{}, false
 	}
-	if e.cg == nil || e.cg.proc != e.c.pid {
+	if e.cg != nil && e.cg.proc != e.c.pid {
+		e.dropCgroup() // restarted: another process, maybe another cgroup
+	}
+	if e.cg == nil {
 		e.cg, _ = fs.resolve(&e.c)
 	}
 	if e.cg == nil {
@@ -444,6 +466,9 @@ func (w *Watcher) sync(ctx context.Context) error {
 		}
 		w.known[id] = e
 	}
+	for _, o := range old {
+		o.dropCgroup()
+	}
 	w.stop = stop
 	return nil
 }
@@ -497,7 +522,7 @@ func (w *Watcher) apply(ctx context.Context, queued []events.Message) error {
 	var reread []string
 	for id, m := range last {
 		if m.Action == events.ActionDestroy {
-			delete(w.known, id)
+			w.forget(id)
 			continue
 		}
 		reread = append(reread, id)
@@ -509,7 +534,7 @@ func (w *Watcher) apply(ctx context.Context, queued []events.Message) error {
 	for id, c := range fresh {
 		e := w.known[id]
 		if c == nil || !w.opts.Filter.Match(c, w.opts.All) {
-			delete(w.known, id)
+			w.forget(id)
 			continue
 		}
 		c.OOMKilled = c.OOMKilled || oom[id]
@@ -519,7 +544,8 @@ func (w *Watcher) apply(ctx context.Context, queued []events.Message) error {
 		}
 		// Found again on the next read: its process or limits may have
 		// changed (restart, docker update).
-		e.c, e.cg = *c, nil
+		e.dropCgroup()
+		e.c = *c
 	}
 	return nil
 }
