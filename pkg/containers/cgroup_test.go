@@ -95,6 +95,24 @@ func TestCgroupV1ReadsWhatDockerdReads(t *testing.T) {
 	if u != want {
 		t.Errorf("got  %+v\nwant %+v", u, want)
 	}
+
+	// The files stay open between rounds and are read afresh each time;
+	// close releases them, and the next read opens them again.
+	if d.fds[fileCPU] <= 0 {
+		t.Error("cpuacct.usage was not kept open")
+	}
+	os.WriteFile(filepath.Join(root, "sys/fs/cgroup/cpuacct", dir, "cpuacct.usage"), []byte("6000000000\n"), 0o644)
+	if u, _ = fs.sample(d, host); u.CPUTotal != 6e9 {
+		t.Errorf("second round: CPU %d, want 6e9", u.CPUTotal)
+	}
+	d.close()
+	if d.fds != [fileCount]int{} {
+		t.Errorf("files left open: %v", d.fds)
+	}
+	if u, _ = fs.sample(d, host); u.CPUTotal != 6e9 {
+		t.Errorf("after close: CPU %d, want 6e9", u.CPUTotal)
+	}
+	d.close()
 }
 
 func TestCgroupV2ReadsWhatDockerdReads(t *testing.T) {
