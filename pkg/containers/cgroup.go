@@ -117,7 +117,8 @@ type cgroupDirs struct {
 	cfq                 bool
 	// The files read every round, kept open between rounds, so that a
 	// read is one pread instead of a path walk, a read and a close;
-	// close releases them.
+	// close releases them. -1 is not open (0 is a file too when monctl
+	// runs with its standard input closed).
 	paths [fileCount]string
 	fds   [fileCount]int
 }
@@ -137,10 +138,10 @@ const (
 // close releases the files kept open.
 func (d *cgroupDirs) close() {
 	for i, fd := range d.fds {
-		if fd > 0 {
+		if fd >= 0 {
 			unix.Close(fd)
 		}
-		d.fds[i] = 0
+		d.fds[i] = -1
 	}
 }
 
@@ -206,6 +207,9 @@ func (fs *cgroupFS) resolve(c *Container) (*cgroupDirs, error) {
 			fileBlkioThrottle: filepath.Join(d.blkio, "blkio.throttle.io_service_bytes")}
 	}
 	d.paths[filePids] = filepath.Join(d.pids, "pids.current")
+	for i := range d.fds {
+		d.fds[i] = -1
+	}
 	d.paths[fileNetDev] = filepath.Join(fs.proc, strconv.Itoa(d.proc), "net", "dev")
 	return d, nil
 }
@@ -348,7 +352,7 @@ func uintInto(v *uint64, unlimited uint64) func([]byte) error {
 // be opened again next time.
 func (fs *cgroupFS) read(d *cgroupDirs, file int, parse func([]byte) error) error {
 	path := d.paths[file]
-	if d.fds[file] <= 0 {
+	if d.fds[file] < 0 {
 		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 		if err != nil {
 			return &os.PathError{Op: "open", Path: path, Err: err}
@@ -358,7 +362,7 @@ func (fs *cgroupFS) read(d *cgroupDirs, file int, parse func([]byte) error) erro
 	err := fs.readFD(d.fds[file], path, parse)
 	if err != nil {
 		unix.Close(d.fds[file])
-		d.fds[file] = 0
+		d.fds[file] = -1
 	}
 	return err
 }
