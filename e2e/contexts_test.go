@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -83,21 +82,8 @@ func TestWatchPicksTheDockerContext(t *testing.T) {
 
 	run := func(env []string, args ...string) (string, string, int) {
 		t.Helper()
-		cmd := exec.Command(monctlBin, append([]string{"watch", "containers", "--once", "--interval", "0.3", "-o", "json", "--filter", "name=^ctx-"}, args...)...)
-		for _, kv := range os.Environ() {
-			if !strings.HasPrefix(kv, "DOCKER_HOST=") && !strings.HasPrefix(kv, "DOCKER_CONTEXT=") {
-				cmd.Env = append(cmd.Env, kv)
-			}
-		}
-		cmd.Env = append(cmd.Env, append([]string{"DOCKER_CONFIG=" + cfg, "XDG_CONFIG_HOME=" + t.TempDir(), "MONCTL_CONFIG="}, env...)...)
-		var out, errOut strings.Builder
-		cmd.Stdout, cmd.Stderr = &out, &errOut
-		err := cmd.Run()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		}
-		return out.String(), errOut.String(), code
+		return monctlEnv(t, append(noEngineEnv(cfg), env...),
+			append([]string{"watch", "containers", "--once", "--interval", "0.3", "-o", "json", "--filter", "name=^ctx-"}, args...)...)
 	}
 	for _, c := range []struct {
 		what       string

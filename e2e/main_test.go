@@ -154,8 +154,15 @@ func start(t *testing.T, url string, name string, args ...string) (stop func()) 
 // monctl runs the binary and returns stdout, stderr and the exit code.
 func monctl(t *testing.T, args ...string) (string, string, int) {
 	t.Helper()
+	return monctlEnv(t, nil, args...)
+}
+
+// monctlEnv runs the binary with env added to the environment (later
+// values win), and returns stdout, stderr and the exit code.
+func monctlEnv(t *testing.T, env []string, args ...string) (string, string, int) {
+	t.Helper()
 	cmd := exec.Command(monctlBin, args...)
-	cmd.Env = append(os.Environ(), "XDG_CONFIG_HOME="+t.TempDir(), "MONCTL_CONFIG=")
+	cmd.Env = append(append(os.Environ(), "XDG_CONFIG_HOME="+t.TempDir(), "MONCTL_CONFIG="), env...)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()
@@ -166,4 +173,11 @@ func monctl(t *testing.T, args ...string) (string, string, int) {
 		t.Fatal(err)
 	}
 	return out.String(), errOut.String(), code
+}
+
+// noEngineEnv is an environment that names no engine, as a user's shell
+// that never set DOCKER_HOST or DOCKER_CONTEXT; cfg is the docker CLI's
+// config directory.
+func noEngineEnv(cfg string) []string {
+	return []string{"DOCKER_HOST=", "DOCKER_CONTEXT=", "DOCKER_CONFIG=" + cfg}
 }

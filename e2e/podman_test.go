@@ -5,10 +5,13 @@ package e2e
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"math"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -115,8 +118,8 @@ func processCPU(t *testing.T, pid string) float64 {
 	return (ut + st) / 100 // USER_HZ
 }
 
-// TestWatchPodman: Podman's Docker-compatible API serves watch and serve
-// as Docker's does, with the same numbers through its stats API and
+// TestWatchPodman: Podman's Docker-compatible API serves watch, push and
+// serve as Docker's does, with the same numbers through its stats API and
 // through the cgroup files, and is found where podman-docker's shim finds
 // it when nothing is configured.
 func TestWatchPodman(t *testing.T) {
@@ -141,27 +144,15 @@ func TestWatchPodman(t *testing.T) {
 
 	run := func(env []string, args ...string) ([]ctr, string, int) {
 		t.Helper()
-		cmd := exec.Command(monctlBin, append([]string{"watch", "containers", "--once", "-o", "json", "--filter", "name=^pod-"}, args...)...)
-		for _, kv := range os.Environ() {
-			if !strings.HasPrefix(kv, "DOCKER_HOST=") && !strings.HasPrefix(kv, "DOCKER_CONTEXT=") {
-				cmd.Env = append(cmd.Env, kv)
-			}
-		}
-		cmd.Env = append(cmd.Env, append([]string{"DOCKER_CONFIG=" + t.TempDir(), "XDG_CONFIG_HOME=" + t.TempDir(), "MONCTL_CONFIG="}, env...)...)
-		var out, errOut strings.Builder
-		cmd.Stdout, cmd.Stderr = &out, &errOut
-		err := cmd.Run()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		}
+		out, errOut, code := monctlEnv(t, append(noEngineEnv(t.TempDir()), env...),
+			append([]string{"watch", "containers", "--once", "-o", "json", "--filter", "name=^pod-"}, args...)...)
 		var recs []ctr
 		if code == 0 {
-			if err := json.Unmarshal([]byte(out.String()), &recs); err != nil {
-				t.Fatalf("%v: %s", err, out.String())
+			if err := json.Unmarshal([]byte(out), &recs); err != nil {
+				t.Fatalf("%v: %s", err, out)
 			}
 		}
-		return recs, errOut.String(), code
+		return recs, errOut, code
 	}
 
 	bySource := map[string]map[string]ctr{}
@@ -207,6 +198,21 @@ func TestWatchPodman(t *testing.T) {
 	}
 	if !strings.Contains(got, want) || want == host && (code != 0 || len(recs) != 3) {
 		t.Errorf("with nothing configured: exit %d, %s, %+v; want %s", code, errOut, recs, want)
+	}
+
+	// push sends Podman's containers to a real Pushgateway.
+	pgw := startPushgateway(t)
+	if st, errOut, code := pushJSON(t, "--queue-dir", "", "--pushgateway", "http://"+pgw, "--job", "podman", "--containers", "-H", host); code != 0 || len(st) != 1 || st[0].Sent == 0 {
+		t.Errorf("push: exit %d, %+v: %s", code, st, errOut)
+	}
+	resp, err := http.Get("http://" + pgw + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !regexp.MustCompile(`(?m)^monctl_container_cpu_usage_seconds_total\{[^}]*name="pod-burner"`).Match(body) {
+		t.Errorf("the Pushgateway has no CPU of Podman's burner:\n%s", body)
 	}
 
 	// serve exposes Podman's containers to a real Prometheus.

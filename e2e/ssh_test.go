@@ -105,21 +105,8 @@ func TestWatchOverSSH(t *testing.T) {
 
 	run := func(args ...string) (string, string, int) {
 		t.Helper()
-		cmd := exec.Command(monctlBin, append([]string{"watch", "containers", "--once", "--filter", "name=^ssh-"}, args...)...)
-		for _, kv := range os.Environ() {
-			if !strings.HasPrefix(kv, "DOCKER_HOST=") && !strings.HasPrefix(kv, "DOCKER_CONTEXT=") && !strings.HasPrefix(kv, "PATH=") {
-				cmd.Env = append(cmd.Env, kv)
-			}
-		}
-		cmd.Env = append(cmd.Env, "PATH="+bin+":"+os.Getenv("PATH"), "DOCKER_CONFIG="+cfg, "XDG_CONFIG_HOME="+t.TempDir(), "MONCTL_CONFIG=")
-		var out, errOut strings.Builder
-		cmd.Stdout, cmd.Stderr = &out, &errOut
-		err := cmd.Run()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		}
-		return out.String(), errOut.String(), code
+		return monctlEnv(t, append(noEngineEnv(cfg), "PATH="+bin+":"+os.Getenv("PATH")),
+			append([]string{"watch", "containers", "--once", "--filter", "name=^ssh-"}, args...)...)
 	}
 	for _, c := range []struct {
 		args []string
