@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/golang/snappy"
+	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/prompb"
 
 	"github.com/monctl/monctl/pkg/exposition"
@@ -93,7 +94,7 @@ func (e *rwEncoder) Family(target string, at time.Time, f *exposition.Family) er
 			e.target = exposition.AppendWithTargetLabel(e.target[:0], ls, exposition.TargetLabel, target)
 			ls = e.target
 		}
-		if err := e.metric(f, name, m, ls, ts); err != nil {
+		if err := e.metric(f, m, ls, ts); err != nil {
 			return fmt.Errorf("%s: %s%s: %w", e.sink, name, ls, err)
 		}
 	}
@@ -130,47 +131,21 @@ type rwEncoder struct {
 }
 
 // metric writes the series one metric is stored as.
-func (e *rwEncoder) metric(f *exposition.Family, name string, m *exposition.Metric, ls exposition.Labels, ts int64) error {
-	sample := func(suffix string, v float64, extra exposition.Label) {
-		e.sample(name+suffix, ls, extra, v, ts)
-	}
-	none := exposition.Label{}
-	switch {
-	case f.Type.IsHistogram() && m.Native != nil:
-		h := prompb.FromFloatHistogram(ts, m.Native)
-		raw, err := h.Marshal()
-		if err != nil {
-			return err
+func (e *rwEncoder) metric(f *exposition.Family, m *exposition.Metric, ls exposition.Labels, ts int64) (err error) {
+	f.StoredSeries(m, func(name string, extra exposition.Label, v float64, h *histogram.FloatHistogram) {
+		if h == nil {
+			e.sample(name, ls, extra, v, ts)
+			return
 		}
-		e.series_(name, ls, none, func(b []byte) []byte { return appendBytesField(b, 4, raw) })
-	case f.Type.IsHistogram():
-		count, sum := "_count", "_sum"
-		if f.Type == exposition.GaugeHistogram {
-			count, sum = "_gcount", "_gsum"
+		ph := prompb.FromFloatHistogram(ts, h)
+		raw, merr := ph.Marshal()
+		if merr != nil {
+			err = merr
+			return
 		}
-		for _, b := range m.Buckets {
-			sample("_bucket", b.Count, exposition.Label{Name: "le", Value: exposition.FormatBound(b.UpperBound)})
-		}
-		if m.HasCount || len(m.Buckets) == 0 {
-			sample(count, m.Count, none)
-		}
-		if m.HasSum {
-			sample(sum, m.Sum, none)
-		}
-	case f.Type == exposition.Summary:
-		for _, q := range m.Quantiles {
-			sample("", q.Value, exposition.Label{Name: "quantile", Value: exposition.FormatBound(q.Quantile)})
-		}
-		if m.HasCount || len(m.Quantiles) == 0 {
-			sample("_count", m.Count, none)
-		}
-		if m.HasSum {
-			sample("_sum", m.Sum, none)
-		}
-	default:
-		sample("", m.Value, none)
-	}
-	return nil
+		e.series_(name, ls, extra, func(b []byte) []byte { return appendBytesField(b, 4, raw) })
+	})
+	return err
 }
 
 // sample writes a series of one float sample.
