@@ -1,0 +1,121 @@
+package query
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/prometheus/promql"
+
+	"github.com/monctl/monctl/pkg/exposition"
+)
+
+// exposed is one scrape of a small exporter, its counters at n.
+func exposed(t *testing.T, n float64) []exposition.Family {
+	t.Helper()
+	body := fmt.Sprintf(`# TYPE http_requests_total counter
+http_requests_total{code="200",path="/"} %[1]v
+http_requests_total{code="500",path="/"} %[2]v
+# TYPE temp gauge
+temp{room="a"} 20
+temp{room="b"} 25
+# TYPE latency_seconds histogram
+latency_seconds_bucket{le="0.1"} %[1]v
+latency_seconds_bucket{le="1"} %[3]v
+latency_seconds_bucket{le="+Inf"} %[3]v
+latency_seconds_sum %[1]v
+latency_seconds_count %[3]v
+# TYPE rpc_seconds summary
+rpc_seconds{quantile="0.5"} 0.2
+rpc_seconds_sum 10
+rpc_seconds_count 50
+`, n, n/10, 2*n)
+	res, err := exposition.Parse([]byte(body), exposition.FormatText)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.Families
+}
+
+func TestQueriesOverGatheredSamples(t *testing.T) {
+	s := NewStore()
+	t0 := time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC)
+	s.Add(t0, exposed(t, 100), exposition.Label{Name: "target", Value: "app"})
+	s.Add(t0.Add(10*time.Second), exposed(t, 200), exposition.Label{Name: "target", Value: "app"})
+	if !s.Latest().Equal(t0.Add(10 * time.Second)) {
+		t.Fatalf("latest %v", s.Latest())
+	}
+	e := NewEngine(Options{})
+	for _, c := range []struct {
+		expr string
+		want string // the result as promql prints it
+	}{
+		{`temp{room="b"}`, `{__name__="temp", room="b", target="app"} => 25`},
+		{`sum(temp)`, `{} => 45`},
+		{`temp > 21`, `{__name__="temp", room="b", target="app"} => 25`},
+		// 100 more requests in 10 s. A range of 1.5 times the samples'
+		// span is extrapolated to its start, as Prometheus does: 10/s.
+		{`rate(http_requests_total{code="200"}[15s])`, `{code="200", path="/", target="app"} => 10`},
+		{`irate(http_requests_total{code="200"}[1m])`, `{code="200", path="/", target="app"} => 10`},
+		// A range far longer than the samples' span is extrapolated by
+		// half an interval only: 150 requests over a minute.
+		{`rate(http_requests_total{code="200"}[1m])`, `{code="200", path="/", target="app"} => 2.5`},
+		{`increase(http_requests_total{code="500"}[15s])`, `{code="500", path="/", target="app"} => 15`},
+		{`histogram_quantile(0.5, rate(latency_seconds_bucket[15s]))`, `{target="app"} => 0.1`},
+		{`rpc_seconds{quantile="0.5"}`, `{__name__="rpc_seconds", quantile="0.5", target="app"} => 0.2`},
+		{`rpc_seconds_sum / rpc_seconds_count`, `{target="app"} => 0.2`},
+		{`count(up)`, ``},
+		{`absent(up)`, `{} => 1`},
+		{`absent(nonexistent{job="x"})`, `{job="x"} => 1`},
+	} {
+		r, err := e.Instant(context.Background(), s, c.expr, s.Latest())
+		if err != nil {
+			t.Errorf("%s: %v", c.expr, err)
+			continue
+		}
+		var got []string
+		for _, smp := range r.Value.(promql.Vector) {
+			got = append(got, fmt.Sprintf("%s => %v", smp.Metric, smp.F))
+		}
+		if strings.Join(got, "; ") != c.want {
+			t.Errorf("%s = %q, want %q", c.expr, strings.Join(got, "; "), c.want)
+		}
+	}
+
+	// A scalar, and Prometheus's JSON for it.
+	r, err := e.Instant(context.Background(), s, "scalar(sum(temp)) * 2", s.Latest())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(r.Value)
+	if r.Len() != 1 || string(b) != fmt.Sprintf(`[%d,"90"]`, s.Latest().Unix()) {
+		t.Errorf("scalar: %d values, %s", r.Len(), b)
+	}
+}
+
+func TestParseErrorsSayWhere(t *testing.T) {
+	_, err := NewEngine(Options{}).Instant(context.Background(), NewStore(), "sum(rate(x[5m])", time.Now())
+	var pe *ParseError
+	if !errors.As(err, &pe) {
+		t.Fatalf("got %v, want a ParseError", err)
+	}
+	if msg := err.Error(); !strings.Contains(msg, "1:16: parse error") || !strings.Contains(msg, "sum(rate(x[5m])\n  "+strings.Repeat(" ", 15)+"^") {
+		t.Errorf("the error does not point at the position:\n%s", msg)
+	}
+}
+
+// TestSameTimestampIsStoredOnce: an exposed timestamp that does not move
+// between two gatherings is one sample, as in Prometheus.
+func TestSameTimestampIsStoredOnce(t *testing.T) {
+	res, _ := exposition.Parse([]byte("# TYPE g gauge\ng 1 1000\n"), exposition.FormatText)
+	s := NewStore()
+	s.Add(time.Now(), res.Families)
+	s.Add(time.Now().Add(time.Second), res.Families)
+	if n := len(s.series[`{__name__="g"}`].samples); n != 1 {
+		t.Errorf("%d samples, want 1", n)
+	}
+}
