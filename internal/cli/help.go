@@ -12,6 +12,8 @@ const ExitCodesHelp = `monctl's exit codes are stable; scripts and cron jobs may
   3    partial: some targets or containers failed; what could be gathered
        was printed, and each failure was reported (on stderr, and in the
        record's "error" field of json/jsonl/yaml output)
+  4    a check failed: a --fail-if expression returned at least one
+       series (which were printed); this wins over 3
   130  interrupted by SIGINT (Ctrl-C)
   143  terminated by SIGTERM
 

@@ -15,6 +15,7 @@ const (
 	ExitFailure     = 1   // nothing could be gathered
 	ExitUsage       = 2   // bad flags, arguments or configuration
 	ExitPartial     = 3   // some targets or containers failed; output was still printed
+	ExitCheck       = 4   // a --fail-if check fired; what fired was printed
 	ExitInterrupted = 130 // SIGINT (Ctrl-C)
 	ExitTerminated  = 143 // SIGTERM
 )
@@ -54,6 +55,10 @@ func Failure(err error) error { return &ExitError{Code: ExitFailure, Err: err} }
 // Partial is returned after printing what could be gathered when some
 // sources failed; their errors were already reported (exit 3).
 var Partial = &ExitError{Code: ExitPartial}
+
+// CheckFailed is returned when a --fail-if check fired; what fired was
+// printed (exit 4).
+var CheckFailed = &ExitError{Code: ExitCheck}
 
 // Silent is returned when everything failed and each error was already
 // reported (exit 1).

@@ -5,6 +5,7 @@ package scrape
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -26,6 +27,7 @@ type Options struct {
 	Match []string
 	Types []string
 	Rate  time.Duration
+	QueryFlags
 
 	Out cmdutil.OutputFlags
 }
@@ -44,12 +46,27 @@ name, labels and type; and print tables or JSON.
 host:port means http://host:port/metrics. Without arguments the targets of
 the config file are scraped. Histograms and summaries show count, sum and
 p50/p90/p99 (estimated from buckets as PromQL's histogram_quantile does);
---rate scrapes twice and prints per-second rates of counters.`,
+--rate scrapes twice and prints per-second rates of counters.
+
+--query evaluates PromQL with Prometheus's own engine over what was
+gathered, at the time of the last gathering: every series as Prometheus
+stores it, plus up and scrape_duration_seconds of each target (with a
+target label when there are several). -o json prints the data object of
+Prometheus's /api/v1/query per --query, in an array. --fail-if is a check
+with the meaning of an alerting rule: when its expression returns any
+series they are printed (on stderr, or under "firing" in JSON) and monctl
+exits 4. --window gathers --samples times over the window for range
+functions; a range selector takes (t-range, t], so give a range longer
+than the window (up to about twice it: rate(x[15s]) with --window 10s)
+for the first sample to be in it.`,
 		Example: `  monctl scrape localhost:9100
   monctl scrape --match 'node_cpu_seconds_total{mode="idle"}' localhost:9100
   monctl scrape -o json http://a:9100/metrics http://b:9100/metrics | jq '.[].up'
   curl -s localhost:9100/metrics | monctl scrape --type histogram -
-  monctl scrape --rate 5s --match '{__name__=~"http_requests.*"}' app:8080`,
+  monctl scrape --rate 5s --match '{__name__=~"http_requests.*"}' app:8080
+  monctl scrape app:8080 --query 'topk(5, count by (__name__)({__name__=~".+"}))'
+  monctl scrape app:8080 --window 10s --fail-if 'up == 0' \
+    --fail-if 'sum(rate(http_requests_total{code=~"5.."}[15s])) / sum(rate(http_requests_total[15s])) > 0.01'`,
 		ValidArgsFunction: func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 			return nil, cobra.ShellCompDirectiveDefault // files, or a URL typed by hand
 		},
@@ -64,6 +81,7 @@ p50/p90/p99 (estimated from buckets as PromQL's histogram_quantile does);
 	fl.StringArrayVar(&opts.Match, "match", nil, `PromQL series selector, e.g. 'up{job="node"}' or '{__name__=~"go_.*"}' (repeatable, OR'ed)`)
 	fl.StringSliceVar(&opts.Types, "type", nil, "only these types: counter|gauge|histogram|summary|untyped (and OpenMetrics' gaugehistogram|info|stateset)")
 	cmdutil.DurationVar(fl, &opts.Rate, "rate", 0, "scrape twice, this far apart, and print per-second rates of counters")
+	opts.addQueryFlags(fl)
 	opts.Out.AddOutputFlags(cmd, "table", output.AllShapes)
 	_ = cmd.RegisterFlagCompletionFunc("type", cobra.FixedCompletions([]string{"counter", "gauge", "histogram", "summary", "untyped", "gaugehistogram", "info", "stateset"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
@@ -149,6 +167,9 @@ func run(ctx context.Context, o *Options) error {
 	if err != nil {
 		return err
 	}
+	if o.asking() {
+		return o.runAsking(ctx, p, s, targets, sel)
+	}
 	if o.Rate > 0 {
 		for _, t := range targets {
 			if t.URL == "-" {
@@ -198,6 +219,44 @@ func run(ctx context.Context, o *Options) error {
 		return cmdutil.Failure(fmt.Errorf("writing output: %w", err))
 	}
 	switch {
+	case failed == len(results):
+		return cmdutil.Silent
+	case failed > 0:
+		return cmdutil.Partial
+	}
+	return nil
+}
+
+// runAsking answers --query and --fail-if: the answers on stdout, failed
+// targets and fired checks on stderr; a fired check exits 4.
+func (o *Options) runAsking(ctx context.Context, p *output.Printer, s *exposition.Scraper, targets []exposition.Target, sel *exposition.Selector) error {
+	if err := o.check(p, o.Rate, targets); err != nil {
+		return err
+	}
+	answers, results, err := o.ask(ctx, s, targets, sel)
+	if err != nil {
+		return err
+	}
+	failed := 0
+	for i := range results {
+		if !o.report(&results[i]) {
+			failed++
+		}
+	}
+	for i := range answers {
+		for _, w := range answers[i].Warnings {
+			fmt.Fprintf(o.IO.ErrOut, "monctl: warning: %s: %s\n", answers[i].Expr, w)
+		}
+	}
+	if err := p.Print(answersView(answers, p.Term)); err != nil {
+		return cmdutil.Failure(fmt.Errorf("writing output: %w", err))
+	}
+	if p.Format == output.Table || p.Format == output.Wide || p.Format == output.CSV {
+		reportFired(o.IO.ErrOut, answers)
+	}
+	switch {
+	case slices.ContainsFunc(answers, func(a answer) bool { return a.fired() }):
+		return cmdutil.CheckFailed
 	case failed == len(results):
 		return cmdutil.Silent
 	case failed > 0:
