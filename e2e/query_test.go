@@ -1,0 +1,235 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"math"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// crossServer serves an exposition that depends on how many times the
+// client asking has asked (Prometheus and monctl each count on their
+// own, by User-Agent), so that the two see the same bodies in the same
+// order: the n-th scrape of either is the same. cross_clock_total grows
+// by 10 a second, for rates. It listens on 127.0.0.1.
+func crossServer(t *testing.T) string {
+	t.Helper()
+	start := time.Now()
+	var mu sync.Mutex
+	asked := map[string]int{}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		client := "other"
+		if strings.HasPrefix(r.UserAgent(), "Prometheus/") {
+			client = "prometheus"
+		}
+		mu.Lock()
+		asked[client]++
+		n := float64(asked[client])
+		mu.Unlock()
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+		fmt.Fprintf(w, `# TYPE cross_requests_total counter
+cross_requests_total{code="200"} %[1]v
+cross_requests_total{code="500"} %[2]v
+# TYPE cross_clock_total counter
+cross_clock_total %[3]v
+# TYPE cross_temp gauge
+cross_temp{room="a"} 20
+cross_temp{room="b"} 25
+cross_temp{room="c"} 25
+# TYPE cross_info gauge
+cross_info{version="1.2.3"} 1
+# TYPE cross_latency_seconds histogram
+cross_latency_seconds_bucket{le="0.1"} %[4]v
+cross_latency_seconds_bucket{le="0.5"} %[5]v
+cross_latency_seconds_bucket{le="1"} %[6]v
+cross_latency_seconds_bucket{le="+Inf"} %[7]v
+cross_latency_seconds_sum %[8]v
+cross_latency_seconds_count %[7]v
+# TYPE cross_rpc_seconds summary
+cross_rpc_seconds{quantile="0.5"} 0.2
+cross_rpc_seconds{quantile="0.9"} 0.7
+cross_rpc_seconds_sum %[8]v
+cross_rpc_seconds_count %[7]v
+`, 100*n, 3*n, 1000+10*time.Since(start).Seconds(), 10*n, 30*n*n, 40*n*n, 50*n*n, 20*n)
+	})}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+	return "http://" + l.Addr().String() + "/metrics"
+}
+
+// crossExprs are the expressions both answer; approx are those whose
+// values depend on when each scraped (rates of the clock), compared
+// within 3%.
+var crossExprs = []struct {
+	expr   string
+	approx bool
+}{
+	{`cross_temp`, false},
+	{`cross_temp{room="b"}`, false},
+	{`cross_temp > 21`, false},
+	{`cross_temp > bool 21`, false},
+	{`cross_temp * 2 + 1`, false},
+	{`cross_requests_total{code="500"} / ignoring(code) cross_requests_total{code="200"}`, false},
+	{`sum(cross_requests_total)`, false},
+	{`sum by (code) (cross_requests_total)`, false},
+	{`avg(cross_temp)`, false},
+	{`max(cross_temp) - min(cross_temp)`, false},
+	{`topk(1, cross_temp{room="a"})`, false},
+	{`bottomk(1, cross_temp)`, false},
+	{`count(cross_temp)`, false},
+	{`count_values("v", cross_temp)`, false},
+	{`label_replace(cross_temp, "place", "room-$1", "room", "(.*)")`, false},
+	{`cross_temp and cross_temp > 21`, false},
+	{`cross_temp or cross_info`, false},
+	{`cross_temp unless cross_temp > 21`, false},
+	{`absent(cross_nonexistent{job="x"})`, false},
+	{`absent(cross_temp)`, false},
+	{`cross_info`, false},
+	{`cross_latency_seconds_bucket`, false},
+	{`cross_latency_seconds_sum / cross_latency_seconds_count`, false},
+	{`cross_rpc_seconds{quantile="0.9"}`, false},
+	{`histogram_quantile(0.5, cross_latency_seconds_bucket)`, false},
+	{`histogram_quantile(0.9, rate(cross_latency_seconds_bucket[3s]))`, false},
+	{`idelta(cross_requests_total[3s])`, false},
+	{`changes(cross_requests_total[3s])`, false},
+	{`resets(cross_requests_total[3s])`, false},
+	{`max_over_time(cross_requests_total[3s])`, false},
+	{`count_over_time(cross_requests_total[3s])`, false},
+	{`clamp_max(cross_temp, 22)`, false},
+	{`scalar(count(cross_temp)) * 2`, false},
+	{`up`, false},
+	{`rate(cross_clock_total[3s])`, true},
+	{`deriv(cross_clock_total[3s])`, true},
+}
+
+// promResult is the data object of /api/v1/query, for comparing.
+type promResult struct {
+	ResultType string          `json:"resultType"`
+	Result     json.RawMessage `json:"result"`
+}
+
+// canonical turns a result into series text → value, without the job
+// and instance labels Prometheus adds to what it scrapes.
+func canonical(t *testing.T, r promResult) map[string]float64 {
+	t.Helper()
+	out := map[string]float64{}
+	value := func(v [2]any) float64 {
+		f, _ := strconv.ParseFloat(fmt.Sprint(v[1]), 64)
+		return f
+	}
+	switch r.ResultType {
+	case "vector":
+		var vec []struct {
+			Metric map[string]string `json:"metric"`
+			Value  [2]any            `json:"value"`
+		}
+		if err := json.Unmarshal(r.Result, &vec); err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range vec {
+			delete(s.Metric, "job")
+			delete(s.Metric, "instance")
+			var parts []string
+			for k, v := range s.Metric {
+				parts = append(parts, k+"="+v)
+			}
+			slices.Sort(parts)
+			out["{"+strings.Join(parts, ",")+"}"] = value(s.Value)
+		}
+	case "scalar":
+		var v [2]any
+		if err := json.Unmarshal(r.Result, &v); err != nil {
+			t.Fatal(err)
+		}
+		out["scalar"] = value(v)
+	}
+	return out
+}
+
+// TestQueryAgreesWithPrometheus: the same expressions over the same
+// samples give the same answers from a real Prometheus (its HTTP API, at
+// the time of its third scrape) and from monctl scrape --query (three
+// gatherings a second apart, answered at the third).
+func TestQueryAgreesWithPrometheus(t *testing.T) {
+	target := crossServer(t)
+	u, _ := url.Parse(target)
+	promURL := startPrometheus(t, u.Host)
+
+	args := []string{"scrape", target, "--window", "2s", "--samples", "3", "-o", "json"}
+	for _, c := range crossExprs {
+		args = append(args, "--query", c.expr)
+	}
+	out, errOut, code := monctl(t, args...)
+	var mine []promResult
+	if err := json.Unmarshal([]byte(out), &mine); err != nil || code != 0 || len(mine) != len(crossExprs) {
+		t.Fatalf("monctl: exit %d, %v: %s\n%s", code, err, errOut, out)
+	}
+
+	// The time of Prometheus's third scrape: where its counter says 300.
+	var at string
+	waitFor(t, "Prometheus's third scrape", 60*time.Second, func() bool {
+		var r struct {
+			Data struct {
+				Result []struct {
+					Values [][2]any `json:"values"`
+				} `json:"result"`
+			} `json:"data"`
+		}
+		getJSON(t, promURL+"/api/v1/query?query="+url.QueryEscape(`cross_requests_total{code="200"}[1m]`), &r)
+		for _, s := range r.Data.Result {
+			for _, v := range s.Values {
+				if v[1] == "300" {
+					at = strconv.FormatFloat(v[0].(float64), 'f', -1, 64)
+					return true
+				}
+			}
+		}
+		return false
+	})
+
+	for i, c := range crossExprs {
+		var theirs struct {
+			Status string     `json:"status"`
+			Error  string     `json:"error"`
+			Data   promResult `json:"data"`
+		}
+		getJSON(t, promURL+"/api/v1/query?time="+at+"&query="+url.QueryEscape(c.expr), &theirs)
+		if theirs.Status != "success" || theirs.Data.ResultType != mine[i].ResultType {
+			t.Errorf("%s: Prometheus %s %s %s, monctl %s", c.expr, theirs.Status, theirs.Error, theirs.Data.ResultType, mine[i].ResultType)
+			continue
+		}
+		want, got := canonical(t, theirs.Data), canonical(t, mine[i])
+		if len(want) == 0 && c.expr != `absent(cross_temp)` {
+			t.Errorf("%s: Prometheus answers nothing; the comparison would prove nothing", c.expr)
+		}
+		if !slices.Equal(slices.Sorted(maps.Keys(want)), slices.Sorted(maps.Keys(got))) {
+			t.Errorf("%s: series differ:\nPrometheus %v\nmonctl     %v", c.expr, want, got)
+			continue
+		}
+		for k, w := range want {
+			g := got[k]
+			tol := 1e-9 * math.Max(1, math.Abs(w))
+			if c.approx {
+				tol = 0.03 * math.Abs(w)
+			}
+			if math.Abs(g-w) > tol && !(math.IsNaN(g) && math.IsNaN(w)) {
+				t.Errorf("%s %s: Prometheus %v, monctl %v", c.expr, k, w, g)
+			}
+		}
+	}
+}
