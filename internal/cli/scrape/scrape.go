@@ -5,11 +5,11 @@ package scrape
 import (
 	"context"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/monctl/monctl/internal/cli/ask"
 	"github.com/monctl/monctl/internal/cli/cmdutil"
 	"github.com/monctl/monctl/internal/output"
 	"github.com/monctl/monctl/pkg/exposition"
@@ -167,7 +167,7 @@ func run(ctx context.Context, o *Options) error {
 	if err != nil {
 		return err
 	}
-	if o.asking() {
+	if o.Asking() {
 		return o.runAsking(ctx, p, s, targets, sel)
 	}
 	if o.Rate > 0 {
@@ -233,7 +233,7 @@ func (o *Options) runAsking(ctx context.Context, p *output.Printer, s *expositio
 	if err := o.check(p, o.Rate, targets); err != nil {
 		return err
 	}
-	answers, results, err := o.ask(ctx, s, targets, sel)
+	store, results, err := o.gather(ctx, s, targets, sel)
 	if err != nil {
 		return err
 	}
@@ -243,20 +243,14 @@ func (o *Options) runAsking(ctx context.Context, p *output.Printer, s *expositio
 			failed++
 		}
 	}
-	for i := range answers {
-		for _, w := range answers[i].Warnings {
-			fmt.Fprintf(o.IO.ErrOut, "monctl: warning: %s: %s\n", answers[i].Expr, w)
-		}
+	answers, err := o.Evaluate(ctx, store)
+	if err != nil {
+		return err
 	}
-	if err := p.Print(answersView(answers, p.Term)); err != nil {
-		return cmdutil.Failure(fmt.Errorf("writing output: %w", err))
-	}
-	if p.Format == output.Table || p.Format == output.Wide || p.Format == output.CSV {
-		reportFired(o.IO.ErrOut, answers)
+	if err := ask.Print(p, o.IO.ErrOut, answers); err != nil {
+		return err
 	}
 	switch {
-	case slices.ContainsFunc(answers, func(a answer) bool { return a.fired() }):
-		return cmdutil.CheckFailed
 	case failed == len(results):
 		return cmdutil.Silent
 	case failed > 0:

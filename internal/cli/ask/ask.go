@@ -1,0 +1,290 @@
+// Package ask answers PromQL questions (--query) and checks (--fail-if)
+// over what a verb gathered into a query.Store, and prints the answers
+// the same way for every verb: a table per question, Prometheus's
+// /api/v1/query data objects in JSON, fired checks on stderr or under
+// "firing", exit 4 when a check fired.
+package ask
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/promql"
+	"github.com/spf13/pflag"
+
+	"github.com/monctl/monctl/internal/cli/cmdutil"
+	"github.com/monctl/monctl/internal/output"
+	"github.com/monctl/monctl/pkg/query"
+)
+
+// Flags are the questions and checks of a verb.
+type Flags struct {
+	Queries      []string
+	FailIf       []string
+	QueryTimeout time.Duration
+}
+
+// AddFlags registers --query, --fail-if and --query-timeout; what names
+// the series the questions see.
+func (f *Flags) AddFlags(fl *pflag.FlagSet, what string) {
+	fl.StringArrayVar(&f.Queries, "query", nil, "evaluate this PromQL expression over "+what+" and print its result (repeatable)")
+	fl.StringArrayVar(&f.FailIf, "fail-if", nil, "a check: exit 4 when this PromQL expression returns any series, which are printed (repeatable)")
+	cmdutil.DurationVar(fl, &f.QueryTimeout, "query-timeout", 2*time.Minute, "how long one expression may take")
+}
+
+// Asking says whether the run answers questions instead of printing what
+// it gathered.
+func (f *Flags) Asking() bool { return len(f.Queries) > 0 || len(f.FailIf) > 0 }
+
+// Check refuses bad questions and formats that cannot print answers
+// before anything is gathered.
+func (f *Flags) Check(p *output.Printer) error {
+	for _, e := range append(append([]string{}, f.Queries...), f.FailIf...) {
+		if err := query.Parse(e); err != nil {
+			return cmdutil.UsageError("%v", err)
+		}
+	}
+	if f.QueryTimeout <= 0 {
+		return cmdutil.UsageError("--query-timeout must be positive")
+	}
+	if p.Template != nil {
+		return cmdutil.UsageError("--format cannot print query results; use -o json")
+	}
+	switch p.Format {
+	case output.Table, output.Wide, output.JSON, output.JSONL, output.YAML, output.CSV:
+		return nil
+	}
+	return cmdutil.UsageError("-o %s cannot print query results (want table, wide, json, jsonl, yaml or csv)", p.Format)
+}
+
+// Evaluate answers every question, then every check, over the store at
+// its newest sample. An expression that cannot be evaluated (timeout,
+// sample limit) is a failure.
+func (f *Flags) Evaluate(ctx context.Context, store *query.Store) ([]Answer, error) {
+	eng := query.NewEngine(query.Options{Timeout: f.QueryTimeout})
+	var answers []Answer
+	for _, c := range []struct {
+		exprs []string
+		check bool
+	}{{f.Queries, false}, {f.FailIf, true}} {
+		for _, e := range c.exprs {
+			r, err := eng.Instant(ctx, store, e, store.Latest())
+			if err != nil {
+				return nil, cmdutil.Failure(err)
+			}
+			answers = append(answers, Answer{Result: r, check: c.check})
+		}
+	}
+	return answers, nil
+}
+
+// Print writes the answers in p's format, the engine's warnings and the
+// checks that fired (for tables and csv) to errOut, and returns
+// cmdutil.CheckFailed when a check fired.
+func Print(p *output.Printer, errOut io.Writer, answers []Answer) error {
+	for i := range answers {
+		for _, w := range answers[i].Warnings {
+			fmt.Fprintf(errOut, "monctl: warning: %s: %s\n", answers[i].Expr, w)
+		}
+	}
+	if err := p.Print(view(answers, p.Term)); err != nil {
+		return cmdutil.Failure(fmt.Errorf("writing output: %w", err))
+	}
+	if p.Format == output.Table || p.Format == output.Wide || p.Format == output.CSV {
+		reportFired(errOut, answers)
+	}
+	if slices.ContainsFunc(answers, func(a Answer) bool { return a.fired() }) {
+		return cmdutil.CheckFailed
+	}
+	return nil
+}
+
+// Answer is one expression's result: a question (--query) or a check
+// (--fail-if), which fired when its result holds anything.
+type Answer struct {
+	*query.Result
+	check bool
+}
+
+func (a *Answer) fired() bool { return a.check && a.Len() > 0 }
+
+// view prints the answers: a table per expression for people;
+// for scripts, json as Prometheus's /api/v1/query data objects.
+func view(answers []Answer, term output.Terminal) output.View {
+	return output.View{
+		// Checks go to stderr when they fire (reportFired).
+		Text: func(w io.Writer) error {
+			first := true
+			for i := range answers {
+				a := &answers[i]
+				if a.check {
+					continue
+				}
+				if !first {
+					io.WriteString(w, "\n")
+				}
+				first = false
+				io.WriteString(w, output.Escape("# "+a.Expr)+"\n")
+				header, rows := a.rows(false)
+				if err := output.WriteTable(w, term, header, rows); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+		Rows: func(output.Format) ([]string, [][]string) {
+			header := []string{"expr", "check", "metric", "value", "time"}
+			var rows [][]string
+			for i := range answers {
+				a := &answers[i]
+				_, rs := a.rows(true)
+				for _, r := range rs {
+					rows = append(rows, append([]string{a.Expr, strconv.FormatBool(a.check)}, append(r, strconv.FormatFloat(float64(a.Time.UnixMilli())/1000, 'f', -1, 64))...))
+				}
+			}
+			return header, rows
+		},
+		Document: func(jw *output.JSONWriter) { writeAnswers(jw, answers) },
+		Lines: func(jw *output.JSONWriter) {
+			for i := range answers {
+				jw.Raw(dataJSON(&answers[i]))
+				jw.Newline()
+			}
+		},
+	}
+}
+
+// rows are the result's series and values: for people, or exact (csv).
+func (a *Answer) rows(exact bool) ([]string, [][]string) {
+	num := output.Float
+	if !exact {
+		num = func(v float64) string { return strconv.FormatFloat(v, 'g', 6, 64) }
+	}
+	header := []string{"METRIC", "VALUE"}
+	var rows [][]string
+	switch v := a.Value.(type) {
+	case promql.Vector:
+		for _, s := range v {
+			val := num(s.F)
+			if s.H != nil {
+				val = s.H.String()
+			}
+			rows = append(rows, []string{metricText(s.Metric), val})
+		}
+	case promql.Matrix:
+		for _, s := range v {
+			var vals []string
+			for _, p := range s.Floats {
+				vals = append(vals, num(p.F)+" @"+strconv.FormatFloat(float64(p.T)/1000, 'f', -1, 64))
+			}
+			rows = append(rows, []string{metricText(s.Metric), strings.Join(vals, ", ")})
+		}
+	case promql.Scalar:
+		rows = append(rows, []string{"scalar", num(v.V)})
+	case promql.String:
+		rows = append(rows, []string{"string", v.V})
+	}
+	return header, rows
+}
+
+// metricText writes a series as PromQL does: name{label="value", ...}.
+func metricText(ls labels.Labels) string {
+	name := ls.Get(labels.MetricName)
+	var parts []string
+	ls.Range(func(l labels.Label) {
+		if l.Name != labels.MetricName {
+			parts = append(parts, l.Name+"="+strconv.Quote(l.Value))
+		}
+	})
+	if name != "" && len(parts) == 0 {
+		return name
+	}
+	return name + "{" + strings.Join(parts, ", ") + "}"
+}
+
+// dataJSON is an answer as the data object of Prometheus's /api/v1/query.
+func dataJSON(a *Answer) []byte {
+	v := a.Value
+	if vec, ok := v.(promql.Vector); ok && vec == nil {
+		v = promql.Vector{} // Prometheus says [], not null
+	}
+	return marshal(struct {
+		ResultType string `json:"resultType"`
+		Result     any    `json:"result"`
+	}{string(a.Value.Type()), v})
+}
+
+// marshal is JSON without HTML escapes: PromQL is full of < and >.
+func marshal(v any) []byte {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return marshal(map[string]string{"error": err.Error()})
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+}
+
+// writeAnswers writes the questions' data objects as an array; with
+// checks, an object of the questions and of the checks that fired.
+func writeAnswers(jw *output.JSONWriter, answers []Answer) {
+	var questions, checks []*Answer
+	for i := range answers {
+		if answers[i].check {
+			checks = append(checks, &answers[i])
+		} else {
+			questions = append(questions, &answers[i])
+		}
+	}
+	array := func(as []*Answer, withExpr bool) {
+		jw.BeginArray()
+		for _, a := range as {
+			if !withExpr {
+				jw.Raw(dataJSON(a))
+				continue
+			}
+			jw.Raw(slices.Concat([]byte(`{"expr":`), marshal(a.Expr), []byte(","), dataJSON(a)[1:]))
+		}
+		jw.EndArray()
+	}
+	if len(checks) == 0 {
+		array(questions, false)
+		return
+	}
+	var fired []*Answer
+	for _, c := range checks {
+		if c.fired() {
+			fired = append(fired, c)
+		}
+	}
+	jw.BeginObject()
+	jw.Key("queries")
+	array(questions, false)
+	jw.Key("firing")
+	array(fired, true)
+	jw.EndObject()
+}
+
+// reportFired writes the checks that fired to stderr, for people: the
+// expression and its series.
+func reportFired(w io.Writer, answers []Answer) {
+	for i := range answers {
+		a := &answers[i]
+		if !a.fired() {
+			continue
+		}
+		fmt.Fprintf(w, "monctl: check failed: %s\n", output.Escape(a.Expr))
+		_, rows := a.rows(false)
+		for _, r := range rows {
+			fmt.Fprintf(w, "  %s  %s\n", output.Escape(r[0]), output.Escape(r[1]))
+		}
+	}
+}
