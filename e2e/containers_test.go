@@ -662,3 +662,44 @@ func testWatchNamedContainers(t *testing.T, e *testengine.Engine) {
 		t.Errorf("exit %d, stdout %q, stderr %q; want 1, nothing, both names", code, out, errOut)
 	}
 }
+
+// TestWatchFailIf: checks for cron over the container families: a
+// container above 75% of its memory limit, and an unhealthy one, each
+// make --fail-if exit 4 with what fired on stderr; a check that holds
+// for nothing exits 0; --query answers as Prometheus's API would.
+func TestWatchFailIf(t *testing.T) {
+	e := engines[len(engines)-1]
+	runContainer(t, e, "check-holder", []string{"-m", "80m"}, testengine.WorkloadImage, "-hold", "64")
+	// A health check the image cannot run (it has no shell).
+	runContainer(t, e, "check-sick", []string{"--health-cmd", "true", "--health-interval", "1s", "--health-retries", "1"}, testengine.WorkloadImage)
+	waitReady(t, e, "check-holder")
+	waitFor(t, "check-sick to turn unhealthy", 30*time.Second, func() bool {
+		out, _ := e.Docker("inspect", "-f", "{{.State.Health.Status}}", "check-sick")
+		return strings.TrimSpace(out) == "unhealthy"
+	})
+	time.Sleep(time.Second) // the holder has touched its memory
+
+	memory := `monctl_container_memory_working_set_bytes{name=~"check-.*"} / monctl_container_memory_limit_bytes > 0.75`
+	sick := `monctl_container_health_status{health="unhealthy", name=~"check-.*"} == 1`
+	for _, c := range []struct {
+		check, fires string
+	}{{memory, `name="check-holder"`}, {sick, `name="check-sick"`}} {
+		out, errOut, code := monctlOn(t, e, "watch", "containers", "--once", "--fail-if", c.check)
+		if code != 4 || !strings.Contains(errOut, "check failed: "+c.check) || !strings.Contains(errOut, c.fires) || out != "" {
+			t.Errorf("%s: exit %d, stdout %q, stderr:\n%s", c.check, code, out, errOut)
+		}
+	}
+	if _, errOut, code := monctlOn(t, e, "watch", "containers", "--once", "--fail-if", `monctl_container_restarts_total{name=~"check-.*"} > 0`); code != 0 || errOut != "" {
+		t.Errorf("a check that holds for nothing: exit %d, %s", code, errOut)
+	}
+	out, errOut, code := monctlOn(t, e, "watch", "containers", "--once", "-o", "json", "--query", `count by (name) (monctl_container_info{name=~"check-.*"})`)
+	var data []struct {
+		ResultType string `json:"resultType"`
+		Result     []struct {
+			Metric map[string]string `json:"metric"`
+		} `json:"result"`
+	}
+	if err := json.Unmarshal([]byte(out), &data); err != nil || code != 0 || len(data) != 1 || data[0].ResultType != "vector" || len(data[0].Result) != 2 {
+		t.Errorf("--query: exit %d, %v: %s %s", code, err, out, errOut)
+	}
+}

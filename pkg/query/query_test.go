@@ -119,3 +119,19 @@ func TestSameTimestampIsStoredOnce(t *testing.T) {
 		t.Errorf("%d samples, want 1", n)
 	}
 }
+
+func TestDropBefore(t *testing.T) {
+	t0 := time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC)
+	s := NewStore()
+	s.Add(t0, exposed(t, 1))
+	s.Add(t0.Add(time.Minute), exposed(t, 2))
+	n := s.Series()
+	s.DropBefore(t0.Add(time.Second))
+	if s.Series() != n || len(s.series[`{__name__="temp", room="a"}`].samples) != 1 {
+		t.Errorf("after dropping the first round: %d series (want %d)", s.Series(), n)
+	}
+	s.DropBefore(t0.Add(2 * time.Minute))
+	if s.Series() != 0 {
+		t.Errorf("%d series left", s.Series())
+	}
+}

@@ -97,6 +97,23 @@ func (s *Store) Latest() time.Time {
 	return time.UnixMilli(s.latest)
 }
 
+// DropBefore forgets the samples older than t, and the series left
+// without any, so that a store fed for a long time stays bounded.
+func (s *Store) DropBefore(t time.Time) {
+	ms := t.UnixMilli()
+	for k, sr := range s.series {
+		i := 0
+		for i < len(sr.samples) && sr.samples[i].t < ms {
+			i++
+		}
+		if i == len(sr.samples) {
+			delete(s.series, k)
+			continue
+		}
+		sr.samples = sr.samples[i:]
+	}
+}
+
 // Series is how many series the store holds.
 func (s *Store) Series() int { return len(s.series) }
 

@@ -13,10 +13,12 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/monctl/monctl/internal/cli/ask"
 	"github.com/monctl/monctl/internal/cli/cmdutil"
 	"github.com/monctl/monctl/internal/cli/watch/live"
 	"github.com/monctl/monctl/internal/output"
 	ctr "github.com/monctl/monctl/pkg/containers"
+	"github.com/monctl/monctl/pkg/query"
 )
 
 // Options of 'monctl watch containers'.
@@ -33,6 +35,9 @@ type Options struct {
 	Timeout     time.Duration
 
 	Out cmdutil.OutputFlags
+	// Ask holds --query and --fail-if, over the monctl_container_*
+	// families of each interval.
+	Ask ask.Flags
 
 	filter ctr.Filter
 	table  *live.Table[ctr.Stats]
@@ -61,6 +66,13 @@ Elsewhere one record is printed per interval: a table with a time line,
 a JSON array (-o json) or one JSON object per container (-o jsonl).
 --once prints one snapshot, taken from two samples half a second apart
 (or --interval apart, when given), so CPU % and rates are real.
+
+--query evaluates PromQL over the monctl_container_* series of each
+interval (those serve exposes; rates need --count 2 or more) and prints
+its answers instead of the table; --fail-if is a check that prints what
+it returns, and monctl exits 4 when it fired at the last interval:
+  monctl watch containers --once --fail-if \
+    'monctl_container_memory_working_set_bytes / monctl_container_memory_limit_bytes > 0.9'
 
 On an engine of this host, running containers' numbers are read from
 their cgroup files and /proc, the counters dockerd reads, which costs the
@@ -91,6 +103,7 @@ stats API. -o wide's time line says which.`,
 	fl.IntVar(&opts.Concurrency, "concurrency", 64, "stats calls in flight per engine")
 	cmdutil.DurationVar(fl, &opts.Timeout, "timeout", 10*time.Second, "time limit for one round of stats calls to an engine")
 	opts.Out.AddOutputFlags(cmd, "table", output.AllShapes)
+	opts.Ask.AddFlags(fl, "the monctl_container_* series of each interval (those serve exposes)")
 	return cmd
 }
 
@@ -127,6 +140,11 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 	if err != nil {
 		return err
 	}
+	if o.Ask.Asking() {
+		if err := o.Ask.Check(p); err != nil {
+			return err
+		}
+	}
 
 	watchers, failed := connect(ctx, f, o)
 	for i, err := range failed {
@@ -143,10 +161,11 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 	}()
 
 	s := newSampler(watchers)
-	if o.FullScreen(p) {
+	if o.FullScreen(p) && !o.Ask.Asking() {
 		return o.runLive(ctx, s, p.Format == output.Wide)
 	}
-	partial, printed := len(failed) > 0, 0
+	partial, printed, fired := len(failed) > 0, 0, false
+	store := query.NewStore()
 	reported := map[string]bool{} // engines reported down, to say so once
 	err = o.loop(ctx, s, func(fr *frame) error {
 		for _, err := range fr.down {
@@ -172,8 +191,13 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 		if len(o.Refs) > 0 && len(fr.unmatched) == len(o.Refs) {
 			return errNothingToWatch // as docker stats NAME does
 		}
-		fr.stats = o.table.Arrange(fr.stats, o.Sort, false, o.Top)
 		printed++
+		if o.Ask.Asking() {
+			var askErr error
+			fired, askErr = o.answer(ctx, p, store, fr)
+			return askErr
+		}
+		fr.stats = o.table.Arrange(fr.stats, o.Sort, false, o.Top)
 		return p.Print(o.view(fr, p.Format == output.Wide))
 	})
 	switch {
@@ -187,10 +211,34 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 	if printed == 0 {
 		return cmdutil.Silent // every engine failed, and said so
 	}
+	if fired {
+		return cmdutil.CheckFailed
+	}
 	if partial {
 		return cmdutil.Partial
 	}
 	return nil
+}
+
+// keepSamples is how far back the questions of a long watch can look
+// (ranges, offsets): older samples are dropped.
+const keepSamples = 15 * time.Minute
+
+// answer adds an interval's series to the store and answers the
+// questions over it; fired says whether a check fired this time, which
+// the last interval's answer turns into exit 4.
+func (o *Options) answer(ctx context.Context, p *output.Printer, store *query.Store, fr *frame) (fired bool, err error) {
+	store.Add(fr.time, ctr.Families(fr.stats, nil))
+	store.DropBefore(fr.time.Add(-keepSamples))
+	answers, err := o.Ask.Evaluate(ctx, store)
+	if err != nil {
+		return false, err
+	}
+	err = ask.Print(p, o.IO.ErrOut, answers)
+	if errors.Is(err, cmdutil.CheckFailed) {
+		return true, nil
+	}
+	return false, err
 }
 
 // loop samples on the watch's clock.
