@@ -5,11 +5,13 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"maps"
 	"math"
 	"net"
 	"net/http"
 	"net/url"
+	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -230,6 +232,72 @@ func TestQueryAgreesWithPrometheus(t *testing.T) {
 			if math.Abs(g-w) > tol && !(math.IsNaN(g) && math.IsNaN(w)) {
 				t.Errorf("%s %s: Prometheus %v, monctl %v", c.expr, k, w, g)
 			}
+		}
+	}
+}
+
+// TestLintAgreesWithPromtool: monctl scrape --lint finds the problems
+// promtool check metrics finds, on a real node_exporter and on a fixture
+// with known problems.
+func TestLintAgreesWithPromtool(t *testing.T) {
+	port := freePort(t)
+	nodeURL := fmt.Sprintf("http://127.0.0.1:%d/metrics", port)
+	start(t, nodeURL, tool(t, "node_exporter"), "--web.listen-address", fmt.Sprintf("127.0.0.1:%d", port))
+	resp, err := http.Get(nodeURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodeBody, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	fixture := `# TYPE foo_seconds counter
+foo_seconds 1
+# HELP x_milliseconds latency
+# TYPE x_milliseconds gauge
+x_milliseconds 3
+# HELP RequestCount camel case
+# TYPE RequestCount counter
+RequestCount 1
+# HELP ok_total fine
+# TYPE ok_total counter
+ok_total{Path="/"} 1
+`
+	for _, c := range []struct {
+		what, arg string
+		body      []byte
+	}{
+		{"node_exporter", nodeURL, nodeBody},
+		{"a fixture with problems", writeTemp(t, "lint.prom", fixture), []byte(fixture)},
+	} {
+		lint := exec.Command(tool(t, "promtool"), "check", "metrics")
+		lint.Stdin = strings.NewReader(string(c.body))
+		var promtoolOut strings.Builder
+		lint.Stderr = &promtoolOut
+		lint.Run() // exit 3 when it finds problems
+		var want []string
+		for line := range strings.Lines(promtoolOut.String()) {
+			if line = strings.TrimSpace(line); line != "" {
+				want = append(want, line)
+			}
+		}
+		out, errOut, code := monctl(t, "scrape", "--lint", "-o", "json", c.arg)
+		var recs []struct{ Metric, Problem string }
+		if err := json.Unmarshal([]byte(out), &recs); err != nil {
+			t.Fatalf("%s: exit %d, %v: %s %s", c.what, code, err, out, errOut)
+		}
+		var got []string
+		for _, r := range recs {
+			got = append(got, r.Metric+" "+r.Problem)
+		}
+		slices.Sort(want)
+		slices.Sort(got)
+		if !slices.Equal(want, got) {
+			t.Errorf("%s: promtool found\n%s\nmonctl found\n%s", c.what, strings.Join(want, "\n"), strings.Join(got, "\n"))
+		}
+		if wantCode := map[bool]int{true: 4, false: 0}[len(want) > 0]; code != wantCode {
+			t.Errorf("%s: exit %d, want %d", c.what, code, wantCode)
+		}
+		if c.what == "a fixture with problems" && len(want) < 4 {
+			t.Errorf("the fixture's problems were not all found: %v", want)
 		}
 	}
 }

@@ -4,6 +4,7 @@ package cmdtest
 
 import (
 	"context"
+	"errors"
 	"io"
 
 	"github.com/spf13/cobra"
@@ -11,13 +12,22 @@ import (
 	"github.com/monctl/monctl/internal/cli/cmdutil"
 )
 
-// Execute runs cmd with args: flag errors are usage errors (exit 2) and
-// cobra prints nothing of its own, as under the root command.
+// Execute runs cmd with args: flag errors and cobra's own are usage
+// errors (exit 2) and cobra prints nothing of its own, as under the root
+// command.
 func Execute(cmd *cobra.Command, args ...string) error {
 	cmd.SetArgs(args)
 	cmd.SetOut(io.Discard)
 	cmd.SetErr(io.Discard)
 	cmd.SilenceErrors, cmd.SilenceUsage = true, true
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return cmdutil.UsageError("%v", err) })
-	return cmd.ExecuteContext(context.Background())
+	err := cmd.ExecuteContext(context.Background())
+	var ee *cmdutil.ExitError
+	var se *cmdutil.SignalError
+	if err != nil && !errors.As(err, &ee) && !errors.As(err, &se) {
+		// cobra's own errors (flag groups, arguments) are usage errors
+		// under the root command too.
+		return &cmdutil.ExitError{Code: cmdutil.ExitUsage, Err: err}
+	}
+	return err
 }

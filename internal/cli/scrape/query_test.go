@@ -128,3 +128,30 @@ func TestWindowGivesRanges(t *testing.T) {
 		t.Errorf("rate %v, want 10 ± 5%%", rate)
 	}
 }
+
+// TestLintFindsPromtoolsProblems: --lint reports promlint's problems, one
+// record per problem, and exits 4; a clean exposition exits 0.
+func TestLintFindsPromtoolsProblems(t *testing.T) {
+	dir := t.TempDir()
+	bad := writeFile(t, dir, "bad.prom", "# TYPE foo_seconds counter\nfoo_seconds 1\n# HELP x_milliseconds m\n# TYPE x_milliseconds gauge\nx_milliseconds 3\n")
+	out, _, code := execute(t, nil, bad, "--lint", "-o", "json")
+	var recs []lintRecord
+	if err := json.Unmarshal([]byte(out), &recs); err != nil || code != 4 {
+		t.Fatalf("exit %d, %v: %s", code, err, out)
+	}
+	want := []lintRecord{
+		{bad, "foo_seconds", `counter metrics should have "_total" suffix`},
+		{bad, "foo_seconds", "no help text"},
+		{bad, "x_milliseconds", `use base unit "seconds" instead of "milliseconds"`},
+	}
+	if fmt.Sprint(recs) != fmt.Sprint(want) {
+		t.Errorf("got  %v\nwant %v", recs, want)
+	}
+	good := writeFile(t, dir, "good.prom", "# HELP up_total fine\n# TYPE up_total counter\nup_total 1\n")
+	if out, errOut, code := execute(t, nil, good, "--lint"); code != 0 || strings.Contains(out, "up_total") {
+		t.Errorf("clean: exit %d: %s %s", code, out, errOut)
+	}
+	if _, errOut, code := execute(t, nil, good, "--lint", "--query", "up"); code != 2 || !strings.Contains(errOut, "lint") {
+		t.Errorf("--lint with --query: exit %d, %s", code, errOut)
+	}
+}

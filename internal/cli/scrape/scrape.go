@@ -27,6 +27,7 @@ type Options struct {
 	Match []string
 	Types []string
 	Rate  time.Duration
+	Lint  bool
 	QueryFlags
 
 	Out cmdutil.OutputFlags
@@ -82,6 +83,10 @@ for the first sample to be in it.`,
 	fl.StringSliceVar(&opts.Types, "type", nil, "only these types: counter|gauge|histogram|summary|untyped (and OpenMetrics' gaugehistogram|info|stateset)")
 	cmdutil.DurationVar(fl, &opts.Rate, "rate", 0, "scrape twice, this far apart, and print per-second rates of counters")
 	opts.addQueryFlags(fl)
+	fl.BoolVar(&opts.Lint, "lint", false, "check the exposition with promlint's rules (those of 'promtool check metrics'); exit 4 when it finds problems")
+	cmd.MarkFlagsMutuallyExclusive("lint", "query")
+	cmd.MarkFlagsMutuallyExclusive("lint", "fail-if")
+	cmd.MarkFlagsMutuallyExclusive("lint", "rate")
 	opts.Out.AddOutputFlags(cmd, "table", output.AllShapes)
 	_ = cmd.RegisterFlagCompletionFunc("type", cobra.FixedCompletions([]string{"counter", "gauge", "histogram", "summary", "untyped", "gaugehistogram", "info", "stateset"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
@@ -169,6 +174,9 @@ func run(ctx context.Context, o *Options) error {
 	}
 	if o.Asking() {
 		return o.runAsking(ctx, p, s, targets, sel)
+	}
+	if o.Lint {
+		return o.runLint(ctx, p, s, targets, sel)
 	}
 	if o.Rate > 0 {
 		for _, t := range targets {
