@@ -155,3 +155,39 @@ func TestLintFindsPromtoolsProblems(t *testing.T) {
 		t.Errorf("--lint with --query: exit %d, %s", code, errOut)
 	}
 }
+
+// TestAnalyzeWeighsTheExposition: series as Prometheus stores them
+// (a histogram's buckets, _sum and _count each), the labels with the most
+// values first, --top bounding the lists but not the totals.
+func TestAnalyzeWeighsTheExposition(t *testing.T) {
+	file := writeFile(t, t.TempDir(), "fx.prom", queryFixture+`# TYPE lat_seconds histogram
+lat_seconds_bucket{path="/a",le="1"} 1
+lat_seconds_bucket{path="/a",le="+Inf"} 2
+lat_seconds_sum{path="/a"} 3
+lat_seconds_count{path="/a"} 2
+# TYPE hits_total counter
+hits_total{user="1"} 1
+hits_total{user="2"} 1
+hits_total{user="3"} 1
+`)
+	out, errOut, code := execute(t, nil, file, "--analyze", "--top", "2", "-o", "json")
+	var as []analysis
+	if err := json.Unmarshal([]byte(out), &as); err != nil || code != 0 || len(as) != 1 {
+		t.Fatalf("exit %d, %v: %s %s", code, err, out, errOut)
+	}
+	a := as[0]
+	// 2 requests + 2 temps + 4 histogram series + 3 hits.
+	if a.Families != 4 || a.Series != 11 || a.Bytes <= 0 {
+		t.Errorf("totals: %+v", a)
+	}
+	if len(a.Metrics) != 2 || a.Metrics[0].Name != "lat_seconds" || a.Metrics[0].Series != 4 || a.Metrics[1].Name != "hits_total" {
+		t.Errorf("heaviest metrics: %+v", a.Metrics)
+	}
+	if len(a.Labels) != 2 || a.Labels[0].Name != "user" || a.Labels[0].Values != 3 || a.Labels[0].Series != 3 {
+		t.Errorf("labels with the most values: %+v", a.Labels)
+	}
+	table, _, code := execute(t, nil, file, "--analyze")
+	if code != 0 || !strings.Contains(table, "11 series in 4 metrics") || !strings.Contains(table, "LABEL") {
+		t.Errorf("table: exit %d:\n%s", code, table)
+	}
+}

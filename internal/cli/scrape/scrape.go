@@ -24,10 +24,12 @@ type Options struct {
 
 	cmdutil.ScrapeFlags
 
-	Match []string
-	Types []string
-	Rate  time.Duration
-	Lint  bool
+	Match   []string
+	Types   []string
+	Rate    time.Duration
+	Lint    bool
+	Analyze bool
+	Top     int
 	QueryFlags
 
 	Out cmdutil.OutputFlags
@@ -84,9 +86,14 @@ for the first sample to be in it.`,
 	cmdutil.DurationVar(fl, &opts.Rate, "rate", 0, "scrape twice, this far apart, and print per-second rates of counters")
 	opts.addQueryFlags(fl)
 	fl.BoolVar(&opts.Lint, "lint", false, "check the exposition with promlint's rules (those of 'promtool check metrics'); exit 4 when it finds problems")
-	cmd.MarkFlagsMutuallyExclusive("lint", "query")
-	cmd.MarkFlagsMutuallyExclusive("lint", "fail-if")
-	cmd.MarkFlagsMutuallyExclusive("lint", "rate")
+	fl.BoolVar(&opts.Analyze, "analyze", false, "weigh the exposition: series and bytes per metric, the labels with the most values, totals")
+	fl.IntVar(&opts.Top, "top", 10, "with --analyze, list the N heaviest metrics and labels (0: all)")
+	for _, a := range []string{"lint", "analyze"} {
+		for _, b := range []string{"query", "fail-if", "rate"} {
+			cmd.MarkFlagsMutuallyExclusive(a, b)
+		}
+	}
+	cmd.MarkFlagsMutuallyExclusive("lint", "analyze")
 	opts.Out.AddOutputFlags(cmd, "table", output.AllShapes)
 	_ = cmd.RegisterFlagCompletionFunc("type", cobra.FixedCompletions([]string{"counter", "gauge", "histogram", "summary", "untyped", "gaugehistogram", "info", "stateset"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
@@ -177,6 +184,12 @@ func run(ctx context.Context, o *Options) error {
 	}
 	if o.Lint {
 		return o.runLint(ctx, p, s, targets, sel)
+	}
+	if o.Analyze {
+		if o.Top < 0 {
+			return cmdutil.UsageError("--top must be 0 or more")
+		}
+		return o.runAnalyze(ctx, p, s, targets, sel)
 	}
 	if o.Rate > 0 {
 		for _, t := range targets {
