@@ -6,6 +6,7 @@
 package query
 
 import (
+	"cmp"
 	"context"
 	"slices"
 	"strings"
@@ -24,18 +25,21 @@ import (
 // Store holds gathered samples by series, in time order. It is a
 // storage.Queryable; it is not safe for concurrent Adds.
 type Store struct {
-	series map[string]*series // by the series' labels
-	latest int64              // ms, the newest sample
+	// series by the hash of their labels; the rare collisions share a
+	// slot.
+	series map[uint64][]*series
+	count  int
+	latest int64 // ms, the newest sample
 	b      labels.ScratchBuilder
 }
 
 type series struct {
 	lset    labels.Labels
-	samples []sample
+	samples samples
 }
 
 // NewStore is an empty store.
-func NewStore() *Store { return &Store{series: map[string]*series{}} }
+func NewStore() *Store { return &Store{series: map[uint64][]*series{}} }
 
 // Add stores the families of one gathering, taken at (an exposed
 // timestamp wins), as Prometheus stores them (Family.StoredSeries), each
@@ -73,11 +77,17 @@ func (s *Store) Add(at time.Time, fams []exposition.Family, extra ...exposition.
 }
 
 func (s *Store) append(lset labels.Labels, smp sample) {
-	key := lset.String()
-	sr := s.series[key]
+	h := lset.Hash()
+	var sr *series
+	for _, c := range s.series[h] {
+		if labels.Equal(c.lset, lset) {
+			sr = c
+		}
+	}
 	if sr == nil {
 		sr = &series{lset: lset}
-		s.series[key] = sr
+		s.series[h] = append(s.series[h], sr)
+		s.count++
 	}
 	// Samples of a series go in time order; one that is not newer (the
 	// same exposed timestamp again) is not stored twice.
@@ -88,10 +98,24 @@ func (s *Store) append(lset labels.Labels, smp sample) {
 	s.latest = max(s.latest, smp.t)
 }
 
+// Merge adds the samples of o to the store.
+func (s *Store) Merge(o *Store) {
+	if s.count == 0 {
+		s.series, s.count, s.latest = o.series, o.count, o.latest
+		o.series, o.count = map[uint64][]*series{}, 0
+		return
+	}
+	o.each(func(sr *series) {
+		for _, smp := range sr.samples {
+			s.append(sr.lset, smp)
+		}
+	})
+}
+
 // Latest is the time of the newest sample, where questions about "now"
 // are asked; the zero time for an empty store.
 func (s *Store) Latest() time.Time {
-	if len(s.series) == 0 {
+	if s.count == 0 {
 		return time.Time{}
 	}
 	return time.UnixMilli(s.latest)
@@ -101,21 +125,39 @@ func (s *Store) Latest() time.Time {
 // without any, so that a store fed for a long time stays bounded.
 func (s *Store) DropBefore(t time.Time) {
 	ms := t.UnixMilli()
-	for k, sr := range s.series {
-		i := 0
-		for i < len(sr.samples) && sr.samples[i].t < ms {
-			i++
+	for h, slot := range s.series {
+		kept := slot[:0]
+		for _, sr := range slot {
+			i := 0
+			for i < len(sr.samples) && sr.samples[i].t < ms {
+				i++
+			}
+			if i == len(sr.samples) {
+				s.count--
+				continue
+			}
+			sr.samples = sr.samples[i:]
+			kept = append(kept, sr)
 		}
-		if i == len(sr.samples) {
-			delete(s.series, k)
-			continue
+		if len(kept) == 0 {
+			delete(s.series, h)
+		} else {
+			s.series[h] = kept
 		}
-		sr.samples = sr.samples[i:]
+	}
+}
+
+// each calls fn for every series.
+func (s *Store) each(fn func(*series)) {
+	for _, slot := range s.series {
+		for _, sr := range slot {
+			fn(sr)
+		}
 	}
 }
 
 // Series is how many series the store holds.
-func (s *Store) Series() int { return len(s.series) }
+func (s *Store) Series() int { return s.count }
 
 // Querier is the store's view between mint and maxt (ms).
 func (s *Store) Querier(mint, maxt int64) (storage.Querier, error) {
@@ -136,20 +178,19 @@ func (q *querier) Select(_ context.Context, sortSeries bool, hints *storage.Sele
 		mint, maxt = hints.Start, hints.End
 	}
 	var out []storage.Series
-	for _, sr := range q.s.series {
+	q.s.each(func(sr *series) {
 		if !matches(sr.lset, matchers) {
-			continue
+			return
 		}
-		var in []chunks.Sample
-		for _, smp := range sr.samples {
-			if smp.t >= mint && smp.t <= maxt {
-				in = append(in, smp)
-			}
+		lo, _ := slices.BinarySearchFunc(sr.samples, mint, func(s sample, t int64) int { return cmp.Compare(s.t, t) })
+		hi, found := slices.BinarySearchFunc(sr.samples, maxt, func(s sample, t int64) int { return cmp.Compare(s.t, t) })
+		if found {
+			hi++
 		}
-		if len(in) > 0 {
-			out = append(out, storage.NewListSeries(sr.lset, in))
+		if lo < hi {
+			out = append(out, &seriesView{lset: sr.lset, samples: sr.samples[lo:hi]})
 		}
-	}
+	})
 	if sortSeries {
 		slices.SortFunc(out, func(a, b storage.Series) int { return labels.Compare(a.Labels(), b.Labels()) })
 	}
@@ -168,22 +209,22 @@ func matches(lset labels.Labels, ms []*labels.Matcher) bool {
 // LabelValues are the values of name among the matching series, sorted.
 func (q *querier) LabelValues(_ context.Context, name string, _ *storage.LabelHints, ms ...*labels.Matcher) ([]string, annotations.Annotations, error) {
 	seen := map[string]bool{}
-	for _, sr := range q.s.series {
+	q.s.each(func(sr *series) {
 		if v := sr.lset.Get(name); v != "" && matches(sr.lset, ms) {
 			seen[v] = true
 		}
-	}
+	})
 	return sortedKeys(seen), nil, nil
 }
 
 // LabelNames are the label names of the matching series, sorted.
 func (q *querier) LabelNames(_ context.Context, _ *storage.LabelHints, ms ...*labels.Matcher) ([]string, annotations.Annotations, error) {
 	seen := map[string]bool{}
-	for _, sr := range q.s.series {
+	q.s.each(func(sr *series) {
 		if matches(sr.lset, ms) {
 			sr.lset.Range(func(l labels.Label) { seen[l.Name] = true })
 		}
-	}
+	})
 	return sortedKeys(seen), nil, nil
 }
 
@@ -232,3 +273,22 @@ func (s sample) Type() chunkenc.ValueType {
 	}
 	return chunkenc.ValFloat
 }
+
+// seriesView is a series' samples within a Select's time range, read in
+// place (storage.NewListSeries wants them copied into a new slice).
+type seriesView struct {
+	lset    labels.Labels
+	samples samples
+}
+
+func (v *seriesView) Labels() labels.Labels { return v.lset }
+
+func (v *seriesView) Iterator(chunkenc.Iterator) chunkenc.Iterator {
+	return storage.NewListSeriesIterator(v.samples)
+}
+
+// samples are a series' samples as storage.Samples.
+type samples []sample
+
+func (s samples) Get(i int) chunks.Sample { return s[i] }
+func (s samples) Len() int                { return len(s) }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/monctl/monctl/internal/cli/ask"
 	"github.com/monctl/monctl/internal/cli/cmdutil"
@@ -69,23 +70,51 @@ func (o *Options) gather(ctx context.Context, s *exposition.Scraper, targets []e
 				return nil, nil, context.Cause(ctx)
 			}
 		}
-		results = s.ScrapeAll(ctx, targets, o.Concurrency)
+		results = o.gatherOnce(ctx, s, targets, sel, store)
 		if ctx.Err() != nil {
 			return nil, nil, context.Cause(ctx)
 		}
-		for j := range results {
-			r := &results[j]
-			var extra []exposition.Label
-			if len(targets) > 1 {
-				extra = append(extra, exposition.Label{Name: exposition.TargetLabel, Value: r.Target})
-			}
-			if r.Err == nil {
-				store.Add(r.Start, sel.Filter(r.Families), extra...)
-			}
-			store.Add(r.Start, scrapeFamilies(r), extra...)
-		}
 	}
 	return store, results, nil
+}
+
+// gatherOnce scrapes every target at once (at most --concurrency), each
+// streamed into a store of its own family by family, so that the parsed
+// exposition is never held whole; the stores of the targets that
+// succeeded join store, as a scrape that fails adds nothing in
+// Prometheus. Every target adds its up and scrape_duration_seconds.
+func (o *Options) gatherOnce(ctx context.Context, s *exposition.Scraper, targets []exposition.Target, sel *exposition.Selector, store *query.Store) []exposition.Result {
+	results := make([]exposition.Result, len(targets))
+	stores := make([]*query.Store, len(targets))
+	extra := func(target string) []exposition.Label {
+		if len(targets) > 1 {
+			return []exposition.Label{{Name: exposition.TargetLabel, Value: target}}
+		}
+		return nil
+	}
+	var g errgroup.Group
+	g.SetLimit(max(1, o.Concurrency))
+	for i := range targets {
+		g.Go(func() error {
+			ts, name := query.NewStore(), targets[i].DisplayName()
+			var start time.Time
+			results[i] = s.ScrapeStream(ctx, &targets[i], func(r *exposition.Result) { start = r.Start }, func(f *exposition.Family) error {
+				ts.Add(start, sel.Filter([]exposition.Family{*f}), extra(name)...)
+				return nil
+			})
+			stores[i] = ts
+			return nil
+		})
+	}
+	g.Wait()
+	for i := range results {
+		r := &results[i]
+		if r.Err == nil {
+			store.Merge(stores[i])
+		}
+		store.Add(r.Start, scrapeFamilies(r), extra(r.Target)...)
+	}
+	return results
 }
 
 // scrapeFamilies are the series Prometheus records of every scrape: up
