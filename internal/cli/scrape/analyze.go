@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/prometheus/prometheus/model/histogram"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/monctl/monctl/internal/cli/cmdutil"
 	"github.com/monctl/monctl/internal/output"
@@ -53,56 +54,73 @@ type countingWriter struct{ n int64 }
 
 func (c *countingWriter) Write(b []byte) (int, error) { c.n += int64(len(b)); return len(b), nil }
 
-// analyze weighs a target's families; top bounds the metrics and labels
-// listed (0: all), the totals count everything.
-func analyze(r *exposition.Result, fams []exposition.Family, top int) analysis {
-	a := analysis{Target: r.Target, Families: len(fams)}
-	type labelSeen struct {
-		values  map[string]struct{}
-		series  int
-		metrics int
-	}
-	labels := map[string]*labelSeen{}
-	for i := range fams {
-		f := &fams[i]
-		var cw countingWriter
-		output.WriteExposition(&cw, []output.Source{{Families: []exposition.Family{*f}}}, output.Prom)
-		mw := metricWeight{Name: f.Name, Type: string(f.Type), Bytes: cw.n}
-		names := map[string]struct{}{}
-		for j := range f.Metrics {
-			m := &f.Metrics[j]
-			n := 0
-			f.StoredSeries(m, func(string, exposition.Label, float64, *histogram.FloatHistogram) { n++ })
-			mw.Series += n
-			for _, l := range m.Labels {
-				ls := labels[l.Name]
-				if ls == nil {
-					ls = &labelSeen{values: map[string]struct{}{}}
-					labels[l.Name] = ls
-				}
-				ls.values[l.Value] = struct{}{}
-				ls.series += n
-				if _, ok := names[l.Name]; !ok {
-					names[l.Name] = struct{}{}
-					ls.metrics++
-				}
+// analyzer weighs a target's families one at a time, so that a large
+// exposition is weighed as it is parsed, never held whole.
+type analyzer struct {
+	a      analysis
+	labels map[string]*labelSeen
+}
+
+type labelSeen struct {
+	values  map[string]struct{}
+	series  int
+	metrics int
+}
+
+func newAnalyzer(target string) *analyzer {
+	return &analyzer{a: analysis{Target: target}, labels: map[string]*labelSeen{}}
+}
+
+// add weighs one family: its series as Prometheus stores them, its bytes
+// in the text format, its labels' values.
+func (z *analyzer) add(f *exposition.Family) {
+	var cw countingWriter
+	output.WriteExposition(&cw, []output.Source{{Families: []exposition.Family{*f}}}, output.Prom)
+	mw := metricWeight{Name: f.Name, Type: string(f.Type), Bytes: cw.n}
+	names := map[string]struct{}{}
+	for j := range f.Metrics {
+		m := &f.Metrics[j]
+		n := 0
+		f.StoredSeries(m, func(string, exposition.Label, float64, *histogram.FloatHistogram) { n++ })
+		mw.Series += n
+		for _, l := range m.Labels {
+			ls := z.labels[l.Name]
+			if ls == nil {
+				ls = &labelSeen{values: map[string]struct{}{}}
+				z.labels[l.Name] = ls
+			}
+			if _, ok := ls.values[l.Value]; !ok {
+				// The value may point into the body being parsed.
+				ls.values[strings.Clone(l.Value)] = struct{}{}
+			}
+			ls.series += n
+			if _, ok := names[l.Name]; !ok {
+				names[l.Name] = struct{}{}
+				ls.metrics++
 			}
 		}
-		for n := range names {
-			mw.Labels = append(mw.Labels, n)
-		}
-		slices.Sort(mw.Labels)
-		a.Series += mw.Series
-		a.Bytes += mw.Bytes
-		a.Metrics = append(a.Metrics, mw)
 	}
+	for n := range names {
+		mw.Labels = append(mw.Labels, n)
+	}
+	slices.Sort(mw.Labels)
+	z.a.Families++
+	z.a.Series += mw.Series
+	z.a.Bytes += mw.Bytes
+	z.a.Metrics = append(z.a.Metrics, mw)
+}
+
+// result is the analysis, the heaviest first; top bounds the metrics and
+// labels listed (0: all), the totals count everything.
+func (z *analyzer) result(top int) analysis {
+	a := z.a
 	for i := range a.Metrics {
 		a.Metrics[i].Share = float64(a.Metrics[i].Series) / float64(max(a.Series, 1))
 	}
 	slices.SortStableFunc(a.Metrics, func(x, y metricWeight) int {
 		return cmp.Or(cmp.Compare(y.Series, x.Series), cmp.Compare(y.Bytes, x.Bytes), strings.Compare(x.Name, y.Name))
 	})
-	for name, ls := range labels {
+	for name, ls := range z.labels {
 		a.Labels = append(a.Labels, labelWeight{Name: name, Values: len(ls.values), Series: ls.series, Metrics: ls.metrics})
 	}
 	slices.SortFunc(a.Labels, func(x, y labelWeight) int {
@@ -118,19 +136,34 @@ func analyze(r *exposition.Result, fams []exposition.Family, top int) analysis {
 // runAnalyze weighs every target's exposition (after --match and
 // --type): series per metric, the labels with the most values, bytes.
 func (o *Options) runAnalyze(ctx context.Context, p *output.Printer, s *exposition.Scraper, targets []exposition.Target, sel *exposition.Selector) error {
-	results := s.ScrapeAll(ctx, targets, o.Concurrency)
+	results := make([]exposition.Result, len(targets))
+	zs := make([]*analyzer, len(targets))
+	var g errgroup.Group
+	g.SetLimit(max(1, o.Concurrency))
+	for i := range targets {
+		g.Go(func() error {
+			zs[i] = newAnalyzer(targets[i].DisplayName())
+			results[i] = s.ScrapeStream(ctx, &targets[i], nil, func(f *exposition.Family) error {
+				for _, kept := range sel.Filter([]exposition.Family{*f}) {
+					zs[i].add(&kept)
+				}
+				return nil
+			})
+			return nil
+		})
+	}
+	g.Wait()
 	if ctx.Err() != nil {
 		return context.Cause(ctx)
 	}
 	var as []analysis
 	failed := 0
 	for i := range results {
-		r := &results[i]
-		if !o.report(r) {
+		if !o.report(&results[i]) {
 			failed++
 			continue
 		}
-		as = append(as, analyze(r, sel.Filter(r.Families), o.Top))
+		as = append(as, zs[i].result(o.Top))
 	}
 	err := p.Print(output.View{
 		Text: func(w io.Writer) error { return writeAnalyses(w, p.Term, as) },
