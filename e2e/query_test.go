@@ -301,3 +301,87 @@ ok_total{Path="/"} 1
 		}
 	}
 }
+
+const crossRules = `groups:
+  - name: cross
+    labels: {team: ops}
+    rules:
+      - record: cross:requests:sum
+        expr: sum by (code) (cross_requests_total)
+      - alert: HotRoom
+        expr: cross_temp > 21
+        labels: {severity: warning}
+        annotations: {summary: "room {{ $labels.room }} at {{ $value }} degrees"}
+      - alert: Errors
+        expr: cross:requests:sum{code="500"} > 0
+        labels: {severity: critical, code: "{{ $labels.code }}xx"}
+        annotations:
+          summary: "errors on code {{ $labels.code }}"
+          rooms: '{{ with query "count(cross_temp)" }}{{ . | first | value }}{{ end }} rooms'
+      - alert: Cold
+        expr: cross_temp < 0
+      - alert: Slow
+        expr: up == 1
+        for: 1h
+        annotations: {summary: "up for a while"}
+`
+
+// TestRulesAgreeWithPrometheus: the same rule file loaded into a real
+// Prometheus and given to monctl scrape --rules gives the same active
+// alerts, with the same state, labels (but Prometheus's job and
+// instance) and templated annotations; monctl exits 4 for the firing
+// ones.
+func TestRulesAgreeWithPrometheus(t *testing.T) {
+	target := crossServer(t)
+	rules := writeTemp(t, "rules.yml", crossRules)
+	u, _ := url.Parse(target)
+	promURL := startPrometheus(t, u.Host, rules)
+
+	out, errOut, code := monctl(t, "scrape", target, "--rules", rules, "-o", "json")
+	var mine struct {
+		Alerts []alertJSON `json:"alerts"`
+	}
+	if err := json.Unmarshal([]byte(out), &mine); err != nil || code != 4 {
+		t.Fatalf("monctl: exit %d, %v: %s\n%s", code, err, errOut, out)
+	}
+	var theirs []alertJSON
+	waitFor(t, "Prometheus's alerts", 60*time.Second, func() bool {
+		var r struct {
+			Data struct {
+				Alerts []alertJSON `json:"alerts"`
+			} `json:"data"`
+		}
+		getJSON(t, promURL+"/api/v1/alerts", &r)
+		theirs = r.Data.Alerts
+		return len(theirs) == len(mine.Alerts)
+	})
+	want, got := describeAlerts(theirs), describeAlerts(mine.Alerts)
+	if !slices.Equal(want, got) || len(got) != 4 {
+		t.Errorf("Prometheus's alerts:\n%s\nmonctl's:\n%s", strings.Join(want, "\n"), strings.Join(got, "\n"))
+	}
+	_, errOut, code = monctl(t, "scrape", target, "--rules", rules)
+	if code != 4 || !strings.Contains(errOut, `monctl: alert firing: HotRoom{room="b", severity="warning", team="ops"} value 25`) ||
+		!strings.Contains(errOut, "summary: room b at 25 degrees") || !strings.Contains(errOut, "monctl: alert pending: Slow") {
+		t.Errorf("table: exit %d, stderr:\n%s", code, errOut)
+	}
+}
+
+type alertJSON struct {
+	Labels      map[string]string `json:"labels"`
+	Annotations map[string]string `json:"annotations"`
+	State       string            `json:"state"`
+	Value       string            `json:"value"`
+}
+
+// describeAlerts is each alert as one comparable line, without the job
+// and instance labels Prometheus adds, sorted.
+func describeAlerts(as []alertJSON) []string {
+	var out []string
+	for _, a := range as {
+		delete(a.Labels, "job")
+		delete(a.Labels, "instance")
+		out = append(out, fmt.Sprintf("%s %v %v", a.State, a.Labels, a.Annotations))
+	}
+	slices.Sort(out)
+	return out
+}

@@ -178,15 +178,21 @@ func promQuery(t *testing.T, base, query string) []float64 {
 }
 
 // startPrometheus runs a real Prometheus that scrapes target (host:port)
-// every second as job monctl, and returns its URL.
-func startPrometheus(t *testing.T, target string) string {
+// every second as job monctl, evaluating the rule files every second,
+// and returns its URL.
+func startPrometheus(t *testing.T, target string, ruleFiles ...string) string {
 	t.Helper()
 	dir := t.TempDir()
 	promPort := freePort(t)
 	promCfg := filepath.Join(dir, "prometheus.yml")
-	os.WriteFile(promCfg, []byte(fmt.Sprintf(`global:
+	rules := ""
+	if len(ruleFiles) > 0 {
+		rules = "rule_files: ['" + strings.Join(ruleFiles, "', '") + "']\n"
+	}
+	os.WriteFile(promCfg, []byte(rules+fmt.Sprintf(`global:
   scrape_interval: 1s
   scrape_timeout: 1s
+  evaluation_interval: 1s
 scrape_configs:
   - job_name: monctl
     static_configs:

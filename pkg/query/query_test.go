@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -137,5 +139,94 @@ func TestDropBefore(t *testing.T) {
 	s.DropBefore(t0.Add(2 * time.Minute))
 	if s.Series() != 0 {
 		t.Errorf("%d series left", s.Series())
+	}
+}
+
+const testRules = `groups:
+  - name: cross
+    labels: {team: ops}
+    rules:
+      - record: code:requests:sum
+        expr: sum by (code) (http_requests_total)
+      - alert: Errors
+        expr: code:requests:sum{code="500"} > 5
+        labels: {severity: critical}
+        annotations: {summary: "{{ $value }} errors on {{ $labels.code }}"}
+      - alert: Hot
+        expr: temp > 21
+        for: 15s
+        keep_firing_for: 30s
+        annotations: {summary: "room {{ $labels.room }} at {{ $value }}"}
+`
+
+func TestRulesRecordAndFire(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "rules.yml")
+	os.WriteFile(file, []byte(testRules), 0o600)
+	rs, err := LoadRules(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, e := NewStore(), NewEngine(Options{})
+	t0 := time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC)
+	eval := func(at time.Time, n float64) []Alert {
+		t.Helper()
+		s.Add(at, exposed(t, n))
+		alerts, err := rs.Eval(context.Background(), e, s, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return alerts
+	}
+	describe := func(as []Alert) string {
+		var out []string
+		for _, a := range as {
+			out = append(out, fmt.Sprintf("%s %s %v %s", a.Labels["alertname"], a.State, a.Labels, a.Annotations["summary"]))
+		}
+		return strings.Join(out, "; ")
+	}
+	// At 100 requests: 10 errors fire at once; the hot room is pending.
+	got := describe(eval(t0, 100))
+	want := `Errors firing map[alertname:Errors code:500 severity:critical team:ops] 10 errors on 500; ` +
+		`Hot pending map[alertname:Hot room:b team:ops] room b at 25`
+	if got != want {
+		t.Errorf("first evaluation:\n got %s\nwant %s", got, want)
+	}
+	// The recorded series are there for queries.
+	r, _ := e.Instant(context.Background(), s, `code:requests:sum{code="200"}`, t0)
+	if r.Len() != 1 {
+		t.Errorf("the recording rule's series is not stored: %v", r.Value)
+	}
+	// 20 s later the room is still hot: its for: has passed.
+	if got := describe(eval(t0.Add(20*time.Second), 100)); !strings.Contains(got, "Hot firing") {
+		t.Errorf("after for: %s", got)
+	}
+	// Then it cools down, but keep_firing_for holds it firing for 30 s.
+	cool := func(at time.Time) []Alert {
+		res, _ := exposition.Parse([]byte("# TYPE temp gauge\ntemp{room=\"a\"} 20\n"), exposition.FormatText)
+		s.Add(at, res.Families)
+		alerts, _ := rs.Eval(context.Background(), e, s, at)
+		return alerts
+	}
+	if got := describe(cool(t0.Add(6 * time.Minute))); !strings.Contains(got, "Hot firing") {
+		t.Errorf("within keep_firing_for: %s", got)
+	}
+	if got := describe(cool(t0.Add(7 * time.Minute))); strings.Contains(got, "Hot") {
+		t.Errorf("after keep_firing_for: %s", got)
+	}
+}
+
+func TestRuleFileErrorsSayWhere(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct{ text, want string }{
+		{"groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: sum(x\n", `group "g", rule 1`},
+		{"groups:\n  - name: g\n    rules:\n      - record: r\n        alert: A\n        expr: x\n", "only one of 'record' and 'alert' must be set"},
+		{"groups: [", "rule file"},
+	} {
+		file := filepath.Join(dir, "bad.yml")
+		os.WriteFile(file, []byte(c.text), 0o600)
+		_, err := LoadRules(file)
+		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), file) {
+			t.Errorf("%q: %v, want the file and %q", c.text, err, c.want)
+		}
 	}
 }

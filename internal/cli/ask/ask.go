@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -25,11 +26,16 @@ import (
 	"github.com/monctl/monctl/pkg/query"
 )
 
-// Flags are the questions and checks of a verb.
+// Flags are the questions, checks and rule files of a verb.
 type Flags struct {
 	Queries      []string
 	FailIf       []string
+	RuleFiles    []string
 	QueryTimeout time.Duration
+
+	eng    *query.Engine
+	rules  *query.Rules
+	alerts []query.Alert // of the last Round
 }
 
 // AddFlags registers --query, --fail-if and --query-timeout; what names
@@ -37,12 +43,13 @@ type Flags struct {
 func (f *Flags) AddFlags(fl *pflag.FlagSet, what string) {
 	fl.StringArrayVar(&f.Queries, "query", nil, "evaluate this PromQL expression over "+what+" and print its result (repeatable)")
 	fl.StringArrayVar(&f.FailIf, "fail-if", nil, "a check: exit 4 when this PromQL expression returns any series, which are printed (repeatable)")
+	fl.StringArrayVar(&f.RuleFiles, "rules", nil, "evaluate this Prometheus rule file: recording rules add series, alerting rules fire (exit 4) with their labels and annotations (repeatable)")
 	cmdutil.DurationVar(fl, &f.QueryTimeout, "query-timeout", 2*time.Minute, "how long one expression may take")
 }
 
 // Asking says whether the run answers questions instead of printing what
 // it gathered.
-func (f *Flags) Asking() bool { return len(f.Queries) > 0 || len(f.FailIf) > 0 }
+func (f *Flags) Asking() bool { return len(f.Queries) > 0 || len(f.FailIf) > 0 || len(f.RuleFiles) > 0 }
 
 // Check refuses bad questions and formats that cannot print answers
 // before anything is gathered.
@@ -55,6 +62,13 @@ func (f *Flags) Check(p *output.Printer) error {
 	if f.QueryTimeout <= 0 {
 		return cmdutil.UsageError("--query-timeout must be positive")
 	}
+	f.eng = query.NewEngine(query.Options{Timeout: f.QueryTimeout})
+	if len(f.RuleFiles) > 0 {
+		var err error
+		if f.rules, err = query.LoadRules(f.RuleFiles...); err != nil {
+			return cmdutil.UsageError("%v", err)
+		}
+	}
 	if p.Template != nil {
 		return cmdutil.UsageError("--format cannot print query results; use -o json")
 	}
@@ -65,11 +79,35 @@ func (f *Flags) Check(p *output.Printer) error {
 	return cmdutil.UsageError("-o %s cannot print query results (want table, wide, json, jsonl, yaml or csv)", p.Format)
 }
 
+// Round evaluates the rules at the store's newest sample: what recording
+// rules record joins the store, and the alerts are kept for the answers.
+// A verb calls it after each gathering, so that a rule's for: counts
+// across them.
+func (f *Flags) Round(ctx context.Context, store *query.Store) error {
+	if f.rules == nil {
+		return nil
+	}
+	alerts, err := f.rules.Eval(ctx, f.eng, store, store.Latest())
+	if err != nil {
+		return cmdutil.Failure(err)
+	}
+	f.alerts = alerts
+	return nil
+}
+
+// Answers are a round's answers: every question and check, and the
+// rules' active alerts.
+type Answers struct {
+	list   []Answer
+	rules  bool // rule files were given: there are alerts to list
+	alerts []query.Alert
+}
+
 // Evaluate answers every question, then every check, over the store at
-// its newest sample. An expression that cannot be evaluated (timeout,
-// sample limit) is a failure.
-func (f *Flags) Evaluate(ctx context.Context, store *query.Store) ([]Answer, error) {
-	eng := query.NewEngine(query.Options{Timeout: f.QueryTimeout})
+// its newest sample, after the last Round. An expression that cannot be
+// evaluated (timeout, sample limit) is a failure.
+func (f *Flags) Evaluate(ctx context.Context, store *query.Store) (*Answers, error) {
+	eng := f.eng
 	var answers []Answer
 	for _, c := range []struct {
 		exprs []string
@@ -83,28 +121,48 @@ func (f *Flags) Evaluate(ctx context.Context, store *query.Store) ([]Answer, err
 			answers = append(answers, Answer{Result: r, check: c.check})
 		}
 	}
-	return answers, nil
+	return &Answers{list: answers, rules: f.rules != nil, alerts: f.alerts}, nil
 }
 
 // Print writes the answers in p's format, the engine's warnings and the
-// checks that fired (for tables and csv) to errOut, and returns
-// cmdutil.CheckFailed when a check fired.
-func Print(p *output.Printer, errOut io.Writer, answers []Answer) error {
+// checks that fired and the active alerts (for tables and csv) to errOut,
+// and returns cmdutil.CheckFailed when a check or an alert fired.
+func Print(p *output.Printer, errOut io.Writer, as *Answers) error {
+	answers := as.list
 	for i := range answers {
 		for _, w := range answers[i].Warnings {
 			fmt.Fprintf(errOut, "monctl: warning: %s: %s\n", answers[i].Expr, w)
 		}
 	}
-	if err := p.Print(view(answers, p.Term)); err != nil {
+	if err := p.Print(view(as, p.Term)); err != nil {
 		return cmdutil.Failure(fmt.Errorf("writing output: %w", err))
 	}
 	if p.Format == output.Table || p.Format == output.Wide || p.Format == output.CSV {
 		reportFired(errOut, answers)
+		reportAlerts(errOut, as.alerts)
 	}
-	if slices.ContainsFunc(answers, func(a Answer) bool { return a.fired() }) {
+	if slices.ContainsFunc(answers, func(a Answer) bool { return a.fired() }) ||
+		slices.ContainsFunc(as.alerts, func(a query.Alert) bool { return a.State == query.Firing }) {
 		return cmdutil.CheckFailed
 	}
 	return nil
+}
+
+// reportAlerts writes the active alerts for people: state, name, labels,
+// then each annotation.
+func reportAlerts(w io.Writer, alerts []query.Alert) {
+	for _, a := range alerts {
+		var ls []string
+		for _, k := range slices.Sorted(maps.Keys(a.Labels)) {
+			if k != "alertname" {
+				ls = append(ls, k+"="+strconv.Quote(a.Labels[k]))
+			}
+		}
+		fmt.Fprintf(w, "monctl: alert %s: %s{%s} value %s\n", a.State, output.Escape(a.Labels["alertname"]), output.Escape(strings.Join(ls, ", ")), a.Value)
+		for _, k := range slices.Sorted(maps.Keys(a.Annotations)) {
+			fmt.Fprintf(w, "  %s: %s\n", output.Escape(k), output.Escape(a.Annotations[k]))
+		}
+	}
 }
 
 // Answer is one expression's result: a question (--query) or a check
@@ -118,7 +176,8 @@ func (a *Answer) fired() bool { return a.check && a.Len() > 0 }
 
 // view prints the answers: a table per expression for people;
 // for scripts, json as Prometheus's /api/v1/query data objects.
-func view(answers []Answer, term output.Terminal) output.View {
+func view(as *Answers, term output.Terminal) output.View {
+	answers := as.list
 	return output.View{
 		// Checks go to stderr when they fire (reportFired).
 		Text: func(w io.Writer) error {
@@ -152,7 +211,7 @@ func view(answers []Answer, term output.Terminal) output.View {
 			}
 			return header, rows
 		},
-		Document: func(jw *output.JSONWriter) { writeAnswers(jw, answers) },
+		Document: func(jw *output.JSONWriter) { writeAnswers(jw, as) },
 		Lines: func(jw *output.JSONWriter) {
 			for i := range answers {
 				jw.Raw(dataJSON(&answers[i]))
@@ -234,8 +293,10 @@ func marshal(v any) []byte {
 }
 
 // writeAnswers writes the questions' data objects as an array; with
-// checks, an object of the questions and of the checks that fired.
-func writeAnswers(jw *output.JSONWriter, answers []Answer) {
+// checks or rules, an object of the questions, the checks that fired and
+// the active alerts (as Prometheus's /api/v1/alerts lists them).
+func writeAnswers(jw *output.JSONWriter, as *Answers) {
+	answers := as.list
 	var questions, checks []*Answer
 	for i := range answers {
 		if answers[i].check {
@@ -255,7 +316,7 @@ func writeAnswers(jw *output.JSONWriter, answers []Answer) {
 		}
 		jw.EndArray()
 	}
-	if len(checks) == 0 {
+	if len(checks) == 0 && !as.rules {
 		array(questions, false)
 		return
 	}
@@ -270,6 +331,12 @@ func writeAnswers(jw *output.JSONWriter, answers []Answer) {
 	array(questions, false)
 	jw.Key("firing")
 	array(fired, true)
+	jw.Key("alerts")
+	jw.BeginArray()
+	for _, a := range as.alerts {
+		jw.Raw(marshal(a))
+	}
+	jw.EndArray()
 	jw.EndObject()
 }
 

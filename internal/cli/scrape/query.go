@@ -74,6 +74,9 @@ func (o *Options) gather(ctx context.Context, s *exposition.Scraper, targets []e
 		if ctx.Err() != nil {
 			return nil, nil, context.Cause(ctx)
 		}
+		if err := o.Round(ctx, store); err != nil {
+			return nil, nil, err
+		}
 	}
 	return store, results, nil
 }

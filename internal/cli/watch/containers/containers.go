@@ -230,6 +230,9 @@ const keepSamples = 15 * time.Minute
 func (o *Options) answer(ctx context.Context, p *output.Printer, store *query.Store, fr *frame) (fired bool, err error) {
 	store.Add(fr.time, ctr.Families(fr.stats, nil))
 	store.DropBefore(fr.time.Add(-keepSamples))
+	if err := o.Ask.Round(ctx, store); err != nil {
+		return false, err
+	}
 	answers, err := o.Ask.Evaluate(ctx, store)
 	if err != nil {
 		return false, err

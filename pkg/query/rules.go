@@ -1,0 +1,233 @@
+package query
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/rulefmt"
+	"github.com/prometheus/prometheus/promql"
+	"github.com/prometheus/prometheus/promql/parser"
+	"github.com/prometheus/prometheus/template"
+)
+
+// Rules are the recording and alerting rules of Prometheus rule files
+// (read with Prometheus's model/rulefmt), evaluated as a Prometheus rule
+// group evaluates them: rule by rule, what a recording rule records seen
+// by the rules after it; an alerting rule's alerts pending until its
+// for: has passed over successive Evals, then firing, kept firing for
+// its keep_firing_for; labels and annotations templated with
+// Prometheus's template package ($labels, $value, query functions).
+//
+// The logic follows rules.AlertingRule (github.com/prometheus/prometheus
+// /rules), which is not used itself: it would bring in the notifier and
+// service discovery, 5 MB of binary for a CLI that sends no alerts.
+type Rules struct {
+	groups []ruleGroup
+}
+
+type ruleGroup struct {
+	name  string
+	rules []*rule
+}
+
+type rule struct {
+	record, alert string
+	expr          string
+	hold, keep    time.Duration
+	labels        map[string]string
+	annotations   map[string]string
+	active        map[uint64]*Alert // alerting rules: by the alert's labels
+}
+
+// LoadRules reads rule files; an error names the file, the group and the
+// rule.
+func LoadRules(files ...string) (*Rules, error) {
+	rs := &Rules{}
+	for _, file := range files {
+		rgs, errs := rulefmt.ParseFile(file, false, model.UTF8Validation)
+		if len(errs) > 0 {
+			return nil, fmt.Errorf("rule file %w", errors.Join(errs...))
+		}
+		for _, g := range rgs.Groups {
+			rg := ruleGroup{name: g.Name}
+			for i, r := range g.Rules {
+				expr, err := parser.ParseExpr(r.Expr)
+				if err != nil {
+					return nil, fmt.Errorf("rule file %s: group %q, rule %d: %w", file, g.Name, i+1, err)
+				}
+				// Group labels go to every rule; the rule's own win.
+				lset := maps.Clone(g.Labels)
+				if lset == nil {
+					lset = map[string]string{}
+				}
+				maps.Copy(lset, r.Labels)
+				rg.rules = append(rg.rules, &rule{record: r.Record, alert: r.Alert, expr: expr.String(),
+					hold: time.Duration(r.For), keep: time.Duration(r.KeepFiringFor),
+					labels: lset, annotations: r.Annotations, active: map[uint64]*Alert{}})
+			}
+			rs.groups = append(rs.groups, rg)
+		}
+	}
+	return rs, nil
+}
+
+// Alert is an active alert, as Prometheus's /api/v1/alerts shows it:
+// pending (its for: has not passed) or firing.
+type Alert struct {
+	Labels      map[string]string `json:"labels"`
+	Annotations map[string]string `json:"annotations"`
+	State       string            `json:"state"`
+	ActiveAt    time.Time         `json:"activeAt"`
+	Value       string            `json:"value"`
+
+	keepSince time.Time
+}
+
+// The states of an active alert.
+const (
+	Pending = "pending"
+	Firing  = "firing"
+)
+
+// Eval evaluates every rule at t, group by group and rule by rule: what
+// a recording rule records is stored in s for the rules after it. It
+// returns the active alerts of every alerting rule, in rule order.
+func (rs *Rules) Eval(ctx context.Context, e *Engine, s *Store, t time.Time) ([]Alert, error) {
+	query := func(ctx context.Context, expr string, t time.Time) (promql.Vector, error) {
+		r, err := e.Instant(ctx, s, expr, t)
+		if err != nil {
+			return nil, err
+		}
+		switch v := r.Value.(type) {
+		case promql.Vector:
+			return v, nil
+		case promql.Scalar:
+			return promql.Vector{{T: v.T, F: v.V, Metric: labels.EmptyLabels()}}, nil
+		}
+		return nil, fmt.Errorf("rule result is not a vector or scalar: %s", r.Value.Type())
+	}
+	var out []Alert
+	for _, g := range rs.groups {
+		for _, r := range g.rules {
+			vec, err := query(ctx, r.expr, t)
+			if err != nil {
+				return nil, fmt.Errorf("group %q, rule %q: %w", g.name, cmpOr(r.record, r.alert), err)
+			}
+			if r.record != "" {
+				if err := s.record(r.record, r.labels, vec, t); err != nil {
+					return nil, fmt.Errorf("group %q, rule %q: %w", g.name, r.record, err)
+				}
+				continue
+			}
+			if err := r.evalAlerts(ctx, vec, t, query); err != nil {
+				return nil, fmt.Errorf("group %q, rule %q: %w", g.name, r.alert, err)
+			}
+			for _, h := range slices.Sorted(maps.Keys(r.active)) {
+				out = append(out, *r.active[h])
+			}
+		}
+	}
+	return out, nil
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// record stores what a recording rule produced: each series renamed,
+// with the rule's labels.
+func (s *Store) record(name string, extra map[string]string, vec promql.Vector, t time.Time) error {
+	seen := map[uint64]bool{}
+	for _, smp := range vec {
+		lb := labels.NewBuilder(smp.Metric)
+		lb.Set(labels.MetricName, name)
+		for k, v := range extra {
+			lb.Set(k, v)
+		}
+		ls := lb.Labels()
+		if h := ls.Hash(); seen[h] {
+			return errors.New("vector contains metrics with the same labelset after applying rule labels")
+		} else {
+			seen[h] = true
+		}
+		s.append(ls, sample{t: t.UnixMilli(), f: smp.F, fh: smp.H})
+	}
+	return nil
+}
+
+// evalAlerts updates the rule's alerts from its expression's result at
+// t, as rules.AlertingRule.Eval does.
+func (r *rule) evalAlerts(ctx context.Context, vec promql.Vector, t time.Time, query template.QueryFunc) error {
+	now := map[uint64]*Alert{}
+	for _, smp := range vec {
+		data := template.AlertTemplateData(smp.Metric.Map(), nil, "", smp)
+		expand := func(text string) string {
+			defs := "{{$labels := .Labels}}{{$externalLabels := .ExternalLabels}}{{$externalURL := .ExternalURL}}{{$value := .Value}}"
+			out, err := template.NewTemplateExpander(ctx, defs+text, "__alert_"+r.alert, data,
+				model.TimeFromUnixNano(t.UnixNano()), query, nil, nil).Expand()
+			if err != nil {
+				return fmt.Sprintf("<error expanding template: %s>", err)
+			}
+			return out
+		}
+		lb := labels.NewBuilder(smp.Metric)
+		lb.Del(labels.MetricName)
+		for k, v := range r.labels {
+			lb.Set(k, expand(v))
+		}
+		lb.Set(labels.AlertName, r.alert)
+		annotations := map[string]string{}
+		for k, v := range r.annotations {
+			annotations[k] = expand(v)
+		}
+		ls := lb.Labels()
+		h := ls.Hash()
+		if now[h] != nil {
+			return errors.New("vector contains metrics with the same labelset after applying alert labels")
+		}
+		now[h] = &Alert{Labels: ls.Map(), Annotations: annotations, State: Pending, ActiveAt: t, Value: formatValue(smp.F)}
+	}
+	for h, a := range now {
+		if old := r.active[h]; old != nil {
+			old.Value, old.Annotations, old.keepSince = a.Value, a.Annotations, time.Time{}
+			continue
+		}
+		r.active[h] = a
+	}
+	for h, a := range r.active {
+		if now[h] == nil {
+			// Gone from the result: resolved, unless it fired and
+			// keep_firing_for holds it.
+			if a.State != Firing || r.keep == 0 {
+				delete(r.active, h)
+				continue
+			}
+			if a.keepSince.IsZero() {
+				a.keepSince = t
+			}
+			if t.Sub(a.keepSince) >= r.keep {
+				delete(r.active, h)
+				continue
+			}
+		}
+		if a.State == Pending && t.Sub(a.ActiveAt) >= r.hold {
+			a.State = Firing
+		}
+	}
+	return nil
+}
+
+// formatValue writes a value as Prometheus's API does.
+func formatValue(v float64) string {
+	return strings.TrimSpace(model.SampleValue(v).String())
+}
