@@ -692,6 +692,11 @@ func TestWatchFailIf(t *testing.T) {
 	if _, errOut, code := monctlOn(t, e, "watch", "containers", "--once", "--fail-if", `monctl_container_restarts_total{name=~"check-.*"} > 0`); code != 0 || errOut != "" {
 		t.Errorf("a check that holds for nothing: exit %d, %s", code, errOut)
 	}
+	// As a Nagios plugin: one status line, CRITICAL.
+	if out, _, code := monctlOn(t, e, "watch", "containers", "--once", "--nagios", "--fail-if", sick); code != 2 ||
+		!strings.HasPrefix(out, "MONCTL CRITICAL - "+sick+" | 'checks_failed'=1 'alerts_firing'=0\n") {
+		t.Errorf("--nagios: exit %d:\n%s", code, out)
+	}
 	out, errOut, code := monctlOn(t, e, "watch", "containers", "--once", "-o", "json", "--query", `count by (name) (monctl_container_info{name=~"check-.*"})`)
 	var data []struct {
 		ResultType string `json:"resultType"`

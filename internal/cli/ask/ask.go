@@ -32,6 +32,9 @@ type Flags struct {
 	FailIf       []string
 	RuleFiles    []string
 	QueryTimeout time.Duration
+	// Nagios prints a Nagios/Icinga plugin's status line and exits with
+	// its state (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN).
+	Nagios bool
 
 	eng    *query.Engine
 	rules  *query.Rules
@@ -45,11 +48,14 @@ func (f *Flags) AddFlags(fl *pflag.FlagSet, what string) {
 	fl.StringArrayVar(&f.FailIf, "fail-if", nil, "a check: exit 4 when this PromQL expression returns any series, which are printed (repeatable)")
 	fl.StringArrayVar(&f.RuleFiles, "rules", nil, "evaluate this Prometheus rule file: recording rules add series, alerting rules fire (exit 4) with their labels and annotations (repeatable)")
 	cmdutil.DurationVar(fl, &f.QueryTimeout, "query-timeout", 2*time.Minute, "how long one expression may take")
+	fl.BoolVar(&f.Nagios, "nagios", false, "answer as a Nagios/Icinga plugin: a status line with performance data, exit 0 OK, 1 WARNING, 2 CRITICAL (a firing alert's severity label, else critical), 3 UNKNOWN")
 }
 
 // Asking says whether the run answers questions instead of printing what
 // it gathered.
-func (f *Flags) Asking() bool { return len(f.Queries) > 0 || len(f.FailIf) > 0 || len(f.RuleFiles) > 0 }
+func (f *Flags) Asking() bool {
+	return len(f.Queries) > 0 || len(f.FailIf) > 0 || len(f.RuleFiles) > 0 || f.Nagios
+}
 
 // Check refuses bad questions and formats that cannot print answers
 // before anything is gathered.
@@ -101,7 +107,13 @@ type Answers struct {
 	list   []Answer
 	rules  bool // rule files were given: there are alerts to list
 	alerts []query.Alert
+	// nothingGathered: every source failed (--nagios says UNKNOWN
+	// unless something fired).
+	nothingGathered bool
 }
+
+// NothingGathered marks answers over nothing: every source failed.
+func (as *Answers) NothingGathered() { as.nothingGathered = true }
 
 // Evaluate answers every question, then every check, over the store at
 // its newest sample, after the last Round. An expression that cannot be
@@ -127,7 +139,10 @@ func (f *Flags) Evaluate(ctx context.Context, store *query.Store) (*Answers, err
 // Print writes the answers in p's format, the engine's warnings and the
 // checks that fired and the active alerts (for tables and csv) to errOut,
 // and returns cmdutil.CheckFailed when a check or an alert fired.
-func Print(p *output.Printer, errOut io.Writer, as *Answers) error {
+func Print(p *output.Printer, errOut io.Writer, as *Answers, nagios bool) error {
+	if nagios {
+		return writeNagios(p.Out, as)
+	}
 	answers := as.list
 	for i := range answers {
 		for _, w := range answers[i].Warnings {

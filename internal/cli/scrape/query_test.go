@@ -191,3 +191,41 @@ hits_total{user="3"} 1
 		t.Errorf("table: exit %d:\n%s", code, table)
 	}
 }
+
+// TestNagiosPlugin: --nagios answers as a Nagios plugin: one status line
+// with performance data, a line per problem, exit 0 OK, 1 WARNING (a
+// firing alert whose severity is warning), 2 CRITICAL (a check, or any
+// other firing alert), 3 UNKNOWN (bad input, nothing gathered).
+func TestNagiosPlugin(t *testing.T) {
+	dir := t.TempDir()
+	file := writeFile(t, dir, "fx.prom", queryFixture)
+	rules := writeFile(t, dir, "rules.yml", `groups:
+  - name: g
+    rules:
+      - alert: Warm
+        expr: temp > 21
+        labels: {severity: warning}
+        annotations: {summary: "room {{ $labels.room }} is warm"}
+`)
+	for _, c := range []struct {
+		args  []string
+		code  int
+		lines []string
+	}{
+		{[]string{file, "--nagios", "--query", "sum(temp)"}, 0,
+			[]string{"MONCTL OK - all checks pass | 'checks_failed'=0 'alerts_firing'=0 'sum(temp)'=45"}},
+		{[]string{file, "--nagios", "--rules", rules}, 1,
+			[]string{"MONCTL WARNING - Warm | 'checks_failed'=0 'alerts_firing'=1", "WARNING: Warm: room b is warm"}},
+		{[]string{file, "--nagios", "--rules", rules, "--fail-if", `http_requests_total{code="500"} > 2`}, 2,
+			[]string{`MONCTL CRITICAL - http_requests_total{code="500"} > 2, Warm | 'checks_failed'=1 'alerts_firing'=1`,
+				`CRITICAL: http_requests_total{code="500"} > 2: http_requests_total{code="500"} 3`, "WARNING: Warm: room b is warm"}},
+		{[]string{"127.0.0.1:1", "--nagios", "--query", "up"}, 3,
+			[]string{"MONCTL UNKNOWN - nothing could be gathered | 'checks_failed'=0 'alerts_firing'=0 'up'=0"}},
+		{[]string{file, "--nagios", "--query", "sum(("}, 3, []string{`MONCTL UNKNOWN - bad PromQL "sum((": 1:6: parse error: unclosed left parenthesis`}},
+	} {
+		out, errOut, code := execute(t, nil, c.args...)
+		if code != c.code || strings.TrimSpace(out) != strings.Join(c.lines, "\n") {
+			t.Errorf("%v: exit %d (want %d), stdout:\n%s\nwant:\n%s\nstderr: %s", c.args, code, c.code, out, strings.Join(c.lines, "\n"), errOut)
+		}
+	}
+}

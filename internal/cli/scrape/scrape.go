@@ -76,7 +76,7 @@ for the first sample to be in it.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Args = args
 			opts.ConfigTargets = f.ConfigTargets()
-			return run(cmd.Context(), opts)
+			return opts.NagiosError(opts.IO.Out, run(cmd.Context(), opts))
 		},
 	}
 	fl := cmd.Flags()
@@ -268,7 +268,10 @@ func (o *Options) runAsking(ctx context.Context, p *output.Printer, s *expositio
 	if err != nil {
 		return err
 	}
-	if err := ask.Print(p, o.IO.ErrOut, answers); err != nil {
+	if failed == len(results) {
+		answers.NothingGathered()
+	}
+	if err := ask.Print(p, o.IO.ErrOut, answers, o.Nagios); err != nil || o.Nagios {
 		return err
 	}
 	switch {

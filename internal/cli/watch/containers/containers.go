@@ -88,7 +88,7 @@ stats API. -o wide's time line says which.`,
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Refs = args
-			return run(cmd.Context(), f, opts)
+			return opts.Ask.NagiosError(opts.IO.Out, run(cmd.Context(), f, opts))
 		},
 	}
 	fl := cmd.Flags()
@@ -205,6 +205,8 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 		return cmdutil.Silent
 	case err != nil && ctx.Err() != nil:
 		return err // interrupted: the root command reports the signal
+	case err != nil && o.Ask.Nagios:
+		return err // the plugin's state (or a failure it reports as UNKNOWN)
 	case err != nil:
 		return cmdutil.Failure(err)
 	}
@@ -237,7 +239,13 @@ func (o *Options) answer(ctx context.Context, p *output.Printer, store *query.St
 	if err != nil {
 		return false, err
 	}
-	err = ask.Print(p, o.IO.ErrOut, answers)
+	if len(fr.down) == len(fr.engines) {
+		answers.NothingGathered()
+	}
+	err = ask.Print(p, o.IO.ErrOut, answers, o.Ask.Nagios)
+	if o.Ask.Nagios {
+		return false, err // the plugin's state ends the watch
+	}
 	if errors.Is(err, cmdutil.CheckFailed) {
 		return true, nil
 	}
