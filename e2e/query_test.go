@@ -18,10 +18,18 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"google.golang.org/protobuf/encoding/protodelim"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/monctl/monctl/pkg/exposition"
 )
 
-// crossServer serves an exposition that depends on how many times the
-// client asking has asked (Prometheus and monctl each count on their
+// crossServer serves an exposition (delimited protobuf, with classic and
+// native histograms) that depends on how many times the client asking
+// has asked (Prometheus and monctl each count on their
 // own, by User-Agent), so that the two see the same bodies in the same
 // order: the n-th scrape of either is the same. cross_clock_total grows
 // by 10 a second, for rates. It listens on 127.0.0.1.
@@ -39,8 +47,7 @@ func crossServer(t *testing.T) string {
 		asked[client]++
 		n := float64(asked[client])
 		mu.Unlock()
-		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
-		fmt.Fprintf(w, `# TYPE cross_requests_total counter
+		text := fmt.Sprintf(`# TYPE cross_requests_total counter
 cross_requests_total{code="200"} %[1]v
 cross_requests_total{code="500"} %[2]v
 # TYPE cross_clock_total counter
@@ -64,6 +71,29 @@ cross_rpc_seconds{quantile="0.9"} 0.7
 cross_rpc_seconds_sum %[8]v
 cross_rpc_seconds_count %[7]v
 `, 100*n, 3*n, 1000+10*time.Since(start).Seconds(), 10*n, 30*n*n, 40*n*n, 50*n*n, 20*n)
+		// The same as delimited protobuf, with a native histogram of
+		// 10n observations, which only protobuf carries.
+		res, err := exposition.Parse([]byte(text), exposition.FormatText)
+		if err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		native := prometheus.NewHistogram(prometheus.HistogramOpts{Name: "cross_native_seconds", Help: "native",
+			NativeHistogramBucketFactor: 1.1, NativeHistogramZeroThreshold: 1e-6})
+		for i := range int(10 * n) {
+			native.Observe(float64(i%20+1) * 0.05)
+		}
+		var m dto.Metric
+		native.Write(&m)
+		mfs := []*dto.MetricFamily{{Name: proto.String("cross_native_seconds"), Help: proto.String("native"),
+			Type: dto.MetricType_HISTOGRAM.Enum(), Metric: []*dto.Metric{&m}}}
+		for i := range res.Families {
+			mfs = append(mfs, res.Families[i].DTO())
+		}
+		w.Header().Set("Content-Type", "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited")
+		for _, mf := range mfs {
+			protodelim.MarshalTo(w, mf)
+		}
 	})}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -115,6 +145,11 @@ var crossExprs = []struct {
 	{`clamp_max(cross_temp, 22)`, false},
 	{`scalar(count(cross_temp)) * 2`, false},
 	{`up`, false},
+	{`histogram_count(cross_native_seconds)`, false},
+	{`histogram_sum(cross_native_seconds)`, false},
+	{`histogram_quantile(0.5, cross_native_seconds)`, false},
+	{`histogram_fraction(0, 0.5, cross_native_seconds)`, false},
+	{`histogram_quantile(0.9, rate(cross_native_seconds[3s]))`, false},
 	{`rate(cross_clock_total[3s])`, true},
 	{`deriv(cross_clock_total[3s])`, true},
 }

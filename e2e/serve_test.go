@@ -179,7 +179,7 @@ func promQuery(t *testing.T, base, query string) []float64 {
 
 // startPrometheus runs a real Prometheus that scrapes target (host:port)
 // every second as job monctl, evaluating the rule files every second,
-// and returns its URL.
+// with native histograms, and returns its URL.
 func startPrometheus(t *testing.T, target string, ruleFiles ...string) string {
 	t.Helper()
 	dir := t.TempDir()
@@ -199,7 +199,8 @@ scrape_configs:
       - targets: ['%s']
 `, target)), 0o600)
 	promURL := fmt.Sprintf("http://127.0.0.1:%d", promPort)
-	start(t, promURL+"/-/ready", tool(t, "prometheus"), "--config.file", promCfg,
+	// Native histograms are stored (and protobuf asked for first).
+	start(t, promURL+"/-/ready", tool(t, "prometheus"), "--config.file", promCfg, "--enable-feature=native-histograms",
 		"--storage.tsdb.path", filepath.Join(dir, "data"), "--web.listen-address", fmt.Sprintf("127.0.0.1:%d", promPort))
 	return promURL
 }

@@ -3,7 +3,8 @@
 #  1. parse throughput and allocations: monctl vs expfmt's TextParser vs
 #     Prometheus' textparse, on the same ~18 MB exposition (Go benchmarks);
 #  2. end to end: wall time and peak RSS of 'monctl scrape -o json FILE'
-#     next to prom2json v1.4.2 on the same file;
+#     next to prom2json v1.4.2 on the same file, and of --query and
+#     --analyze on it next to plain -o json;
 #  3. 'monctl watch containers' next to 'docker stats' on a sandboxed
 #     engine: one snapshot of 20 containers (wall time), and CPU seconds of
 #     client plus engine over WATCH_DURATION (60s) with 50 containers;
@@ -37,6 +38,14 @@ echo
 
 echo "## End to end: JSON of the whole file"
 "$work/measure" -runs "${RUNS:-5}" -- "$work/monctl" scrape -o json "$work/bench.prom" :: "$TOOLS_BIN/prom2json" "$work/bench.prom"
+
+echo
+echo "## Questions over the whole file: --query and --analyze next to plain -o json (the baseline)"
+"$work/measure" -runs "${RUNS:-5}" -- \
+	"$work/monctl" scrape "$work/bench.prom" -o json --query 'topk(10, count by (__name__)({__name__=~".+"}))' :: \
+	"$work/monctl" scrape "$work/bench.prom" -o json --analyze :: \
+	"$TOOLS_BIN/prom2json" "$work/bench.prom" :: \
+	"$work/monctl" scrape -o json "$work/bench.prom"
 
 echo
 echo "## watch containers next to docker stats (sandboxed engine)"
