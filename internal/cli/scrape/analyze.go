@@ -180,24 +180,12 @@ func (o *Options) runAnalyze(ctx context.Context, p *output.Printer, s *expositi
 			}
 			return header, rows
 		},
-		Records: func() []any {
-			out := make([]any, len(as))
-			for i := range as {
-				out[i] = as[i]
-			}
-			return out
-		},
+		Records: func() []any { return anys(as) },
 	})
 	if err != nil {
 		return cmdutil.Failure(fmt.Errorf("writing output: %w", err))
 	}
-	switch {
-	case failed == len(results):
-		return cmdutil.Silent
-	case failed > 0:
-		return cmdutil.Partial
-	}
-	return nil
+	return outcome(failed, len(results))
 }
 
 // writeAnalyses writes, per target, its totals, then its heaviest metrics

@@ -66,24 +66,13 @@ func (o *Options) runLint(ctx context.Context, p *output.Printer, s *exposition.
 			}
 			return header, rows
 		},
-		Records: func() []any {
-			out := make([]any, len(recs))
-			for i := range recs {
-				out[i] = recs[i]
-			}
-			return out
-		},
+		Records: func() []any { return anys(recs) },
 	})
 	if err != nil {
 		return cmdutil.Failure(fmt.Errorf("writing output: %w", err))
 	}
-	switch {
-	case failed == len(results):
-		return cmdutil.Silent
-	case len(recs) > 0:
+	if len(recs) > 0 && failed < len(results) {
 		return cmdutil.CheckFailed
-	case failed > 0:
-		return cmdutil.Partial
 	}
-	return nil
+	return outcome(failed, len(results))
 }

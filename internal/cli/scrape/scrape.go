@@ -239,13 +239,7 @@ func run(ctx context.Context, o *Options) error {
 	if err := p.Print(r.view(results)); err != nil {
 		return cmdutil.Failure(fmt.Errorf("writing output: %w", err))
 	}
-	switch {
-	case failed == len(results):
-		return cmdutil.Silent
-	case failed > 0:
-		return cmdutil.Partial
-	}
-	return nil
+	return outcome(failed, len(results))
 }
 
 // runAsking answers --query and --fail-if: the answers on stdout, failed
@@ -274,11 +268,26 @@ func (o *Options) runAsking(ctx context.Context, p *output.Printer, s *expositio
 	if err := ask.Print(p, o.IO.ErrOut, answers, o.Nagios); err != nil || o.Nagios {
 		return err
 	}
+	return outcome(failed, len(results))
+}
+
+// outcome is how a run ends when failed of its total targets failed,
+// each already reported: exit 1 when all did, 3 when some did.
+func outcome(failed, total int) error {
 	switch {
-	case failed == len(results):
+	case failed == total:
 		return cmdutil.Silent
 	case failed > 0:
 		return cmdutil.Partial
 	}
 	return nil
+}
+
+// anys are xs as the records a view prints.
+func anys[T any](xs []T) []any {
+	out := make([]any, len(xs))
+	for i := range xs {
+		out[i] = xs[i]
+	}
+	return out
 }
