@@ -32,6 +32,7 @@ type Flags struct {
 	FailIf       []string
 	RuleFiles    []string
 	QueryTimeout time.Duration
+	MaxSamples   int
 	// Nagios prints a Nagios/Icinga plugin's status line and exits with
 	// its state (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN).
 	Nagios bool
@@ -48,6 +49,7 @@ func (f *Flags) AddFlags(fl *pflag.FlagSet, what string) {
 	fl.StringArrayVar(&f.FailIf, "fail-if", nil, "a check: exit 4 when this PromQL expression returns any series, which are printed (repeatable)")
 	fl.StringArrayVar(&f.RuleFiles, "rules", nil, "evaluate this Prometheus rule file: recording rules add series, alerting rules fire (exit 4) with their labels and annotations (repeatable)")
 	cmdutil.DurationVar(fl, &f.QueryTimeout, "query-timeout", 2*time.Minute, "how long one expression may take")
+	fl.IntVar(&f.MaxSamples, "query-max-samples", 50_000_000, "how many samples one expression may hold at once (Prometheus's --query.max-samples)")
 	fl.BoolVar(&f.Nagios, "nagios", false, "answer as a Nagios/Icinga plugin: a status line with performance data, exit 0 OK, 1 WARNING, 2 CRITICAL (a firing alert's severity label, else critical), 3 UNKNOWN")
 }
 
@@ -65,10 +67,10 @@ func (f *Flags) Check(p *output.Printer) error {
 			return cmdutil.UsageError("%v", err)
 		}
 	}
-	if f.QueryTimeout <= 0 {
-		return cmdutil.UsageError("--query-timeout must be positive")
+	if f.QueryTimeout <= 0 || f.MaxSamples <= 0 {
+		return cmdutil.UsageError("--query-timeout and --query-max-samples must be positive")
 	}
-	f.eng = query.NewEngine(query.Options{Timeout: f.QueryTimeout})
+	f.eng = query.NewEngine(query.Options{Timeout: f.QueryTimeout, MaxSamples: f.MaxSamples})
 	if len(f.RuleFiles) > 0 {
 		var err error
 		if f.rules, err = query.LoadRules(f.RuleFiles...); err != nil {

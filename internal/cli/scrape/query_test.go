@@ -229,3 +229,13 @@ func TestNagiosPlugin(t *testing.T) {
 		}
 	}
 }
+
+// TestQueryLimitsSaySo: an expression over --query-max-samples fails
+// (exit 1) saying so.
+func TestQueryLimitsSaySo(t *testing.T) {
+	file := writeFile(t, t.TempDir(), "fx.prom", queryFixture)
+	_, errOut, code := execute(t, nil, file, "--query", "sum(temp)", "--query-max-samples", "1")
+	if code != 1 || !strings.Contains(errOut, "too many samples") {
+		t.Errorf("exit %d: %s", code, errOut)
+	}
+}
