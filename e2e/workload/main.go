@@ -3,6 +3,7 @@
 // know what numbers monctl must show. It is built static (CGO_ENABLED=0).
 //
 //	workload [-burn N] [-hold MiB] [-write MiB] [-children N] [-exit-after D]
+//	         [-log-lines N -log-rate PER_SECOND]
 //	workload -health   (exit 0: the HEALTHCHECK command)
 package main
 
@@ -24,6 +25,8 @@ func main() {
 	exitAfter := flag.Duration("exit-after", 0, "exit 1 after this long (0: never)")
 	health := flag.Bool("health", false, "exit 0 at once (the HEALTHCHECK probe)")
 	sleepOnly := flag.Bool("sleep", false, "only sleep (the child mode)")
+	logLines := flag.Int("log-lines", 0, "lines to print, odd ones to stdout, even ones to stderr, some with HTML and terminal escapes")
+	logRate := flag.Float64("log-rate", 100, "lines per second of -log-lines")
 	flag.Parse()
 	if *health {
 		return
@@ -57,6 +60,9 @@ func main() {
 		}
 	}
 	fmt.Println("workload ready")
+	if *logLines > 0 {
+		go printLines(*logLines, *logRate)
+	}
 	if *exitAfter > 0 {
 		time.Sleep(*exitAfter)
 		os.Exit(1)
@@ -96,4 +102,24 @@ func writeFile(path string, mib int) error {
 		}
 	}
 	return f.Close()
+}
+
+// printLines prints n numbered lines at rate a second: odd ones to
+// stdout, even ones to stderr; every tenth holds HTML and a terminal
+// escape, which must reach a reader as text.
+func printLines(n int, rate float64) {
+	tick := time.NewTicker(time.Duration(float64(time.Second) / rate))
+	defer tick.Stop()
+	for i := 1; i <= n; i++ {
+		<-tick.C
+		text := fmt.Sprintf("line %d", i)
+		if i%10 == 0 {
+			text += " <img src=x onerror=alert(1)> \x1b[31mred\x1b[0m"
+		}
+		if i%2 == 1 {
+			fmt.Fprintln(os.Stdout, text+" out")
+		} else {
+			fmt.Fprintln(os.Stderr, text+" err")
+		}
+	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/monctl/monctl/internal/cli/cmdutil"
+	"github.com/monctl/monctl/internal/cli/logs"
 	"github.com/monctl/monctl/internal/cli/push"
 	"github.com/monctl/monctl/internal/cli/scrape"
 	"github.com/monctl/monctl/internal/cli/serve"
@@ -86,7 +87,7 @@ scripts and cron, with stable exit codes (see 'monctl help exit-codes').`,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return &cmdutil.ExitError{Code: cmdutil.ExitUsage, Err: err}
 	})
-	root.AddCommand(watch.NewCmd(f), scrape.NewCmd(f), serve.NewCmd(f), push.NewCmd(f), version.NewCmd(f))
+	root.AddCommand(watch.NewCmd(f), scrape.NewCmd(f), serve.NewCmd(f), push.NewCmd(f), logs.NewCmd(f), version.NewCmd(f))
 	root.AddCommand(exitCodesTopic())
 	return root
 }

@@ -69,7 +69,7 @@ func (f Filter) NeedsStopped() bool {
 // Match tells whether c passes the filter. all admits stopped containers;
 // so does naming a container, as with docker stats NAME.
 func (f Filter) Match(c *Container, all bool) bool {
-	if len(f.Refs) > 0 && !slices.ContainsFunc(f.Refs, c.isRef) {
+	if len(f.Refs) > 0 && !slices.ContainsFunc(f.Refs, c.IsRef) {
 		return false
 	}
 	if len(f.Status) > 0 {
@@ -91,7 +91,7 @@ func (f Filter) Match(c *Container, all bool) bool {
 	return true
 }
 
-// isRef tells whether ref names c: its name, or a prefix of its ID.
-func (c *Container) isRef(ref string) bool {
+// IsRef tells whether ref names c: its name, or a prefix of its ID.
+func (c *Container) IsRef(ref string) bool {
 	return ref == c.Name || strings.TrimPrefix(ref, "/") == c.Name || len(ref) >= 1 && strings.HasPrefix(c.ID, ref)
 }

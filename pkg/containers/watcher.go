@@ -325,7 +325,7 @@ func (w *Watcher) Unmatched() []string {
 	for _, ref := range w.opts.Filter.Refs {
 		found := false
 		for _, e := range w.known {
-			if found = e.c.isRef(ref); found {
+			if found = e.c.IsRef(ref); found {
 				break
 			}
 		}

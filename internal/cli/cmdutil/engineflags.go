@@ -21,16 +21,29 @@ type EngineFlags struct {
 	Stats string
 }
 
-// AddEngineFlags registers the flags on cmd; allHelp says what --all adds
-// for this verb.
+// AddEngineFlags registers the flags on cmd, --stats-source with them;
+// allHelp says what --all adds for this verb.
 func (e *EngineFlags) AddEngineFlags(cmd *cobra.Command, allHelp string) {
+	e.addEngineFlags(cmd, allHelp, "f")
 	fl := cmd.Flags()
-	fl.StringArrayVarP(&e.Hosts, "host", "H", nil, "Docker engine: unix:///path, tcp://host:port (repeatable; default as the docker CLI: --context, DOCKER_HOST, DOCKER_CONTEXT, the current context, the local socket)")
-	fl.StringVar(&e.Context, "context", "", "docker context to reach the engine through (default DOCKER_CONTEXT, else the docker CLI's current context; DOCKER_HOST wins over both)")
-	fl.BoolVarP(&e.All, "all", "a", false, allHelp)
-	fl.StringArrayVarP(&e.Filters, "filter", "f", nil, "name=REGEX, label=KEY[=VALUE] or status=STATE (repeatable; same key OR'ed, different keys AND'ed)")
 	fl.StringVar(&e.Stats, "stats-source", string(containers.SourceAuto), "where running containers' numbers come from: auto (the cgroup files of a local engine's containers, else the engine's stats API), cgroup or api")
 	_ = cmd.RegisterFlagCompletionFunc("stats-source", cobra.FixedCompletions([]string{"auto", "cgroup", "api"}, cobra.ShellCompDirectiveNoFileComp))
+}
+
+// AddSelectionFlags registers the flags that choose engines and
+// containers, for a verb that reads no numbers (logs, whose -f is
+// --follow: --filter has no short form there).
+func (e *EngineFlags) AddSelectionFlags(cmd *cobra.Command, allHelp string) {
+	e.Stats = string(containers.SourceAuto)
+	e.addEngineFlags(cmd, allHelp, "")
+}
+
+func (e *EngineFlags) addEngineFlags(cmd *cobra.Command, allHelp, filterShort string) {
+	fl := cmd.Flags()
+	fl.StringArrayVarP(&e.Hosts, "host", "H", nil, "Docker engine: unix:///path, tcp://host:port, ssh://[user@]host (repeatable; default as the docker CLI: --context, DOCKER_HOST, DOCKER_CONTEXT, the current context, the local socket)")
+	fl.StringVar(&e.Context, "context", "", "docker context to reach the engine through (default DOCKER_CONTEXT, else the docker CLI's current context; DOCKER_HOST wins over both)")
+	fl.BoolVarP(&e.All, "all", "a", false, allHelp)
+	fl.StringArrayVarP(&e.Filters, "filter", filterShort, nil, "name=REGEX, label=KEY[=VALUE] or status=STATE (repeatable; same key OR'ed, different keys AND'ed)")
 	// As in docker, a context and a host cannot both be given.
 	cmd.MarkFlagsMutuallyExclusive("context", "host")
 	_ = cmd.RegisterFlagCompletionFunc("filter", cobra.FixedCompletions([]string{"name=", "label=", "status=running", "status=exited", "status=paused", "status=created", "status=restarting", "status=dead"}, cobra.ShellCompDirectiveNoFileComp|cobra.ShellCompDirectiveNoSpace))

@@ -1,0 +1,209 @@
+// Package logs implements 'monctl logs': the output of containers on
+// one or more engines, in one stream.
+package logs
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"regexp"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/monctl/monctl/internal/cli/cmdutil"
+	"github.com/monctl/monctl/internal/output"
+	ctr "github.com/monctl/monctl/pkg/containers"
+)
+
+// Options of 'monctl logs'.
+type Options struct {
+	IO cmdutil.IOStreams
+	cmdutil.EngineFlags
+
+	Refs        []string
+	Follow      bool
+	Since       string
+	Until       string
+	Tail        string
+	Timestamps  bool
+	Grep        string
+	InvertMatch bool
+	Out         cmdutil.OutputFlags
+
+	grep *regexp.Regexp
+}
+
+// NewCmd builds 'monctl logs'.
+func NewCmd(f *cmdutil.Factory) *cobra.Command {
+	opts := &Options{IO: f.IO}
+	cmd := &cobra.Command{
+		Use:   "logs [NAME|ID]...",
+		Short: "The output of containers on one or more engines, in one stream",
+		Long: `Print what containers wrote to stdout and stderr, from every engine
+given (-H, repeatable; contexts as the docker CLI), in one stream: the
+containers named, or with none every running container (--all: stopped
+ones too; --filter as watch containers).
+
+On a terminal each line has a "name |" prefix (host/name with several
+engines) in a colour per container, as docker compose logs does; piped,
+the same without colour; -o jsonl writes {time, host, id, name, stream,
+message} records with the engine's timestamps. Control characters in log
+lines are escaped in human output.`,
+		Example: `  monctl logs --tail 20 web db
+  monctl logs -f --since 10m --grep 'error|panic' -H unix:///var/run/docker.sock -H ssh://root@build
+  monctl logs --since 2026-11-22T08:00:00Z --until 2026-11-22T09:00:00Z -o jsonl > window.jsonl`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Refs = args
+			return run(cmd.Context(), f, opts)
+		},
+	}
+	fl := cmd.Flags()
+	opts.AddSelectionFlags(cmd, "stopped containers too")
+	fl.BoolVarP(&opts.Follow, "follow", "f", false, "keep printing what the containers write")
+	fl.StringVar(&opts.Since, "since", "", "lines since a duration ago (10m) or an RFC 3339 time")
+	fl.StringVar(&opts.Until, "until", "", "lines before a duration ago or an RFC 3339 time")
+	fl.StringVarP(&opts.Tail, "tail", "n", "all", "the last N lines of each container (all: every line)")
+	fl.BoolVarP(&opts.Timestamps, "timestamps", "t", false, "show the engine's time of each line")
+	fl.StringVar(&opts.Grep, "grep", "", "only lines matching this regular expression (RE2)")
+	fl.BoolVarP(&opts.InvertMatch, "invert-match", "v", false, "with --grep, only lines that do not match")
+	opts.Out.AddOutputFlags(cmd, "table", output.RowsShape|output.RecordsShape)
+	return cmd
+}
+
+func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
+	p, err := o.Out.Printer(o.IO, true, ctr.LogLine{})
+	if err != nil {
+		return err
+	}
+	if p.Template != nil || p.Format != output.Table && p.Format != output.JSONL {
+		return cmdutil.UsageError("logs print as table (lines with a prefix) or jsonl (a record per line)")
+	}
+	if o.Grep != "" {
+		if o.grep, err = regexp.Compile(o.Grep); err != nil {
+			return cmdutil.UsageError("--grep: %v", err)
+		}
+	} else if o.InvertMatch {
+		return cmdutil.UsageError("--invert-match needs --grep")
+	}
+	filter, err := o.Check()
+	if err != nil {
+		return err
+	}
+	filter.Refs = o.Refs
+	engines, failed := o.Connect(ctx, f, 4)
+	defer func() {
+		for _, e := range engines {
+			e.Close()
+		}
+	}()
+	for _, err := range failed {
+		fmt.Fprintf(o.IO.ErrOut, "monctl: %v\n", err)
+	}
+	if len(engines) == 0 {
+		return cmdutil.Silent
+	}
+
+	w := &writer{p: p, out: o.IO.Out, multi: len(engines) > 1, timestamps: o.Timestamps, colours: map[string]string{}}
+	var g errgroup.Group
+	var mu sync.Mutex
+	var errs []error
+	found := map[string]bool{}
+	for _, e := range engines {
+		cs, err := e.Select(ctx, filter, o.All)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for _, c := range cs {
+			for _, ref := range o.Refs {
+				if c.IsRef(ref) {
+					found[ref] = true
+				}
+			}
+			g.Go(func() error {
+				err := e.Logs(ctx, c, ctr.LogOptions{Since: o.Since, Until: o.Until, Tail: o.Tail, Follow: o.Follow}, func(l ctr.LogLine) error {
+					if o.grep != nil && o.grep.MatchString(l.Message) == o.InvertMatch {
+						return nil
+					}
+					return w.line(&l)
+				})
+				if err != nil {
+					mu.Lock()
+					errs = append(errs, err)
+					mu.Unlock()
+				}
+				return nil
+			})
+		}
+	}
+	g.Wait()
+	for _, ref := range o.Refs {
+		if !found[ref] {
+			errs = append(errs, fmt.Errorf("no such container: %s", ref))
+		}
+	}
+	for _, err := range errs {
+		fmt.Fprintf(o.IO.ErrOut, "monctl: %v\n", err)
+	}
+	switch {
+	case ctx.Err() != nil:
+		return context.Cause(ctx)
+	case w.err != nil:
+		return cmdutil.Failure(fmt.Errorf("writing output: %w", w.err))
+	case len(errs) > 0 && len(errs) >= len(o.Refs) && len(o.Refs) > 0:
+		return cmdutil.Silent
+	case len(errs) > 0 || len(failed) > 0:
+		return cmdutil.Partial
+	}
+	return nil
+}
+
+// writer writes lines of several containers at once, whole: for people
+// with a prefix (and a colour per container on a terminal), for scripts
+// as records.
+type writer struct {
+	mu         sync.Mutex
+	p          *output.Printer
+	out        io.Writer
+	multi      bool
+	timestamps bool
+	colours    map[string]string // host/id → SGR colour
+	err        error
+}
+
+// The colours containers take in turn, as docker compose's.
+var palette = []string{"36", "33", "32", "35", "34", "96", "93", "92", "95", "94"}
+
+func (w *writer) line(l *ctr.LogLine) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err != nil {
+		return w.err
+	}
+	if w.p.Format != output.Table {
+		w.err = w.p.Print(output.View{Records: func() []any { return []any{*l} }})
+		return w.err
+	}
+	prefix := l.Name
+	if w.multi {
+		prefix = l.Host + "/" + l.Name
+	}
+	prefix = output.Escape(prefix) + " | "
+	if w.p.Term.Color {
+		key := l.Host + "/" + l.ID
+		c, ok := w.colours[key]
+		if !ok {
+			c = palette[len(w.colours)%len(palette)]
+			w.colours[key] = c
+		}
+		prefix = "\x1b[" + c + "m" + prefix + "\x1b[0m"
+	}
+	if w.timestamps {
+		prefix += l.Time.UTC().Format(time.RFC3339Nano) + " "
+	}
+	_, w.err = io.WriteString(w.out, prefix+output.Escape(l.Message)+"\n")
+	return w.err
+}
