@@ -5,6 +5,9 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -53,23 +56,36 @@ func testLogs(t *testing.T, e *testengine.Engine) {
 	if code != 0 || len(recs) != 201 {
 		t.Fatalf("exit %d, %d lines (want 201): %s", code, len(recs), errOut)
 	}
-	for i, r := range recs[1:] {
-		n := i + 1
+	// Every line once, on its stream, in order within its stream (the
+	// engine may interleave the two pipes a little differently).
+	last := map[string]int{}
+	seen := map[int]bool{}
+	for _, r := range recs {
+		var n int
+		if _, err := fmt.Sscanf(r.Message, "line %d", &n); err != nil {
+			continue // "workload ready"
+		}
 		stream, suffix := "stdout", " out"
 		if n%2 == 0 {
 			stream, suffix = "stderr", " err"
 		}
-		if r.Stream != stream || !strings.HasPrefix(r.Message, fmt.Sprintf("line %d", n)) || !strings.HasSuffix(r.Message, suffix) ||
+		if seen[n] || n <= last[stream] || r.Stream != stream || !strings.HasSuffix(r.Message, suffix) ||
 			r.Name != "log-talker" || len(r.ID) != 64 || r.Time.IsZero() {
-			t.Fatalf("line %d: %+v", n, r)
+			t.Fatalf("line %d (after %d on %s): %+v", n, last[stream], stream, r)
 		}
+		seen[n], last[stream] = true, n
+	}
+	if len(seen) != 200 {
+		t.Errorf("%d of the 200 lines", len(seen))
 	}
 
 	out, _, code = monctlOn(t, e, "logs", "log-talker", "--tail", "3")
-	want := "log-talker | line 198 err\nlog-talker | line 199 out\n" +
-		`log-talker | line 200 <img src=x onerror=alert(1)> \x1b[31mred\x1b[0m err` + "\n"
-	if code != 0 || out != want {
-		t.Errorf("--tail 3: exit %d:\n%s\nwant:\n%s", code, out, want)
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	slices.Sort(lines)
+	want := []string{"log-talker | line 198 err", "log-talker | line 199 out",
+		`log-talker | line 200 <img src=x onerror=alert(1)> \x1b[31mred\x1b[0m err`}
+	if code != 0 || !slices.Equal(lines, want) {
+		t.Errorf("--tail 3: exit %d:\n%s\nwant:\n%s", code, out, strings.Join(want, "\n"))
 	}
 	if strings.Contains(out, "\x1b") {
 		t.Error("a terminal escape of a log line reached the output raw")
@@ -119,5 +135,48 @@ func TestLogsOfTwoEngines(t *testing.T) {
 		if !strings.Contains(out, e.Host+"/log-both | line 3 out\n") {
 			t.Errorf("exit %d, no line of %s:\n%s%s", code, e.Host, out, errOut)
 		}
+	}
+}
+
+// TestLogsFollowJoinsAndLeaves: with --follow, a container that starts
+// joins from its first line, one that stops leaves, and monctl ends when
+// the last one it follows has stopped; no line is lost or repeated.
+func TestLogsFollowJoinsAndLeaves(t *testing.T) { forEachEngine(t, testLogsFollowJoinsAndLeaves) }
+
+func testLogsFollowJoinsAndLeaves(t *testing.T, e *testengine.Engine) {
+	runContainer(t, e, "join-a", nil, testengine.WorkloadImage, "-log-lines", "5", "-log-rate", "2", "-exit-after", "6s")
+	waitReady(t, e, "join-a")
+	cmd := exec.Command(monctlBin, "logs", "-f", "--filter", "name=^join-", "-o", "jsonl")
+	cmd.Env = append(os.Environ(), "DOCKER_HOST="+e.Host, "XDG_CONFIG_HOME="+t.TempDir(), "MONCTL_CONFIG=")
+	var out, errOut strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	time.Sleep(time.Second)
+	runContainer(t, e, "join-b", nil, testengine.WorkloadImage, "-log-lines", "3", "-log-rate", "10", "-exit-after", "1s")
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("monctl logs -f: %v: %s", err, errOut.String())
+		}
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("monctl logs -f did not end when its containers stopped:\n%s", out.String())
+	}
+	count := map[string]int{}
+	seen := map[string]bool{}
+	for _, r := range logRecords(t, out.String()) {
+		key := r.Name + ": " + r.Message
+		if seen[key] {
+			t.Errorf("repeated: %s", key)
+		}
+		seen[key] = true
+		count[r.Name]++
+	}
+	if count["join-a"] != 6 || count["join-b"] != 4 {
+		t.Errorf("lines %v, want join-a 6 (ready and 5), join-b 4 (ready and 3):\n%s", count, out.String())
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/events"
+	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/pkg/stdcopy"
 )
 
@@ -120,4 +122,29 @@ func (w *lineWriter) flush() error {
 	b := w.buf
 	w.buf = nil
 	return w.emit(b)
+}
+
+// Starts calls fn, one call at a time, with every container that starts
+// from now on (and its start time), until ctx ends or the engine's event
+// stream breaks, whose error it returns.
+func (e *Engine) Starts(ctx context.Context, fn func(Container, time.Time)) error {
+	msgs, errs := e.cli.Events(ctx, events.ListOptions{Filters: filters.NewArgs(
+		filters.Arg("type", string(events.ContainerEventType)), filters.Arg("event", string(events.ActionStart)))})
+	for {
+		select {
+		case m := <-msgs:
+			r, err := e.cli.ContainerInspect(ctx, m.Actor.ID)
+			if err != nil {
+				continue // gone already
+			}
+			if c := containerOf(&r); c != nil {
+				fn(*c, time.Unix(0, m.TimeNano))
+			}
+		case err := <-errs:
+			if ctx.Err() != nil {
+				return nil
+			}
+			return &EngineError{Host: e.Host, Err: err}
+		}
+	}
 }

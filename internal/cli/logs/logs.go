@@ -3,6 +3,7 @@
 package logs
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -11,7 +12,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/monctl/monctl/internal/cli/cmdutil"
 	"github.com/monctl/monctl/internal/output"
@@ -107,14 +107,33 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 	}
 
 	w := &writer{p: p, out: o.IO.Out, multi: len(engines) > 1, timestamps: o.Timestamps, colours: map[string]string{}}
-	var g errgroup.Group
-	var mu sync.Mutex
-	var errs []error
+	// With --follow, containers that start join from their start, and
+	// monctl ends when every container it follows has stopped (as docker
+	// compose logs -f does), or when it is interrupted.
+	followCtx, stopFollowing := context.WithCancel(ctx)
+	defer stopFollowing()
+	s := &session{o: o, w: w, active: map[string]bool{}, done: stopFollowing}
 	found := map[string]bool{}
+	var events sync.WaitGroup
 	for _, e := range engines {
+		if o.Follow {
+			events.Go(func() {
+				err := e.Starts(followCtx, func(c ctr.Container, at time.Time) {
+					// From the start of its process, which is before its
+					// start event: a restarted one's older lines stay out.
+					at = cmp.Or(c.StartedAt, at)
+					if filter.Match(&c, true) {
+						s.read(ctx, e, c, fmt.Sprintf("%d.%09d", at.Unix(), at.Nanosecond()))
+					}
+				})
+				if err != nil {
+					s.fail(err)
+				}
+			})
+		}
 		cs, err := e.Select(ctx, filter, o.All)
 		if err != nil {
-			errs = append(errs, err)
+			s.fail(err)
 			continue
 		}
 		for _, c := range cs {
@@ -123,29 +142,20 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 					found[ref] = true
 				}
 			}
-			g.Go(func() error {
-				err := e.Logs(ctx, c, ctr.LogOptions{Since: o.Since, Until: o.Until, Tail: o.Tail, Follow: o.Follow}, func(l ctr.LogLine) error {
-					if o.grep != nil && o.grep.MatchString(l.Message) == o.InvertMatch {
-						return nil
-					}
-					return w.line(&l)
-				})
-				if err != nil {
-					mu.Lock()
-					errs = append(errs, err)
-					mu.Unlock()
-				}
-				return nil
-			})
+			s.read(ctx, e, c, "")
 		}
 	}
-	g.Wait()
+	if !o.Follow || len(o.Refs) > 0 && len(found) == 0 {
+		stopFollowing() // nothing to wait for
+	}
+	events.Wait()
+	s.wg.Wait()
 	for _, ref := range o.Refs {
 		if !found[ref] {
-			errs = append(errs, fmt.Errorf("no such container: %s", ref))
+			s.fail(fmt.Errorf("no such container: %s", ref))
 		}
 	}
-	for _, err := range errs {
+	for _, err := range s.errs {
 		fmt.Fprintf(o.IO.ErrOut, "monctl: %v\n", err)
 	}
 	switch {
@@ -153,12 +163,66 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 		return context.Cause(ctx)
 	case w.err != nil:
 		return cmdutil.Failure(fmt.Errorf("writing output: %w", w.err))
-	case len(errs) > 0 && len(errs) >= len(o.Refs) && len(o.Refs) > 0:
+	case len(o.Refs) > 0 && len(found) == 0:
 		return cmdutil.Silent
-	case len(errs) > 0 || len(failed) > 0:
+	case len(s.errs) > 0 || len(failed) > 0:
 		return cmdutil.Partial
 	}
 	return nil
+}
+
+// session reads the logs of every container chosen, each once at a time.
+type session struct {
+	o    *Options
+	w    *writer
+	done func() // ends following: every container followed has stopped
+
+	mu     sync.Mutex
+	active map[string]bool // host/id being read
+	errs   []error
+	wg     sync.WaitGroup
+}
+
+// read reads c's log in the background, unless it is being read; since,
+// when set, is where a container that just started begins.
+func (s *session) read(ctx context.Context, e *ctr.Engine, c ctr.Container, since string) {
+	key := e.Host + "/" + c.ID
+	s.mu.Lock()
+	if s.active[key] {
+		s.mu.Unlock()
+		return
+	}
+	s.active[key] = true
+	s.mu.Unlock()
+	o := s.o
+	opts := ctr.LogOptions{Since: o.Since, Until: o.Until, Tail: o.Tail, Follow: o.Follow}
+	if since != "" {
+		opts.Since, opts.Tail = since, "all"
+	}
+	s.wg.Go(func() {
+		err := e.Logs(ctx, c, opts, func(l ctr.LogLine) error {
+			if o.grep != nil && o.grep.MatchString(l.Message) == o.InvertMatch {
+				return nil
+			}
+			return s.w.line(&l)
+		})
+		if err != nil {
+			s.fail(err)
+		}
+		s.mu.Lock()
+		delete(s.active, key)
+		idle := len(s.active) == 0
+		s.mu.Unlock()
+		if idle {
+			s.done()
+		}
+	})
+}
+
+func (s *session) fail(err error) {
+	s.mu.Lock()
+	s.errs = append(s.errs, err)
+	s.mu.Unlock()
 }
 
 // writer writes lines of several containers at once, whole: for people
