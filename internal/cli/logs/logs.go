@@ -3,7 +3,6 @@
 package logs
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -112,18 +111,15 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 	// compose logs -f does), or when it is interrupted.
 	followCtx, stopFollowing := context.WithCancel(ctx)
 	defer stopFollowing()
-	s := &session{o: o, w: w, active: map[string]bool{}, done: stopFollowing}
+	s := &session{o: o, w: w, active: map[string]bool{}, last: map[string]time.Time{}, done: stopFollowing}
 	found := map[string]bool{}
 	var events sync.WaitGroup
 	for _, e := range engines {
 		if o.Follow {
 			events.Go(func() {
-				err := e.Starts(followCtx, func(c ctr.Container, at time.Time) {
-					// From the start of its process, which is before its
-					// start event: a restarted one's older lines stay out.
-					at = cmp.Or(c.StartedAt, at)
+				err := e.Starts(followCtx, func(c ctr.Container, _ time.Time) {
 					if filter.Match(&c, true) {
-						s.read(ctx, e, c, fmt.Sprintf("%d.%09d", at.Unix(), at.Nanosecond()))
+						s.read(ctx, e, c, true)
 					}
 				})
 				if err != nil {
@@ -142,7 +138,7 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 					found[ref] = true
 				}
 			}
-			s.read(ctx, e, c, "")
+			s.read(ctx, e, c, false)
 		}
 	}
 	if !o.Follow || len(o.Refs) > 0 && len(found) == 0 {
@@ -178,14 +174,17 @@ type session struct {
 	done func() // ends following: every container followed has stopped
 
 	mu     sync.Mutex
-	active map[string]bool // host/id being read
+	active map[string]bool      // host/id being read
+	last   map[string]time.Time // host/id → the time of its last line read
 	errs   []error
 	wg     sync.WaitGroup
 }
 
-// read reads c's log in the background, unless it is being read; since,
-// when set, is where a container that just started begins.
-func (s *session) read(ctx context.Context, e *ctr.Engine, c ctr.Container, since string) {
+// read reads c's log in the background, unless it is being read. A
+// container that joined (started while following) is read from after
+// the last line read of it before (it restarted), or from its creation
+// (a new one): nothing lost, nothing twice.
+func (s *session) read(ctx context.Context, e *ctr.Engine, c ctr.Container, joined bool) {
 	key := e.Host + "/" + c.ID
 	s.mu.Lock()
 	if s.active[key] {
@@ -193,14 +192,21 @@ func (s *session) read(ctx context.Context, e *ctr.Engine, c ctr.Container, sinc
 		return
 	}
 	s.active[key] = true
+	last, seen := s.last[key]
 	s.mu.Unlock()
 	o := s.o
 	opts := ctr.LogOptions{Since: o.Since, Until: o.Until, Tail: o.Tail, Follow: o.Follow}
-	if since != "" {
-		opts.Since, opts.Tail = since, "all"
+	if joined {
+		from := c.Created
+		if seen {
+			from = last.Add(time.Nanosecond)
+		}
+		opts.Since, opts.Tail = fmt.Sprintf("%d.%09d", from.Unix(), from.Nanosecond()), "all"
 	}
 	s.wg.Go(func() {
+		var newest time.Time
 		err := e.Logs(ctx, c, opts, func(l ctr.LogLine) error {
+			newest = l.Time
 			if o.grep != nil && o.grep.MatchString(l.Message) == o.InvertMatch {
 				return nil
 			}
@@ -211,6 +217,9 @@ func (s *session) read(ctx context.Context, e *ctr.Engine, c ctr.Container, sinc
 		}
 		s.mu.Lock()
 		delete(s.active, key)
+		if !newest.IsZero() {
+			s.last[key] = newest
+		}
 		idle := len(s.active) == 0
 		s.mu.Unlock()
 		if idle {
