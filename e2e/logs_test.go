@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -102,6 +103,31 @@ func testLogs(t *testing.T, e *testengine.Engine) {
 	out, _, _ = monctlOn(t, e, "logs", "log-tty", "--timestamps")
 	if lines := strings.Split(strings.TrimSpace(out), "\n"); len(lines) != 5 || !strings.HasPrefix(lines[4], "log-tty | 20") || !strings.HasSuffix(lines[4], "Z line 4 err") {
 		t.Errorf("a TTY container with --timestamps:\n%s", out)
+	}
+
+	// --output-dir: one file per container, rotated at --max-size,
+	// appended across runs; the kept files hold every line once.
+	dir := t.TempDir()
+	for run := range 2 {
+		if out, errOut, code := monctlOn(t, e, "logs", "log-talker", "--output-dir", dir, "--max-size", "1KiB", "--max-files", "100"); code != 0 || out != "" {
+			t.Fatalf("--output-dir (run %d): exit %d, stdout %q: %s", run, code, out, errOut)
+		}
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "*log-talker.log*"))
+	var kept []string
+	for _, f := range files {
+		b, _ := os.ReadFile(f)
+		if len(b) > 1024 {
+			t.Errorf("%s: %d bytes, over --max-size", f, len(b))
+		}
+		kept = append(kept, strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")...)
+	}
+	times := map[string]int{}
+	for _, l := range kept {
+		times[l]++
+	}
+	if len(files) < 2 || len(kept) != 2*201 || len(times) != 201 || times["line 200 <img src=x onerror=alert(1)> \x1b[31mred\x1b[0m err"] != 2 {
+		t.Errorf("%d files, %d lines kept (%d distinct), want 402: each of the 201 lines once per run", len(files), len(kept), len(times))
 	}
 
 	// --follow ends with the container: every line, nothing twice.

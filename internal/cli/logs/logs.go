@@ -4,8 +4,10 @@ package logs
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"regexp"
 	"sync"
 	"time"
@@ -15,6 +17,7 @@ import (
 	"github.com/monctl/monctl/internal/cli/cmdutil"
 	"github.com/monctl/monctl/internal/output"
 	ctr "github.com/monctl/monctl/pkg/containers"
+	"github.com/monctl/monctl/pkg/exposition"
 )
 
 // Options of 'monctl logs'.
@@ -30,6 +33,9 @@ type Options struct {
 	Timestamps  bool
 	Grep        string
 	InvertMatch bool
+	OutputDir   string
+	MaxSize     string
+	MaxFiles    int
 	Out         cmdutil.OutputFlags
 
 	grep *regexp.Regexp
@@ -68,6 +74,9 @@ lines are escaped in human output.`,
 	fl.BoolVarP(&opts.Timestamps, "timestamps", "t", false, "show the engine's time of each line")
 	fl.StringVar(&opts.Grep, "grep", "", "only lines matching this regular expression (RE2)")
 	fl.BoolVarP(&opts.InvertMatch, "invert-match", "v", false, "with --grep, only lines that do not match")
+	fl.StringVar(&opts.OutputDir, "output-dir", "", "write each container's lines to DIR/HOST_NAME.log (.jsonl with -o jsonl), appended across runs, instead of stdout")
+	fl.StringVar(&opts.MaxSize, "max-size", "10MiB", "with --output-dir, rotate a file before it grows past this")
+	fl.IntVar(&opts.MaxFiles, "max-files", 5, "with --output-dir, rotated files kept per container (NAME.log.1 is the newest)")
 	opts.Out.AddOutputFlags(cmd, "table", output.RowsShape|output.RecordsShape)
 	return cmd
 }
@@ -91,6 +100,22 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 	if err != nil {
 		return err
 	}
+	var files *fileSink
+	if o.OutputDir != "" {
+		max, err := exposition.ParseByteSize(o.MaxSize)
+		if err != nil || o.MaxFiles < 0 {
+			return cmdutil.UsageError("--max-size %q and --max-files %d: want a size such as 10MiB and 0 or more files", o.MaxSize, o.MaxFiles)
+		}
+		if err := os.MkdirAll(o.OutputDir, 0o755); err != nil {
+			return cmdutil.Failure(fmt.Errorf("--output-dir: %w", err))
+		}
+		ext := ".log"
+		if p.Format == output.JSONL {
+			ext = ".jsonl"
+		}
+		files = &fileSink{dir: o.OutputDir, ext: ext, max: int64(max), keep: o.MaxFiles, files: map[string]*rotatingFile{}}
+		defer files.Close()
+	}
 	filter.Refs = o.Refs
 	engines, failed := o.Connect(ctx, f, 4)
 	defer func() {
@@ -105,7 +130,7 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 		return cmdutil.Silent
 	}
 
-	w := &writer{p: p, out: o.IO.Out, multi: len(engines) > 1, timestamps: o.Timestamps, colours: map[string]string{}}
+	w := &writer{p: p, out: o.IO.Out, files: files, multi: len(engines) > 1, timestamps: o.Timestamps, colours: map[string]string{}}
 	// With --follow, containers that start join from their start, and
 	// monctl ends when every container it follows has stopped (as docker
 	// compose logs -f does), or when it is interrupted.
@@ -241,6 +266,7 @@ type writer struct {
 	mu         sync.Mutex
 	p          *output.Printer
 	out        io.Writer
+	files      *fileSink // with --output-dir: instead of out
 	multi      bool
 	timestamps bool
 	colours    map[string]string // host/id → SGR colour
@@ -254,6 +280,21 @@ func (w *writer) line(l *ctr.LogLine) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.err != nil {
+		return w.err
+	}
+	if w.files != nil {
+		// A file holds the container's own bytes, for reading later.
+		line := l.Message + "\n"
+		if w.p.Format == output.JSONL {
+			b, err := json.Marshal(l)
+			if err != nil {
+				return err
+			}
+			line = string(b) + "\n"
+		} else if w.timestamps {
+			line = l.Time.UTC().Format(time.RFC3339Nano) + " " + line
+		}
+		w.err = w.files.write(l.Host, l.Name, line)
 		return w.err
 	}
 	if w.p.Format != output.Table {
