@@ -102,7 +102,7 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 	}
 	var files *fileSink
 	if o.OutputDir != "" {
-		max, err := exposition.ParseByteSize(o.MaxSize)
+		maxSize, err := exposition.ParseByteSize(o.MaxSize)
 		if err != nil || o.MaxFiles < 0 {
 			return cmdutil.UsageError("--max-size %q and --max-files %d: want a size such as 10MiB and 0 or more files", o.MaxSize, o.MaxFiles)
 		}
@@ -113,7 +113,7 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 		if p.Format == output.JSONL {
 			ext = ".jsonl"
 		}
-		files = &fileSink{dir: o.OutputDir, ext: ext, max: int64(max), keep: o.MaxFiles, files: map[string]*rotatingFile{}}
+		files = &fileSink{dir: o.OutputDir, ext: ext, max: int64(maxSize), keep: o.MaxFiles, files: map[string]*rotatingFile{}}
 		defer files.Close()
 	}
 	filter.Refs = o.Refs
