@@ -225,19 +225,35 @@ type Result struct {
 // ScrapeAll scrapes targets with at most concurrency at once and returns the
 // results in target order. A failing target never stops the others.
 func (s *Scraper) ScrapeAll(ctx context.Context, targets []Target, concurrency int) []Result {
-	if concurrency < 1 {
-		concurrency = 1
-	}
+	return eachTarget(ctx, targets, concurrency, func(i int) Result { return s.Scrape(ctx, &targets[i]) })
+}
+
+// StreamAll streams targets as ScrapeStream does, with at most
+// concurrency at once, and returns the results (without families) in
+// target order. emit gets each family with the index of its target and
+// the time its scrape started; it is called concurrently for different
+// targets, in order for one.
+func (s *Scraper) StreamAll(ctx context.Context, targets []Target, concurrency int, emit func(i int, start time.Time, f *Family) error) []Result {
+	return eachTarget(ctx, targets, concurrency, func(i int) Result {
+		var start time.Time
+		return s.ScrapeStream(ctx, &targets[i], func(r *Result) { start = r.Start }, func(f *Family) error { return emit(i, start, f) })
+	})
+}
+
+// eachTarget runs scrape for every target, at most concurrency at once;
+// a target still waiting for its turn when ctx ends fails with ctx's
+// error.
+func eachTarget(ctx context.Context, targets []Target, concurrency int, scrape func(i int) Result) []Result {
 	out := make([]Result, len(targets))
 	var g errgroup.Group
-	g.SetLimit(concurrency)
+	g.SetLimit(max(1, concurrency))
 	for i := range targets {
 		g.Go(func() error {
 			if ctx.Err() != nil { // cancelled while waiting for a turn
 				out[i] = Result{Target: targets[i].DisplayName(), URL: RedactURL(targets[i].URL), Err: ctx.Err()}
 				return nil
 			}
-			out[i] = s.Scrape(ctx, &targets[i])
+			out[i] = scrape(i)
 			return nil
 		})
 	}

@@ -8,9 +8,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/prometheus/prometheus/model/histogram"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/monctl/monctl/internal/cli/cmdutil"
 	"github.com/monctl/monctl/internal/output"
@@ -136,23 +136,16 @@ func (z *analyzer) result(top int) analysis {
 // runAnalyze weighs every target's exposition (after --match and
 // --type): series per metric, the labels with the most values, bytes.
 func (o *Options) runAnalyze(ctx context.Context, p *output.Printer, s *exposition.Scraper, targets []exposition.Target, sel *exposition.Selector) error {
-	results := make([]exposition.Result, len(targets))
 	zs := make([]*analyzer, len(targets))
-	var g errgroup.Group
-	g.SetLimit(max(1, o.Concurrency))
-	for i := range targets {
-		g.Go(func() error {
-			zs[i] = newAnalyzer(targets[i].DisplayName())
-			results[i] = s.ScrapeStream(ctx, &targets[i], nil, func(f *exposition.Family) error {
-				for _, kept := range sel.Filter([]exposition.Family{*f}) {
-					zs[i].add(&kept)
-				}
-				return nil
-			})
-			return nil
-		})
+	for i := range zs {
+		zs[i] = newAnalyzer(targets[i].DisplayName())
 	}
-	g.Wait()
+	results := s.StreamAll(ctx, targets, o.Concurrency, func(i int, _ time.Time, f *exposition.Family) error {
+		for _, kept := range sel.Filter([]exposition.Family{*f}) {
+			zs[i].add(&kept)
+		}
+		return nil
+	})
 	if ctx.Err() != nil {
 		return context.Cause(ctx)
 	}

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/monctl/monctl/internal/cli/ask"
 	"github.com/monctl/monctl/internal/cli/cmdutil"
@@ -87,7 +86,6 @@ func (o *Options) gather(ctx context.Context, s *exposition.Scraper, targets []e
 // succeeded join store, as a scrape that fails adds nothing in
 // Prometheus. Every target adds its up and scrape_duration_seconds.
 func (o *Options) gatherOnce(ctx context.Context, s *exposition.Scraper, targets []exposition.Target, sel *exposition.Selector, store *query.Store) []exposition.Result {
-	results := make([]exposition.Result, len(targets))
 	stores := make([]*query.Store, len(targets))
 	extra := func(target string) []exposition.Label {
 		if len(targets) > 1 {
@@ -95,21 +93,13 @@ func (o *Options) gatherOnce(ctx context.Context, s *exposition.Scraper, targets
 		}
 		return nil
 	}
-	var g errgroup.Group
-	g.SetLimit(max(1, o.Concurrency))
-	for i := range targets {
-		g.Go(func() error {
-			ts, name := query.NewStore(), targets[i].DisplayName()
-			var start time.Time
-			results[i] = s.ScrapeStream(ctx, &targets[i], func(r *exposition.Result) { start = r.Start }, func(f *exposition.Family) error {
-				ts.Add(start, sel.Filter([]exposition.Family{*f}), extra(name)...)
-				return nil
-			})
-			stores[i] = ts
-			return nil
-		})
+	for i := range stores {
+		stores[i] = query.NewStore()
 	}
-	g.Wait()
+	results := s.StreamAll(ctx, targets, o.Concurrency, func(i int, start time.Time, f *exposition.Family) error {
+		stores[i].Add(start, sel.Filter([]exposition.Family{*f}), extra(targets[i].DisplayName())...)
+		return nil
+	})
 	for i := range results {
 		r := &results[i]
 		if r.Err == nil {
