@@ -85,11 +85,10 @@ func Parse(expr string) error {
 	return nil
 }
 
-// Instant evaluates expr over the store at t.
+// Instant evaluates expr over the store at t. The engine parses expr
+// (once: rules are evaluated every round); what it refuses is a
+// ParseError.
 func (e *Engine) Instant(ctx context.Context, s *Store, expr string, t time.Time) (*Result, error) {
-	if err := Parse(expr); err != nil {
-		return nil, err
-	}
 	q, err := e.eng.NewInstantQuery(ctx, s, nil, expr, t)
 	if err != nil {
 		return nil, &ParseError{Expr: expr, Err: err}

@@ -1,6 +1,7 @@
 package query
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -118,7 +119,7 @@ func (rs *Rules) Eval(ctx context.Context, e *Engine, s *Store, t time.Time) ([]
 		for _, r := range g.rules {
 			vec, err := query(ctx, r.expr, t)
 			if err != nil {
-				return nil, fmt.Errorf("group %q, rule %q: %w", g.name, cmpOr(r.record, r.alert), err)
+				return nil, fmt.Errorf("group %q, rule %q: %w", g.name, cmp.Or(r.record, r.alert), err)
 			}
 			if r.record != "" {
 				if err := s.record(r.record, r.labels, vec, t); err != nil {
@@ -135,13 +136,6 @@ func (rs *Rules) Eval(ctx context.Context, e *Engine, s *Store, t time.Time) ([]
 		}
 	}
 	return out, nil
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // record stores what a recording rule produced: each series renamed,
