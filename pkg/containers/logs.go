@@ -33,11 +33,12 @@ type LogOptions struct {
 }
 
 // Select lists the containers that filter chooses (stopped ones too with
-// all), in the engine's order.
+// all), in the engine's order, from what the list says of them (enough
+// to filter on; inspect for the rest).
 func (e *Engine) Select(ctx context.Context, f Filter, all bool) ([]Container, error) {
 	list, err := e.cli.ContainerList(ctx, container.ListOptions{All: all || f.NeedsStopped()})
 	if err != nil {
-		return nil, &EngineError{Host: e.Host, Err: err}
+		return nil, e.engineError(err)
 	}
 	var out []Container
 	for i := range list {

@@ -435,17 +435,15 @@ func (w *Watcher) sync(ctx context.Context) error {
 	msgs, errs := w.eng.cli.Events(streamCtx, opts)
 	go w.follow(streamCtx, msgs, errs)
 
-	list, err := w.eng.cli.ContainerList(ctx, container.ListOptions{All: w.opts.All || w.opts.Filter.NeedsStopped()})
+	// The list has enough to filter on; only what passes is inspected.
+	chosen, err := w.eng.Select(ctx, w.opts.Filter, w.opts.All)
 	if err != nil {
 		stop()
-		return w.engineError(err)
+		return err
 	}
-	// The list has enough to filter on; only what passes is inspected.
-	ids := make([]string, 0, len(list))
-	for _, s := range list {
-		if w.opts.Filter.Match(summaryOf(&s), w.opts.All) {
-			ids = append(ids, s.ID)
-		}
+	ids := make([]string, len(chosen))
+	for i := range chosen {
+		ids[i] = chosen[i].ID
 	}
 	fresh, err := w.inspectAll(ctx, ids)
 	if err != nil {
@@ -473,11 +471,15 @@ func (w *Watcher) sync(ctx context.Context) error {
 	return nil
 }
 
-func (w *Watcher) engineError(err error) error {
+func (w *Watcher) engineError(err error) error { return w.eng.engineError(err) }
+
+// engineError is a failed call as an EngineError, unless it was
+// cancelled.
+func (e *Engine) engineError(err error) error {
 	if errors.Is(err, context.Canceled) {
 		return err
 	}
-	return &EngineError{Host: w.eng.Host, Err: err}
+	return &EngineError{Host: e.Host, Err: err}
 }
 
 // follow queues the container events that can change what is shown.

@@ -34,7 +34,6 @@ func (e *EngineFlags) AddEngineFlags(cmd *cobra.Command, allHelp string) {
 // containers, for a verb that reads no numbers (logs, whose -f is
 // --follow: --filter has no short form there).
 func (e *EngineFlags) AddSelectionFlags(cmd *cobra.Command, allHelp string) {
-	e.Stats = string(containers.SourceAuto)
 	e.addEngineFlags(cmd, allHelp, "")
 }
 
@@ -52,7 +51,8 @@ func (e *EngineFlags) addEngineFlags(cmd *cobra.Command, allHelp, filterShort st
 // Check refuses a bad --filter or --stats-source before any engine is
 // reached, and returns the parsed filter.
 func (e *EngineFlags) Check() (containers.Filter, error) {
-	if _, err := containers.ParseStatsSource(e.Stats); err != nil {
+	// A verb without --stats-source (logs) leaves it empty.
+	if _, err := containers.ParseStatsSource(e.Stats); e.Stats != "" && err != nil {
 		return containers.Filter{}, UsageError("--stats-source: %v", err)
 	}
 	f, err := containers.ParseFilter(e.Filters)
