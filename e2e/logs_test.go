@@ -206,3 +206,85 @@ func testLogsFollowJoinsAndLeaves(t *testing.T, e *testengine.Engine) {
 		t.Errorf("lines %v, want join-a 6 (ready and 5), join-b 4 (ready and 3):\n%s", count, out.String())
 	}
 }
+
+// TestLogsFollowAcrossEngineRestart: the engine is stopped and started
+// again while monctl follows a container that keeps writing (live
+// restore): monctl says so, follows on from the last line it had, and in
+// the end has every line the engine logged exactly once, in order.
+func TestLogsFollowAcrossEngineRestart(t *testing.T) {
+	e, err := testengine.Start(t.TempDir(), testengine.Options{Name: "29-live-restore", LiveRestore: true,
+		Dockerd: filepath.Join(toolsBin, "dockerd-29"), Runc: filepath.Join(toolsBin, "runc-1.5")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		e.RemoveAll()
+		e.Stop()
+	})
+	if err := e.BuildImages("./workload"); err != nil {
+		t.Fatal(err)
+	}
+	runContainer(t, e, "restart-talker", nil, testengine.WorkloadImage, "-log-lines", "500", "-log-rate", "50", "-exit-after", "12s")
+	waitReady(t, e, "restart-talker")
+
+	cmd := exec.Command(monctlBin, "logs", "-f", "restart-talker", "-o", "jsonl")
+	cmd.Env = append(os.Environ(), "DOCKER_HOST="+e.Host, "XDG_CONFIG_HOME="+t.TempDir(), "MONCTL_CONFIG=")
+	var out, errOut strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	time.Sleep(2 * time.Second)
+	e.Stop()
+	time.Sleep(2 * time.Second)
+	if err := e.Restart(); err != nil {
+		cmd.Process.Kill()
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("monctl logs -f: %v: %s", err, errOut.String())
+		}
+	case <-time.After(60 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("monctl logs -f did not end when its container stopped:\n%s", errOut.String())
+	}
+	if !strings.Contains(errOut.String(), "lost the Docker engine at "+e.Host) || !strings.Contains(errOut.String(), "answers again") {
+		t.Errorf("the engine's going and coming back is not told:\n%s", errOut.String())
+	}
+	// The engine's own account, stream by stream.
+	want := map[string][]string{}
+	dockerLogs := exec.Command("docker", "-H", e.Host, "logs", "restart-talker")
+	var stdout, stderr strings.Builder
+	dockerLogs.Stdout, dockerLogs.Stderr = &stdout, &stderr
+	if err := dockerLogs.Run(); err != nil {
+		t.Fatal(err, stderr.String())
+	}
+	want["stdout"] = strings.Split(strings.TrimSuffix(stdout.String(), "\n"), "\n")
+	want["stderr"] = strings.Split(strings.TrimSuffix(stderr.String(), "\n"), "\n")
+	got := map[string][]string{}
+	for _, r := range logRecords(t, out.String()) {
+		got[r.Stream] = append(got[r.Stream], r.Message)
+	}
+	for _, stream := range []string{"stdout", "stderr"} {
+		if !slices.Equal(got[stream], want[stream]) {
+			t.Errorf("%s: monctl has %d lines, the engine %d; first difference at %d", stream, len(got[stream]), len(want[stream]), firstDiff(got[stream], want[stream]))
+		}
+	}
+	t.Logf("%d stdout and %d stderr lines; monctl said:\n%s", len(got["stdout"]), len(got["stderr"]), errOut.String())
+	if n := len(got["stdout"]) + len(got["stderr"]); n < 500 {
+		t.Errorf("%d lines, want the ready line and 500", n)
+	}
+}
+
+func firstDiff(a, b []string) int {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return min(len(a), len(b))
+}

@@ -52,6 +52,9 @@ type Options struct {
 	// TLS also serves the API on a loopback TCP port with TLS, client
 	// certificates verified (dockerd --tlsverify).
 	TLS bool
+	// LiveRestore keeps the containers running while the engine is
+	// stopped and restarted, as production hosts are often set up.
+	LiveRestore bool
 }
 
 // Start starts dockerd with its state in dir and waits until it answers.
@@ -76,6 +79,9 @@ func Start(dir string, o Options) (*Engine, error) {
 			return nil, err
 		}
 		e.args = append(e.args, "--ip6tables=false", "--add-runtime", "runc15="+runc, "--default-runtime=runc15")
+	}
+	if o.LiveRestore {
+		e.args = append(e.args, "--live-restore")
 	}
 	if o.TLS {
 		port, err := freeLoopbackPort()
@@ -158,6 +164,11 @@ func (e *Engine) Stop() {
 		<-done
 	}
 	e.cmd = nil
+	// dockerd bind-mounts its data root onto itself at every start and
+	// may leave the mount behind after a restart: its directory could
+	// not be removed.
+	for unix.Unmount(filepath.Join(e.Dir, "data"), unix.MNT_DETACH) == nil {
+	}
 }
 
 // Log is the end of the engine's log.

@@ -25,9 +25,11 @@ type LogLine struct {
 }
 
 // LogOptions choose the lines, as docker logs does: Since and Until are
-// durations or RFC 3339 times, Tail a count or "all".
+// durations or RFC 3339 times, Tail a count or "all". A non-zero From
+// stands for Since, to go on reading a log where it was left.
 type LogOptions struct {
 	Since, Until string
+	From         time.Time
 	Tail         string
 	Follow       bool
 }
@@ -57,6 +59,9 @@ func (e *Engine) Logs(ctx context.Context, c Container, o LogOptions, emit func(
 	info, err := e.cli.ContainerInspect(ctx, c.ID)
 	if err != nil {
 		return fmt.Errorf("%s: %w", c.Name, err)
+	}
+	if !o.From.IsZero() {
+		o.Since = unixNano(o.From)
 	}
 	rc, err := e.cli.ContainerLogs(ctx, c.ID, container.LogsOptions{ShowStdout: true, ShowStderr: true,
 		Since: o.Since, Until: o.Until, Tail: o.Tail, Follow: o.Follow, Timestamps: true})
@@ -125,12 +130,34 @@ func (w *lineWriter) flush() error {
 	return w.emit(b)
 }
 
+// Answers says whether the engine answers a ping within five seconds:
+// whether a log stream that ended did so because its container stopped
+// or because the engine went away.
+func (e *Engine) Answers(ctx context.Context) bool {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	_, err := e.cli.Ping(ctx)
+	return err == nil
+}
+
+// Running says whether the container is running, as far as the engine
+// answers.
+func (e *Engine) Running(ctx context.Context, id string) bool {
+	r, err := e.cli.ContainerInspect(ctx, id)
+	return err == nil && r.State != nil && r.State.Running
+}
+
 // Starts calls fn, one call at a time, with every container that starts
-// from now on (and its start time), until ctx ends or the engine's event
-// stream breaks, whose error it returns.
-func (e *Engine) Starts(ctx context.Context, fn func(Container, time.Time)) error {
-	msgs, errs := e.cli.Events(ctx, events.ListOptions{Filters: filters.NewArgs(
-		filters.Arg("type", string(events.ContainerEventType)), filters.Arg("event", string(events.ActionStart)))})
+// from since on (the engine replays the starts it has seen since then;
+// zero: from now), until ctx ends or the engine's event stream breaks,
+// whose error it returns.
+func (e *Engine) Starts(ctx context.Context, since time.Time, fn func(Container)) error {
+	opts := events.ListOptions{Filters: filters.NewArgs(
+		filters.Arg("type", string(events.ContainerEventType)), filters.Arg("event", string(events.ActionStart)))}
+	if !since.IsZero() {
+		opts.Since = unixNano(since)
+	}
+	msgs, errs := e.cli.Events(ctx, opts)
 	for {
 		select {
 		case m := <-msgs:
@@ -139,7 +166,7 @@ func (e *Engine) Starts(ctx context.Context, fn func(Container, time.Time)) erro
 				continue // gone already
 			}
 			if c := containerOf(&r); c != nil {
-				fn(*c, time.Unix(0, m.TimeNano))
+				fn(*c)
 			}
 		case err := <-errs:
 			if ctx.Err() != nil {
@@ -149,3 +176,6 @@ func (e *Engine) Starts(ctx context.Context, fn func(Container, time.Time)) erro
 		}
 	}
 }
+
+// unixNano is t as the engine's API takes a time: seconds.nanoseconds.
+func unixNano(t time.Time) string { return fmt.Sprintf("%d.%09d", t.Unix(), t.Nanosecond()) }

@@ -5,6 +5,7 @@ package logs
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -136,21 +137,13 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 	// compose logs -f does), or when it is interrupted.
 	followCtx, stopFollowing := context.WithCancel(ctx)
 	defer stopFollowing()
-	s := &session{o: o, w: w, active: map[string]bool{}, last: map[string]time.Time{}, done: stopFollowing}
+	s := &session{o: o, w: w, filter: filter, errOut: o.IO.ErrOut, done: stopFollowing,
+		active: map[string]bool{}, resume: map[string]time.Time{}, down: map[string]bool{}}
 	found := map[string]bool{}
-	var events sync.WaitGroup
+	var following sync.WaitGroup
 	for _, e := range engines {
 		if o.Follow {
-			events.Go(func() {
-				err := e.Starts(followCtx, func(c ctr.Container, _ time.Time) {
-					if filter.Match(&c, true) {
-						s.read(ctx, e, c, true)
-					}
-				})
-				if err != nil {
-					s.fail(err)
-				}
-			})
+			following.Go(func() { s.follow(ctx, followCtx, e, time.Time{}) })
 		}
 		cs, err := e.Select(ctx, filter, o.All)
 		if err != nil {
@@ -163,21 +156,18 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 					found[ref] = true
 				}
 			}
-			s.read(ctx, e, c, false)
+			s.read(ctx, e, c, ctr.LogOptions{Since: o.Since, Until: o.Until, Tail: o.Tail, Follow: o.Follow})
 		}
 	}
 	if !o.Follow || len(o.Refs) > 0 && len(found) == 0 {
 		stopFollowing() // nothing to wait for
 	}
-	events.Wait()
+	following.Wait()
 	s.wg.Wait()
 	for _, ref := range o.Refs {
 		if !found[ref] {
 			s.fail(fmt.Errorf("no such container: %s", ref))
 		}
-	}
-	for _, err := range s.errs {
-		fmt.Fprintf(o.IO.ErrOut, "monctl: %v\n", err)
 	}
 	switch {
 	case ctx.Err() != nil:
@@ -186,30 +176,86 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 		return cmdutil.Failure(fmt.Errorf("writing output: %w", w.err))
 	case len(o.Refs) > 0 && len(found) == 0:
 		return cmdutil.Silent
-	case len(s.errs) > 0 || len(failed) > 0:
+	case s.failed > 0 || len(failed) > 0:
 		return cmdutil.Partial
 	}
 	return nil
 }
 
-// session reads the logs of every container chosen, each once at a time.
+// session reads the logs of every container chosen, each once at a time,
+// and with --follow keeps reading until each has stopped, across the
+// engine going away and coming back.
 type session struct {
-	o    *Options
-	w    *writer
-	done func() // ends following: every container followed has stopped
+	o      *Options
+	w      *writer
+	filter ctr.Filter
+	errOut io.Writer // errors are told as they happen: a follow can last days
+	done   func()    // ends following: every container followed has stopped
 
 	mu     sync.Mutex
 	active map[string]bool      // host/id being read
-	last   map[string]time.Time // host/id → the time of its last line read
-	errs   []error
+	resume map[string]time.Time // host/id → where to go on reading it: after its last line, or when its reading began
+	down   map[string]bool      // hosts that went away and are awaited
+	failed int
 	wg     sync.WaitGroup
 }
 
-// read reads c's log in the background, unless it is being read. A
-// container that joined (started while following) is read from after
-// the last line read of it before (it restarted), or from its creation
-// (a new one): nothing lost, nothing twice.
-func (s *session) read(ctx context.Context, e *ctr.Engine, c ctr.Container, joined bool) {
+// follow has containers that start on e join (from since on, zero: from
+// now); when the
+// engine goes away it is told, and once the engine answers again its
+// containers are read from where each was left, and followed again.
+func (s *session) follow(ctx, followCtx context.Context, e *ctr.Engine, since time.Time) {
+	for {
+		err := e.Starts(followCtx, since, func(c ctr.Container) {
+			if s.filter.Match(&c, true) {
+				s.read(ctx, e, c, s.resumeFrom(e, c, c.Created))
+			}
+		})
+		if followCtx.Err() != nil {
+			return
+		}
+		lost := time.Now()
+		s.lose(e, err)
+		for !e.Answers(followCtx) {
+			select {
+			case <-followCtx.Done():
+				return
+			case <-time.After(time.Second):
+			}
+		}
+		// The starts from the moment it was lost are replayed, so none
+		// falls between the list and the new event stream.
+		since = lost
+		cs, err := e.Select(ctx, s.filter, s.o.All)
+		if err != nil {
+			continue // gone again
+		}
+		s.note("the Docker engine at %s answers again: following its containers from where each was left", e.Host)
+		for _, c := range cs {
+			if c.State == "running" {
+				s.read(ctx, e, c, s.resumeFrom(e, c, lost))
+			}
+		}
+		s.mu.Lock()
+		delete(s.down, e.Host)
+		s.mu.Unlock()
+		s.checkIdle()
+	}
+}
+
+// resumeFrom is how a container that (re)joins is read: after the last
+// line read of it, else from its first line after from.
+func (s *session) resumeFrom(e *ctr.Engine, c ctr.Container, from time.Time) ctr.LogOptions {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t, ok := s.resume[e.Host+"/"+c.ID]; ok {
+		from = t
+	}
+	return ctr.LogOptions{From: from, Until: s.o.Until, Tail: "all", Follow: true}
+}
+
+// read reads c's log in the background, unless it is being read.
+func (s *session) read(ctx context.Context, e *ctr.Engine, c ctr.Container, opts ctr.LogOptions) {
 	key := e.Host + "/" + c.ID
 	s.mu.Lock()
 	if s.active[key] {
@@ -217,46 +263,92 @@ func (s *session) read(ctx context.Context, e *ctr.Engine, c ctr.Container, join
 		return
 	}
 	s.active[key] = true
-	last, seen := s.last[key]
-	s.mu.Unlock()
-	o := s.o
-	opts := ctr.LogOptions{Since: o.Since, Until: o.Until, Tail: o.Tail, Follow: o.Follow}
-	if joined {
-		from := c.Created
-		if seen {
-			from = last.Add(time.Nanosecond)
-		}
-		opts.Since, opts.Tail = fmt.Sprintf("%d.%09d", from.Unix(), from.Nanosecond()), "all"
+	if _, ok := s.resume[key]; !ok {
+		s.resume[key] = time.Now()
 	}
+	s.mu.Unlock()
 	s.wg.Go(func() {
-		var newest time.Time
-		err := e.Logs(ctx, c, opts, func(l ctr.LogLine) error {
-			newest = l.Time
-			if o.grep != nil && o.grep.MatchString(l.Message) == o.InvertMatch {
-				return nil
+		for {
+			err := e.Logs(ctx, c, opts, func(l ctr.LogLine) error {
+				s.mu.Lock()
+				s.resume[key] = l.Time.Add(time.Nanosecond)
+				s.mu.Unlock()
+				if s.o.grep != nil && s.o.grep.MatchString(l.Message) == s.o.InvertMatch {
+					return nil
+				}
+				return s.w.line(&l)
+			})
+			if !opts.Follow || ctx.Err() != nil {
+				if err != nil {
+					s.fail(err)
+				}
+				break
 			}
-			return s.w.line(&l)
-		})
-		if err != nil {
-			s.fail(err)
+			// The stream ended while following: the container stopped,
+			// or the engine went away (then follow takes it up again
+			// when it returns), or the engine ended the stream under a
+			// running container (a restart of dockerd with live restore
+			// faster than follow noticed): then read on.
+			if !e.Answers(ctx) {
+				s.lose(e, err)
+				break
+			}
+			if err != nil || !e.Running(ctx, c.ID) {
+				if err != nil {
+					s.fail(err)
+				}
+				break
+			}
+			opts = s.resumeFrom(e, c, time.Now())
 		}
 		s.mu.Lock()
 		delete(s.active, key)
-		if !newest.IsZero() {
-			s.last[key] = newest
-		}
-		idle := len(s.active) == 0
 		s.mu.Unlock()
-		if idle {
-			s.done()
-		}
+		s.checkIdle()
 	})
+}
+
+// checkIdle ends following when no container is being read and no
+// engine is awaited.
+func (s *session) checkIdle() {
+	s.mu.Lock()
+	idle := len(s.active) == 0 && len(s.down) == 0
+	s.mu.Unlock()
+	if idle {
+		s.done()
+	}
+}
+
+// lose tells, once, that e went away and is awaited.
+func (s *session) lose(e *ctr.Engine, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.down[e.Host] {
+		return
+	}
+	s.down[e.Host] = true
+	cause := "its streams ended"
+	var ee *ctr.EngineError
+	if errors.As(err, &ee) {
+		err = ee.Err
+	}
+	if err != nil {
+		cause = err.Error()
+	}
+	fmt.Fprintf(s.errOut, "monctl: lost the Docker engine at %s (%s): following it again when it answers\n", e.Host, cause)
+}
+
+func (s *session) note(format string, args ...any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	fmt.Fprintf(s.errOut, "monctl: "+format+"\n", args...)
 }
 
 func (s *session) fail(err error) {
 	s.mu.Lock()
-	s.errs = append(s.errs, err)
-	s.mu.Unlock()
+	defer s.mu.Unlock()
+	s.failed++
+	fmt.Fprintf(s.errOut, "monctl: %v\n", err)
 }
 
 // writer writes lines of several containers at once, whole: for people
