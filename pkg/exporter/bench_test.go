@@ -44,7 +44,7 @@ func BenchmarkHugeTarget(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			h, _ := e.Handler()
+			h, _ := e.Handler(true)
 			srv := httptest.NewServer(h)
 			defer srv.Close()
 

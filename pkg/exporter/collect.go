@@ -43,6 +43,9 @@ type SourceResult struct {
 	// StatsSource is where an engine's container numbers came from
 	// (containers.Snapshot.Source).
 	StatsSource string
+	// Containers are an engine's containers as sampled (for the web
+	// view; the families are made from them).
+	Containers []containers.Stats
 }
 
 // Collection is one round of gathering every source, ready to be served
@@ -160,6 +163,9 @@ func (e *Exporter) collect(ctx context.Context, f *flight) *Collection {
 		e.opts.Logger.Warn("some series cannot be served", "err", oneLine(c.GatherErr))
 	}
 	e.lastGatherErr = fmt.Sprint(c.GatherErr)
+	if e.opts.Collected != nil {
+		e.opts.Collected(c)
+	}
 	return c
 }
 
@@ -204,7 +210,7 @@ func (e *Exporter) collectEngine(ctx context.Context, w *containers.Watcher) Sou
 	r := SourceResult{Collector: CollectorContainers, Source: w.Engine().Host, Duration: time.Since(start), Err: err,
 		StatsSource: cmp.Or(snap.Source, w.Source())}
 	if err == nil {
-		r.Families = containers.Families(snap.Containers, e.opts.ContainerLabels)
+		r.Families, r.Containers = containers.Families(snap.Containers, e.opts.ContainerLabels), snap.Containers
 	}
 	return r
 }

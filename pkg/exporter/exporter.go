@@ -69,6 +69,9 @@ type Options struct {
 	// Served, when set, is called after each /metrics response sent in
 	// full with status 200.
 	Served func()
+	// Collected, when set, is called with every complete collection (not
+	// the partial ones of a request that could not wait), one at a time.
+	Collected func(*Collection)
 }
 
 // Exporter collects and serves. Its zero value is not usable; see New.
@@ -114,7 +117,7 @@ func New(ctx context.Context, opts Options) (*Exporter, error) {
 
 	var h http.Handler = http.HandlerFunc(e.serveMetrics)
 	if opts.MaxRequests > 0 {
-		h = limit(h, opts.MaxRequests)
+		h = Limit(h, opts.MaxRequests)
 	}
 	if opts.ExporterMetrics {
 		e.own = prometheus.NewRegistry()
@@ -137,10 +140,26 @@ func New(ctx context.Context, opts Options) (*Exporter, error) {
 	return e, nil
 }
 
-// Handler serves the metrics at the telemetry path, a landing page at /,
-// and /-/healthy and /-/ready.
-func (e *Exporter) Handler() (http.Handler, error) {
-	landing, err := web.NewLandingPage(web.LandingConfig{
+// Handler serves the metrics at the telemetry path, /-/healthy and
+// /-/ready, and with landing a landing page at / (else / is left for the
+// caller to mount, on the mux returned).
+func (e *Exporter) Handler(landing bool) (*http.ServeMux, error) {
+	mux := http.NewServeMux()
+	mux.Handle(e.opts.TelemetryPath, e.metrics)
+	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintln(w, "Healthy")
+	})
+	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
+		if e.ctx.Err() != nil {
+			http.Error(w, "Shutting down", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "Ready")
+	})
+	if !landing || e.opts.TelemetryPath == "/" {
+		return mux, nil
+	}
+	page, err := web.NewLandingPage(web.LandingConfig{
 		Name:        "monctl",
 		Description: "Docker containers and re-exposed scrape targets, for Prometheus",
 		Version:     e.opts.Version,
@@ -154,21 +173,7 @@ func (e *Exporter) Handler() (http.Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("building the landing page: %w", err)
 	}
-	mux := http.NewServeMux()
-	mux.Handle(e.opts.TelemetryPath, e.metrics)
-	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {
-		fmt.Fprintln(w, "Healthy")
-	})
-	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
-		if e.ctx.Err() != nil {
-			http.Error(w, "Shutting down", http.StatusServiceUnavailable)
-			return
-		}
-		fmt.Fprintln(w, "Ready")
-	})
-	if e.opts.TelemetryPath != "/" {
-		mux.Handle("/", landing)
-	}
+	mux.Handle("/", page)
 	return mux, nil
 }
 
@@ -209,10 +214,10 @@ func (e *Exporter) timeout(r *http.Request) time.Duration {
 	return t
 }
 
-// limit answers 503 beyond n requests at once, as promhttp's
+// Limit answers 503 beyond n requests at once, as promhttp's
 // MaxRequestsInFlight does (answers are written from the shared
 // collection, not by a promhttp handler, so the bound lives here).
-func limit(h http.Handler, n int) http.Handler {
+func Limit(h http.Handler, n int) http.Handler {
 	sem := make(chan struct{}, n)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		select {

@@ -85,7 +85,7 @@ func newServer(t *testing.T, opts Options, targets ...string) (*Exporter, *httpt
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := e.Handler()
+	h, err := e.Handler(true)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -289,7 +289,7 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 	if err != nil {
 		return cmdutil.Failure(err)
 	}
-	handler, err := exp.Handler()
+	handler, err := exp.Handler(true)
 	if err != nil {
 		return cmdutil.Failure(err)
 	}
