@@ -22,6 +22,7 @@ import (
 	"github.com/monctl/monctl/internal/cli/cmdutil"
 	"github.com/monctl/monctl/internal/cli/version"
 	"github.com/monctl/monctl/pkg/containers"
+	"github.com/monctl/monctl/pkg/dashboard"
 	"github.com/monctl/monctl/pkg/exporter"
 	"github.com/monctl/monctl/pkg/exposition"
 )
@@ -45,6 +46,8 @@ type Options struct {
 	TelemetryPath          string
 	MaxRequests            int
 	DisableExporterMetrics bool
+	WebUI                  bool
+	WebUIInterval          time.Duration
 	ReadHeaderTimeout      time.Duration
 	WriteTimeout           time.Duration
 	IdleTimeout            time.Duration
@@ -98,8 +101,15 @@ engine that fails never fails the scrape.
 
 The web flags are node_exporter's: --web.config.file takes the exporter
 toolkit's web configuration (TLS, client certificates, basic auth with
-bcrypt hashes). Besides the metrics there is a landing page at /, and
-/-/healthy and /-/ready.
+bcrypt hashes), for the metrics and everything else served.
+
+At / is a live web view (--web.ui=false: a plain landing page): the
+containers with CPU and memory sparklines of the last ten minutes, the
+targets, and a page per container with its numbers over time and a search
+of its recent logs; it collects every --web.ui.interval. Its JSON API is
+/api/v1/containers, /api/v1/containers/ID, /api/v1/containers/ID/logs
+?tail=N&grep=RE and /api/v1/targets (docs/api.md). /-/healthy and
+/-/ready answer health checks.
 
 --once serves until one /metrics response has been sent, then exits 0:
 the ad-hoc mode for scripts. SIGINT and SIGTERM stop serving gracefully:
@@ -119,7 +129,9 @@ scrapes in flight get ` + shutdownGrace.String() + ` to finish, and the exit cod
 	fl.StringArrayVar(&opts.ListenAddresses, "web.listen-address", []string{DefaultListenAddress}, "address to listen on (repeatable)")
 	fl.StringVar(&opts.WebConfigFile, "web.config.file", "", "web configuration file for TLS and basic auth (exporter-toolkit format)")
 	fl.StringVar(&opts.TelemetryPath, "web.telemetry-path", "/metrics", "path under which to expose metrics")
-	fl.IntVar(&opts.MaxRequests, "web.max-requests", 40, "most /metrics requests served at once; beyond it 503 (0: no limit)")
+	fl.IntVar(&opts.MaxRequests, "web.max-requests", 40, "most /metrics requests served at once, and as many of the web view's; beyond it 503 (0: no limit)")
+	fl.BoolVar(&opts.WebUI, "web.ui", true, "serve the live web view at / and its JSON API at /api/v1/ (--web.ui=false: the plain landing page)")
+	cmdutil.DurationVar(fl, &opts.WebUIInterval, "web.ui.interval", 5*time.Second, "with --web.ui, collect this often for the live view, whether or not Prometheus scrapes")
 	fl.BoolVar(&opts.DisableExporterMetrics, "web.disable-exporter-metrics", false, "leave out Go runtime, process and promhttp metrics")
 	cmdutil.DurationVar(fl, &opts.ReadHeaderTimeout, "web.read-header-timeout", 10*time.Second, "close a connection whose request headers take longer than this")
 	cmdutil.DurationVar(fl, &opts.WriteTimeout, "web.write-timeout", 0, "close a connection whose answer is not written within this of its request (0: --scrape-timeout + 10s), so a client that never reads frees its slot")
@@ -154,6 +166,8 @@ func (o *Options) validate() error {
 		return cmdutil.UsageError("--web.telemetry-path %q is taken by the landing page or a health endpoint", o.TelemetryPath)
 	case o.MaxRequests < 0:
 		return cmdutil.UsageError("--web.max-requests must be 0 or more")
+	case o.WebUI && o.WebUIInterval < time.Second:
+		return cmdutil.UsageError("--web.ui.interval %s: want 1s or more", o.WebUIInterval)
 	case o.Concurrency < 1:
 		return cmdutil.UsageError("--concurrency must be at least 1")
 	case o.ScrapeTimeout <= 0:
@@ -285,13 +299,30 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 	if o.Once {
 		opts.Served = func() { once.Do(func() { close(served) }) }
 	}
+	// The live view sees every complete collection, those it asks for
+	// and those of Prometheus' scrapes.
+	var dash *dashboard.Dashboard
+	if o.WebUI {
+		opts.Collected = func(c *exporter.Collection) { dash.Record(c) }
+	}
 	exp, err := exporter.New(collectCtx, opts)
 	if err != nil {
 		return cmdutil.Failure(err)
 	}
-	handler, err := exp.Handler(true)
+	handler, err := exp.Handler(!o.WebUI)
 	if err != nil {
 		return cmdutil.Failure(err)
+	}
+	if o.WebUI {
+		var engines []*containers.Engine
+		for _, w := range watchers {
+			engines = append(engines, w.Engine())
+		}
+		dash = dashboard.New(dashboard.Options{Exporter: exp, Engines: engines, ContainerLabels: o.ContainerLabels,
+			Interval: o.WebUIInterval, MaxRequests: o.MaxRequests, LogsTimeout: min(10*time.Second, o.WriteTimeout/2),
+			TelemetryPath: o.TelemetryPath, Version: info.Version, Logger: logger})
+		handler.Handle("/", dash.Handler())
+		go dash.Run(collectCtx)
 	}
 
 	flags := &web.FlagConfig{WebListenAddresses: &o.ListenAddresses, WebSystemdSocket: new(bool), WebConfigFile: &o.WebConfigFile}
