@@ -13,7 +13,7 @@ DATE      ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 LDFLAGS   := -s -w -X $(PKG).Version=$(VERSION) -X $(PKG).Commit=$(COMMIT) -X $(PKG).Date=$(DATE)
 
-.PHONY: all build test e2e demo docker-engine sink-servers check lint completions man bench fuzz release-check tools clean
+.PHONY: all build test e2e demo docker-engine sink-servers browser check lint completions man bench fuzz release-check tools clean
 
 all: build
 
@@ -29,8 +29,9 @@ test:
 # The e2e tests start a sandboxed Docker engine of their own (docs/architecture.md, Tests)
 # and stop it when they end; the pkill only catches one left behind by a
 # test binary that was killed.
-e2e: tools docker-engine sink-servers
-	MONCTL_TOOLS_BIN=$(TOOLS_BIN) $(GO) test -race -count=1 -tags e2e -timeout 20m ./e2e/...; \
+e2e: tools docker-engine sink-servers browser
+	mkdir -p e2e-artifacts
+	MONCTL_TOOLS_BIN=$(TOOLS_BIN) $(GO) test -race -count=1 -tags e2e -timeout 20m -artifacts -outputdir $(CURDIR)/e2e-artifacts ./e2e/...; \
 	status=$$?; pkill -TERM -f '^dockerd --host unix://.*/monctl-e2e-' || true; exit $$status
 
 ## demo: something real to watch on a fresh machine: the sandboxed engine
@@ -49,6 +50,12 @@ docker-engine:
 	@if ! command -v dockerd >/dev/null || ! command -v docker >/dev/null || ! command -v tmux >/dev/null || ! pkg-config --exists libseccomp 2>/dev/null || \
 		! test -x /usr/sbin/sshd || ! command -v ssh >/dev/null || ! command -v podman >/dev/null; then \
 		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 apt-get install -y -qq docker.io libseccomp-dev pkg-config tmux openssh-server openssh-client podman; \
+	fi
+
+## browser: Debian's chromium, which the web view's tests drive headless
+browser:
+	@if ! command -v chromium >/dev/null; then \
+		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 apt-get install -y -qq chromium; \
 	fi
 
 ## sink-servers: Debian's Pushgateway, InfluxDB 1.x and VictoriaMetrics,

@@ -1,0 +1,274 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/monctl/monctl/internal/testengine"
+)
+
+// TestDashboardInABrowser: serve's live view in Debian's chromium,
+// headless, with basic auth: the sandboxed containers are listed, the
+// burner's CPU is high and updates, the unhealthy container has its
+// badge, a click sorts, a container's page finds a known log line, and
+// log lines and labels holding HTML show as text and run nothing.
+// Screenshots go to the test's artifact directory (make e2e keeps them
+// in e2e-artifacts/).
+func TestDashboardInABrowser(t *testing.T) {
+	chromium, err := exec.LookPath("chromium")
+	if err != nil {
+		t.Fatal("chromium is not installed: run the e2e tests with 'make e2e', which installs Debian's chromium")
+	}
+	e := engines[len(engines)-1]
+	runContainer(t, e, "web-burner", nil, testengine.WorkloadImage, "-burn", "1")
+	runContainer(t, e, "web-sick", []string{"--health-cmd", "true", "--health-interval", "1s", "--health-retries", "1"}, testengine.WorkloadImage)
+	runContainer(t, e, "web-talker", []string{"--label", "note=<img src=x onerror=alert(2)>"}, testengine.WorkloadImage, "-log-lines", "100", "-log-rate", "200")
+	waitFor(t, "web-sick to turn unhealthy", 30*time.Second, func() bool {
+		out, _ := e.Docker("inspect", "-f", "{{.State.Health.Status}}", "web-sick")
+		return strings.TrimSpace(out) == "unhealthy"
+	})
+	waitFor(t, "web-talker's lines", 30*time.Second, func() bool {
+		out, _ := e.Docker("logs", "web-talker")
+		return strings.Contains(out, "line 99 out")
+	})
+
+	dir := t.TempDir()
+	hash, err := bcrypt.GenerateFromPassword([]byte("s3cret"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	webConfig := filepath.Join(dir, "web.yml")
+	os.WriteFile(webConfig, []byte("basic_auth_users:\n  alice: "+string(hash)+"\n"), 0o600)
+	p := startServe(t, []string{"DOCKER_HOST=" + e.Host}, "--web.config.file", webConfig, "--web.ui.interval", "1s",
+		"--filter", "name=^web-", "--container-labels", "note")
+	base := "http://" + p.addr
+	auth := "Basic " + base64.StdEncoding.EncodeToString([]byte("alice:s3cret"))
+
+	// The API, as a script would use it.
+	get := func(path, authorization string) (*http.Response, []byte) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, base+path, nil)
+		if authorization != "" {
+			req.Header.Set("Authorization", authorization)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp, b
+	}
+	var list struct {
+		Containers []struct {
+			ID, Name, Health string
+			CPUPercent       float64 `json:"cpu_percent"`
+		}
+	}
+	waitFor(t, "the API to list the three containers", 30*time.Second, func() bool {
+		_, body := get("/api/v1/containers", auth)
+		list.Containers = nil
+		return json.Unmarshal(body, &list) == nil && len(list.Containers) == 3
+	})
+	ids := map[string]string{}
+	for _, c := range list.Containers {
+		ids[c.Name] = c.ID
+	}
+	talker := ids["web-talker"]
+	for _, path := range []string{"/", "/api/v1/containers", "/api/v1/targets", "/api/v1/containers/" + talker + "/logs", "/containers/" + talker, "/static/app.js"} {
+		if resp, _ := get(path, ""); resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("%s without credentials: %s, want 401", path, resp.Status)
+		}
+		if resp, _ := get(path, "Basic "+base64.StdEncoding.EncodeToString([]byte("alice:wrong"))); resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("%s with a wrong password: %s, want 401", path, resp.Status)
+		}
+		resp, _ := get(path, auth)
+		if resp.StatusCode != http.StatusOK || !strings.Contains(resp.Header.Get("Content-Security-Policy"), "script-src 'self'") ||
+			resp.Header.Get("X-Content-Type-Options") != "nosniff" {
+			t.Errorf("%s: %s, headers %v", path, resp.Status, resp.Header)
+		}
+	}
+	var logs struct {
+		Lines []struct{ Stream, Message string }
+	}
+	resp, body := get("/api/v1/containers/"+talker[:12]+"/logs?tail=1000&grep=onerror", auth)
+	if json.Unmarshal(body, &logs); resp.StatusCode != 200 || len(logs.Lines) != 10 || logs.Lines[0].Message != "line 10 <img src=x onerror=alert(1)> \x1b[31mred\x1b[0m err" {
+		t.Errorf("logs?grep=onerror: %s, %s", resp.Status, body)
+	}
+	for _, q := range []string{"tail=0", "tail=100000", "tail=x", "grep=(", "grep=" + strings.Repeat("a", 1001)} {
+		if resp, body := get("/api/v1/containers/"+talker+"/logs?"+q, auth); resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), `"error"`) {
+			t.Errorf("logs?%.30s: %s %s, want 400 with an error", q, resp.Status, body)
+		}
+	}
+	if resp, _ := get("/api/v1/containers/0123456789ab", auth); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("an unknown container: %s, want 404", resp.Status)
+	}
+
+	// The page, as a person would see it.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	alloc, cancelAlloc := chromedp.NewExecAllocator(ctx, append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.WindowSize(1400, 900),
+		chromedp.Flag("disable-dev-shm-usage", true), chromedp.UserDataDir(filepath.Join(dir, "chromium")))...)
+	defer cancelAlloc()
+	browser, cancelBrowser := chromedp.NewContext(alloc)
+	defer cancelBrowser()
+	// A dialog would be a script from a container running: count it and
+	// close it (elsewhere: no command may run inside the listener).
+	var dialogs atomic.Int32
+	opened := make(chan struct{}, 16)
+	if err := chromedp.Listen(browser, func(ev any) {
+		if _, ok := ev.(*page.EventJavascriptDialogOpening); ok {
+			dialogs.Add(1)
+			select {
+			case opened <- struct{}{}:
+			default:
+			}
+		}
+	}); err != nil {
+		t.Fatalf("starting chromium: %v", err)
+	}
+	go func() {
+		for range opened {
+			chromedp.Call(browser, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: true})
+		}
+	}()
+	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(browser, steps...); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	eval := func(expr string, v any) chromedp.Action[chromedp.Void] {
+		return chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+			r, err := chromedp.Run(ctx, chromedp.Evaluate[json.RawMessage](expr))
+			if err == nil {
+				err = json.Unmarshal(r, v)
+			}
+			return err
+		})
+	}
+	poll := func(expr string) chromedp.Action[chromedp.Void] {
+		return chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+			_, err := chromedp.Run(ctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(30*time.Second)))
+			return err
+		})
+	}
+	screenshot := func(name string) {
+		t.Helper()
+		png, err := chromedp.Run(browser, chromedp.FullScreenshot(100))
+		if err == nil {
+			err = os.WriteFile(filepath.Join(t.ArtifactDir(), name), png, 0o644)
+		}
+		if err != nil {
+			t.Error(err)
+		}
+	}
+
+	// Without credentials the browser gets nothing of the page: Chromium
+	// ends the load at the 401 (it has no one to ask for a password).
+	var text string
+	if err := chromedp.Do(browser, chromedp.Navigate(base+"/"), eval(`document.body.innerText`, &text)); err == nil || !strings.Contains(err.Error(), "ERR_INVALID_AUTH_CREDENTIALS") {
+		t.Errorf("the page without credentials: %v, showing:\n%s", err, text)
+	}
+	if _, err := chromedp.Call(browser, network.Enable, network.EnableParams{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Call(browser, network.SetExtraHTTPHeaders, network.SetExtraHTTPHeadersParams{Headers: network.Headers{"Authorization": auth}}); err != nil {
+		t.Fatal(err)
+	}
+
+	cell := func(name string, col int) string {
+		return `(() => { const r = [...document.querySelectorAll('#containers tbody tr')].find(r => r.cells[1] && r.cells[1].textContent === '` +
+			name + `'); return r ? r.cells[` + strconv.Itoa(col) + `].textContent : ''; })()`
+	}
+	var cpu1, cpu2, updated1, updated2 string
+	do("the list", chromedp.Navigate(base+"/"),
+		poll(cell("web-burner", 4)+` !== '' && document.querySelectorAll('#containers .spark polyline[points*=" "]').length >= 3`),
+		eval(cell("web-burner", 4), &cpu1), eval(`document.getElementById('updated').textContent`, &updated1))
+	do("an update", poll(`document.getElementById('updated').textContent !== `+strconv.Quote(updated1)),
+		eval(cell("web-burner", 4), &cpu2), eval(`document.getElementById('updated').textContent`, &updated2))
+	for _, c := range []string{cpu1, cpu2} {
+		if v, err := strconv.ParseFloat(c, 64); err != nil || v < 50 || v > 120 {
+			t.Errorf("the burner's CPU %% shows %q, want one busy core (50-120)", c)
+		}
+	}
+	if updated1 == updated2 || !strings.HasPrefix(updated2, "updated ") {
+		t.Errorf("the page did not update: %q then %q", updated1, updated2)
+	}
+	var sick string
+	do("the health badge", eval(`(() => { const r = [...document.querySelectorAll('#containers tbody tr')].find(r => r.cells[1].textContent === 'web-sick');
+		const b = r && r.querySelector('.badge.health-unhealthy'); return b ? b.textContent : ''; })()`, &sick))
+	if sick != "unhealthy" {
+		t.Errorf("web-sick's health badge: %q", sick)
+	}
+	var first, last string
+	do("sorting by CPU", chromedp.Click(chromedp.CSS(`th[data-key="cpu_percent"]`)),
+		eval(`document.querySelector('#containers tbody tr:first-child td:nth-child(2)').textContent`, &first))
+	if first != "web-burner" {
+		t.Errorf("sorted by CPU %%, the first row is %q", first)
+	}
+	do("sorting the other way", chromedp.Click(chromedp.CSS(`th[data-key="cpu_percent"]`)),
+		eval(`document.querySelector('#containers tbody tr:last-child td:nth-child(2)').textContent`, &last))
+	if last != "web-burner" {
+		t.Errorf("sorted by CPU %% ascending, the last row is %q", last)
+	}
+	screenshot("index.png")
+
+	// A container's page: its label and its log lines hold HTML, which
+	// must show as text.
+	var facts, logsText string
+	var lines, images int
+	do("the talker's page", chromedp.Click(chromedp.CSS(`a[href="/containers/`+talker+`"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#logs .line`)),
+		eval(`[...document.querySelectorAll('.facts dd')].map(d => d.textContent).join('\n')`, &facts),
+		eval(`document.getElementById('logs').textContent`, &logsText))
+	if !strings.Contains(facts, "<img src=x onerror=alert(2)>") {
+		t.Errorf("the label does not show as text:\n%s", facts)
+	}
+	if !strings.Contains(logsText, `line 100 <img src=x onerror=alert(1)> \x1b[31mred\x1b[0m err`) {
+		t.Errorf("the last lines do not show as text:\n%.2000s", logsText)
+	}
+	do("a log search", chromedp.SetValue(chromedp.CSS(`input[name="grep"]`), `line 7[0-9] out`),
+		chromedp.Click(chromedp.CSS(`#logs-form button`)),
+		poll(`document.querySelectorAll('#logs .line').length === 5`),
+		eval(`document.getElementById('logs').textContent`, &logsText))
+	if !strings.Contains(logsText, "line 77 out") || strings.Contains(logsText, "line 78") {
+		t.Errorf("searching 'line 7[0-9] out' found:\n%s", logsText)
+	}
+	do("a search for the HTML lines", chromedp.SetValue(chromedp.CSS(`input[name="grep"]`), `onerror`),
+		chromedp.Click(chromedp.CSS(`#logs-form button`)),
+		poll(`document.querySelectorAll('#logs .line').length === 10`),
+		eval(`document.querySelectorAll('#logs .line').length`, &lines),
+		eval(`document.querySelectorAll('img').length`, &images),
+		eval(`document.getElementById('logs').textContent`, &logsText))
+	if lines != 10 || images != 0 || strings.Count(logsText, "<img src=x onerror=alert(1)>") != 10 {
+		t.Errorf("%d lines, %d img elements; the lines:\n%s", lines, images, logsText)
+	}
+	screenshot("container.png")
+	do("a wait for any script to fire", chromedp.Sleep(time.Second))
+	if n := dialogs.Load(); n != 0 {
+		t.Errorf("%d dialogs opened: text from a container ran as script", n)
+	}
+}
