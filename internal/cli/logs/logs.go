@@ -285,19 +285,25 @@ func (s *session) read(ctx context.Context, e *ctr.Engine, c ctr.Container, opts
 				break
 			}
 			// The stream ended while following: the container stopped,
-			// or the engine went away (then follow takes it up again
-			// when it returns), or the engine ended the stream under a
-			// running container (a restart of dockerd with live restore
-			// faster than follow noticed): then read on.
+			// --until came, or the engine went away (then follow takes
+			// it up again when it returns), or the engine ended the
+			// stream under a running container (a restart of dockerd
+			// with live restore faster than follow noticed): then read
+			// on, a second later, so that a stream that keeps ending
+			// cannot make a busy loop.
 			if !e.Answers(ctx) {
 				s.lose(e, err)
 				break
 			}
-			if err != nil || !e.Running(ctx, c.ID) {
+			if err != nil || s.o.Until != "" || !e.Running(ctx, c.ID) {
 				if err != nil {
 					s.fail(err)
 				}
 				break
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Second):
 			}
 			opts = s.resumeFrom(e, c, time.Now())
 		}
