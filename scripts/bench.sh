@@ -11,6 +11,10 @@
 #  4. 'monctl serve' /metrics latency (p50, p99) with 20 containers and two
 #     re-exposed node_exporters under 20 concurrent scrapers, next to the
 #     same load on node_exporter's own /metrics, for SERVE_DURATION (20s);
+#     and the web view's pages and API under the same load;
+#  4b. 'monctl logs -f' on 50 containers writing 1,000 lines/s for
+#     LOG_LINES/1000 s (60), next to 50 'docker logs -f': lines delivered,
+#     CPU and memory;
 #  5. the pathological shapes (10,000 labels on a series, 300,000 buckets,
 #     1M series): time and memory of monctl, expfmt and textparse, and the
 #     heap of serve re-exposing a 1M-series target, with and without a
@@ -56,6 +60,11 @@ go run ./scripts/benchcontainers -monctl "$work/monctl-static" -runs "${RUNS:-5}
 echo
 echo "## serve under load, next to node_exporter (sandboxed Engine 29)"
 go run ./scripts/benchserve -monctl "$work/monctl-static" -node-exporter "$TOOLS_BIN/node_exporter" -duration "${SERVE_DURATION:-20s}" \
+	-dockerd29 "$TOOLS_BIN/dockerd-29" -runc "$TOOLS_BIN/runc-1.5"
+
+echo
+echo "## logs -f next to docker logs -f (sandboxed Engine 29)"
+go run ./scripts/benchlogs -monctl "$work/monctl-static" -lines "${LOG_LINES:-60000}" \
 	-dockerd29 "$TOOLS_BIN/dockerd-29" -runc "$TOOLS_BIN/runc-1.5"
 
 echo

@@ -2,7 +2,8 @@
 // /metrics latency with -containers running containers on a sandboxed
 // Engine 29 and two re-exposed node_exporters, under -scrapers concurrent
 // scrapers for -duration, next to the same load on one node_exporter's own
-// /metrics as the reference point, in one run.
+// /metrics as the reference point, in one run; then the web view's pages
+// and JSON API under the same load, next to /metrics again.
 //
 // Each scraper asks as Prometheus does (OpenMetrics or text, gzip, with
 // X-Prometheus-Scrape-Timeout-Seconds) and reads the whole body.
@@ -15,6 +16,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -93,11 +95,40 @@ func run(monctl, nodeExporter string, opts testengine.Options, containers, scrap
 		{fmt.Sprintf("`monctl serve`: %d containers + 2 node_exporters", containers), "http://" + addr + "/metrics"},
 		{"node_exporter v1.12.1 (reference)", nodes[0]},
 	} {
-		r := load(ep.url, scrapers, duration)
-		fmt.Printf("| %s | %d | %d | %.0f | %.1f ms | %.1f ms | %.1f ms | %d B |\n", ep.name, len(r.lat), r.errors,
-			float64(len(r.lat))/duration.Seconds(), ms(r.quantile(0.5)), ms(r.quantile(0.99)), ms(r.quantile(1)), r.bytes)
+		load(ep.url, scrapers, duration).row(ep.name, duration)
+	}
+
+	id, err := firstContainer("http://" + addr + "/api/v1/containers")
+	if err != nil {
+		return err
+	}
+	fmt.Printf("\n### The web view under %d concurrent clients for %v each, next to /metrics under the same load (same serve)\n\n", scrapers, duration)
+	fmt.Println("| endpoint | requests | errors | requests/s | p50 | p99 | max | body (gzip if asked) |\n|---|---|---|---|---|---|---|---|")
+	for _, path := range []string{"/metrics", "/api/v1/containers", "/api/v1/targets", "/", "/containers/" + id, "/api/v1/containers/" + id + "/logs?tail=100"} {
+		load("http://"+addr+path, scrapers, duration).row("`"+path+"`", duration)
 	}
 	return nil
+}
+
+func (r *result) row(name string, d time.Duration) {
+	fmt.Printf("| %s | %d | %d | %.0f | %.1f ms | %.1f ms | %.1f ms | %d B |\n", name, len(r.lat), r.errors,
+		float64(len(r.lat))/d.Seconds(), ms(r.quantile(0.5)), ms(r.quantile(0.99)), ms(r.quantile(1)), r.bytes)
+}
+
+// firstContainer is the ID of a container the web view lists.
+func firstContainer(url string) (string, error) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	var list struct {
+		Containers []struct{ ID string }
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil || len(list.Containers) == 0 {
+		return "", fmt.Errorf("the web view lists no container: %v", err)
+	}
+	return list.Containers[0].ID, nil
 }
 
 type result struct {
