@@ -165,36 +165,29 @@ func TestLogsOfTwoEngines(t *testing.T) {
 }
 
 // TestLogsFollowJoinsAndLeaves: with --follow, a container that starts
-// joins from its first line, one that stops leaves, and monctl ends when
-// the last one it follows has stopped; no line is lost or repeated.
+// joins from its first line, one that stops leaves, one removed while
+// followed leaves with what it wrote, and monctl ends when the last one
+// it follows has stopped; no line is lost or repeated.
 func TestLogsFollowJoinsAndLeaves(t *testing.T) { forEachEngine(t, testLogsFollowJoinsAndLeaves) }
 
 func testLogsFollowJoinsAndLeaves(t *testing.T, e *testengine.Engine) {
 	runContainer(t, e, "join-a", nil, testengine.WorkloadImage, "-log-lines", "5", "-log-rate", "2", "-exit-after", "6s")
+	runContainer(t, e, "join-gone", nil, testengine.WorkloadImage, "-log-lines", "1000", "-log-rate", "5")
 	waitReady(t, e, "join-a")
-	cmd := exec.Command(monctlBin, "logs", "-f", "--filter", "name=^join-", "-o", "jsonl")
-	cmd.Env = append(os.Environ(), "DOCKER_HOST="+e.Host, "XDG_CONFIG_HOME="+t.TempDir(), "MONCTL_CONFIG=")
-	var out, errOut strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	waitReady(t, e, "join-gone")
+	f := startLogsFollow(t, e, "--filter", "name=^join-", "-o", "jsonl")
 	time.Sleep(time.Second)
 	runContainer(t, e, "join-b", nil, testengine.WorkloadImage, "-log-lines", "3", "-log-rate", "10", "-exit-after", "1s")
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("monctl logs -f: %v: %s", err, errOut.String())
-		}
-	case <-time.After(30 * time.Second):
-		cmd.Process.Kill()
-		t.Fatalf("monctl logs -f did not end when its containers stopped:\n%s", out.String())
+	if _, err := e.Docker("rm", "-f", "join-gone"); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut := f.wait(t, 30*time.Second)
+	if errOut != "" {
+		t.Errorf("monctl said: %s", errOut)
 	}
 	count := map[string]int{}
 	seen := map[string]bool{}
-	for _, r := range logRecords(t, out.String()) {
+	for _, r := range logRecords(t, out) {
 		key := r.Name + ": " + r.Message
 		if seen[key] {
 			t.Errorf("repeated: %s", key)
@@ -202,8 +195,8 @@ func testLogsFollowJoinsAndLeaves(t *testing.T, e *testengine.Engine) {
 		seen[key] = true
 		count[r.Name]++
 	}
-	if count["join-a"] != 6 || count["join-b"] != 4 {
-		t.Errorf("lines %v, want join-a 6 (ready and 5), join-b 4 (ready and 3):\n%s", count, out.String())
+	if count["join-a"] != 6 || count["join-b"] != 4 || count["join-gone"] < 2 {
+		t.Errorf("lines %v, want join-a 6 (ready and 5), join-b 4 (ready and 3), join-gone some:\n%s", count, out)
 	}
 }
 
@@ -227,33 +220,16 @@ func TestLogsFollowAcrossEngineRestart(t *testing.T) {
 	runContainer(t, e, "restart-talker", nil, testengine.WorkloadImage, "-log-lines", "500", "-log-rate", "50", "-exit-after", "12s")
 	waitReady(t, e, "restart-talker")
 
-	cmd := exec.Command(monctlBin, "logs", "-f", "restart-talker", "-o", "jsonl")
-	cmd.Env = append(os.Environ(), "DOCKER_HOST="+e.Host, "XDG_CONFIG_HOME="+t.TempDir(), "MONCTL_CONFIG=")
-	var out, errOut strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	f := startLogsFollow(t, e, "restart-talker", "-o", "jsonl")
 	time.Sleep(2 * time.Second)
 	e.Stop()
 	time.Sleep(2 * time.Second)
 	if err := e.Restart(); err != nil {
-		cmd.Process.Kill()
 		t.Fatal(err)
 	}
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("monctl logs -f: %v: %s", err, errOut.String())
-		}
-	case <-time.After(60 * time.Second):
-		cmd.Process.Kill()
-		t.Fatalf("monctl logs -f did not end when its container stopped:\n%s", errOut.String())
-	}
-	if !strings.Contains(errOut.String(), "lost the Docker engine at "+e.Host) || !strings.Contains(errOut.String(), "answers again") {
-		t.Errorf("the engine's going and coming back is not told:\n%s", errOut.String())
+	out, errOut := f.wait(t, 60*time.Second)
+	if !strings.Contains(errOut, "lost the Docker engine at "+e.Host) || !strings.Contains(errOut, "answers again") {
+		t.Errorf("the engine's going and coming back is not told:\n%s", errOut)
 	}
 	// The engine's own account, stream by stream.
 	want := map[string][]string{}
@@ -266,7 +242,7 @@ func TestLogsFollowAcrossEngineRestart(t *testing.T) {
 	want["stdout"] = strings.Split(strings.TrimSuffix(stdout.String(), "\n"), "\n")
 	want["stderr"] = strings.Split(strings.TrimSuffix(stderr.String(), "\n"), "\n")
 	got := map[string][]string{}
-	for _, r := range logRecords(t, out.String()) {
+	for _, r := range logRecords(t, out) {
 		got[r.Stream] = append(got[r.Stream], r.Message)
 	}
 	for _, stream := range []string{"stdout", "stderr"} {
@@ -274,7 +250,7 @@ func TestLogsFollowAcrossEngineRestart(t *testing.T) {
 			t.Errorf("%s: monctl has %d lines, the engine %d; first difference at %d", stream, len(got[stream]), len(want[stream]), firstDiff(got[stream], want[stream]))
 		}
 	}
-	t.Logf("%d stdout and %d stderr lines; monctl said:\n%s", len(got["stdout"]), len(got["stderr"]), errOut.String())
+	t.Logf("%d stdout and %d stderr lines; monctl said:\n%s", len(got["stdout"]), len(got["stderr"]), errOut)
 	if n := len(got["stdout"]) + len(got["stderr"]); n < 500 {
 		t.Errorf("%d lines, want the ready line and 500", n)
 	}
@@ -287,4 +263,41 @@ func firstDiff(a, b []string) int {
 		}
 	}
 	return min(len(a), len(b))
+}
+
+// logsFollow is a 'monctl logs -f' running on an engine.
+type logsFollow struct {
+	cmd         *exec.Cmd
+	out, errOut strings.Builder
+	done        chan error
+}
+
+func startLogsFollow(t *testing.T, e *testengine.Engine, args ...string) *logsFollow {
+	t.Helper()
+	f := &logsFollow{cmd: exec.Command(monctlBin, append([]string{"logs", "-f"}, args...)...), done: make(chan error, 1)}
+	f.cmd.Env = append(os.Environ(), "DOCKER_HOST="+e.Host, "XDG_CONFIG_HOME="+t.TempDir(), "MONCTL_CONFIG=")
+	f.cmd.Stdout, f.cmd.Stderr = &f.out, &f.errOut
+	if err := f.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { f.done <- f.cmd.Wait() }()
+	t.Cleanup(func() { f.cmd.Process.Kill() })
+	return f
+}
+
+// wait waits for monctl to end by itself (its containers stopped) and
+// returns what it wrote to stdout and stderr.
+func (f *logsFollow) wait(t *testing.T, limit time.Duration) (string, string) {
+	t.Helper()
+	select {
+	case err := <-f.done:
+		if err != nil {
+			t.Fatalf("monctl logs -f: %v: %s", err, f.errOut.String())
+		}
+	case <-time.After(limit):
+		f.cmd.Process.Kill()
+		<-f.done
+		t.Fatalf("monctl logs -f did not end when its containers stopped:\n%s%s", f.out.String(), f.errOut.String())
+	}
+	return f.out.String(), f.errOut.String()
 }
