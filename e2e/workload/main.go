@@ -12,7 +12,9 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"runtime"
+	"syscall"
 	"time"
 )
 
@@ -27,6 +29,8 @@ func main() {
 	sleepOnly := flag.Bool("sleep", false, "only sleep (the child mode)")
 	logLines := flag.Int("log-lines", 0, "lines to print, odd ones to stdout, even ones to stderr, some with HTML and terminal escapes")
 	logRate := flag.Float64("log-rate", 100, "lines per second of -log-lines")
+	logExit := flag.Bool("log-exit", false, "exit 0 once the -log-lines are printed")
+	logOnUSR1 := flag.Bool("log-on-usr1", false, "print the -log-lines once SIGUSR1 comes (docker kill -s USR1), so that many containers start together")
 	flag.Parse()
 	if *health {
 		return
@@ -60,8 +64,22 @@ func main() {
 		}
 	}
 	fmt.Println("workload ready")
+	usr1 := make(chan os.Signal, 1)
+	if *logOnUSR1 {
+		signal.Notify(usr1, syscall.SIGUSR1)
+	}
+	print := func() {
+		if *logOnUSR1 {
+			<-usr1
+		}
+		printLines(*logLines, *logRate)
+	}
+	if *logLines > 0 && *logExit {
+		print()
+		os.Exit(0)
+	}
 	if *logLines > 0 {
-		go printLines(*logLines, *logRate)
+		go print()
 	}
 	if *exitAfter > 0 {
 		time.Sleep(*exitAfter)

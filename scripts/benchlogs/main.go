@@ -63,19 +63,18 @@ func run(monctl string, opts testengine.Options, containers, lines, rate int) er
 	for i := range containers {
 		name := fmt.Sprintf("bench-log-%d", i)
 		if _, err := eng.Docker("create", "--network", "none", "--name", name, testengine.WorkloadImage,
-			"-log-lines", fmt.Sprint(lines), "-log-rate", fmt.Sprint(rate)); err != nil {
+			"-log-lines", fmt.Sprint(lines), "-log-rate", fmt.Sprint(rate), "-log-exit", "-log-on-usr1"); err != nil {
 			return err
 		}
 		names = append(names, name)
 	}
-	start := time.Now()
+	// The containers run, ready, and wait for SIGUSR1 to write; both
+	// kinds of follower attach to running containers, then all start
+	// writing at once.
 	if _, err := eng.Docker(append([]string{"start"}, names...)...); err != nil {
 		return err
 	}
-
-	// Both kinds of follower read each container from its first line, so
-	// they deliver the same lines whenever they start.
-	env := append(os.Environ(), "DOCKER_HOST="+eng.Host, "MONCTL_CONFIG=", "XDG_CONFIG_HOME="+filepath.Dir(eng.Dir))
+	env := append(os.Environ(), "DOCKER_HOST="+eng.Host, "MONCTL_CONFIG=", "XDG_CONFIG_HOME="+eng.Dir)
 	m := &follower{cmd: exec.Command(abs, "logs", "-f", "--filter", "name=^bench-log-"), lines: map[string]int{}}
 	m.cmd.Env = env
 	followers := []*follower{m}
@@ -95,11 +94,16 @@ func run(monctl string, opts testengine.Options, containers, lines, rate int) er
 			return err
 		}
 	}
+	time.Sleep(5 * time.Second) // every follower has its streams open
+	start := time.Now()
+	if _, err := eng.Docker(append([]string{"kill", "-s", "USR1"}, names...)...); err != nil {
+		return err
+	}
 	wg.Wait()
 	wall := time.Since(start)
 
 	want := lines + 1 // the workload's ready line
-	fmt.Printf("\n### Following %d containers × %d lines/s for %d lines each (Engine 29, json-file logs), %.1f s until every follower had every line\n\n",
+	fmt.Printf("\n### Following %d containers × %d lines/s for %d lines each (Engine 29, json-file logs), %.1f s from the start of writing until every follower had every line\n\n",
 		containers, rate, lines, wall.Seconds())
 	fmt.Println("| follower | processes | lines delivered | of | CPU (user+sys) | CPU vs docker logs -f | peak RSS |\n|---|---|---|---|---|---|---|")
 	var dockerCPU time.Duration
