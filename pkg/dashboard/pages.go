@@ -9,6 +9,7 @@ import (
 	"math"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -100,16 +101,19 @@ func spark(values any, w, h, floor float64) string {
 	if len(vs) == 0 {
 		return ""
 	}
-	top := floor
-	for _, v := range vs {
-		top = math.Max(top, v)
-	}
-	var b strings.Builder
+	top := max(floor, slices.Max(vs))
+	// strconv rather than fmt: a page holds thousands of these numbers.
+	b := make([]byte, 0, len(vs)*12)
 	step := w / math.Max(1, float64(len(vs)-1))
 	for i, v := range vs {
-		fmt.Fprintf(&b, "%.1f,%.1f ", float64(i)*step, h-v/top*h)
+		if i > 0 {
+			b = append(b, ' ')
+		}
+		b = strconv.AppendFloat(b, float64(i)*step, 'f', 1, 64)
+		b = append(b, ',')
+		b = strconv.AppendFloat(b, h-v/top*h, 'f', 1, 64)
 	}
-	return strings.TrimSpace(b.String())
+	return string(b)
 }
 
 // peak is the highest of a history's values, in its unit (% or bytes).
