@@ -53,9 +53,10 @@ type Dashboard struct {
 	opts  Options
 	pages *template.Template
 
-	mu      sync.RWMutex
-	round   Round
-	history map[string]*History // host/id → its last Points samples
+	mu        sync.RWMutex
+	round     Round
+	history   map[string]*History // host/id → its last Points samples
+	lastPoint time.Time           // of the last round that made history
 }
 
 // Round is what the last collection found: the API's answer, less the
@@ -142,7 +143,9 @@ func (d *Dashboard) Run(ctx context.Context) {
 }
 
 // Record takes a complete collection in: the round shown from now on,
-// and a point of history for each running container.
+// and a point of history for each running container, at most one per
+// half Interval (Prometheus' scrapes come in between, maybe many a
+// second: the history stays a history of minutes).
 func (d *Dashboard) Record(c *exporter.Collection) {
 	r := Round{Time: c.End}
 	live := map[string]bool{}
@@ -171,6 +174,11 @@ func (d *Dashboard) Record(c *exporter.Collection) {
 
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.round = r
+	if !d.lastPoint.IsZero() && c.End.Sub(d.lastPoint) < d.opts.Interval/2 {
+		return
+	}
+	d.lastPoint = c.End
 	for i := range r.Containers {
 		st := &r.Containers[i].Stats
 		if !st.Running() {
@@ -196,7 +204,6 @@ func (d *Dashboard) Record(c *exporter.Collection) {
 			delete(d.history, k)
 		}
 	}
-	d.round = r
 }
 
 // add appends a point, dropping the oldest beyond points. The arrays are

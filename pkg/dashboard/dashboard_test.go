@@ -24,18 +24,25 @@ func stats(host, id, name string, cpu float64, mem uint64) containers.Stats {
 			Labels: map[string]string{"shown": "<b>x</b>", "secret": "hidden"}}}
 }
 
-func collection(engineErr error, cs ...containers.Stats) *exporter.Collection {
-	return &exporter.Collection{Start: time.Unix(1000, 0), End: time.Unix(1001, 0), Sources: []exporter.SourceResult{
+// collectionAt is a round that ended at second end.
+func collectionAt(end int64, engineErr error, cs ...containers.Stats) *exporter.Collection {
+	return &exporter.Collection{Start: time.Unix(end-1, 0), End: time.Unix(end, 0), Sources: []exporter.SourceResult{
 		{Collector: exporter.CollectorContainers, Source: hostA, Err: engineErr, Containers: cs, StatsSource: "cgroup-v1"},
 		{Collector: exporter.CollectorTarget, Source: "node", Err: errors.New("connection\nrefused"), Duration: time.Second},
 	}}
 }
 
+func collection(engineErr error, cs ...containers.Stats) *exporter.Collection {
+	return collectionAt(1001, engineErr, cs...)
+}
+
 func TestRecordKeepsHistory(t *testing.T) {
-	d := New(Options{Points: 3, ContainerLabels: []string{"shown"}})
+	d := New(Options{Points: 3, ContainerLabels: []string{"shown"}, Interval: 5 * time.Second})
 	id := strings.Repeat("a", 64)
 	for i := range 5 {
-		d.Record(collection(nil, stats(hostA, id, "web", float64(i), uint64(i)<<20)))
+		d.Record(collectionAt(int64(1000+5*i), nil, stats(hostA, id, "web", float64(i), uint64(i)<<20)))
+		// A scrape a second later shows, but makes no history.
+		d.Record(collectionAt(int64(1001+5*i), nil, stats(hostA, id, "web", 50, 0)))
 	}
 	r := d.snapshot()
 	if len(r.Containers) != 1 || r.Containers[0].History == nil {
@@ -44,6 +51,9 @@ func TestRecordKeepsHistory(t *testing.T) {
 	h := r.Containers[0].History
 	if len(h.CPUPercent) != 3 || h.CPUPercent[0] != 2 || h.CPUPercent[2] != 4 || h.MemoryUsed[2] != 4<<20 || len(h.Time) != 3 {
 		t.Errorf("history of the last 3 rounds: %+v", h)
+	}
+	if r.Containers[0].CPUPercent != 50 {
+		t.Errorf("the round shown is not the last: %+v", r.Containers[0].Stats)
 	}
 	if l := r.Containers[0].Labels; len(l) != 1 || l["shown"] != "<b>x</b>" {
 		t.Errorf("labels %v: want only the one served", l)
@@ -54,11 +64,11 @@ func TestRecordKeepsHistory(t *testing.T) {
 
 	// An engine that fails keeps its containers' history for its return;
 	// a container that is gone loses it.
-	d.Record(collection(errors.New("down")))
+	d.Record(collectionAt(1100, errors.New("down")))
 	if len(d.history) != 1 || len(d.snapshot().Containers) != 0 {
 		t.Errorf("engine down: history %v", d.history)
 	}
-	d.Record(collection(nil))
+	d.Record(collectionAt(1200, nil))
 	if len(d.history) != 0 {
 		t.Errorf("container gone: history %v", d.history)
 	}
