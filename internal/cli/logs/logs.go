@@ -4,6 +4,7 @@ package logs
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -209,10 +210,10 @@ type session struct {
 	wg     sync.WaitGroup
 }
 
-// follow has containers that start on e join (from since on, zero: from
-// now); when the
-// engine goes away it is told, and once the engine answers again its
-// containers are read from where each was left, and followed again.
+// follow has containers that start on e join (those started from since
+// on; zero: from now). When the engine goes away it is told, and once
+// the engine answers again its containers are read from where each was
+// left, and followed again.
 func (s *session) follow(ctx, followCtx context.Context, e *ctr.Engine, since time.Time) {
 	for {
 		err := e.Starts(followCtx, since, func(c ctr.Container) {
@@ -273,7 +274,8 @@ func (s *session) read(ctx context.Context, e *ctr.Engine, c ctr.Container, opts
 	}
 	s.active[key] = true
 	if _, ok := s.resume[key]; !ok {
-		s.resume[key] = time.Now()
+		// Until a line comes, a later read starts where this one does.
+		s.resume[key] = cmp.Or(opts.From, time.Now())
 	}
 	s.mu.Unlock()
 	s.wg.Go(func() {
