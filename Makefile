@@ -32,7 +32,7 @@ test:
 e2e: tools docker-engine sink-servers browser
 	mkdir -p e2e-artifacts
 	MONCTL_TOOLS_BIN=$(TOOLS_BIN) $(GO) test -race -count=1 -tags e2e -timeout 20m -artifacts -outputdir $(CURDIR)/e2e-artifacts ./e2e/...; \
-	status=$$?; pkill -TERM -f '^dockerd --host unix://.*/monctl-e2e-' || true; exit $$status
+	status=$$?; pkill -TERM -f 'dockerd[-0-9]* --host unix://[^ ]*/monctl-e2e-' || true; exit $$status
 
 ## demo: something real to watch on a fresh machine: the sandboxed engine
 ## with a few workload containers and a node_exporter, and 'monctl watch

@@ -279,7 +279,9 @@ func agreeWithDockerStats(t *testing.T, e *testengine.Engine, source string) map
 		if rx := parseSize(t, received); rx != c.NetRx {
 			t.Errorf("%s: received monctl %.0f, docker stats %s", d.Name, c.NetRx, d.NetIO)
 		}
-		if pids, _ := strconv.ParseFloat(d.PIDs, 64); pids != c.PIDs {
+		// The two read at slightly different moments, and a Go program
+		// (the burner) may start a thread of its runtime in between.
+		if pids, _ := strconv.ParseFloat(d.PIDs, 64); math.Abs(pids-c.PIDs) > 1 {
 			t.Errorf("%s: PIDs monctl %.0f, docker stats %s", d.Name, c.PIDs, d.PIDs)
 		}
 	}
