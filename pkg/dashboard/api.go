@@ -40,7 +40,7 @@ func (d *Dashboard) Handler() http.Handler {
 		}{r.Time, d.opts.Interval.Seconds(), nonNil(r.Engines), nonNil(r.Containers)})
 	})
 	mux.HandleFunc("GET /api/v1/containers/{id}", func(w http.ResponseWriter, req *http.Request) {
-		c, code, msg := d.find(req.PathValue("id"))
+		c, code, msg := find(d.snapshot(), req.PathValue("id"))
 		if c == nil {
 			apiError(w, code, msg)
 			return
@@ -76,14 +76,13 @@ func secure(h http.Handler) http.Handler {
 	})
 }
 
-// find is the container shown whose ID is id or begins with it (12 or
-// more characters, as docker's short IDs), with the status and message
-// of an API error when there is none or more than one.
-func (d *Dashboard) find(id string) (*Container, int, string) {
+// find is the container of round r whose ID is id or begins with it
+// (12 or more characters, as docker's short IDs), with the status and
+// message of an API error when there is none or more than one.
+func find(r Round, id string) (*Container, int, string) {
 	if len(id) < 12 {
 		return nil, http.StatusNotFound, "no such container: give its ID, 12 characters or more"
 	}
-	r := d.snapshot()
 	var found *Container
 	for i := range r.Containers {
 		if strings.HasPrefix(r.Containers[i].ID, id) {
@@ -113,7 +112,12 @@ type LogsAnswer struct {
 }
 
 func (d *Dashboard) logsAPI(w http.ResponseWriter, req *http.Request) {
-	a, code, err := d.logs(req.Context(), req.PathValue("id"), req.URL.Query().Get("tail"), req.URL.Query().Get("grep"))
+	c, code, msg := find(d.snapshot(), req.PathValue("id"))
+	if c == nil {
+		apiError(w, code, msg)
+		return
+	}
+	a, code, err := d.logs(req.Context(), c, req.URL.Query().Get("tail"), req.URL.Query().Get("grep"))
 	if err != nil {
 		apiError(w, code, err.Error())
 		return
@@ -127,11 +131,7 @@ var errClientGone = errors.New("the client went away")
 // logs reads the last tail lines of a shown container and keeps those
 // that match grep (RE2: linear in the lines). Its errors come with the
 // HTTP status they are.
-func (d *Dashboard) logs(ctx context.Context, id, tailText, grep string) (*LogsAnswer, int, error) {
-	c, code, msg := d.find(id)
-	if c == nil {
-		return nil, code, errors.New(msg)
-	}
+func (d *Dashboard) logs(ctx context.Context, c *Container, tailText, grep string) (*LogsAnswer, int, error) {
 	tail := DefaultTail
 	if tailText != "" {
 		n, err := strconv.Atoi(tailText)

@@ -49,18 +49,19 @@ type page struct {
 	Round
 }
 
-func (d *Dashboard) page() page {
-	return page{Version: d.opts.Version, TelemetryPath: d.opts.TelemetryPath, IntervalSeconds: d.opts.Interval.Seconds(), Round: d.snapshot()}
+func (d *Dashboard) page(r Round) page {
+	return page{Version: d.opts.Version, TelemetryPath: d.opts.TelemetryPath, IntervalSeconds: d.opts.Interval.Seconds(), Round: r}
 }
 
 func (d *Dashboard) indexPage(w http.ResponseWriter, _ *http.Request) {
-	d.render(w, "index.html", d.page())
+	d.render(w, "index.html", d.page(d.snapshot()))
 }
 
 // containerPage shows one container's numbers over time and its recent
 // logs: the search form works without the script, as a GET of this page.
 func (d *Dashboard) containerPage(w http.ResponseWriter, r *http.Request) {
-	c, code, msg := d.find(r.PathValue("id"))
+	round := d.snapshot()
+	c, code, msg := find(round, r.PathValue("id"))
 	if c == nil {
 		http.Error(w, msg, code)
 		return
@@ -73,8 +74,8 @@ func (d *Dashboard) containerPage(w http.ResponseWriter, r *http.Request) {
 		LogsError string
 		Tail      string
 		Grep      string
-	}{page: d.page(), Container: c, Tail: q.Get("tail"), Grep: q.Get("grep")}
-	logs, _, err := d.logs(r.Context(), c.ID, data.Tail, data.Grep)
+	}{page: d.page(round), Container: c, Tail: q.Get("tail"), Grep: q.Get("grep")}
+	logs, _, err := d.logs(r.Context(), c, data.Tail, data.Grep)
 	if err != nil {
 		data.LogsError = err.Error()
 	}
