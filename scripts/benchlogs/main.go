@@ -44,9 +44,12 @@ func main() {
 
 // follower is one following process: what it delivered and what it cost.
 type follower struct {
-	cmd   *exec.Cmd
-	lines map[string]int // container name → lines
-	err   error
+	cmd *exec.Cmd
+	// container is the one container a docker logs follows; empty for
+	// monctl, which follows all and prefixes each line with "name | ".
+	container string
+	lines     map[string]int // container name → lines
+	err       error
 }
 
 func run(monctl string, opts testengine.Options, containers, lines, rate int) error {
@@ -79,18 +82,12 @@ func run(monctl string, opts testengine.Options, containers, lines, rate int) er
 	m.cmd.Env = env
 	followers := []*follower{m}
 	for _, name := range names {
-		d := &follower{cmd: exec.Command("docker", "-H", eng.Host, "logs", "-f", name), lines: map[string]int{}}
+		d := &follower{cmd: exec.Command("docker", "-H", eng.Host, "logs", "-f", name), container: name, lines: map[string]int{}}
 		followers = append(followers, d)
 	}
 	var wg sync.WaitGroup
-	for i, f := range followers {
-		// monctl prefixes each line with "name | "; docker logs writes
-		// only the container's own lines, on stdout and stderr.
-		name := ""
-		if i > 0 {
-			name = names[i-1]
-		}
-		if err := f.start(&wg, name); err != nil {
+	for _, f := range followers {
+		if err := f.start(&wg); err != nil {
 			return err
 		}
 	}
@@ -120,14 +117,15 @@ func run(monctl string, opts testengine.Options, containers, lines, rate int) er
 	fmt.Printf("| `docker logs -f` ×%d | %d | %d | %d | %.2f s | 1.00× | %.1f MiB (sum) |\n", containers, containers, dockerLines, want*containers, dockerCPU.Seconds(), float64(dockerRSS)/1024)
 
 	var problems []string
-	for i, f := range followers {
+	for _, f := range followers {
 		if f.err != nil {
 			problems = append(problems, fmt.Sprintf("%s: %v", f.cmd.Args[:3], f.err))
 		}
-		for _, name := range names {
-			if i > 0 && name != names[i-1] {
-				continue
-			}
+		followed := names
+		if f.container != "" {
+			followed = []string{f.container}
+		}
+		for _, name := range followed {
 			if n := f.lines[name]; n != want {
 				problems = append(problems, fmt.Sprintf("%s delivered %d lines of %s, want %d", f.cmd.Args[:3], n, name, want))
 			}
@@ -139,15 +137,16 @@ func run(monctl string, opts testengine.Options, containers, lines, rate int) er
 	return nil
 }
 
-// start runs the follower and counts its lines per container: by the
-// "name | " prefix when name is empty (monctl), else all as name's.
-func (f *follower) start(wg *sync.WaitGroup, name string) error {
+// start runs the follower and counts its lines per container: monctl's
+// by their "name | " prefix; a docker logs' all as its container's, on
+// stdout and stderr.
+func (f *follower) start(wg *sync.WaitGroup) error {
 	out, err := f.cmd.StdoutPipe()
 	if err != nil {
 		return err
 	}
 	var errOut io.Reader = strings.NewReader("")
-	if name != "" {
+	if f.container != "" {
 		if errOut, err = f.cmd.StderrPipe(); err != nil {
 			return err
 		}
@@ -162,7 +161,7 @@ func (f *follower) start(wg *sync.WaitGroup, name string) error {
 		sc := bufio.NewScanner(r)
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
 		for sc.Scan() {
-			key := name
+			key := f.container
 			if key == "" {
 				prefix, _, _ := bytes.Cut(sc.Bytes(), []byte(" | "))
 				key = string(prefix)
