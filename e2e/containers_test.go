@@ -435,7 +435,10 @@ func testWatchFollowsContainers(t *testing.T, e *testengine.Engine) {
 	fr := p.until(t, "ev-late without ev-early", 30*time.Second, func(fr []ctr) bool {
 		return has("ev-late")(fr) && !has("ev-early")(fr)
 	})
-	if c := byName(fr)["ev-late"]; c.CPUPercent < 50 {
+	// Busy, not idle (an idle container shows under 1%): how busy a
+	// loaded machine lets it be is TestWatchNumbersAgreeWithDockerStats's
+	// question, against the container's own counter.
+	if c := byName(fr)["ev-late"]; c.CPUPercent < 20 {
 		t.Errorf("ev-late burns a CPU but shows %.1f%%", c.CPUPercent)
 	}
 	for {
@@ -505,7 +508,7 @@ func testWatchEngineRestart(t *testing.T, e *testengine.Engine) {
 	}
 	p.until(t, "rs-1 after the restart", 60*time.Second, func(fr []ctr) bool {
 		c, ok := byName(fr)["rs-1"]
-		return ok && c.State == "running" && c.CPUPercent > 50
+		return ok && c.State == "running" && c.CPUPercent > 20
 	})
 	waitFor(t, "monctl to report the engine back", 10*time.Second, func() bool { return strings.Contains(p.errors(), "is back") })
 
