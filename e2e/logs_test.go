@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -139,6 +140,48 @@ func testLogs(t *testing.T, e *testengine.Engine) {
 	}
 	if _, errOut, code := monctlOn(t, e, "logs", "log-nothing"); code != 1 || !strings.Contains(errOut, "no such container: log-nothing") {
 		t.Errorf("no such container: exit %d, %s", code, errOut)
+	}
+}
+
+// TestLogsOfLongLines: the engine keeps a long line as messages of 16
+// KiB, each with a timestamp of its own; monctl gives it back whole, with
+// one time, and a line past 1 MiB in pieces of 1 MiB that join to it.
+func TestLogsOfLongLines(t *testing.T) { forEachEngine(t, testLogsOfLongLines) }
+
+func testLogsOfLongLines(t *testing.T, e *testengine.Engine) {
+	const long, huge = 40000, 5 << 19 // 2.5 MiB
+	runContainer(t, e, "log-long", nil, testengine.WorkloadImage, "-log-long", strconv.Itoa(long))
+	runContainer(t, e, "log-huge", nil, testengine.WorkloadImage, "-log-long", strconv.Itoa(huge))
+	for _, name := range []string{"log-long", "log-huge"} {
+		waitFor(t, name+"'s lines", 30*time.Second, func() bool {
+			out, _ := e.Docker("logs", "--tail", "1", name)
+			return strings.Contains(out, "after the long line")
+		})
+	}
+	pattern := func(n int) string { return strings.Repeat("0123456789", n/10+1)[:n] }
+
+	out, errOut, code := monctlOn(t, e, "logs", "log-long", "-o", "jsonl")
+	recs := logRecords(t, out)
+	if code != 0 || len(recs) != 3 || recs[1].Message != pattern(long) || recs[1].Time.IsZero() || recs[2].Message != "after the long line" {
+		t.Fatalf("exit %d, %d records (want 3: ready, the line of %d bytes, after): %s\n%.300s", code, len(recs), long, errOut, out)
+	}
+	out, _, _ = monctlOn(t, e, "logs", "log-long", "--timestamps")
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	if ts, msg, _ := strings.Cut(strings.TrimPrefix(lines[1], "log-long | "), " "); len(lines) != 3 || !strings.HasPrefix(ts, "20") || msg != pattern(long) {
+		t.Errorf("--timestamps: the long line is not one time and the line whole: %.200s", lines[1])
+	}
+
+	out, errOut, code = monctlOn(t, e, "logs", "log-huge", "-o", "jsonl")
+	recs = logRecords(t, out)
+	var joined strings.Builder
+	for _, r := range recs[1 : len(recs)-1] {
+		if len(r.Message) > 1<<20 || !r.Time.Equal(recs[1].Time) {
+			t.Errorf("a piece of %d bytes at %v (the line's time: %v)", len(r.Message), r.Time, recs[1].Time)
+		}
+		joined.WriteString(r.Message)
+	}
+	if code != 0 || len(recs) != 5 || joined.String() != pattern(huge) {
+		t.Errorf("exit %d, %d records (want 5: ready, 3 pieces, after), the pieces join to %d bytes: %s", code, len(recs), joined.Len(), errOut)
 	}
 }
 

@@ -3,7 +3,7 @@
 // know what numbers monctl must show. It is built static (CGO_ENABLED=0).
 //
 //	workload [-burn N] [-hold MiB] [-write MiB] [-children N] [-exit-after D]
-//	         [-log-lines N -log-rate PER_SECOND]
+//	         [-log-lines N -log-rate PER_SECOND] [-log-long BYTES]
 //	workload -health   (exit 0: the HEALTHCHECK command)
 package main
 
@@ -31,6 +31,7 @@ func main() {
 	logRate := flag.Float64("log-rate", 100, "lines per second of -log-lines")
 	logExit := flag.Bool("log-exit", false, "exit 0 once the -log-lines are printed")
 	logOnUSR1 := flag.Bool("log-on-usr1", false, "print the -log-lines once SIGUSR1 comes (docker kill -s USR1), so that many containers start together")
+	logLong := flag.Int("log-long", 0, "print one line of this many bytes (0123456789 over and over) to stdout, then 'after the long line'")
 	flag.Parse()
 	if *health {
 		return
@@ -64,6 +65,10 @@ func main() {
 		}
 	}
 	fmt.Println("workload ready")
+	if *logLong > 0 {
+		os.Stdout.Write(longLine(*logLong))
+		fmt.Println("after the long line")
+	}
 	usr1 := make(chan os.Signal, 1)
 	if *logOnUSR1 {
 		signal.Notify(usr1, syscall.SIGUSR1)
@@ -140,4 +145,15 @@ func printLines(n int, rate float64) {
 			fmt.Fprintln(os.Stderr, text+" err")
 		}
 	}
+}
+
+// longLine is a line of n bytes before its newline, 0123456789 over and
+// over: the engine's log driver cuts it into messages of 16 KiB.
+func longLine(n int) []byte {
+	b := make([]byte, n+1)
+	for i := range n {
+		b[i] = '0' + byte(i%10)
+	}
+	b[n] = '\n'
+	return b
 }

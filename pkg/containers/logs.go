@@ -69,15 +69,14 @@ func (e *Engine) Logs(ctx context.Context, c Container, o LogOptions, emit func(
 		return fmt.Errorf("%s: %w", c.Name, err)
 	}
 	defer rc.Close()
+	tty := info.Config != nil && info.Config.Tty
 	line := func(stream string) *lineWriter {
-		return &lineWriter{emit: func(b []byte) error {
-			l := LogLine{Host: e.Host, ID: c.ID, Name: c.Name, Stream: stream}
-			l.Time, l.Message = splitTimestamp(b)
-			return emit(l)
+		return &lineWriter{framed: !tty, emit: func(t time.Time, b []byte) error {
+			return emit(LogLine{Time: t, Host: e.Host, ID: c.ID, Name: c.Name, Stream: stream, Message: string(b)})
 		}}
 	}
 	stdout, stderr := line("stdout"), line("stderr")
-	if info.Config != nil && info.Config.Tty {
+	if tty {
 		_, err = io.Copy(stdout, rc)
 	} else {
 		_, err = stdcopy.StdCopy(stdout, stderr, rc)
@@ -90,44 +89,108 @@ func (e *Engine) Logs(ctx context.Context, c Container, o LogOptions, emit func(
 	return err
 }
 
-// splitTimestamp separates the engine's RFC 3339 time from a line.
-func splitTimestamp(b []byte) (time.Time, string) {
-	ts, msg, ok := bytes.Cut(b, []byte(" "))
-	if t, err := time.Parse(time.RFC3339Nano, string(ts)); ok && err == nil {
-		return t, string(msg)
-	}
-	return time.Time{}, string(b)
-}
+// maxLine bounds the bytes of one line held in memory: a longer line (a
+// container that writes megabytes without a newline) is handed on in
+// pieces of this size, each with the line's time.
+const maxLine = 1 << 20
 
-// lineWriter hands every complete line written to it to emit, without
-// its newline (and a TTY's carriage return).
+// lineWriter hands every line written to it to emit, with the engine's
+// timestamp that begins it split off, and without its newline (nor a
+// TTY's carriage return).
+//
+// The engine cuts a long line into messages of its log driver's size
+// (16 KiB for json-file) and, asked for timestamps, puts one before each
+// message, the line's later parts too. Without a TTY every Write is one
+// message (one stdcopy frame): framed, a message that goes on with a
+// line has its timestamp dropped, so the line comes whole with the time
+// of its first part. A TTY's stream has no frames to tell them by.
 type lineWriter struct {
-	buf  []byte
-	emit func([]byte) error
+	framed  bool
+	buf     []byte    // of the line begun, after its timestamp
+	begun   bool      // a line is begun: its timestamp is read
+	time    time.Time // of the line begun
+	written bool      // a part of the line begun was handed on already
+	emit    func(time.Time, []byte) error
 }
 
 func (w *lineWriter) Write(p []byte) (int, error) {
-	w.buf = append(w.buf, p...)
-	for {
-		i := bytes.IndexByte(w.buf, '\n')
+	n := len(p)
+	if w.framed && w.begun {
+		if _, skip := parseTimestamp(p); skip > 0 {
+			p = p[skip:]
+		}
+	}
+	for len(p) > 0 {
+		if !w.begun {
+			var skip int
+			w.time, skip = parseTimestamp(p)
+			p, w.begun = p[skip:], true
+		}
+		i := bytes.IndexByte(p, '\n')
 		if i < 0 {
+			if err := w.add(p); err != nil {
+				return 0, err
+			}
 			break
 		}
-		if err := w.emit(bytes.TrimSuffix(w.buf[:i], []byte("\r"))); err != nil {
+		if err := w.add(p[:i]); err != nil {
 			return 0, err
 		}
-		w.buf = w.buf[i+1:]
+		if err := w.end(); err != nil {
+			return 0, err
+		}
+		p = p[i+1:]
 	}
-	return len(p), nil
+	return n, nil
 }
 
+// add appends b to the line begun, handing on a full maxLine at a time.
+func (w *lineWriter) add(b []byte) error {
+	for len(w.buf)+len(b) > maxLine {
+		room := maxLine - len(w.buf)
+		w.buf = append(w.buf, b[:room]...)
+		b = b[room:]
+		if err := w.emit(w.time, w.buf); err != nil {
+			return err
+		}
+		w.buf, w.written = w.buf[:0], true
+	}
+	w.buf = append(w.buf, b...)
+	return nil
+}
+
+// end hands on the line begun, unless what is left of it is nothing
+// after a part handed on already.
+func (w *lineWriter) end() error {
+	b := bytes.TrimSuffix(w.buf, []byte("\r"))
+	var err error
+	if len(b) > 0 || !w.written {
+		err = w.emit(w.time, b)
+	}
+	w.buf, w.begun, w.written = w.buf[:0], false, false
+	return err
+}
+
+// flush hands on a last line that has no newline: a line too.
 func (w *lineWriter) flush() error {
-	if len(w.buf) == 0 {
+	if !w.begun || len(w.buf) == 0 {
 		return nil
 	}
-	b := w.buf
-	w.buf = nil
-	return w.emit(b)
+	return w.end()
+}
+
+// parseTimestamp reads the engine's RFC 3339 time and the space after it
+// at the start of b: the time and the bytes they take, or 0.
+func parseTimestamp(b []byte) (time.Time, int) {
+	i := bytes.IndexByte(b[:min(len(b), 40)], ' ')
+	if i < 0 {
+		return time.Time{}, 0
+	}
+	t, err := time.Parse(time.RFC3339Nano, string(b[:i]))
+	if err != nil {
+		return time.Time{}, 0
+	}
+	return t, i + 1
 }
 
 // Answers says whether the engine answers a ping within five seconds:
