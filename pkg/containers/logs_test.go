@@ -77,3 +77,13 @@ func TestLineWriterBoundsALine(t *testing.T) {
 		}
 	}
 }
+
+// TestLineWriterFullLineWithCarriageReturn: a TTY's line of exactly
+// maxLine bytes ends in \r\n; the \r past the bound makes no empty piece.
+func TestLineWriterFullLineWithCarriageReturn(t *testing.T) {
+	w, got := record(false)
+	w.Write(append(append([]byte("2026-11-22T08:00:00Z "), bytes.Repeat([]byte("x"), maxLine)...), "\r\n2026-11-22T08:00:01Z \r\n"...))
+	if len(*got) != 2 || len((*got)[0]) != len("2026-11-22T08:00:00Z|")+maxLine || (*got)[1] != "2026-11-22T08:00:01Z|" {
+		t.Errorf("%d lines, want the full one and an empty one", len(*got))
+	}
+}
