@@ -540,20 +540,44 @@ func (e *BodyTooLargeError) Is(target error) bool {
 
 // readLimited reads all of r but stops one byte past limit. A known size
 // (of a regular file, or what the target sent last time; never what a
-// server claims) lets it allocate once.
+// server claims) lets it allocate once. The buffer grows by doubling
+// while it is at most half the limit, then in one step to the limit, so
+// that a body just over the limit costs at most 1.5× the limit at the
+// moment of growing (old buffer and new), not the 2-4× of doubling.
 func readLimited(r io.Reader, limit, size int64) ([]byte, error) {
-	var buf bytes.Buffer
+	const first = 64 << 10
+	most := limit + 1
+	capacity := min(int64(first), most)
 	if size > 0 && size <= limit {
-		buf.Grow(int(size) + 1)
+		capacity = size + 1
 	}
-	n, err := buf.ReadFrom(io.LimitReader(r, limit+1))
-	if err != nil {
-		return buf.Bytes(), err
+	if capacity > limit/2 {
+		capacity = most
 	}
-	if n > limit {
-		return nil, &BodyTooLargeError{Limit: limit}
+	buf := make([]byte, 0, capacity)
+	for {
+		if len(buf) == cap(buf) {
+			if int64(cap(buf)) >= most {
+				return nil, &BodyTooLargeError{Limit: limit}
+			}
+			next := 2 * int64(cap(buf))
+			if next > limit/2 {
+				next = most
+			}
+			buf = append(make([]byte, 0, next), buf...)
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if int64(len(buf)) > limit {
+			return nil, &BodyTooLargeError{Limit: limit}
+		}
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
 	}
-	return buf.Bytes(), nil
 }
 
 // FormatBytes writes a byte count with a binary unit, for messages.

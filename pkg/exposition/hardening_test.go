@@ -2,6 +2,7 @@ package exposition
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -380,5 +381,46 @@ func TestContentLengthIsNotTrusted(t *testing.T) {
 	}
 	if grew := after.TotalAlloc - before.TotalAlloc; grew > 8<<20 {
 		t.Errorf("allocated %d bytes for a 4-byte body", grew)
+	}
+}
+
+// TestBodyOverTheLimitCostsLittleMore: a gzip bomb and a plain body just
+// over the limit are refused, and reading them allocates at most about
+// twice the limit in all (doubling up to half the limit, then the limit
+// once), so that the buffers alive at once stay within 1.5× of it; a
+// bytes.Buffer allocated four times the limit.
+func TestBodyOverTheLimitCostsLittleMore(t *testing.T) {
+	const limit = 8 << 20
+	var bomb bytes.Buffer
+	gz := gzip.NewWriter(&bomb)
+	gz.Write(bytes.Repeat([]byte("a 1\n"), 64<<20/4)) // 64 MiB of text
+	gz.Close()
+	plain := bytes.Repeat([]byte("a 1\n"), (limit+1<<20)/4) // 9 MiB
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/bomb" {
+			w.Header().Set("Content-Encoding", "gzip")
+			w.Write(bomb.Bytes())
+			return
+		}
+		w.Write(plain)
+	}))
+	defer srv.Close()
+	for _, path := range []string{"/bomb", "/plain"} {
+		tg, err := ParseTargetArg(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := &Scraper{BodySizeLimit: limit}
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		r := s.Scrape(context.Background(), &tg)
+		runtime.ReadMemStats(&after)
+		if !errors.Is(r.Err, ErrBodyTooLarge) {
+			t.Errorf("%s: %v, want the body size limit", path, r.Err)
+		}
+		if grew := after.TotalAlloc - before.TotalAlloc; grew > 2*limit+2<<20 {
+			t.Errorf("%s: allocated %.1f MiB for a limit of %d MiB", path, float64(grew)/(1<<20), limit>>20)
+		}
 	}
 }

@@ -8,9 +8,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"net/http"
 	"net/url"
+	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -36,6 +39,7 @@ type endpoint struct {
 	url     *url.URL
 	client  *http.Client
 	name    string
+	http    config.HTTPClientConfig // what the client was made from: part of the sink's identity
 	timeout time.Duration
 	ua      string
 	warn    func(string)
@@ -56,7 +60,7 @@ func (e Endpoint) open(kind string) (*endpoint, error) {
 	// Only the path: user info and a query (InfluxDB 1.x takes u= and p=)
 	// may hold credentials.
 	name := kind + " " + u.Scheme + "://" + u.Host + u.Path
-	return &endpoint{url: u, client: client, name: name, timeout: cmp.Or(e.Timeout, 30*time.Second), ua: e.UserAgent, warn: e.Warn}, nil
+	return &endpoint{url: u, client: client, name: name, http: e.HTTP, timeout: cmp.Or(e.Timeout, 30*time.Second), ua: e.UserAgent, warn: e.Warn}, nil
 }
 
 // merge merges the sources for a protocol that needs one family per name,
@@ -76,7 +80,11 @@ func (e *endpoint) warnf(format string, args ...any) {
 }
 
 // id is a directory name for the sink's spool: its kind and a hash of all
-// that makes it this sink.
+// that makes it this sink — where data goes and as whom: the URL with its
+// user info and query, the whole http_config (credentials, credential
+// files, headers such as a tenant's, TLS), and parts. Two sinks that
+// differ in any of it never share a spool, so a batch is only ever sent
+// with the credentials it was spooled for. The hash names no secret.
 func (e *endpoint) id(kind string, parts ...string) string {
 	h := sha256.New()
 	h.Write([]byte(e.url.String()))
@@ -84,7 +92,45 @@ func (e *endpoint) id(kind string, parts ...string) string {
 		h.Write([]byte{0})
 		h.Write([]byte(p))
 	}
+	hashValue(h, reflect.ValueOf(e.http))
 	return kind + "-" + hex.EncodeToString(h.Sum(nil)[:8])
+}
+
+// hashValue writes every field of v into h, by name: strings (secrets
+// among them), numbers, booleans, through pointers, slices and maps (in
+// key order). What is not data (funcs, channels) is passed over.
+func hashValue(h hash.Hash, v reflect.Value) {
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Interface:
+		if v.IsNil() {
+			h.Write([]byte{0})
+			return
+		}
+		hashValue(h, v.Elem())
+	case reflect.Struct:
+		for i := range v.NumField() {
+			fmt.Fprintf(h, "\x00%s=", v.Type().Field(i).Name)
+			hashValue(h, v.Field(i))
+		}
+	case reflect.Slice, reflect.Array:
+		fmt.Fprintf(h, "[%d", v.Len())
+		for i := range v.Len() {
+			hashValue(h, v.Index(i))
+		}
+	case reflect.Map:
+		keys := v.MapKeys()
+		slices.SortFunc(keys, func(a, b reflect.Value) int { return cmp.Compare(fmt.Sprint(a), fmt.Sprint(b)) })
+		fmt.Fprintf(h, "{%d", len(keys))
+		for _, k := range keys {
+			hashValue(h, k)
+			hashValue(h, v.MapIndex(k))
+		}
+	case reflect.String:
+		fmt.Fprintf(h, "%d:%s", v.Len(), v.String())
+	case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
+		fmt.Fprintf(h, "%v", v)
+	}
 }
 
 // redactedURL is a URL for a message: no user info, no query.

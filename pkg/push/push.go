@@ -120,7 +120,8 @@ func (d *Deliverer) Deliver(ctx context.Context, sink Sink, batches []Batch) Sta
 	st := Stats{Sink: sink.Name(), Errors: []string{}}
 	down := false
 	if d.Spool != nil {
-		spooled, err := d.Spool.Load(sink.ID())
+		spooled, bad, err := d.Spool.Load(sink.ID())
+		st.Dropped += bad
 		if err != nil {
 			st.Errors = append(st.Errors, err.Error())
 		}

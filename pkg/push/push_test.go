@@ -11,10 +11,12 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/golang/snappy"
+	"github.com/prometheus/common/config"
 	"github.com/prometheus/prometheus/prompb"
 
 	"github.com/monctl/monctl/pkg/exposition"
@@ -143,13 +145,13 @@ func TestSpoolWhileDownThenDeliverInOrder(t *testing.T) {
 	if st.FromPool != 3 || st.Sent != 4 || st.Spooled != 0 || strings.Join(rec.bodies, "") != "1234" {
 		t.Errorf("back: %+v, bodies %q", st, rec.bodies)
 	}
-	if left, _ := d.Spool.Load(sink.ID()); len(left) != 0 {
+	if left, _, _ := d.Spool.Load(sink.ID()); len(left) != 0 {
 		t.Errorf("%d batches left in the spool", len(left))
 	}
 }
 
 func TestSpoolLimitAndKeys(t *testing.T) {
-	s := &Spool{Dir: t.TempDir(), Limit: 250}
+	s := &Spool{Dir: t.TempDir(), Limit: 300}
 	dropped := 0
 	for i := range 5 {
 		n, err := s.Put("sink", Batch{Body: []byte(strings.Repeat(string(rune('a'+i)), 100)), Samples: 10})
@@ -158,7 +160,7 @@ func TestSpoolLimitAndKeys(t *testing.T) {
 		}
 		dropped += n
 	}
-	left, err := s.Load("sink")
+	left, _, err := s.Load("sink")
 	if err != nil || len(left) != 2 || dropped != 30 || left[0].Body[0] != 'd' || left[1].Body[0] != 'e' {
 		t.Errorf("limit: %d left (%v), %d dropped: want the 2 newest, 30 samples dropped", len(left), err, dropped)
 	}
@@ -167,7 +169,7 @@ func TestSpoolLimitAndKeys(t *testing.T) {
 	k.Put("pgw", Batch{Key: "/metrics/job/a", Body: []byte("old")})
 	k.Put("pgw", Batch{Key: "/metrics/job/b", Body: []byte("other")})
 	k.Put("pgw", Batch{Key: "/metrics/job/a", Body: []byte("new")})
-	left, _ = k.Load("pgw")
+	left, _, _ = k.Load("pgw")
 	var bodies []string
 	for _, sp := range left {
 		bodies = append(bodies, string(sp.Body))
@@ -177,8 +179,71 @@ func TestSpoolLimitAndKeys(t *testing.T) {
 	}
 	// A damaged file is named, the rest still loads.
 	os.WriteFile(filepath.Join(k.Dir, "pgw", "00000000000000000001-x.batch"), []byte("garbage"), 0o600)
-	if left, err := k.Load("pgw"); len(left) != 2 || err == nil || !strings.Contains(err.Error(), "not a spooled batch") {
+	if left, _, err := k.Load("pgw"); len(left) != 2 || err == nil || !strings.Contains(err.Error(), "not a spooled batch") {
 		t.Errorf("damaged file: %d loaded, %v", len(left), err)
+	}
+}
+
+// TestSpoolBadFilesAreMovedAside: a file that is not a whole batch (empty,
+// a header without its body, cut short) is moved to NAME.bad, its samples
+// counted as dropped and never as delivered, and the next run is clean; a
+// FIFO or a symlink named *.batch is passed over without blocking.
+func TestSpoolBadFilesAreMovedAside(t *testing.T) {
+	rec := &recorder{}
+	srv := httptest.NewServer(rec)
+	defer srv.Close()
+	sink := newRawSink(t, srv.URL)
+	sp := &Spool{Dir: t.TempDir()}
+	dir := filepath.Join(sp.Dir, sink.ID())
+	if _, err := sp.Put(sink.ID(), Batch{Body: []byte("good"), Samples: 2}); err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{
+		"00000000000000000001-empty.batch":  "",
+		"00000000000000000002-header.batch": `{"samples":5}` + "\n",
+		"00000000000000000003-short.batch":  `{"samples":7,"bytes":10}` + "\nabc",
+	}
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := syscall.Mkfifo(filepath.Join(dir, "00000000000000000004-fifo.batch"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	victim := filepath.Join(t.TempDir(), "victim")
+	os.WriteFile(victim, []byte(`{"samples":1}`+"\nsecret"), 0o600)
+	if err := os.Symlink(victim, filepath.Join(dir, "00000000000000000005-link.batch")); err != nil {
+		t.Fatal(err)
+	}
+	d := &Deliverer{Spool: sp}
+	done := make(chan Stats)
+	go func() { done <- d.Deliver(context.Background(), sink, nil) }()
+	var st Stats
+	select {
+	case st = <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a FIFO in the spool blocked the delivery")
+	}
+	if st.FromPool != 2 || st.Sent != 2 || st.Dropped != 12 || strings.Join(rec.bodies, ",") != "good" {
+		t.Errorf("stats %+v, bodies %q: want only the good batch sent, 5+7 samples dropped", st, rec.bodies)
+	}
+	for name := range files {
+		if _, err := os.Stat(filepath.Join(dir, name+badSuffix)); err != nil {
+			t.Errorf("%s was not moved aside: %v", name, err)
+		}
+		if !strings.Contains(strings.Join(st.Errors, "\n"), filepath.Join(dir, name+badSuffix)) {
+			t.Errorf("the errors do not say where %s went: %q", name, st.Errors)
+		}
+	}
+	// The next run has nothing bad left to trip over but what is not a
+	// regular file, and says so without failing the delivery of the rest.
+	st = d.Deliver(context.Background(), sink, batches("new"))
+	if st.Sent != 1 || st.Dropped != 0 || st.FromPool != 0 {
+		t.Errorf("second run: %+v", st)
+	}
+	if data, _ := os.ReadFile(victim); string(data) != `{"samples":1}`+"\nsecret" {
+		t.Errorf("the symlink's target was changed: %q", data)
 	}
 }
 
@@ -281,5 +346,54 @@ func TestNoCredentialsInNames(t *testing.T) {
 	}
 	if _, err := NewRemoteWrite(Endpoint{URL: "ftp://user:s3cr3t@x/api"}); err == nil || strings.Contains(err.Error(), "s3cr3t") {
 		t.Errorf("bad URL: %v", err)
+	}
+}
+
+// TestSpoolPerSinkIdentity: sinks at one URL that deliver as someone else
+// (another password, token file, tenant header) have spools of their own,
+// and no spool directory names a secret.
+func TestSpoolPerSinkIdentity(t *testing.T) {
+	const url = "http://127.0.0.1:8086/write?db=x"
+	with := func(f func(*config.HTTPClientConfig)) string {
+		hc := config.DefaultHTTPClientConfig
+		f(&hc)
+		s, err := NewInflux(Endpoint{URL: url, HTTP: hc})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s.ID()
+	}
+	ids := map[string]string{
+		"none":    with(func(*config.HTTPClientConfig) {}),
+		"basic A": with(func(c *config.HTTPClientConfig) { c.BasicAuth = &config.BasicAuth{Username: "u", Password: "CANARY-A"} }),
+		"basic B": with(func(c *config.HTTPClientConfig) { c.BasicAuth = &config.BasicAuth{Username: "u", Password: "CANARY-B"} }),
+		"token A": with(func(c *config.HTTPClientConfig) {
+			c.Authorization = &config.Authorization{Type: "Token", CredentialsFile: "/a"}
+		}),
+		"token B": with(func(c *config.HTTPClientConfig) {
+			c.Authorization = &config.Authorization{Type: "Token", CredentialsFile: "/b"}
+		}),
+		"tenant A": with(func(c *config.HTTPClientConfig) {
+			c.HTTPHeaders = &config.Headers{Headers: map[string]config.Header{"X-Scope-OrgID": {Values: []string{"a"}}}}
+		}),
+		"tenant B": with(func(c *config.HTTPClientConfig) {
+			c.HTTPHeaders = &config.Headers{Headers: map[string]config.Header{"X-Scope-OrgID": {Values: []string{"b"}}}}
+		}),
+		"bearer":     with(func(c *config.HTTPClientConfig) { c.BearerToken = "CANARY-C" }),
+		"tls":        with(func(c *config.HTTPClientConfig) { c.TLSConfig.InsecureSkipVerify = true }),
+		"none again": with(func(*config.HTTPClientConfig) {}),
+	}
+	seen := map[string]string{}
+	for name, id := range ids {
+		if strings.Contains(id, "CANARY") || strings.Contains(id, "/") {
+			t.Errorf("%s: spool %q names a secret or a path", name, id)
+		}
+		if other, ok := seen[id]; ok && !(strings.HasPrefix(name, "none") && strings.HasPrefix(other, "none")) {
+			t.Errorf("%s and %s share the spool %s", name, other, id)
+		}
+		seen[id] = name
+	}
+	if ids["none"] != ids["none again"] {
+		t.Error("the same sink has two spools")
 	}
 }
