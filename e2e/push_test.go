@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
@@ -456,8 +457,10 @@ func TestPushAgentSurvivesARestart(t *testing.T) {
 		t.Errorf("promtool check metrics: %v\n%s", err, out)
 	}
 	cmd.Process.Signal(syscall.SIGTERM)
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("SIGTERM: %v; stderr:\n%s", err, errOut.String())
+	// The sink was down for some rounds, whose batches were spooled: 3,
+	// as for a single push that spooled.
+	if err := cmd.Wait(); cmd.ProcessState.ExitCode() != 3 {
+		t.Fatalf("SIGTERM: %v, want exit 3; stderr:\n%s", err, errOut.String())
 	}
 	rounds, spooled := 0, 0
 	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
@@ -482,5 +485,45 @@ func TestPushAgentSurvivesARestart(t *testing.T) {
 	time.Sleep(2 * time.Second) // anything more would show by now
 	if n, _ = strconv.Atoi(query(t, vm, "count_over_time(agent_total[10m])")[""]); n > rounds {
 		t.Errorf("VictoriaMetrics holds %d samples of %d rounds: some twice\n%s", n, rounds, errOut.String())
+	}
+}
+
+// TestPushAgentExitCodes: after SIGTERM, the agent's exit code is its
+// rounds' as the README gives it: 1 when no round gathered anything (a
+// target that never parses), 3 when some round fell short, 0 when every
+// round was delivered.
+func TestPushAgentExitCodes(t *testing.T) {
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer receiver.Close()
+	good := writeTemp(t, "good.prom", "good 1\n")
+	bad := writeTemp(t, "bad.prom", "bad{ 1\n")
+	for _, c := range []struct {
+		name    string
+		targets []string
+		want    int
+	}{
+		{"never parses", []string{bad}, 1},
+		{"one of two never parses", []string{good, bad}, 3},
+		{"all delivered", []string{good}, 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			args := append([]string{"push", "--every", "0.2", "--queue-dir", t.TempDir(), "--remote-write", receiver.URL + "/api/v1/write"}, c.targets...)
+			cmd := exec.Command(monctlBin, args...)
+			cmd.Env = append(os.Environ(), "XDG_CONFIG_HOME="+t.TempDir(), "MONCTL_CONFIG=")
+			var errOut strings.Builder
+			cmd.Stderr = &errOut
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(time.Second)
+			cmd.Process.Signal(syscall.SIGTERM)
+			cmd.Wait()
+			if code := cmd.ProcessState.ExitCode(); code != c.want {
+				t.Errorf("exit %d after SIGTERM, want %d; stderr:\n%s", code, c.want, errOut.String())
+			}
+		})
 	}
 }

@@ -258,3 +258,30 @@ func TestValuesRejectedUpFront(t *testing.T) {
 		}
 	})
 }
+
+// TestZeroIsNotUnlimited: a size of 0 that would silently mean "no
+// limit" is refused, and an error names only the flag that is wrong.
+func TestZeroIsNotUnlimited(t *testing.T) {
+	isolateConfig(t)
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		args     []string
+		want     string
+		unwanted string
+	}{
+		{[]string{"logs", "--output-dir", dir, "--max-size", "0"}, "--max-size 0", "--max-files"},
+		{[]string{"logs", "--output-dir", dir, "--max-size", "lots"}, "--max-size", "--max-files"},
+		{[]string{"logs", "--output-dir", dir, "--max-files", "-1"}, "--max-files -1", "--max-size"},
+		{[]string{"push", "--queue-size", "0", "--remote-write", "http://127.0.0.1:1/w", "-"}, "--queue-size 0", ""},
+	} {
+		_, errOut, code := runCLI(t, nil, tc.args...)
+		if code != 2 || !strings.Contains(errOut, tc.want) || (tc.unwanted != "" && strings.Contains(errOut, tc.unwanted)) {
+			t.Errorf("%q: exit %d, stderr %q; want exit 2 naming %q alone", tc.args, code, errOut, tc.want)
+		}
+	}
+	// docker's sizes: 200k is 200K, and the flag is taken.
+	t.Setenv("DOCKER_HOST", "unix://"+filepath.Join(dir, "no.sock"))
+	if _, errOut, code := runCLI(t, nil, "logs", "--output-dir", dir, "--max-size", "200k"); code == 2 || strings.Contains(errOut, "--max-size") {
+		t.Errorf("--max-size 200k: exit %d, stderr %q", code, errOut)
+	}
+}

@@ -33,7 +33,9 @@ func Main(args []string, io cmdutil.IOStreams) int {
 	cmd := NewRootCmd(io)
 	cmd.SetArgs(args)
 	err := cmd.ExecuteContext(ctx)
-	if cause := context.Cause(ctx); cause != nil && err != nil {
+	var ee *cmdutil.ExitError
+	graceful := errors.As(err, &ee) && ee.Graceful
+	if cause := context.Cause(ctx); cause != nil && err != nil && !graceful {
 		var se *cmdutil.SignalError
 		if errors.As(cause, &se) {
 			fmt.Fprintf(io.ErrOut, "monctl: %v\n", se)
@@ -43,7 +45,6 @@ func Main(args []string, io cmdutil.IOStreams) int {
 	if err == nil {
 		return cmdutil.ExitOK
 	}
-	var ee *cmdutil.ExitError
 	if !errors.As(err, &ee) {
 		// cobra's own errors: unknown commands and flags, bad arguments.
 		ee = &cmdutil.ExitError{Code: cmdutil.ExitUsage, Err: err}

@@ -28,6 +28,10 @@ type ExitError struct {
 	// InConfig marks a mistake in the config file or environment, where
 	// pointing at --help would not help.
 	InConfig bool
+	// Graceful marks the code of a verb that ends its work on a signal
+	// on purpose (an agent that flushes and reports): it stands instead
+	// of 130/143.
+	Graceful bool
 }
 
 func (e *ExitError) Error() string {
@@ -51,6 +55,21 @@ func ConfigError(format string, a ...any) error {
 
 // Failure marks an error after which nothing useful was printed (exit 1).
 func Failure(err error) error { return &ExitError{Code: ExitFailure, Err: err} }
+
+// Graceful marks err (nil: exit 0) as the answer of a verb that stopped
+// gracefully on a signal: Main keeps its code instead of 130/143.
+func Graceful(err error) error {
+	if err == nil {
+		return &ExitError{Code: ExitOK, Graceful: true}
+	}
+	var ee *ExitError
+	if !errors.As(err, &ee) {
+		return &ExitError{Code: ExitFailure, Err: err, Graceful: true}
+	}
+	c := *ee
+	c.Graceful = true
+	return &c
+}
 
 // Partial is returned after printing what could be gathered when some
 // sources failed; their errors were already reported (exit 3).

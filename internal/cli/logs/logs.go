@@ -106,8 +106,13 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 	var files *fileSink
 	if o.OutputDir != "" {
 		maxSize, err := exposition.ParseByteSize(o.MaxSize)
-		if err != nil || o.MaxFiles < 0 {
-			return cmdutil.UsageError("--max-size %q and --max-files %d: want a size such as 10MiB and 0 or more files", o.MaxSize, o.MaxFiles)
+		switch {
+		case err != nil:
+			return cmdutil.UsageError("--max-size: %v", err)
+		case maxSize == 0:
+			return cmdutil.UsageError("--max-size 0: a file cannot be rotated before it holds anything (want a size such as 10MiB)")
+		case o.MaxFiles < 0:
+			return cmdutil.UsageError("--max-files %d: want 0 or more rotated files", o.MaxFiles)
 		}
 		if err := os.MkdirAll(o.OutputDir, 0o755); err != nil {
 			return cmdutil.Failure(fmt.Errorf("--output-dir: %w", err))

@@ -227,8 +227,11 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options, report bool) error
 		return cmdutil.UsageError("--every %v is too short (at least 100ms)", o.Every)
 	}
 	size, err := exposition.ParseByteSize(o.QueueSize)
-	if err != nil {
+	switch {
+	case err != nil:
 		return cmdutil.UsageError("--queue-size: %v", err)
+	case size == 0:
+		return cmdutil.UsageError("--queue-size 0 would keep every batch: give a size, or --queue-dir '' to keep nothing")
 	}
 	d := &push.Deliverer{Retries: o.Retries, Backoff: 200 * time.Millisecond, MaxBackoff: 5 * time.Second,
 		Log: func(msg string) { fmt.Fprintf(o.IO.ErrOut, "monctl: %s\n", msg) }}
@@ -254,7 +257,9 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options, report bool) error
 	}
 
 	total := map[string]*push.Stats{}
-	failedRounds := 0
+	// The agent's exit code is its rounds': 1 when none delivered or
+	// spooled anything, 3 when some round fell short, else 0.
+	reachedRounds, shortRounds := 0, 0
 	for {
 		roundStart := time.Now()
 		// What was gathered goes out even when a signal came meanwhile:
@@ -276,14 +281,18 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options, report bool) error
 				return cmdutil.Failure(fmt.Errorf("writing output: %w", err))
 			}
 		}
-		if !gathered || !allDelivered(stats) {
-			failedRounds++
-		}
-		if o.Every == 0 || ctx.Err() != nil {
+		code := exitOf(stats, gathered, src.partial)
+		if o.Every == 0 {
 			o.summarize(stats)
-			return exitOf(stats, gathered, src.partial)
+			return code
 		}
-		if !sleep(ctx, time.Until(roundStart.Add(o.Every))) {
+		if code != cmdutil.Silent {
+			reachedRounds++
+		}
+		if code != nil {
+			shortRounds++
+		}
+		if ctx.Err() != nil || !sleep(ctx, time.Until(roundStart.Add(o.Every))) {
 			break
 		}
 	}
@@ -294,12 +303,15 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options, report bool) error
 		}
 	}
 	o.summarize(stats)
-	if failedRounds > 0 && ctx.Err() == nil {
-		return cmdutil.Partial
+	// Stopped by a signal after a flush: what was not delivered is in
+	// the spool, and the summary said so. The rounds' code stands.
+	switch {
+	case reachedRounds == 0:
+		return cmdutil.Graceful(cmdutil.Silent)
+	case shortRounds > 0:
+		return cmdutil.Graceful(cmdutil.Partial)
 	}
-	// Stopped by a signal after a clean flush: what was not delivered is
-	// in the spool, and the summary said so.
-	return nil
+	return cmdutil.Graceful(nil)
 }
 
 // graceful is a round's context: a signal does not cut the round short,

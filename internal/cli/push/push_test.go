@@ -59,6 +59,7 @@ func TestFlags(t *testing.T) {
 		{append([]string{"--every", "10ms", file}, rw...), cmdutil.ExitUsage, "too short", nil},
 		{append([]string{"--every", "1", "-"}, rw...), cmdutil.ExitUsage, "standard input can be read only once", nil},
 		{append([]string{"--queue-size", "lots", file}, rw...), cmdutil.ExitUsage, "--queue-size", nil},
+		{[]string{"--queue-size", "0", "--remote-write", "http://127.0.0.1:1/api/v1/write", file}, cmdutil.ExitUsage, "--queue-size 0 would keep every batch", nil},
 		{append([]string{"-o", "prom", file}, rw...), cmdutil.ExitUsage, `output format "prom" is not available here`, nil},
 		// -H is --host and implies the containers.
 		{append([]string{"-H", "tcp://a:2375"}, rw...), cmdutil.ExitFailure, "engine down", []string{"tcp://a:2375"}},
