@@ -527,3 +527,35 @@ func TestPushAgentExitCodes(t *testing.T) {
 		})
 	}
 }
+
+// TestPushStaleMarkers: a series that leaves the exposition is marked
+// stale at a real Prometheus receiver, which then stops returning it at
+// once instead of for 5 minutes; so is every series of a target that
+// fails; and an empty label value does not make it refuse the batch.
+func TestPushStaleMarkers(t *testing.T) {
+	prom := startPrometheusReceiver(t)
+	file := writeTemp(t, "in.prom", "stay 1\ngo{e=\"\"} 1\n")
+	cmd := exec.Command(monctlBin, "push", "--every", "0.3", "--queue-dir", "", "--remote-write", "http://"+prom+"/api/v1/write", file)
+	cmd.Env = append(os.Environ(), "XDG_CONFIG_HOME="+t.TempDir(), "MONCTL_CONFIG=")
+	var errOut strings.Builder
+	cmd.Stderr = &errOut
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }()
+	waitFor(t, "both series at Prometheus", 20*time.Second, func() bool {
+		return len(query(t, prom, "stay")) == 1 && len(query(t, prom, "go")) == 1
+	})
+	os.WriteFile(file+".new", []byte("stay 1\n"), 0o644)
+	os.Rename(file+".new", file)
+	waitFor(t, "go to be stale", 20*time.Second, func() bool { return len(query(t, prom, "go")) == 0 })
+	if len(query(t, prom, "stay")) != 1 {
+		t.Errorf("the series that stayed is gone too")
+	}
+	os.WriteFile(file+".new", []byte("stay{ 1\n"), 0o644) // no longer parses
+	os.Rename(file+".new", file)
+	waitFor(t, "stay to be stale once its target fails", 20*time.Second, func() bool { return len(query(t, prom, "stay")) == 0 })
+	if strings.Contains(errOut.String(), "HTTP 400") {
+		t.Errorf("Prometheus refused a batch:\n%s", errOut.String())
+	}
+}

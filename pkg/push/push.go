@@ -57,6 +57,14 @@ type StreamSink interface {
 	NewStream(addTarget bool) Stream
 }
 
+// StaleSink is a sink that marks series as gone (remote write's stale
+// markers): Gone returns the markers, at time at, of every series the
+// target sent in its last round, for a target that failed or was removed.
+type StaleSink interface {
+	Sink
+	Gone(target string, at time.Time) []Batch
+}
+
 // Stream encodes one source's families, by one goroutine. Batches ends
 // it: the stream is not used after.
 type Stream interface {

@@ -397,3 +397,71 @@ func TestSpoolPerSinkIdentity(t *testing.T) {
 		t.Error("the same sink has two spools")
 	}
 }
+
+// decodeRW reads remote-write batches back: series key -> sample.
+func decodeRW(t *testing.T, bs []Batch) map[string]prompb.Sample {
+	t.Helper()
+	got := map[string]prompb.Sample{}
+	for _, b := range bs {
+		raw, err := snappy.Decode(nil, b.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var req prompb.WriteRequest
+		if err := req.Unmarshal(raw); err != nil {
+			t.Fatal(err)
+		}
+		for _, ts := range req.Timeseries {
+			var parts []string
+			for _, l := range ts.Labels {
+				parts = append(parts, l.Name+"="+l.Value)
+			}
+			got[strings.Join(parts, ",")] = ts.Samples[0]
+		}
+	}
+	return got
+}
+
+func gauges(at time.Time, series ...exposition.Labels) exposition.Source {
+	f := exposition.Family{Name: "g", Type: exposition.Gauge}
+	for _, ls := range series {
+		f.Metrics = append(f.Metrics, exposition.Metric{Labels: ls, Value: 1})
+	}
+	return exposition.Source{Target: "t", Time: at, Families: []exposition.Family{f}}
+}
+
+// TestRemoteWriteStaleMarkersAndEmptyLabels: a series gone from a
+// target's round, and every series of a target that failed, get one
+// StaleNaN at that round's time; an empty label value is not sent.
+func TestRemoteWriteStaleMarkersAndEmptyLabels(t *testing.T) {
+	rw, err := NewRemoteWrite(Endpoint{URL: "http://127.0.0.1:9090/api/v1/write"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t1, t2, t3 := time.UnixMilli(1000), time.UnixMilli(2000), time.UnixMilli(3000)
+	a := exposition.Labels{{Name: "a", Value: ""}, {Name: "k", Value: "x"}}
+	b := exposition.Labels{{Name: "k", Value: "y"}}
+	bs, _ := rw.Encode([]exposition.Source{gauges(t1, a, b)})
+	got := decodeRW(t, bs)
+	if _, ok := got["__name__=g,k=x"]; !ok || len(got) != 2 {
+		t.Errorf("round 1: %v; want the empty label a left out", got)
+	}
+	bs, _ = rw.Encode([]exposition.Source{gauges(t2, b)})
+	got = decodeRW(t, bs)
+	gone := got["__name__=g,k=x"]
+	if len(got) != 2 || math.Float64bits(gone.Value) != staleNaN || gone.Timestamp != 2000 || got["__name__=g,k=y"].Value != 1 {
+		t.Errorf("round 2: %v; want k=x stale at 2000 and k=y", got)
+	}
+	bs, _ = rw.Encode([]exposition.Source{gauges(t2, b)})
+	if got = decodeRW(t, bs); len(got) != 1 {
+		t.Errorf("round 3: %v; a stale marker goes once", got)
+	}
+	// The target fails: everything it had goes stale, once.
+	got = decodeRW(t, rw.Gone("t", t3))
+	if s := got["__name__=g,k=y"]; len(got) != 1 || math.Float64bits(s.Value) != staleNaN || s.Timestamp != 3000 {
+		t.Errorf("failed target: %v", got)
+	}
+	if again := rw.Gone("t", t3); len(again) != 0 {
+		t.Errorf("a failed target's markers went twice")
+	}
+}

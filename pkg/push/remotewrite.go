@@ -31,7 +31,17 @@ type RemoteWrite struct {
 	// encoders are reused across targets and rounds: their buffers are
 	// what a round allocates most.
 	encoders sync.Pool
+
+	// last is, per target, the series (their encoded labels) sent in its
+	// last round: a series missing from the next round, or every series
+	// of a target that failed, gets a stale marker, as the spec says a
+	// sender must.
+	mu   sync.Mutex
+	last map[string]map[string]struct{}
 }
+
+// staleNaN is Prometheus's staleness marker: a NaN no exposition has.
+const staleNaN = 0x7ff0000000000002
 
 // NewRemoteWrite is a sink for the full write URL e.URL
 // (http://host:9090/api/v1/write).
@@ -74,10 +84,53 @@ func (r *RemoteWrite) Encode(sources []exposition.Source) ([]Batch, error) {
 func (r *RemoteWrite) NewStream(addTarget bool) Stream {
 	e, _ := r.encoders.Get().(*rwEncoder)
 	if e == nil {
-		e = &rwEncoder{sink: r.name, pool: &r.encoders}
+		e = &rwEncoder{sink: r, pool: &r.encoders}
 	}
 	e.addTarget = addTarget
+	clear(e.seen)
+	e.current = nil
 	return e
+}
+
+// Gone returns the stale markers, at time at, of every series target
+// had in its last round: the target failed or is no longer gathered.
+func (r *RemoteWrite) Gone(target string, at time.Time) []Batch {
+	r.mu.Lock()
+	prev := r.last[target]
+	delete(r.last, target)
+	r.mu.Unlock()
+	if len(prev) == 0 {
+		return nil
+	}
+	e := r.NewStream(false).(*rwEncoder)
+	for key := range prev {
+		e.stale(key, at.UnixMilli())
+	}
+	e.flush()
+	out := e.batches
+	e.batches = nil
+	e.pool.Put(e)
+	return out
+}
+
+// rounds remembers what each target of a stream sent and returns the
+// keys of its series that were sent last time and not now.
+func (r *RemoteWrite) rounds(seen map[string]*targetSeries) map[*targetSeries][]string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.last == nil {
+		r.last = map[string]map[string]struct{}{}
+	}
+	gone := map[*targetSeries][]string{}
+	for target, now := range seen {
+		for key := range r.last[target] {
+			if _, ok := now.keys[key]; !ok {
+				gone[now] = append(gone[now], key)
+			}
+		}
+		r.last[target] = now.keys
+	}
+	return gone
 }
 
 // Family encodes one family of the source target, scraped at.
@@ -90,19 +143,26 @@ func (e *rwEncoder) Family(target string, at time.Time, f *exposition.Family) er
 			ts = m.TimestampMs
 		}
 		ls := m.Labels
+		e.current = e.targetSeries(target, at)
 		if e.addTarget {
 			e.target = exposition.AppendWithTargetLabel(e.target[:0], ls, exposition.TargetLabel, target)
 			ls = e.target
 		}
 		if err := e.metric(f, m, ls, ts); err != nil {
-			return fmt.Errorf("%s: %s%s: %w", e.sink, name, ls, err)
+			return fmt.Errorf("%s: %s%s: %w", e.sink.name, name, ls, err)
 		}
 	}
 	return nil
 }
 
-// Batches ends the stream: the encoder goes back to its pool.
+// Batches ends the stream: series its targets sent last round and not
+// now get their stale markers, and the encoder goes back to its pool.
 func (e *rwEncoder) Batches() []Batch {
+	for ts, keys := range e.sink.rounds(e.seen) {
+		for _, key := range keys {
+			e.stale(key, ts.at)
+		}
+	}
 	e.flush()
 	out := e.batches
 	e.batches = nil
@@ -119,15 +179,40 @@ func (e *rwEncoder) Batches() []Batch {
 // labels = 1, samples = 2, histograms = 4; Label name = 1, value = 2;
 // Sample value = 1 (double), timestamp = 2 (int64).
 type rwEncoder struct {
-	sink      string
+	sink      *RemoteWrite
 	pool      *sync.Pool
+	seen      map[string]*targetSeries // per target, what this stream sent
+	current   *targetSeries
 	addTarget bool
 	buf       []byte
 	series    int
 	labels    []exposition.Label // scratch: one series' labels, sorted
 	target    exposition.Labels  // scratch: a metric's labels with its target
 	body      []byte             // scratch: one series' samples or histogram
+	lbuf      []byte             // scratch: one series' encoded labels
 	batches   []Batch
+}
+
+// targetSeries is what one stream sent of a target: its series' encoded
+// labels, and the round's time, for their stale markers.
+type targetSeries struct {
+	at   int64
+	keys map[string]struct{}
+}
+
+func (e *rwEncoder) targetSeries(target string, at time.Time) *targetSeries {
+	if e.current != nil && e.seen[target] == e.current {
+		return e.current
+	}
+	if e.seen == nil {
+		e.seen = map[string]*targetSeries{}
+	}
+	ts := e.seen[target]
+	if ts == nil {
+		ts = &targetSeries{at: at.UnixMilli(), keys: map[string]struct{}{}}
+		e.seen[target] = ts
+	}
+	return ts
 }
 
 // metric writes the series one metric is stored as.
@@ -150,43 +235,62 @@ func (e *rwEncoder) metric(f *exposition.Family, m *exposition.Metric, ls exposi
 
 // sample writes a series of one float sample.
 func (e *rwEncoder) sample(name string, ls exposition.Labels, extra exposition.Label, v float64, ts int64) {
-	e.series_(name, ls, extra, func(b []byte) []byte {
-		var s [20]byte // a Sample: a double and a varint
-		s[0] = 0x09
-		binary.LittleEndian.PutUint64(s[1:], math.Float64bits(v))
-		s[9] = 0x10
-		n := 10 + binary.PutUvarint(s[10:], uint64(ts))
-		return appendBytesField(b, 2, s[:n])
-	})
+	e.series_(name, ls, extra, func(b []byte) []byte { return appendSample(b, v, ts) })
 }
 
 // series_ writes one TimeSeries: __name__, ls and extra (when named) in
 // name order, as the spec requires (ls is sorted already; the others are
-// put in their places), then what body appends.
+// put in their places), then what body appends. A label with an empty
+// value is left out: the spec forbids it, and a receiver would refuse the
+// whole request for it (Prometheus and vmagent drop them too).
 func (e *rwEncoder) series_(name string, ls exposition.Labels, extra exposition.Label, body func([]byte) []byte) {
 	e.labels = append(e.labels[:0], ls...)
 	e.labels = insertLabel(e.labels, exposition.Label{Name: "__name__", Value: name})
 	if extra.Name != "" {
 		e.labels = insertLabel(e.labels, extra)
 	}
-	e.body = body(e.body[:0])
-	size := len(e.body)
+	e.labels = slices.DeleteFunc(e.labels, func(l exposition.Label) bool { return l.Value == "" })
+	e.lbuf = e.lbuf[:0]
 	for _, l := range e.labels {
-		n := labelSize(l)
-		size += 1 + uvarintLen(n) + n
+		e.lbuf = append(e.lbuf, 0x0a)
+		e.lbuf = binary.AppendUvarint(e.lbuf, uint64(labelSize(l)))
+		e.lbuf = appendString(e.lbuf, 1, l.Name)
+		e.lbuf = appendString(e.lbuf, 2, l.Value)
 	}
+	if e.current != nil {
+		if _, ok := e.current.keys[string(e.lbuf)]; !ok {
+			e.current.keys[string(e.lbuf)] = struct{}{}
+		}
+	}
+	e.write(e.lbuf, body(e.body[:0]))
+}
+
+// stale writes the stale marker of the series whose encoded labels are
+// key.
+func (e *rwEncoder) stale(key string, ts int64) {
+	e.write([]byte(key), appendSample(e.body[:0], math.Float64frombits(staleNaN), ts))
+}
+
+// write appends one TimeSeries of encoded labels and samples.
+func (e *rwEncoder) write(labels, body []byte) {
+	e.body = body
 	e.buf = append(e.buf, 0x0a)
-	e.buf = binary.AppendUvarint(e.buf, uint64(size))
-	for _, l := range e.labels {
-		e.buf = append(e.buf, 0x0a)
-		e.buf = binary.AppendUvarint(e.buf, uint64(labelSize(l)))
-		e.buf = appendString(e.buf, 1, l.Name)
-		e.buf = appendString(e.buf, 2, l.Value)
-	}
-	e.buf = append(e.buf, e.body...)
+	e.buf = binary.AppendUvarint(e.buf, uint64(len(labels)+len(body)))
+	e.buf = append(e.buf, labels...)
+	e.buf = append(e.buf, body...)
 	if e.series++; e.series >= maxSeriesPerRequest {
 		e.flush()
 	}
+}
+
+// appendSample appends a Sample field: a double and a varint.
+func appendSample(b []byte, v float64, ts int64) []byte {
+	var s [20]byte
+	s[0] = 0x09
+	binary.LittleEndian.PutUint64(s[1:], math.Float64bits(v))
+	s[9] = 0x10
+	n := 10 + binary.PutUvarint(s[10:], uint64(ts))
+	return appendBytesField(b, 2, s[:n])
 }
 
 // labelSize is the size of a Label message.

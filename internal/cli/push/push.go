@@ -493,19 +493,21 @@ type encoding struct {
 	err     error
 }
 
-// round gathers the sources and encodes them for every sink. When every
-// sink can encode a family at a time (remote write), each source is
-// encoded as it is read and its model dropped at once; otherwise the
-// sources are kept whole, in the order they were given, and each sink
-// encodes them.
+// round gathers the sources and encodes them for every sink. Each sink
+// that can encode a family at a time (remote write) encodes each source
+// as it is read, so that it never needs the model; only for the others
+// are the sources kept whole, in the order they were given, and encoded
+// at the end. A source that fails gets the stale markers of the series it
+// sent last round, at sinks that send them.
 func (g *gatherer) round(ctx context.Context, sinks []push.Sink) ([]encoding, bool) {
-	streams := make([]push.StreamSink, 0, len(sinks))
-	for _, s := range sinks {
-		if ss, ok := s.(push.StreamSink); ok {
-			streams = append(streams, ss)
+	var streams, buffered []int // indexes into sinks
+	for i, s := range sinks {
+		if _, ok := s.(push.StreamSink); ok {
+			streams = append(streams, i)
+		} else {
+			buffered = append(buffered, i)
 		}
 	}
-	streamed := len(streams) == len(sinks)
 	addTarget := len(g.targets)+len(g.watchers) > 1
 	out := make([]encoding, len(sinks))
 	kept := make([]*exposition.Source, len(g.watchers)+len(g.targets))
@@ -513,17 +515,14 @@ func (g *gatherer) round(ctx context.Context, sinks []push.Sink) ([]encoding, bo
 	gathered := false
 	g.partial = false
 	g.each(ctx, func(i int, target string, at time.Time, read func(emit func(*exposition.Family) error) error) {
-		var sts []push.Stream
-		src := &exposition.Source{Target: target, Time: at}
-		if streamed {
-			for _, s := range streams {
-				sts = append(sts, s.NewStream(addTarget))
-			}
+		sts := make([]push.Stream, len(streams))
+		for j, si := range streams {
+			sts[j] = sinks[si].(push.StreamSink).NewStream(addTarget)
 		}
+		src := &exposition.Source{Target: target, Time: at}
 		err := read(func(f *exposition.Family) error {
-			if !streamed {
+			if len(buffered) > 0 {
 				src.Families = append(src.Families, *f) // an emitted family is the reader's
-				return nil
 			}
 			for _, st := range sts {
 				if err := st.Family(target, at, f); err != nil {
@@ -537,23 +536,30 @@ func (g *gatherer) round(ctx context.Context, sinks []push.Sink) ([]encoding, bo
 		if err != nil {
 			fmt.Fprintf(g.o.IO.ErrOut, "monctl: %v%s\n", err, cmdutil.ScrapeHint(err))
 			g.partial = true
+			for i, s := range sinks {
+				if ss, ok := s.(push.StaleSink); ok {
+					out[i].batches = append(out[i].batches, ss.Gone(target, at)...)
+				}
+			}
 			return
 		}
 		gathered = true
-		kept[i] = src
+		if len(buffered) > 0 {
+			kept[i] = src
+		}
 		for j, st := range sts {
-			out[j].batches = append(out[j].batches, st.Batches()...)
+			out[streams[j]].batches = append(out[streams[j]].batches, st.Batches()...)
 		}
 	})
-	if !streamed {
+	if len(buffered) > 0 {
 		var sources []exposition.Source
 		for _, src := range kept {
 			if src != nil {
 				sources = append(sources, *src)
 			}
 		}
-		for i, s := range sinks {
-			out[i].batches, out[i].err = s.Encode(sources)
+		for _, i := range buffered {
+			out[i].batches, out[i].err = sinks[i].Encode(sources)
 		}
 	}
 	return out, gathered
