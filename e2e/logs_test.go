@@ -131,6 +131,33 @@ func testLogs(t *testing.T, e *testengine.Engine) {
 		t.Errorf("%d files, %d lines kept (%d distinct), want 402: each of the 201 lines once per run", len(files), len(kept), len(times))
 	}
 
+	// A planted symlink is not written through, and its container's
+	// failure is its own: a container whose 240-character name needs a
+	// shortened file name still gets every line (exit 3, said once).
+	long := strings.Repeat("n", 240)
+	runContainer(t, e, long, nil, testengine.WorkloadImage, "-log-lines", "100", "-log-rate", "1000")
+	waitFor(t, "the long-named container's 101 lines", 30*time.Second, func() bool {
+		out, _ := e.Docker("logs", long)
+		return strings.Count(out, "\n") >= 101
+	})
+	planted := t.TempDir()
+	victim := filepath.Join(t.TempDir(), "victim")
+	os.WriteFile(victim, []byte("mine\n"), 0o600)
+	if len(files) > 0 {
+		os.Symlink(victim, filepath.Join(planted, filepath.Base(files[0]))) // HOST_log-talker.log
+	}
+	_, errOut, code = monctlOn(t, e, "logs", "log-talker", long, "--output-dir", planted)
+	if b, _ := os.ReadFile(victim); code != 3 || string(b) != "mine\n" || strings.Count(errOut, "symlink") != 1 {
+		t.Errorf("a planted symlink: exit %d, victim %q, stderr %q", code, b, errOut)
+	}
+	longFiles, _ := filepath.Glob(filepath.Join(planted, "*nnnn*"))
+	if len(longFiles) != 1 || len(filepath.Base(longFiles[0])) > 255 {
+		t.Fatalf("the long-named container's files: %q (%s)", longFiles, errOut)
+	}
+	if b, _ := os.ReadFile(longFiles[0]); strings.Count(string(b), "\n") != 101 {
+		t.Errorf("the long-named container's file has %d lines, want 101", strings.Count(string(b), "\n"))
+	}
+
 	// --follow ends with the container: every line, nothing twice.
 	runContainer(t, e, "log-follow", nil, testengine.WorkloadImage, "-log-lines", "50", "-log-rate", "25", "-exit-after", "3s")
 	out, errOut, code = monctlOn(t, e, "logs", "log-follow", "-f", "-o", "jsonl")

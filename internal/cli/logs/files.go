@@ -1,11 +1,17 @@
 package logs
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 )
 
 // rotatingFile appends lines to a file and rotates it before a line would
@@ -26,13 +32,29 @@ func openRotating(path string, max int64, keep int) (*rotatingFile, error) {
 }
 
 // open opens the file for appending: runs add to what earlier ones
-// wrote.
+// wrote. It never writes through a symlink (one planted in the directory
+// would make monctl append to any file its user may write): O_NOFOLLOW
+// refuses it, and only a regular file is taken. A file whose last line
+// was cut short (a disk that filled up) gets its newline first, so that
+// no line is ever joined to another.
 func (r *rotatingFile) open() error {
-	f, err := os.OpenFile(r.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	f, err := os.OpenFile(r.path, os.O_RDWR|os.O_APPEND|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0o644)
+	if errors.Is(err, syscall.ELOOP) {
+		return fmt.Errorf("%s is a symlink: refusing to write through it", r.path)
+	}
 	if err != nil {
 		return err
 	}
 	fi, err := f.Stat()
+	if err == nil && !fi.Mode().IsRegular() {
+		err = fmt.Errorf("%s is not a regular file", r.path)
+	}
+	if err == nil && fi.Size() > 0 {
+		last := make([]byte, 1)
+		if _, err = f.ReadAt(last, fi.Size()-1); err == nil && last[0] != '\n' {
+			_, err = f.WriteString("\n")
+		}
+	}
 	if err != nil {
 		f.Close()
 		return err
@@ -74,19 +96,29 @@ func (r *rotatingFile) rotate() error {
 func (r *rotatingFile) Close() error { return r.f.Close() }
 
 // fileSink writes each container's lines to a file of its own in dir:
-// HOST_NAME.log, or .jsonl for records.
+// HOST_NAME.log, or .jsonl for records. A file that cannot be written
+// stops only its own container's lines: the error is told once, on
+// errOut, and counted for the exit code.
 type fileSink struct {
-	dir   string
-	ext   string
-	max   int64
-	keep  int
-	mu    sync.Mutex
-	files map[string]*rotatingFile
+	dir    string
+	ext    string
+	max    int64
+	keep   int
+	errOut io.Writer
+	mu     sync.Mutex
+	files  map[string]*rotatingFile
+	broken map[string]bool
 }
+
+// nameMax is the longest file name Linux file systems take (NAME_MAX).
+const nameMax = 255
 
 // fileName is a container's file name: its host and name with anything
 // but letters, digits, dots, dashes and underscores made an underscore.
-func fileName(host, name, ext string) string {
+// A name too long to take ext and the suffix of its keep-th rotation
+// (.log.5) within NAME_MAX is cut, and a hash of the whole name keeps it
+// apart from others cut the same way.
+func fileName(host, name, ext string, keep int) string {
 	clean := func(s string) string {
 		return strings.Map(func(r rune) rune {
 			switch {
@@ -96,22 +128,45 @@ func fileName(host, name, ext string) string {
 			return '_'
 		}, s)
 	}
-	return clean(host) + "_" + clean(name) + ext
+	base := clean(host) + "_" + clean(name)
+	room := nameMax - len(ext) - len(".") - len(strconv.Itoa(max(keep, 1)))
+	if len(base) > room {
+		sum := sha256.Sum256([]byte(host + "\x00" + name))
+		base = base[:room-9] + "-" + hex.EncodeToString(sum[:4])
+	}
+	return base + ext
 }
 
-func (s *fileSink) write(host, name, line string) error {
+// write appends a line to the container's file. It fails only for a
+// file it has not failed on before: the caller tells that once.
+func (s *fileSink) write(host, name, line string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	key := fileName(host, name, s.ext)
-	f := s.files[key]
-	if f == nil {
-		var err error
-		if f, err = openRotating(filepath.Join(s.dir, key), s.max, s.keep); err != nil {
-			return err
-		}
-		s.files[key] = f
+	key := fileName(host, name, s.ext, s.keep)
+	if s.broken[key] {
+		return
 	}
-	return f.writeLine(line)
+	f := s.files[key]
+	var err error
+	if f == nil {
+		if f, err = openRotating(filepath.Join(s.dir, key), s.max, s.keep); err == nil {
+			s.files[key] = f
+		}
+	}
+	if err == nil {
+		err = f.writeLine(line)
+	}
+	if err != nil {
+		s.broken[key] = true
+		fmt.Fprintf(s.errOut, "monctl: %s: writing its log file: %v; its other lines are not kept\n", host+"/"+name, err)
+	}
+}
+
+// failed is how many containers' files could not be written.
+func (s *fileSink) failed() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.broken)
 }
 
 func (s *fileSink) Close() error {

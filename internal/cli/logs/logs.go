@@ -121,7 +121,8 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 		if p.Format == output.JSONL {
 			ext = ".jsonl"
 		}
-		files = &fileSink{dir: o.OutputDir, ext: ext, max: int64(maxSize), keep: o.MaxFiles, files: map[string]*rotatingFile{}}
+		files = &fileSink{dir: o.OutputDir, ext: ext, max: int64(maxSize), keep: o.MaxFiles, errOut: o.IO.ErrOut,
+			files: map[string]*rotatingFile{}, broken: map[string]bool{}}
 		defer files.Close()
 	}
 	filter.Refs = o.Refs
@@ -191,7 +192,7 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 		return cmdutil.Failure(fmt.Errorf("writing output: %w", w.err))
 	case len(o.Refs) > 0 && len(found) == 0:
 		return cmdutil.Silent
-	case s.failed > 0 || len(failed) > 0:
+	case s.failed > 0 || len(failed) > 0 || files != nil && files.failed() > 0:
 		return cmdutil.Partial
 	}
 	return nil
@@ -449,8 +450,8 @@ func (w *writer) line(l *ctr.LogLine) error {
 		} else if w.timestamps {
 			line = l.Time.UTC().Format(time.RFC3339Nano) + " " + line
 		}
-		w.err = w.files.write(l.Host, l.Name, line)
-		return w.err
+		w.files.write(l.Host, l.Name, line) // a file's error is its container's alone
+		return nil
 	}
 	if w.p.Format != output.Table {
 		w.err = w.p.Print(output.View{Records: func() []any { return []any{*l} }})

@@ -82,7 +82,63 @@ func TestRotatingFileKeepsEveryLine(t *testing.T) {
 	if len(all) != 29 {
 		t.Errorf("%d lines kept, want 29", len(all))
 	}
-	if got := fileName("unix:///run/docker.sock", "web/1", ".log"); got != "unix____run_docker.sock_web_1.log" {
+	if got := fileName("unix:///run/docker.sock", "web/1", ".log", 5); got != "unix____run_docker.sock_web_1.log" {
 		t.Errorf("file name %q", got)
+	}
+}
+
+// TestFileErrorsStayWithTheirContainer: a name too long for the file
+// system is shortened so that its rotations fit too; a planted symlink
+// is never written through (opening or rotating); a file that cannot be
+// written stops only its own container, said once; a line cut short by
+// a full disk is ended before the next run appends.
+func TestFileErrorsStayWithTheirContainer(t *testing.T) {
+	dir := t.TempDir()
+	var errOut strings.Builder
+	s := &fileSink{dir: dir, ext: ".log", max: 40, keep: 100, errOut: &errOut, files: map[string]*rotatingFile{}, broken: map[string]bool{}}
+	defer s.Close()
+	long1, long2 := strings.Repeat("a", 253), strings.Repeat("a", 252)+"b"
+	victim := filepath.Join(t.TempDir(), "victim")
+	os.WriteFile(victim, []byte("mine\n"), 0o600)
+	os.Symlink(victim, filepath.Join(dir, "h_planted.log"))
+	os.Symlink(victim, filepath.Join(dir, "h_rot.log.1"))
+	for i := range 10 {
+		for _, name := range []string{long1, long2, "planted", "rot"} {
+			s.write("h", name, fmt.Sprintf("line %d of %s\n", i, name[:3]))
+		}
+	}
+	if got := strings.Count(errOut.String(), "monctl: "); got != 1 || !strings.Contains(errOut.String(), "h/planted: writing its log file: ") ||
+		!strings.Contains(errOut.String(), "symlink") {
+		t.Errorf("want one error, for the planted symlink: %q", errOut.String())
+	}
+	if s.failed() != 1 {
+		t.Errorf("%d containers failed, want 1", s.failed())
+	}
+	if b, _ := os.ReadFile(victim); string(b) != "mine\n" {
+		t.Errorf("the victim of the symlinks was written: %q", b)
+	}
+	entries, _ := os.ReadDir(dir)
+	names := map[string]bool{}
+	for _, e := range entries {
+		if len(e.Name()) > nameMax {
+			t.Errorf("a file name of %d bytes", len(e.Name()))
+		}
+		names[e.Name()] = true
+	}
+	a, b := fileName("h", long1, ".log", 100), fileName("h", long2, ".log", 100)
+	if a == b || !names[a] || !names[b] || !names[a+".1"] || !names[b+".1"] {
+		t.Errorf("the long names' files and their rotations: %v", names)
+	}
+	// A full disk cut the last line short: the next run ends it first.
+	p := filepath.Join(dir, "h_cut.log")
+	os.WriteFile(p, []byte("whole\nhal"), 0o600)
+	r, err := openRotating(p, 1000, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.writeLine("next\n")
+	r.Close()
+	if got, _ := os.ReadFile(p); string(got) != "whole\nhal\nnext\n" {
+		t.Errorf("after a cut line: %q", got)
 	}
 }
