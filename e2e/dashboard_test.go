@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -278,5 +279,105 @@ func TestDashboardInABrowser(t *testing.T) {
 	do("a wait for any script to fire", chromedp.Sleep(time.Second))
 	if n := dialogs.Load(); n != 0 {
 		t.Errorf("%d dialogs opened: text from a container ran as script", n)
+	}
+}
+
+// TestServeWebViewBounds: a log search costs what its budget allows
+// (a pattern too large is refused, a costly one stops and says where),
+// searches run a few at a time (the rest are told to come back, not
+// queued onto the CPUs), and a page whose name was rebound to this
+// machine gets nothing, while /metrics stays scrapeable by any name.
+func TestServeWebViewBounds(t *testing.T) {
+	e := engines[len(engines)-1]
+	runContainer(t, e, "search-talker", nil, testengine.WorkloadImage, "-log-lines", "10000", "-log-rate", "5000", "-log-pad", "1000")
+	waitFor(t, "search-talker's 10,000 lines", 60*time.Second, func() bool {
+		out, _ := e.Docker("logs", "--tail", "1", "search-talker")
+		return strings.Contains(out, "line 10000 ")
+	})
+	p := startServe(t, []string{"DOCKER_HOST=" + e.Host}, "--filter", "name=^search-", "--web.ui.interval", "1s")
+	base := "http://" + p.addr
+	get := func(host, path string) (int, []byte) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, base+path, nil)
+		if host != "" {
+			req.Host = host
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, b
+	}
+	var id string
+	waitFor(t, "search-talker in the API", 30*time.Second, func() bool {
+		_, b := get("", "/api/v1/containers")
+		var list struct{ Containers []struct{ ID, Name string } }
+		json.Unmarshal(b, &list)
+		for _, c := range list.Containers {
+			if c.Name == "search-talker" {
+				id = c.ID
+			}
+		}
+		return id != ""
+	})
+	logs := "/api/v1/containers/" + id + "/logs?tail=10000&grep="
+
+	if code, b := get("", logs+url.QueryEscape(`(\w+\s?){1000}`)); code != 400 || !strings.Contains(string(b), "instructions") {
+		t.Errorf("a pattern of 6,000 instructions: %d %s", code, b)
+	}
+	code, b := get("", logs+url.QueryEscape(`(\w+\s?){300}`))
+	var a struct {
+		Lines     []any
+		Truncated bool
+		Error     string
+	}
+	json.Unmarshal(b, &a)
+	if code != 200 || !a.Truncated || !strings.Contains(a.Error, "the search stopped after") {
+		t.Errorf("a costly search: %d, truncated %v, error %q", code, a.Truncated, a.Error)
+	}
+	if code, b := get("", logs+"line+9999+"); code != 200 || !strings.Contains(string(b), "line 9999 out") {
+		t.Errorf("a cheap search over every line: %d %.200s", code, b)
+	}
+
+	// Eight at once: some run, the others are told to come back; none
+	// waits its turn on the CPUs, and none fails otherwise.
+	codes := make(chan int, 8)
+	start := make(chan struct{})
+	for range 8 {
+		go func() {
+			<-start
+			code, _ := get("", logs+url.QueryEscape(`(\w+\s?){300}`))
+			codes <- code
+		}()
+	}
+	close(start)
+	busy := 0
+	for range 8 {
+		switch c := <-codes; c {
+		case 200:
+		case 429:
+			busy++
+		default:
+			t.Errorf("a search at the same time as seven others: %d", c)
+		}
+	}
+	if busy == 0 {
+		t.Error("eight searches at once all ran: they have no budget of their own")
+	}
+
+	// DNS rebinding: the API and pages refuse a name that is not the
+	// server's; /metrics answers by address, as Prometheus scrapes it.
+	for _, path := range []string{"/api/v1/containers", "/", logs + "line"} {
+		if code, b := get("attacker.example:"+strings.Split(p.addr, ":")[1], path); code != http.StatusMisdirectedRequest || strings.Contains(string(b), "search-talker") {
+			t.Errorf("%s for attacker.example: %d %.100s", path, code, b)
+		}
+	}
+	if code, _ := get("localhost", "/api/v1/containers"); code != 200 {
+		t.Errorf("localhost: %d", code)
+	}
+	if code, b := get("attacker.example", "/metrics"); code != 200 || !strings.Contains(string(b), "monctl_container_") {
+		t.Errorf("/metrics by another name: %d", code)
 	}
 }

@@ -31,6 +31,7 @@ func main() {
 	logRate := flag.Float64("log-rate", 100, "lines per second of -log-lines")
 	logExit := flag.Bool("log-exit", false, "exit 0 once the -log-lines are printed")
 	logOnUSR1 := flag.Bool("log-on-usr1", false, "print the -log-lines once SIGUSR1 comes (docker kill -s USR1), so that many containers start together")
+	logPad := flag.Int("log-pad", 0, "pad each of the -log-lines with words to this many bytes")
 	logLong := flag.Int("log-long", 0, "print one line of this many bytes (0123456789 over and over) to stdout, then 'after the long line'")
 	flag.Parse()
 	if *health {
@@ -77,7 +78,7 @@ func main() {
 		if *logOnUSR1 {
 			<-usr1
 		}
-		printLines(*logLines, *logRate)
+		printLines(*logLines, *logRate, *logPad)
 	}
 	if *logLines > 0 && *logExit {
 		print()
@@ -129,8 +130,9 @@ func writeFile(path string, mib int) error {
 
 // printLines prints n numbered lines at rate a second: odd ones to
 // stdout, even ones to stderr; every tenth holds HTML and a terminal
-// escape, which must reach a reader as text.
-func printLines(n int, rate float64) {
+// escape, which must reach a reader as text. With pad, words fill each
+// line up to pad bytes.
+func printLines(n int, rate float64, pad int) {
 	tick := time.NewTicker(time.Duration(float64(time.Second) / rate))
 	defer tick.Stop()
 	for i := 1; i <= n; i++ {
@@ -138,6 +140,9 @@ func printLines(n int, rate float64) {
 		text := fmt.Sprintf("line %d", i)
 		if i%10 == 0 {
 			text += " <img src=x onerror=alert(1)> \x1b[31mred\x1b[0m"
+		}
+		for len(text)+6 < pad {
+			text += " word"
 		}
 		if i%2 == 1 {
 			fmt.Fprintln(os.Stdout, text+" out")

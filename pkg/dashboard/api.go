@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"regexp"
+	"regexp/syntax"
 	"strconv"
 	"strings"
 
@@ -21,6 +23,13 @@ const (
 	MaxTail      = 10000
 	maxGrep      = 1000
 	maxLogsBytes = 8 << 20
+	// maxGrepInsts bounds the compiled pattern: (\w+\s?){1000} is
+	// some 10,000 instructions, each of which a match may visit per byte.
+	maxGrepInsts = 2000
+	// maxSearchCost bounds one search's work, instructions × bytes
+	// scanned: 10 MB of lines for a pattern of 50 instructions, 250 KB
+	// for one of 2,000. Past it the answer says where the search stopped.
+	maxSearchCost = 500_000_000
 )
 
 // Handler serves the pages, their assets and the API, each answer with
@@ -59,7 +68,31 @@ func (d *Dashboard) Handler() http.Handler {
 	if d.opts.MaxRequests > 0 {
 		h = exporter.Limit(h, d.opts.MaxRequests)
 	}
-	return secure(h)
+	return secure(d.ownHostsOnly(h))
+}
+
+// ownHostsOnly refuses a request whose Host header is not one of the
+// server's names. A browser sends the name of the page's origin: a name
+// an attacker rebound to 127.0.0.1 is not one of ours, and its page gets
+// nothing. IP addresses cannot be rebound, and localhost never leaves the
+// machine.
+func (d *Dashboard) ownHostsOnly(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host := r.Host
+		if name, _, err := net.SplitHostPort(host); err == nil {
+			host = name
+		}
+		host = strings.ToLower(strings.TrimSuffix(strings.Trim(host, "[]"), "."))
+		ok := host == "localhost" || strings.HasSuffix(host, ".localhost") || net.ParseIP(host) != nil
+		for _, a := range d.opts.AllowedHosts {
+			ok = ok || strings.EqualFold(a, host)
+		}
+		if !ok {
+			http.Error(w, "this server does not answer to the name "+strconv.Quote(r.Host)+": give it with --web.allowed-host, or use its address", http.StatusMisdirectedRequest)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // secure sets the headers that keep the browser from running or
@@ -141,14 +174,29 @@ func (d *Dashboard) logs(ctx context.Context, c *Container, tailText, grep strin
 		tail = n
 	}
 	var re *regexp.Regexp
+	insts := 0
 	if grep != "" {
 		var err error
 		if len(grep) > maxGrep {
 			return nil, http.StatusBadRequest, fmt.Errorf("grep: longer than %d characters", maxGrep)
 		}
+		if insts, err = grepSize(grep); err != nil {
+			return nil, http.StatusBadRequest, fmt.Errorf("grep: %v", err)
+		}
+		if insts > maxGrepInsts {
+			return nil, http.StatusBadRequest, fmt.Errorf("grep: the pattern compiles to %d instructions, more than the %d a search may take: simplify it (a counted repetition such as {1000} repeats what it counts)", insts, maxGrepInsts)
+		}
 		if re, err = regexp.Compile(grep); err != nil {
 			return nil, http.StatusBadRequest, fmt.Errorf("grep: %v", err)
 		}
+	}
+	// Log reads and searches take turns in a budget of their own, so
+	// that however many clients search, /metrics keeps its CPUs.
+	select {
+	case d.searches <- struct{}{}:
+		defer func() { <-d.searches }()
+	default:
+		return nil, http.StatusTooManyRequests, fmt.Errorf("%d log reads or searches are running already: try again in a moment", cap(d.searches))
 	}
 	var eng *containers.Engine
 	for _, e := range d.opts.Engines {
@@ -162,11 +210,18 @@ func (d *Dashboard) logs(ctx context.Context, c *Container, tailText, grep strin
 	a := &LogsAnswer{Host: c.Host, ID: c.ID, Name: c.Name, Tail: tail, Grep: grep, Lines: []containers.LogLine{}}
 	ctx, cancel := context.WithTimeout(ctx, d.opts.LogsTimeout)
 	defer cancel()
-	size := 0
-	errFull := errors.New("full")
+	size, scanned := 0, 0
+	errFull, errCost := errors.New("full"), errors.New("cost")
 	err := eng.Logs(ctx, c.Container, containers.LogOptions{Tail: strconv.Itoa(tail)}, func(l containers.LogLine) error {
-		if re != nil && !re.MatchString(l.Message) {
-			return nil
+		if re != nil {
+			if scanned += len(l.Message) + 1; insts*scanned > maxSearchCost {
+				a.Truncated = true
+				a.Error = fmt.Sprintf("the search stopped after %d bytes of lines: a pattern of %d instructions may scan no more (simplify it or ask for fewer lines)", scanned, insts)
+				return errCost
+			}
+			if !re.MatchString(l.Message) {
+				return nil
+			}
 		}
 		if size += len(l.Message) + 100; size > maxLogsBytes {
 			a.Truncated = true
@@ -178,11 +233,25 @@ func (d *Dashboard) logs(ctx context.Context, c *Container, tailText, grep strin
 	switch {
 	case cutShort(ctx) != nil:
 		return nil, http.StatusServiceUnavailable, cutShort(ctx)
-	case err != nil && !errors.Is(err, errFull):
+	case err != nil && !errors.Is(err, errFull) && !errors.Is(err, errCost):
 		// What came before the failure is still worth showing.
 		a.Error = oneLine(err.Error())
 	}
 	return a, 0, nil
+}
+
+// grepSize is the number of instructions pattern compiles to, as the
+// regexp package compiles it: what a match may visit for each byte.
+func grepSize(pattern string) (int, error) {
+	re, err := syntax.Parse(pattern, syntax.Perl)
+	if err != nil {
+		return 0, err
+	}
+	prog, err := syntax.Compile(re.Simplify())
+	if err != nil {
+		return 0, err
+	}
+	return len(prog.Inst), nil
 }
 
 // cutShort is why a logs call ended early: the client left, or the engine

@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"runtime"
 	"sync"
 	"time"
 
@@ -43,6 +44,12 @@ type Options struct {
 	// LogsTimeout bounds one logs request to an engine (default 10s).
 	LogsTimeout time.Duration
 
+	// AllowedHosts are the names (no port) by which clients may reach the
+	// view besides IP addresses and localhost: a request for any other
+	// Host is refused, so that a web page whose name was rebound to this
+	// machine's address cannot read it (DNS rebinding).
+	AllowedHosts []string
+
 	TelemetryPath string
 	Version       string
 	Logger        *slog.Logger
@@ -52,6 +59,10 @@ type Options struct {
 type Dashboard struct {
 	opts  Options
 	pages *template.Template
+
+	// searches is the budget of log reads and searches at once: half
+	// the CPUs, at least one.
+	searches chan struct{}
 
 	mu        sync.RWMutex
 	round     Round
@@ -119,7 +130,8 @@ func New(opts Options) *Dashboard {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Dashboard{opts: opts, pages: parsePages(), history: map[string]*History{}}
+	return &Dashboard{opts: opts, pages: parsePages(), history: map[string]*History{},
+		searches: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2))}
 }
 
 // Run asks for a collection now and every Interval until ctx ends, so

@@ -76,10 +76,41 @@ func TestRecordKeepsHistory(t *testing.T) {
 
 func serve(t *testing.T, d *Dashboard, path string) (*http.Response, string) {
 	t.Helper()
+	return serveHost(t, d, "127.0.0.1:19100", path)
+}
+
+func serveHost(t *testing.T, d *Dashboard, host, path string) (*http.Response, string) {
+	t.Helper()
 	rec := httptest.NewRecorder()
-	d.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+	req := httptest.NewRequest(http.MethodGet, path, nil)
+	req.Host = host
+	d.Handler().ServeHTTP(rec, req)
 	b, _ := io.ReadAll(rec.Result().Body)
 	return rec.Result(), string(b)
+}
+
+// TestOnlyOwnNames: a page whose name was rebound to this machine (DNS
+// rebinding) sends its own name as Host, and gets nothing; addresses,
+// localhost and the names given are served.
+func TestOnlyOwnNames(t *testing.T) {
+	d := New(Options{AllowedHosts: []string{"mon.example"}})
+	d.Record(collectionAt(1000, nil))
+	for host, want := range map[string]int{
+		"attacker.example:19100": http.StatusMisdirectedRequest,
+		"attacker.example":       http.StatusMisdirectedRequest,
+		"127.0.0.1.nip.io:19100": http.StatusMisdirectedRequest,
+		"127.0.0.1:19100":        http.StatusOK,
+		"[::1]:19100":            http.StatusOK,
+		"localhost:19100":        http.StatusOK,
+		"LOCALHOST.":             http.StatusOK,
+		"Mon.Example:19100":      http.StatusOK,
+	} {
+		for _, path := range []string{"/", "/api/v1/containers", "/static/app.js"} {
+			if resp, body := serveHost(t, d, host, path); resp.StatusCode != want {
+				t.Errorf("Host %s %s: %d %s, want %d", host, path, resp.StatusCode, body, want)
+			}
+		}
+	}
 }
 
 // TestPagesEscape: names, labels and errors that hold markup show as

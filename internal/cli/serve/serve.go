@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -26,6 +27,21 @@ import (
 	"github.com/monctl/monctl/pkg/exporter"
 	"github.com/monctl/monctl/pkg/exposition"
 )
+
+// allowedHosts are the names the web view answers to: --web.allowed-host,
+// the names in the listen addresses, and this host's own name.
+func (o *Options) allowedHosts() []string {
+	hosts := append([]string{}, o.AllowedHosts...)
+	for _, a := range o.ListenAddresses {
+		if h, _, err := net.SplitHostPort(a); err == nil && h != "" {
+			hosts = append(hosts, h)
+		}
+	}
+	if h, err := os.Hostname(); err == nil {
+		hosts = append(hosts, h)
+	}
+	return hosts
+}
 
 // DefaultListenAddress is loopback only, on a port outside the ranges of
 // the Prometheus default-port-allocations list (9090-9999 for Prometheus
@@ -48,6 +64,7 @@ type Options struct {
 	DisableExporterMetrics bool
 	WebUI                  bool
 	WebUIInterval          time.Duration
+	AllowedHosts           []string
 	ReadHeaderTimeout      time.Duration
 	WriteTimeout           time.Duration
 	IdleTimeout            time.Duration
@@ -130,6 +147,7 @@ scrapes in flight get ` + shutdownGrace.String() + ` to finish, and the exit cod
 	fl.StringVar(&opts.WebConfigFile, "web.config.file", "", "web configuration file for TLS and basic auth (exporter-toolkit format)")
 	fl.StringVar(&opts.TelemetryPath, "web.telemetry-path", "/metrics", "path under which to expose metrics")
 	fl.IntVar(&opts.MaxRequests, "web.max-requests", 40, "most /metrics requests served at once, and as many of the web view's; beyond it 503 (0: no limit)")
+	fl.StringArrayVar(&opts.AllowedHosts, "web.allowed-host", nil, "a name by which browsers may reach the web view and its API, besides IP addresses, localhost, this host's name and the listen addresses' (repeatable); others get 421, against DNS rebinding")
 	fl.BoolVar(&opts.WebUI, "web.ui", true, "serve the live web view at / and its JSON API at /api/v1/ (--web.ui=false: the plain landing page)")
 	cmdutil.DurationVar(fl, &opts.WebUIInterval, "web.ui.interval", 5*time.Second, "with --web.ui, collect this often for the live view, whether or not Prometheus scrapes")
 	fl.BoolVar(&opts.DisableExporterMetrics, "web.disable-exporter-metrics", false, "leave out Go runtime, process and promhttp metrics")
@@ -320,7 +338,7 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 		}
 		dash = dashboard.New(dashboard.Options{Exporter: exp, Engines: engines, ContainerLabels: o.ContainerLabels,
 			Interval: o.WebUIInterval, MaxRequests: o.MaxRequests, LogsTimeout: min(10*time.Second, o.WriteTimeout/2),
-			TelemetryPath: o.TelemetryPath, Version: info.Version, Logger: logger})
+			TelemetryPath: o.TelemetryPath, Version: info.Version, Logger: logger, AllowedHosts: o.allowedHosts()})
 		handler.Handle("/", dash.Handler())
 		go dash.Run(collectCtx)
 	}
