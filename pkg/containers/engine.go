@@ -23,6 +23,8 @@ import (
 	"github.com/docker/cli/cli/connhelper"
 	"github.com/docker/docker/api/types/versions"
 	"github.com/docker/docker/client"
+
+	"github.com/monctl/monctl/pkg/redact"
 )
 
 // MinAPIVersion is the oldest Engine API monctl talks to: the first with
@@ -31,7 +33,8 @@ const MinAPIVersion = "1.41"
 
 // Engine is a connection to one Docker engine.
 type Engine struct {
-	// Host is the engine's address as the user would write it.
+	// Host is the engine's address as the user would write it, with
+	// any password masked: it is what messages and labels show.
 	Host          string
 	OSType        string
 	APIVersion    string
@@ -77,9 +80,9 @@ func Connect(ctx context.Context, host string, conns int) (*Engine, error) {
 	if err != nil {
 		return nil, &ConnectError{Host: host, Cause: err.Error(), Hint: "check DOCKER_HOST and DOCKER_CERT_PATH", Err: err}
 	}
-	e := &Engine{Host: cli.DaemonHost(), addr: cli.DaemonHost(), cli: cli}
+	e := &Engine{Host: redact.URL(cli.DaemonHost()), addr: cli.DaemonHost(), cli: cli}
 	if helper != nil {
-		e.Host, e.addr = host, host // not the helper's placeholder URL
+		e.Host, e.addr = redact.URL(host), host // not the helper's placeholder URL
 	}
 	if err := e.handshake(ctx); err != nil {
 		cli.Close()
@@ -180,6 +183,8 @@ func (e *Engine) handshake(ctx context.Context) error {
 }
 
 // ConnectError says why an engine could not be reached and what to try.
+// Host may be the address as given, credentials and all: Error masks
+// them, in the host and wherever the cause quotes them.
 type ConnectError struct {
 	Host  string
 	Cause string
@@ -188,7 +193,7 @@ type ConnectError struct {
 }
 
 func (e *ConnectError) Error() string {
-	s := "cannot reach the Docker engine at " + e.Host + ": " + e.Cause
+	s := "cannot reach the Docker engine at " + redact.URL(e.Host) + ": " + redact.In(e.Cause, e.Host)
 	if e.Hint != "" {
 		s += " — " + e.Hint
 	}
@@ -201,7 +206,7 @@ func (e *ConnectError) Unwrap() error { return e.Err }
 // replaces most dial errors by "Is the docker daemon running?", so the
 // cause is found by dialling the address once more ourselves.
 func (e *Engine) diagnose(ctx context.Context, callErr error) error {
-	ce := &ConnectError{Host: e.Host, Err: callErr}
+	ce := &ConnectError{Host: e.addr, Err: callErr}
 	if strings.HasPrefix(e.addr, "ssh://") {
 		// The error holds what ssh or the far side's docker said.
 		ce.Cause, ce.Hint = innermost(callErr), "check that 'ssh HOST docker system dial-stdio' works from this shell (keys, known_hosts, docker on the far side's PATH)"

@@ -21,6 +21,8 @@ import (
 
 	"github.com/prometheus/common/config"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/monctl/monctl/pkg/redact"
 )
 
 // DefaultBodySizeLimit is the most a target may send, after decompression.
@@ -73,34 +75,7 @@ func (t *Target) DisplayName() string {
 	if t.Name != "" {
 		return t.Name
 	}
-	return RedactURL(t.URL)
-}
-
-// RedactURL hides the password of a URL's user info, even in a URL that
-// does not parse (whose error would otherwise quote it whole).
-func RedactURL(s string) string {
-	u, err := url.Parse(s)
-	if err == nil {
-		if u.User == nil {
-			return s
-		}
-		return u.Redacted()
-	}
-	// Unparsable: cut whatever stands between the scheme and the last @
-	// of the authority, where user info would be.
-	scheme, rest, ok := strings.Cut(s, "://")
-	if !ok {
-		return s
-	}
-	authority := rest
-	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
-		authority = rest[:i]
-	}
-	at := strings.LastIndexByte(authority, '@')
-	if at < 0 {
-		return s
-	}
-	return scheme + "://xxxxx@" + rest[at+1:]
+	return redact.URL(t.URL)
 }
 
 var hostPort = regexp.MustCompile(`^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):[0-9]{1,5}$`)
@@ -138,11 +113,11 @@ func parseTarget(arg string) (Target, error) {
 	case strings.HasPrefix(arg, "http://") || strings.HasPrefix(arg, "https://"):
 		u, err := url.Parse(arg)
 		if err != nil || u.Host == "" {
-			return Target{}, fmt.Errorf("invalid URL %q", RedactURL(arg))
+			return Target{}, fmt.Errorf("invalid URL %q", redact.URL(arg))
 		}
 		return NewTarget(arg), nil
 	case strings.Contains(arg, "://"):
-		return Target{}, fmt.Errorf("%q: only http:// and https:// URLs can be scraped", RedactURL(arg))
+		return Target{}, fmt.Errorf("%q: only http:// and https:// URLs can be scraped", redact.URL(arg))
 	}
 	if _, err := os.Stat(arg); err != nil && hostPort.MatchString(arg) {
 		return NewTarget("http://" + arg + "/metrics"), nil
@@ -250,7 +225,7 @@ func eachTarget(ctx context.Context, targets []Target, concurrency int, scrape f
 	for i := range targets {
 		g.Go(func() error {
 			if ctx.Err() != nil { // cancelled while waiting for a turn
-				out[i] = Result{Target: targets[i].DisplayName(), URL: RedactURL(targets[i].URL), Err: ctx.Err()}
+				out[i] = Result{Target: targets[i].DisplayName(), URL: redact.URL(targets[i].URL), Err: ctx.Err()}
 				return nil
 			}
 			out[i] = scrape(i)
@@ -284,7 +259,7 @@ func (s *Scraper) Scrape(ctx context.Context, t *Target) Result {
 // The Timeout covers the fetch and the parse: a body that is slow to parse
 // fails the target just as a slow answer does.
 func (s *Scraper) ScrapeStream(ctx context.Context, t *Target, started func(*Result), emit func(*Family) error) Result {
-	r := Result{Target: t.DisplayName(), URL: RedactURL(t.URL), Start: time.Now()}
+	r := Result{Target: t.DisplayName(), URL: redact.URL(t.URL), Start: time.Now()}
 	if s.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeoutCause(ctx, s.Timeout, &TimeoutError{Target: r.Target, Timeout: s.Timeout})
@@ -613,7 +588,7 @@ func (s *Scraper) client(t *Target) (*http.Client, error) {
 	if len(t.Headers) > 0 {
 		u, err := url.Parse(t.URL)
 		if err != nil {
-			return nil, fmt.Errorf("invalid URL %q", RedactURL(t.URL))
+			return nil, fmt.Errorf("invalid URL %q", redact.URL(t.URL))
 		}
 		c.Transport = &headerTransport{next: c.Transport, host: u.Host, headers: t.Headers}
 	}

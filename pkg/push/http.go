@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/common/config"
 
 	"github.com/monctl/monctl/pkg/exposition"
+	"github.com/monctl/monctl/pkg/redact"
 )
 
 // Endpoint is what every sink needs of HTTP: where, the client (auth and
@@ -48,14 +49,14 @@ type endpoint struct {
 func (e Endpoint) open(kind string) (*endpoint, error) {
 	u, err := url.Parse(e.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("%s URL %q: want http://host:port/... or https://...", kind, redactedURL(e.URL))
+		return nil, fmt.Errorf("%s URL %q: want http://host:port/... or https://...", kind, redact.URL(e.URL))
 	}
 	if err := e.HTTP.Validate(); err != nil {
-		return nil, fmt.Errorf("%s %s: %w", kind, redactedURL(e.URL), err)
+		return nil, fmt.Errorf("%s %s: %w", kind, redact.URL(e.URL), err)
 	}
 	client, err := config.NewClientFromConfig(e.HTTP, "monctl")
 	if err != nil {
-		return nil, fmt.Errorf("%s %s: %w", kind, redactedURL(e.URL), err)
+		return nil, fmt.Errorf("%s %s: %w", kind, redact.URL(e.URL), err)
 	}
 	// Only the path: user info and a query (InfluxDB 1.x takes u= and p=)
 	// may hold credentials.
@@ -131,19 +132,6 @@ func hashValue(h hash.Hash, v reflect.Value) {
 		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
 		fmt.Fprintf(h, "%v", v)
 	}
-}
-
-// redactedURL is a URL for a message: no user info, no query.
-func redactedURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		if i := strings.IndexAny(s, "@?"); i >= 0 {
-			return s[:i] + "…"
-		}
-		return s
-	}
-	u.User, u.RawQuery = nil, ""
-	return u.String()
 }
 
 // do makes one request and sorts its failure: no answer, a 5xx and a 429

@@ -360,7 +360,10 @@ func setFlag(fl *pflag.Flag, val any) error {
 		var items []string
 		switch x := val.(type) {
 		case []any:
-			for _, it := range x {
+			for i, it := range x {
+				if what := compound(it); what != "" {
+					return fmt.Errorf("item %d: want a single value, got %s", i, what)
+				}
 				items = append(items, fmt.Sprint(it))
 			}
 		case string:
@@ -374,9 +377,20 @@ func setFlag(fl *pflag.Flag, val any) error {
 		}
 		return sv.Replace(items)
 	}
-	switch x := val.(type) {
-	case []any, map[string]any:
-		return fmt.Errorf("want a single value, got %v", x)
+	if what := compound(val); what != "" {
+		return fmt.Errorf("want a single value, got %s", what)
 	}
 	return fl.Value.Set(fmt.Sprint(val))
+}
+
+// compound names what a config value is when it is not a single value:
+// its contents are not quoted, for they may be anybody's credentials.
+func compound(val any) string {
+	switch val.(type) {
+	case []any:
+		return "a list"
+	case map[string]any, map[any]any:
+		return "a mapping"
+	}
+	return ""
 }
