@@ -16,9 +16,9 @@ import (
 	"context"
 	"html/template"
 	"log/slog"
+	"runtime"
 	"slices"
 	"strings"
-	"runtime"
 	"sync"
 	"time"
 
