@@ -11,11 +11,13 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -419,4 +421,49 @@ func describeAlerts(as []alertJSON) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// TestQueryBounds: an expression that would run without end is refused
+// at once (exit 2); the costliest one allowed, 100,000 subquery steps over
+// 2,000 series, ends at --query-timeout (exit 1) and at SIGTERM (143)
+// instead of running its course; a rule template out of bounds is
+// refused naming the rule.
+func TestQueryBounds(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("# TYPE foo gauge\n")
+	for i := range 2000 {
+		fmt.Fprintf(&b, "foo{i=\"%d\"} %d\n", i, i)
+	}
+	file := writeTemp(t, "m.prom", b.String())
+	for _, q := range []string{"foo[100y:1ms]", "foo[10d:1ms]", strings.Repeat("(", 20000) + "foo" + strings.Repeat(")", 20000)} {
+		if _, errOut, code := monctl(t, "scrape", file, "--query", q, "--query-timeout", "3s"); code != 2 || !strings.Contains(errOut, "more than the") {
+			t.Errorf("%.30s: exit %d, %.300s", q, code, errOut)
+		}
+	}
+	costly := "max_over_time(foo[69d:1m])"
+	if _, errOut, code := monctl(t, "scrape", file, "--query", costly, "--query-timeout", "1s"); code != 1 || !strings.Contains(errOut, "timed out") {
+		t.Errorf("%s with --query-timeout 1s: exit %d, %s", costly, code, errOut)
+	}
+	cmd := exec.Command(monctlBin, "scrape", file, "--query", costly, "--query-timeout", "10m")
+	cmd.Env = append(os.Environ(), "XDG_CONFIG_HOME="+t.TempDir(), "MONCTL_CONFIG=")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGTERM)
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	select {
+	case <-exited:
+		if code := cmd.ProcessState.ExitCode(); code != 143 {
+			t.Errorf("SIGTERM during an evaluation: exit %d, want 143", code)
+		}
+	case <-time.After(10 * time.Second): // the evaluation alone takes over half a minute
+		cmd.Process.Kill()
+		t.Error("SIGTERM did not end an evaluation in 10 seconds")
+	}
+	rules := writeTemp(t, "rules.yml", "groups:\n  - name: g\n    rules:\n      - alert: Loop\n        expr: foo > 0\n        annotations:\n          summary: '{{ range 200000000 }}{{ end }}'\n")
+	if _, errOut, code := monctl(t, "scrape", file, "--rules", rules); code != 2 || !strings.Contains(errOut, `rule 1 (Loop): summary`) {
+		t.Errorf("a template of 200,000,000 iterations: exit %d, %s", code, errOut)
+	}
 }

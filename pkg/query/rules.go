@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -14,7 +15,6 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/rulefmt"
 	"github.com/prometheus/prometheus/promql"
-	"github.com/prometheus/prometheus/promql/parser"
 	"github.com/prometheus/prometheus/template"
 )
 
@@ -52,14 +52,24 @@ type rule struct {
 func LoadRules(files ...string) (*Rules, error) {
 	rs := &Rules{}
 	for _, file := range files {
-		rgs, errs := rulefmt.ParseFile(file, false, model.UTF8Validation)
+		content, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("rule file %s: %w", file, errors.Unwrap(err))
+		}
+		if err := checkRuleFile(file, content); err != nil {
+			return nil, err
+		}
+		rgs, errs := rulefmt.Parse(content, false, model.UTF8Validation)
+		for i := range errs {
+			errs[i] = fmt.Errorf("%s: %w", file, errs[i])
+		}
 		if len(errs) > 0 {
 			return nil, fmt.Errorf("rule file %w", errors.Join(errs...))
 		}
 		for _, g := range rgs.Groups {
 			rg := ruleGroup{name: g.Name}
 			for i, r := range g.Rules {
-				expr, err := parser.ParseExpr(r.Expr)
+				expr, err := checkExpr(r.Expr)
 				if err != nil {
 					return nil, fmt.Errorf("rule file %s: group %q, rule %d: %w", file, g.Name, i+1, err)
 				}
@@ -127,7 +137,10 @@ func (rs *Rules) Eval(ctx context.Context, e *Engine, s *Store, t time.Time) ([]
 				}
 				continue
 			}
-			if err := r.evalAlerts(ctx, vec, t, query); err != nil {
+			tctx, cancel := context.WithTimeout(ctx, e.timeout) // the templates' own deadline
+			err = r.evalAlerts(tctx, vec, t, query)
+			cancel()
+			if err != nil {
 				return nil, fmt.Errorf("group %q, rule %q: %w", g.name, r.alert, err)
 			}
 			for _, h := range slices.Sorted(maps.Keys(r.active)) {
@@ -163,13 +176,14 @@ func (s *Store) record(name string, extra map[string]string, vec promql.Vector, 
 // t, as rules.AlertingRule.Eval does.
 func (r *rule) evalAlerts(ctx context.Context, vec promql.Vector, t time.Time, query template.QueryFunc) error {
 	now := map[uint64]*Alert{}
+	var expandErr error // a template out of time or room fails the rule
 	for _, smp := range vec {
 		data := template.AlertTemplateData(smp.Metric.Map(), nil, "", smp)
 		expand := func(text string) string {
-			defs := "{{$labels := .Labels}}{{$externalLabels := .ExternalLabels}}{{$externalURL := .ExternalURL}}{{$value := .Value}}"
-			out, err := template.NewTemplateExpander(ctx, defs+text, "__alert_"+r.alert, data,
-				model.TimeFromUnixNano(t.UnixNano()), query, nil, nil).Expand()
+			out, err := expandBounded(ctx, template.NewTemplateExpander(ctx, templateDefs+text, "__alert_"+r.alert, data,
+				model.TimeFromUnixNano(t.UnixNano()), query, nil, nil))
 			if err != nil {
+				expandErr = cmp.Or(expandErr, err)
 				return fmt.Sprintf("<error expanding template: %s>", err)
 			}
 			return out
@@ -190,6 +204,9 @@ func (r *rule) evalAlerts(ctx context.Context, vec promql.Vector, t time.Time, q
 			return errors.New("vector contains metrics with the same labelset after applying alert labels")
 		}
 		now[h] = &Alert{Labels: ls.Map(), Annotations: annotations, State: Pending, ActiveAt: t, Value: formatValue(smp.F)}
+	}
+	if expandErr != nil && errors.Is(expandErr, errTemplateBounds) {
+		return expandErr
 	}
 	for h, a := range now {
 		if old := r.active[h]; old != nil {
@@ -219,6 +236,38 @@ func (r *rule) evalAlerts(ctx context.Context, vec promql.Vector, t time.Time, q
 		}
 	}
 	return nil
+}
+
+// templateDefs are the variables Prometheus's alert templates see.
+const templateDefs = "{{$labels := .Labels}}{{$externalLabels := .ExternalLabels}}{{$externalURL := .ExternalURL}}{{$value := .Value}}"
+
+// errTemplateBounds is a template expansion that passed its bounds.
+var errTemplateBounds = errors.New("template")
+
+// expandBounded expands within ctx's deadline and maxTemplateOutput
+// bytes. The templates were checked when the rules were loaded (no range
+// of more than maxTemplateIterations, no growing variables), so an
+// expansion left running past the deadline ends on its own soon after;
+// the rule is not kept waiting for it.
+func expandBounded(ctx context.Context, te *template.Expander) (string, error) {
+	type result struct {
+		out string
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		out, err := te.Expand()
+		done <- result{out, err}
+	}()
+	select {
+	case r := <-done:
+		if r.err == nil && len(r.out) > maxTemplateOutput {
+			return "", fmt.Errorf("%w: the expansion wrote %d bytes, more than the %d taken", errTemplateBounds, len(r.out), maxTemplateOutput)
+		}
+		return r.out, r.err
+	case <-ctx.Done():
+		return "", fmt.Errorf("%w: expanding it took longer than the query timeout: %w", errTemplateBounds, context.Cause(ctx))
+	}
 }
 
 // formatValue writes a value as Prometheus's API does.
