@@ -46,6 +46,30 @@ type Target struct {
 	Limits Limits `yaml:",inline"`
 	// BodySizeLimit overrides the Scraper's, where set.
 	BodySizeLimit ByteSize `yaml:"body_size_limit,omitempty"`
+	// Job is the job label its series get where they are pushed, as a
+	// Prometheus scrape config's job_name; empty: the pusher's.
+	Job string `yaml:"job,omitempty"`
+}
+
+// Instance is the instance label a Prometheus scrape would give the
+// target: host:port of a URL (its default port made explicit, as
+// Prometheus's __address__), else the name it is shown by.
+func (t *Target) Instance() string {
+	if !t.IsHTTP() {
+		return t.DisplayName()
+	}
+	u, err := url.Parse(t.URL)
+	if err != nil {
+		return t.DisplayName()
+	}
+	if u.Port() != "" {
+		return u.Host
+	}
+	port := "80"
+	if u.Scheme == "https" {
+		port = "443"
+	}
+	return net.JoinHostPort(u.Hostname(), port)
 }
 
 // NewTarget is the one way a target is made, whatever names it (an

@@ -25,6 +25,11 @@ const (
 	MethodDelete = http.MethodDelete
 )
 
+// ScrapeSeries are the series a Prometheus scrape adds for every target,
+// which push adds for each target it scrapes. A Pushgateway is itself
+// scraped and Prometheus makes them for it: they are not pushed there.
+var ScrapeSeries = []string{"up", "scrape_duration_seconds", "scrape_samples_scraped", "scrape_series_added"}
+
 // Pushgateway pushes to a Prometheus Pushgateway, as its API says
 // (https://github.com/prometheus/pushgateway#api).
 type Pushgateway struct {
@@ -94,6 +99,9 @@ func (p *Pushgateway) Encode(sources []exposition.Source) ([]Batch, error) {
 	fams := p.merge(sources)
 	var buf bytes.Buffer
 	for i := range fams {
+		if slices.Contains(ScrapeSeries, fams[i].Name) {
+			continue
+		}
 		mf := fams[i].DTO()
 		for _, m := range mf.Metric {
 			m.TimestampMs = nil

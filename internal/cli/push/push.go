@@ -6,6 +6,7 @@
 package push
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -49,6 +50,7 @@ type Options struct {
 
 	Pushgateways    []string
 	Job             string
+	HonorLabels     bool
 	Grouping        []string
 	Method          string
 	RemoteWrites    []string
@@ -116,7 +118,8 @@ dropped; -o json (or table, jsonl, yaml, csv) prints it on stdout.`,
 	opts.AddEngineFlags(cmd, "include stopped containers (info, state, restarts)")
 	fl.StringSliceVar(&opts.ContainerLabels, "container-labels", nil, "container labels to push as container_label_<key> labels")
 	fl.StringArrayVar(&opts.Pushgateways, "pushgateway", nil, "Pushgateway base URL (repeatable)")
-	fl.StringVar(&opts.Job, "job", "monctl", "the Pushgateway job")
+	fl.StringVar(&opts.Job, "job", "monctl", "the job label of every series, as a Prometheus scrape gives it (and the Pushgateway job); a target in the config file may have its own")
+	fl.BoolVar(&opts.HonorLabels, "honor-labels", false, "keep a target's own job and instance labels (Prometheus's honor_labels) instead of renaming them exported_job and exported_instance")
 	fl.StringArrayVar(&opts.Grouping, "grouping", nil, "Pushgateway grouping label KEY=VALUE (repeatable)")
 	fl.StringVar(&opts.Method, "method", "put", "Pushgateway method: put (replace the group), post (replace families of the same name), delete (remove the group)")
 	fl.StringArrayVar(&opts.RemoteWrites, "remote-write", nil, "remote-write URL, e.g. http://host:9090/api/v1/write (repeatable)")
@@ -441,6 +444,8 @@ func view(stats []push.Stats) output.View {
 // gatherer collects the sources of one round.
 type gatherer struct {
 	o        *Options
+	scrape   *scrapeLabeler
+	hostname string // the instance of the containers' series
 	watchers []*containers.Watcher
 	engines  []*containers.Engine
 	scraper  *exposition.Scraper
@@ -450,7 +455,8 @@ type gatherer struct {
 }
 
 func (o *Options) newGatherer(ctx context.Context, f *cmdutil.Factory) (*gatherer, error) {
-	g := &gatherer{o: o, labels: o.ContainerLabels}
+	g := &gatherer{o: o, labels: o.ContainerLabels, scrape: newScrapeLabeler(o.HonorLabels)}
+	g.hostname, _ = os.Hostname()
 	if len(o.Args) > 0 || len(o.ConfigTargets) > 0 {
 		var err error
 		if g.scraper, err = o.Scraper(o.IO.In); err != nil {
@@ -514,13 +520,17 @@ func (g *gatherer) round(ctx context.Context, sinks []push.Sink) ([]encoding, bo
 	var mu sync.Mutex
 	gathered := false
 	g.partial = false
-	g.each(ctx, func(i int, target string, at time.Time, read func(emit func(*exposition.Family) error) error) {
-		sts := make([]push.Stream, len(streams))
-		for j, si := range streams {
-			sts[j] = sinks[si].(push.StreamSink).NewStream(addTarget)
+	g.each(ctx, func(i int, target string, at time.Time, read func(emit func(*exposition.Family) error) error, scraped func() []exposition.Family) {
+		var sts []push.Stream
+		var src *exposition.Source
+		start := func() {
+			sts = make([]push.Stream, len(streams))
+			for j, si := range streams {
+				sts[j] = sinks[si].(push.StreamSink).NewStream(addTarget)
+			}
+			src = &exposition.Source{Target: target, Time: at}
 		}
-		src := &exposition.Source{Target: target, Time: at}
-		err := read(func(f *exposition.Family) error {
+		emit := func(f *exposition.Family) error {
 			if len(buffered) > 0 {
 				src.Families = append(src.Families, *f) // an emitted family is the reader's
 			}
@@ -530,20 +540,38 @@ func (g *gatherer) round(ctx context.Context, sinks []push.Sink) ([]encoding, bo
 				}
 			}
 			return nil
-		})
+		}
+		start()
+		err := read(emit)
+		if err != nil && scraped != nil {
+			// A target that failed is up 0 and nothing else: what it
+			// sent before failing is dropped, and the streams mark its
+			// other series stale.
+			start()
+		}
+		if scraped != nil {
+			for _, f := range scraped() {
+				if ferr := emit(&f); ferr != nil && err == nil {
+					err = ferr
+				}
+			}
+		}
 		mu.Lock()
 		defer mu.Unlock()
 		if err != nil {
 			fmt.Fprintf(g.o.IO.ErrOut, "monctl: %v%s\n", err, cmdutil.ScrapeHint(err))
 			g.partial = true
-			for i, s := range sinks {
-				if ss, ok := s.(push.StaleSink); ok {
-					out[i].batches = append(out[i].batches, ss.Gone(target, at)...)
+			if scraped == nil {
+				for i, s := range sinks {
+					if ss, ok := s.(push.StaleSink); ok {
+						out[i].batches = append(out[i].batches, ss.Gone(target, at)...)
+					}
 				}
+				return
 			}
-			return
+		} else {
+			gathered = true
 		}
-		gathered = true
 		if len(buffered) > 0 {
 			kept[i] = src
 		}
@@ -567,8 +595,10 @@ func (g *gatherer) round(ctx context.Context, sinks []push.Sink) ([]encoding, bo
 
 // each reads every source once, the containers of each engine then the
 // targets (--concurrency at once): visit gets the source's place, name
-// and time, and read, which hands each family to emit as it comes.
-func (g *gatherer) each(ctx context.Context, visit func(i int, target string, at time.Time, read func(emit func(*exposition.Family) error) error)) {
+// and time, read, which hands each family to emit as it comes, and, for
+// a scrape target, scraped, which gives the series of the scrape itself
+// once read has returned. Every family carries job and instance.
+func (g *gatherer) each(ctx context.Context, visit func(i int, target string, at time.Time, read func(emit func(*exposition.Family) error) error, scraped func() []exposition.Family)) {
 	for i, w := range g.watchers {
 		visit(i, "containers:"+w.Engine().Host, time.Now(), func(emit func(*exposition.Family) error) error {
 			snap, err := w.Sample(ctx)
@@ -577,20 +607,31 @@ func (g *gatherer) each(ctx context.Context, visit func(i int, target string, at
 			}
 			fams := containers.Families(snap.Containers, g.labels)
 			for i := range fams {
+				g.scrape.relabel(&fams[i], g.o.Job, g.hostname)
 				if err := emit(&fams[i]); err != nil {
 					return err
 				}
 			}
 			return nil
-		})
+		}, nil)
 	}
 	var eg errgroup.Group
 	eg.SetLimit(max(1, g.o.Concurrency))
 	for i := range g.targets {
 		t := &g.targets[i]
+		job, instance := cmp.Or(t.Job, g.o.Job), t.Instance()
 		eg.Go(func() error {
+			var r exposition.Result
+			var round targetRound
 			visit(len(g.watchers)+i, t.DisplayName(), time.Now(), func(emit func(*exposition.Family) error) error {
-				return g.scraper.ScrapeStream(ctx, t, nil, emit).Err
+				r = g.scraper.ScrapeStream(ctx, t, nil, func(f *exposition.Family) error {
+					g.scrape.relabel(f, job, instance)
+					g.scrape.count(&round, f)
+					return emit(f)
+				})
+				return r.Err
+			}, func() []exposition.Family {
+				return g.scrape.families(t.DisplayName(), job, instance, &r, &round)
 			})
 			return nil
 		})

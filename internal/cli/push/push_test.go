@@ -6,14 +6,19 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
+
+	"github.com/golang/snappy"
+	"github.com/prometheus/prometheus/prompb"
 
 	"github.com/monctl/monctl/internal/cli/cmdtest"
 	"github.com/monctl/monctl/internal/cli/cmdutil"
@@ -100,13 +105,96 @@ func TestPushFromStdin(t *testing.T) {
 		Sink string `json:"sink"`
 		Sent int    `json:"sent_samples"`
 	}
-	if err := json.Unmarshal([]byte(out), &st); err != nil || len(st) != 1 || st[0].Sent != 2 || !strings.HasPrefix(st[0].Sink, "remote-write http://127.0.0.1:") {
+	if err := json.Unmarshal([]byte(out), &st); err != nil || len(st) != 1 || st[0].Sent != 6 || !strings.HasPrefix(st[0].Sink, "remote-write http://127.0.0.1:") {
 		t.Errorf("report %q (%v)", out, err)
 	}
-	if !strings.Contains(errOut, "sent 2 samples in 1 requests") {
+	if !strings.Contains(errOut, "sent 6 samples in 1 requests") { // 2, and the scrape's 4
 		t.Errorf("the stderr summary: %q", errOut)
 	}
 	if asked != nil {
 		t.Error("no engine is asked without --containers or -H")
+	}
+}
+
+// received is a remote-write receiver that keeps every series it is
+// sent, as name{labels} -> value.
+func received(t *testing.T) (*httptest.Server, func() map[string]float64) {
+	var mu sync.Mutex
+	got := map[string]float64{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		raw, err := snappy.Decode(nil, b)
+		var req prompb.WriteRequest
+		if err == nil {
+			err = req.Unmarshal(raw)
+		}
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		for _, ts := range req.Timeseries {
+			var parts []string
+			for _, l := range ts.Labels {
+				parts = append(parts, l.Name+"="+l.Value)
+			}
+			got[strings.Join(parts, ",")] = ts.Samples[0].Value
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(srv.Close)
+	return srv, func() map[string]float64 {
+		mu.Lock()
+		defer mu.Unlock()
+		return maps.Clone(got)
+	}
+}
+
+// TestScrapeSeriesAndLabels: every series of a scraped target gets job
+// and instance as a Prometheus scrape gives them (the target's own
+// renamed exported_*, or kept with --honor-labels), and the target gets
+// up, scrape_duration_seconds, scrape_samples_scraped and
+// scrape_series_added; a target that cannot be read is up 0.
+func TestScrapeSeriesAndLabels(t *testing.T) {
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "# TYPE a gauge\na{job=\"theirs\",x=\"1\"} 1\n# TYPE h histogram\nh_bucket{le=\"+Inf\"} 2\nh_count 2\nh_sum 3\n")
+	}))
+	defer target.Close()
+	instance := strings.TrimPrefix(target.URL, "http://")
+	bad := filepath.Join(t.TempDir(), "bad.prom")
+	os.WriteFile(bad, []byte("bad{ 1\n"), 0o600)
+	for _, honor := range []bool{false, true} {
+		srv, got := received(t)
+		var asked []string
+		args := []string{"--queue-dir", "", "--job", "node", "--remote-write", srv.URL + "/api/v1/write", target.URL + "/metrics", bad}
+		if honor {
+			args = append(args, "--honor-labels")
+		}
+		_, errOut, code := execute(t, factory(&asked), args...)
+		if code != cmdutil.ExitPartial {
+			t.Errorf("honor %v: exit %d, want 3 (one target failed): %s", honor, code, errOut)
+		}
+		series := got()
+		own := "__name__=a,exported_job=theirs,instance=" + instance + ",job=node,target=" + target.URL + "/metrics,x=1"
+		if honor {
+			own = "__name__=a,instance=" + instance + ",job=theirs,target=" + target.URL + "/metrics,x=1"
+		}
+		for key, want := range map[string]float64{
+			own: 1,
+			"__name__=h_count,instance=" + instance + ",job=node,target=" + target.URL + "/metrics":                2,
+			"__name__=up,instance=" + instance + ",job=node,target=" + target.URL + "/metrics":                     1,
+			"__name__=scrape_samples_scraped,instance=" + instance + ",job=node,target=" + target.URL + "/metrics": 4,
+			"__name__=scrape_series_added,instance=" + instance + ",job=node,target=" + target.URL + "/metrics":    4,
+			"__name__=up,instance=" + bad + ",job=node,target=" + bad:                                              0,
+			"__name__=scrape_samples_scraped,instance=" + bad + ",job=node,target=" + bad:                          0,
+		} {
+			if v, ok := series[key]; !ok || v != want {
+				t.Errorf("honor %v: %s = %v (sent %v), want %v", honor, key, v, ok, want)
+			}
+		}
+		if _, ok := series["__name__=scrape_duration_seconds,instance="+instance+",job=node,target="+target.URL+"/metrics"]; !ok || len(series) != 12 { // 4 exposed, 4 and 4 of the scrapes
+			t.Errorf("honor %v: %d series: %v", honor, len(series), series)
+		}
 	}
 }

@@ -1,0 +1,108 @@
+package push
+
+import (
+	"hash/maphash"
+	"slices"
+	"sync"
+
+	"github.com/prometheus/prometheus/model/histogram"
+
+	"github.com/monctl/monctl/pkg/exposition"
+)
+
+// scrapeLabeler gives what is pushed of a source the labels a Prometheus
+// scrape of it would: job and instance on every series, by the rule of
+// honor_labels (false: a target's own job and instance become
+// exported_job and exported_instance; true: they are kept), and, for a
+// scraped target, the series of the scrape itself.
+type scrapeLabeler struct {
+	honor bool
+	seed  maphash.Seed
+
+	mu   sync.Mutex
+	seen map[string]map[uint64]struct{} // per target, its series in its last round
+}
+
+func newScrapeLabeler(honor bool) *scrapeLabeler {
+	return &scrapeLabeler{honor: honor, seed: maphash.MakeSeed(), seen: map[string]map[uint64]struct{}{}}
+}
+
+// relabel sets job and instance on every metric of f.
+func (s *scrapeLabeler) relabel(f *exposition.Family, job, instance string) {
+	for i := range f.Metrics {
+		m := &f.Metrics[i]
+		for _, l := range [...]exposition.Label{{Name: "job", Value: job}, {Name: "instance", Value: instance}} {
+			if !s.honor || m.Labels.Get(l.Name) == "" {
+				m.Labels = exposition.AppendWithTargetLabel(make(exposition.Labels, 0, len(m.Labels)+2), m.Labels, l.Name, l.Value)
+			}
+		}
+	}
+}
+
+// targetRound is what one round of a target exposed, for its scrape
+// series.
+type targetRound struct {
+	samples int
+	series  map[uint64]struct{}
+}
+
+// count adds f's series, as Prometheus stores them, to the round.
+func (s *scrapeLabeler) count(r *targetRound, f *exposition.Family) {
+	if r.series == nil {
+		r.series = map[uint64]struct{}{}
+	}
+	var h maphash.Hash
+	h.SetSeed(s.seed)
+	for i := range f.Metrics {
+		m := &f.Metrics[i]
+		f.StoredSeries(m, func(name string, extra exposition.Label, _ float64, _ *histogram.FloatHistogram) {
+			h.Reset()
+			h.WriteString(name)
+			for _, l := range m.Labels {
+				writeLabel(&h, l)
+			}
+			writeLabel(&h, extra)
+			r.series[h.Sum64()] = struct{}{}
+			r.samples++
+		})
+	}
+}
+
+// families are the series Prometheus adds for a scrape of target: up,
+// scrape_duration_seconds, scrape_samples_scraped and
+// scrape_series_added (the series not in its last successful round),
+// with job and instance. A failed scrape is up 0 and scraped nothing.
+func (s *scrapeLabeler) families(target, job, instance string, r *exposition.Result, round *targetRound) []exposition.Family {
+	up, added := 0.0, 0
+	if r.Err == nil {
+		up = 1
+		s.mu.Lock()
+		last := s.seen[target]
+		for h := range round.series {
+			if _, ok := last[h]; !ok {
+				added++
+			}
+		}
+		s.seen[target] = round.series
+		s.mu.Unlock()
+	} else {
+		round = &targetRound{}
+	}
+	labels := exposition.Labels{{Name: "instance", Value: instance}, {Name: "job", Value: job}}
+	gauge := func(name string, v float64) exposition.Family {
+		return exposition.Family{Name: name, Type: exposition.Gauge, Metrics: []exposition.Metric{{Labels: slices.Clone(labels), Value: v}}}
+	}
+	return []exposition.Family{
+		gauge("up", up),
+		gauge("scrape_duration_seconds", r.Duration.Seconds()),
+		gauge("scrape_samples_scraped", float64(round.samples)),
+		gauge("scrape_series_added", float64(added)),
+	}
+}
+
+func writeLabel(h *maphash.Hash, l exposition.Label) {
+	h.WriteByte(0xff)
+	h.WriteString(l.Name)
+	h.WriteByte(0xff)
+	h.WriteString(l.Value)
+}
