@@ -248,8 +248,12 @@ func TestPushRoundTrip(t *testing.T) {
 		}
 		return out
 	}
-	target := "target=http://" + ne + "/metrics"
+	// Every series has the job and instance a Prometheus scrape gives.
+	target := "instance=" + ne + ",job=rt,target=http://" + ne + "/metrics"
 	for _, rw := range []string{prom, vm} {
+		if got := query(t, rw, "up"); fmt.Sprint(got) != fmt.Sprint(withTarget(map[string]string{"": "1"}, target)) {
+			t.Errorf("%s: up %v, want the node_exporter's, 1", rw, got)
+		}
 		got := query(t, rw, "monctl_push_jobs_total")
 		if fmt.Sprint(got) != fmt.Sprint(withTarget(want, target)) {
 			t.Errorf("%s: counters %v, want %v", rw, got, withTarget(want, target))
@@ -258,7 +262,7 @@ func TestPushRoundTrip(t *testing.T) {
 			t.Errorf("%s: the container's pids: %v", rw, got)
 		}
 		if rw == prom {
-			if got := query(t, prom, `monctl_push_special{kind="nan"}`); len(got) != 1 || fmt.Sprint(got) != "map[kind=nan,"+target+":NaN]" {
+			if got := query(t, prom, `monctl_push_special{kind="nan"}`); len(got) != 1 || fmt.Sprint(got) != fmt.Sprint(withTarget(map[string]string{"kind=nan": "NaN"}, target)) {
 				t.Errorf("NaN at Prometheus: %v", got)
 			}
 		}
@@ -383,16 +387,17 @@ func TestPushSpoolsWhileDown(t *testing.T) {
 	vm, data, queue := loopback(t), t.TempDir(), t.TempDir()
 	rw := "http://" + vm + "/api/v1/write"
 	file := writeTemp(t, "in.prom", "# TYPE spooled_total counter\nspooled_total 1\n")
+	const perPush = 5 // spooled_total, and the scrape's up, duration, samples and series added
 	for i := range 3 {
 		st, errOut, code := pushJSON(t, "--queue-dir", queue, "--retries", "0", "--remote-write", rw, file)
-		if code != 3 || st[0].Spooled != 1 || st[0].Sent != 0 || !strings.Contains(errOut, "connection refused") {
+		if code != 3 || st[0].Spooled != perPush || st[0].Sent != 0 || !strings.Contains(errOut, "connection refused") {
 			t.Fatalf("push %d while down: exit %d, %+v: %s", i, code, st, errOut)
 		}
 		time.Sleep(20 * time.Millisecond) // distinct scrape times
 	}
 	startVictoria(t, vm, data)
 	st, errOut, code := pushJSON(t, "--queue-dir", queue, "--remote-write", rw, file)
-	if code != 0 || st[0].FromPool != 3 || st[0].Sent != 4 {
+	if code != 0 || st[0].FromPool != 3*perPush || st[0].Sent != 4*perPush {
 		t.Fatalf("once up: exit %d, %+v: %s", code, st, errOut)
 	}
 	waitFor(t, "the 4 samples at VictoriaMetrics", 30*time.Second, func() bool {
@@ -400,15 +405,15 @@ func TestPushSpoolsWhileDown(t *testing.T) {
 		return query(t, vm, "count_over_time(spooled_total[10m])")[""] == "4"
 	})
 
-	// A spool of 256 bytes holds two or three of these batches: the oldest go.
+	// A spool of 600 bytes holds two of these batches (233 bytes): the oldest go.
 	dead := "http://" + loopback(t) + "/api/v1/write"
 	dropped := 0
 	for range 10 {
-		st, _, _ := pushJSON(t, "--queue-dir", queue, "--queue-size", "256", "--retries", "0", "--remote-write", dead, file)
+		st, _, _ := pushJSON(t, "--queue-dir", queue, "--queue-size", "600", "--retries", "0", "--remote-write", dead, file)
 		dropped += st[0].Dropped
 	}
-	if dropped == 0 || dropped >= 10 {
-		t.Errorf("a full spool dropped %d of 10 samples", dropped)
+	if dropped == 0 || dropped >= 10*perPush {
+		t.Errorf("a full spool dropped %d of %d samples", dropped, 10*perPush)
 	}
 
 	influx := startInflux(t)
