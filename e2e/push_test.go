@@ -313,7 +313,7 @@ func TestPushRoundTrip(t *testing.T) {
 	}
 
 	res := influxQuery(t, influx, "monctl", `SELECT * FROM monctl_push_jobs_total; SELECT * FROM monctl_push_latency_seconds; SELECT * FROM monctl_push_size_bytes`)
-	for _, w := range []string{`"ünï \"q\" \\ x"`, `1234`, `"+Inf","0.1","1","count","sum"`, `3,7,8,4.5`, `"0.5","0.99","count","sum"`} {
+	for _, w := range []string{`"ünï \"q\" \\ x"`, `1234`, `"+Inf","0.1","1","count","instance","job","sum"`, `8,3,7,8,"` + ne + `","rt",4.5`, `"0.5","0.99","count","instance","job","sum"`} {
 		if !strings.Contains(res, w) {
 			t.Errorf("InfluxDB lacks %s:\n%s", w, res)
 		}
@@ -402,7 +402,7 @@ func TestPushSpoolsWhileDown(t *testing.T) {
 	}
 	waitFor(t, "the 4 samples at VictoriaMetrics", 30*time.Second, func() bool {
 		http.Get("http://" + vm + "/internal/force_flush")
-		return query(t, vm, "count_over_time(spooled_total[10m])")[""] == "4"
+		return query(t, vm, "sum(count_over_time(spooled_total[10m]))")[""] == "4"
 	})
 
 	// A spool of 600 bytes holds two of these batches (233 bytes): the oldest go.
@@ -484,11 +484,11 @@ func TestPushAgentSurvivesARestart(t *testing.T) {
 	n := 0
 	waitFor(t, fmt.Sprintf("%d of %d rounds at VictoriaMetrics", rounds-1, rounds), 30*time.Second, func() bool {
 		http.Get("http://" + vm + "/internal/force_flush")
-		n, _ = strconv.Atoi(query(t, vm, "count_over_time(agent_total[10m])")[""])
+		n, _ = strconv.Atoi(query(t, vm, "sum(count_over_time(agent_total[10m]))")[""])
 		return n >= rounds-1
 	})
 	time.Sleep(2 * time.Second) // anything more would show by now
-	if n, _ = strconv.Atoi(query(t, vm, "count_over_time(agent_total[10m])")[""]); n > rounds {
+	if n, _ = strconv.Atoi(query(t, vm, "sum(count_over_time(agent_total[10m]))")[""]); n > rounds {
 		t.Errorf("VictoriaMetrics holds %d samples of %d rounds: some twice\n%s", n, rounds, errOut.String())
 	}
 }

@@ -3,7 +3,6 @@
 package e2e
 
 import (
-	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -99,6 +98,11 @@ func TestWatchOverSSH(t *testing.T) {
 	e := engines[len(engines)-1]
 	runContainer(t, e, "ssh-burner", nil, testengine.WorkloadImage, "-burn", "1")
 	waitReady(t, e, "ssh-burner")
+	pid, err := e.Docker("inspect", "-f", "{{.State.Pid}}", "ssh-burner")
+	if err != nil {
+		t.Fatal(err)
+	}
+	track := trackCPU(t, strings.TrimSpace(pid))
 	port, bin := sshServer(t, e)
 	url := fmt.Sprintf("ssh://root@127.0.0.1:%d", port)
 	cfg := dockerConfig(t, "default", map[string]testContext{"far": {host: url}})
@@ -115,13 +119,19 @@ func TestWatchOverSSH(t *testing.T) {
 		{[]string{"-H", url}, url},
 		{[]string{"--context", "far"}, "far"},
 	} {
-		out, errOut, code := run(append(c.args, "-o", "json")...)
-		var recs []ctr
-		if err := json.Unmarshal([]byte(out), &recs); err != nil || code != 0 {
-			t.Fatalf("%v: exit %d, %v: %s", c.args, code, err, errOut)
+		out, errOut, code := monctlEnv(t, append(noEngineEnv(cfg), "PATH="+bin+":"+os.Getenv("PATH")),
+			append([]string{"watch", "containers", "--count", "2", "--interval", "1s", "-o", "jsonl", "--filter", "name=^ssh-"}, c.args...)...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", c.args, code, errOut)
 		}
-		if len(recs) != 1 || recs[0].Name != "ssh-burner" || recs[0].Host != c.host || recs[0].CPUPercent < 20 {
-			t.Errorf("%v: %+v, want ssh-burner busy on %s", c.args, recs, c.host)
+		w := lastWindow(t, out)
+		r, ok := w["ssh-burner"]
+		if len(w) != 1 || !ok || r.Host != c.host {
+			t.Fatalf("%v: %s, want ssh-burner on %s", c.args, out, c.host)
+		}
+		// Its CPU as its own CPU time says over the same window.
+		if ref, ok := agreesWithTrack(t, track, r); !ok || ref < 5 {
+			t.Errorf("%v: ssh-burner at %.1f%%; its CPU time over the same window says %.1f%%", c.args, r.CPUPercent, ref)
 		}
 	}
 	// Not this host's engine as far as monctl can tell: the stats API.

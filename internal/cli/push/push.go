@@ -13,6 +13,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -271,7 +272,9 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options, report bool) error
 		encoded, gathered := src.round(rctx, sinks)
 		// A DELETE needs nothing gathered: it removes the group.
 		gathered = gathered || strings.EqualFold(o.Method, "delete")
-		stats := o.deliver(rctx, d, sinks, encoded, gathered)
+		// A target that failed still has its up 0 and stale markers to
+		// send, though nothing was gathered.
+		stats := o.deliver(rctx, d, sinks, encoded, gathered || slices.ContainsFunc(encoded, func(e encoding) bool { return len(e.batches) > 0 }))
 		done()
 		for i := range stats {
 			add(total, &stats[i])
