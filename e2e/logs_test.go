@@ -137,7 +137,7 @@ func testLogs(t *testing.T, e *testengine.Engine) {
 	long := strings.Repeat("n", 240)
 	runContainer(t, e, long, nil, testengine.WorkloadImage, "-log-lines", "100", "-log-rate", "1000")
 	waitFor(t, "the long-named container's 101 lines", 30*time.Second, func() bool {
-		out, _ := e.Docker("logs", long)
+		out, _, _ := monctlOn(t, e, "logs", long)
 		return strings.Count(out, "\n") >= 101
 	})
 	planted := t.TempDir()
