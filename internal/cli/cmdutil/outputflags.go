@@ -1,6 +1,8 @@
 package cmdutil
 
 import (
+	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -14,6 +16,7 @@ type OutputFlags struct {
 	Template string
 
 	shapes output.Shape
+	only   []string // with AddOutputFormats: the formats taken, no others
 }
 
 // AddOutputFlags registers -o/--output and --format on cmd, for a verb
@@ -29,6 +32,18 @@ func (o *OutputFlags) AddOutputFlags(cmd *cobra.Command, def string, shapes outp
 	}
 }
 
+// AddOutputFormats registers -o/--output on cmd for a verb that prints
+// only the formats given (logs: its lines or their records), without
+// --format: help, completion and validation offer just those.
+func (o *OutputFlags) AddOutputFormats(cmd *cobra.Command, def output.Format, only ...output.Format) {
+	o.Output, o.shapes = string(def), output.AllShapes
+	for _, f := range only {
+		o.only = append(o.only, string(f))
+	}
+	cmd.Flags().VarP(&formatValue{o}, "output", "o", "output format: "+strings.Join(o.only, "|"))
+	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(o.only, cobra.ShellCompDirectiveNoFileComp))
+}
+
 // Resolve validates the flags: the format, or the parsed template.
 func (o *OutputFlags) Resolve() (output.Format, *output.Template, error) {
 	if o.Template != "" {
@@ -38,11 +53,20 @@ func (o *OutputFlags) Resolve() (output.Format, *output.Template, error) {
 		}
 		return "", t, nil
 	}
-	f, err := output.ParseFormatOf(o.Output, o.shapes)
+	f, err := o.parse(o.Output)
 	if err != nil {
 		return "", nil, UsageError("%v", err)
 	}
 	return f, nil, nil
+}
+
+// parse is an -o value this verb prints.
+func (o *OutputFlags) parse(s string) (output.Format, error) {
+	f, err := output.ParseFormatOf(s, o.shapes)
+	if err == nil && o.only != nil && !slices.Contains(o.only, string(f)) {
+		err = fmt.Errorf("output format %q is not available here (want one of %s)", s, strings.Join(o.only, ", "))
+	}
+	return f, err
 }
 
 // Printer resolves the flags into the printer of io.Out; stream says that
@@ -70,7 +94,7 @@ func (f *formatValue) String() string { return f.o.Output }
 func (f *formatValue) Type() string   { return "string" }
 
 func (f *formatValue) Set(s string) error {
-	if _, err := output.ParseFormatOf(s, f.o.shapes); err != nil {
+	if _, err := f.o.parse(s); err != nil {
 		return err
 	}
 	f.o.Output = s

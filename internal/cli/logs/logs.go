@@ -80,7 +80,7 @@ lines are escaped in human output.`,
 	fl.StringVar(&opts.OutputDir, "output-dir", "", "write each container's lines to DIR/HOST_NAME.log (.jsonl with -o jsonl), appended across runs, instead of stdout")
 	fl.StringVar(&opts.MaxSize, "max-size", "10MiB", "with --output-dir, rotate a file before it grows past this")
 	fl.IntVar(&opts.MaxFiles, "max-files", 5, "with --output-dir, rotated files kept per container (NAME.log.1 is the newest)")
-	opts.Out.AddOutputFlags(cmd, "table", output.RowsShape|output.RecordsShape)
+	opts.Out.AddOutputFormats(cmd, output.Table, output.Table, output.JSONL)
 	return cmd
 }
 
@@ -88,9 +88,6 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 	p, err := o.Out.Printer(o.IO, true, ctr.LogLine{})
 	if err != nil {
 		return err
-	}
-	if p.Template != nil || p.Format != output.Table && p.Format != output.JSONL {
-		return cmdutil.UsageError("logs print as table (lines with a prefix) or jsonl (a record per line)")
 	}
 	if o.Grep != "" {
 		if o.grep, err = regexp.Compile(o.Grep); err != nil {
