@@ -285,3 +285,24 @@ func TestZeroIsNotUnlimited(t *testing.T) {
 		t.Errorf("--max-size 200k: exit %d, stderr %q", code, errOut)
 	}
 }
+
+// TestLogsOffersOnlyItsFormats: logs prints lines (table) or records
+// (jsonl); help and completion offer those and validation takes no
+// other, nor a --format it could not honour.
+func TestLogsOffersOnlyItsFormats(t *testing.T) {
+	isolateConfig(t)
+	for _, f := range []string{"wide", "json", "csv", "yaml"} {
+		if _, errOut, code := runCLI(t, nil, "logs", "-o", f); code != 2 || !strings.Contains(errOut, "want one of table, jsonl") {
+			t.Errorf("logs -o %s: exit %d, %s", f, code, errOut)
+		}
+	}
+	if _, errOut, code := runCLI(t, nil, "logs", "--format", "{{.Name}}"); code != 2 || !strings.Contains(errOut, "unknown flag: --format") {
+		t.Errorf("logs --format: exit %d, %s", code, errOut)
+	}
+	if out, _, _ := runCLI(t, nil, "logs", "--help"); !strings.Contains(out, "output format: table|jsonl ") {
+		t.Errorf("logs --help does not offer table|jsonl alone:\n%s", out)
+	}
+	if out, _, _ := runCLI(t, nil, "__complete", "logs", "-o", ""); !strings.HasPrefix(out, "table\njsonl\n:") {
+		t.Errorf("completion of logs -o: %q", out)
+	}
+}

@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
+	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"text/template"
@@ -102,9 +105,38 @@ func (t *Template) Check(example any) error {
 		return nil
 	}
 	if err := t.tmpl.Execute(io.Discard, example); err != nil {
-		return fmt.Errorf("--format: %w", err)
+		return fmt.Errorf("--format: %w (a record's fields: %s)", err, strings.Join(TemplateFields(example), " "))
 	}
 	return nil
+}
+
+// TemplateFields are the names a --format template can use on a record
+// like example: its exported fields, those of the structs it embeds, and
+// its methods that take nothing, each as .Name, sorted.
+func TemplateFields(example any) []string {
+	seen := map[string]bool{}
+	var walk func(t reflect.Type)
+	walk = func(t reflect.Type) {
+		for i := range t.NumMethod() {
+			if m := t.Method(i); m.Type.NumIn() == 1 && m.Type.NumOut() >= 1 {
+				seen["."+m.Name] = true
+			}
+		}
+		if t.Kind() != reflect.Struct {
+			return
+		}
+		for i := range t.NumField() {
+			f := t.Field(i)
+			switch {
+			case f.Anonymous:
+				walk(f.Type)
+			case f.IsExported():
+				seen["."+f.Name] = true
+			}
+		}
+	}
+	walk(reflect.TypeOf(example))
+	return slices.Sorted(maps.Keys(seen))
 }
 
 // Execute writes every record.
