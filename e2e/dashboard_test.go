@@ -219,7 +219,7 @@ func TestDashboardInABrowser(t *testing.T) {
 		eval(cell("web-burner", 4), &cpu2), eval(`document.getElementById('updated').textContent`, &updated2))
 	reference := cpuCounter(t, e, "web-burner").percentSince(before)
 	for _, c := range []string{cpu1, cpu2} {
-		if v, err := strconv.ParseFloat(c, 64); err != nil || math.Abs(v-reference) > max(15, 0.25*reference) || v < 20 {
+		if v, err := strconv.ParseFloat(c, 64); err != nil || math.Abs(v-reference) > max(15, 0.25*reference) || v < 5 {
 			t.Errorf("the burner's CPU %% shows %q; its cgroup counter over the same window says %.1f%%", c, reference)
 		}
 	}
