@@ -1,9 +1,11 @@
 package push
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"fmt"
+	"hash/maphash"
 	"math"
 	"net/http"
 	"slices"
@@ -37,8 +39,14 @@ type RemoteWrite struct {
 	// of a target that failed, gets a stale marker, as the spec says a
 	// sender must.
 	mu   sync.Mutex
-	last map[string]map[string]struct{}
+	last map[string]seriesSet
+	seed maphash.Seed
 }
+
+// seriesSet is a target's series of one round: the encoded labels of
+// each, by their hash. A series sent again reuses the bytes of the round
+// before, so that a steady target costs no allocation per series.
+type seriesSet map[uint64][]byte
 
 // staleNaN is Prometheus's staleness marker: a NaN no exposition has.
 const staleNaN = 0x7ff0000000000002
@@ -50,7 +58,7 @@ func NewRemoteWrite(e Endpoint) (*RemoteWrite, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &RemoteWrite{endpoint: ep}, nil
+	return &RemoteWrite{endpoint: ep, seed: maphash.MakeSeed(), last: map[string]seriesSet{}}, nil
 }
 
 // Name says which sink.
@@ -103,8 +111,8 @@ func (r *RemoteWrite) Gone(target string, at time.Time) []Batch {
 		return nil
 	}
 	e := r.NewStream(false).(*rwEncoder)
-	for key := range prev {
-		e.stale(key, at.UnixMilli())
+	for _, labels := range prev {
+		e.stale(labels, at.UnixMilli())
 	}
 	e.flush()
 	out := e.batches
@@ -113,19 +121,23 @@ func (r *RemoteWrite) Gone(target string, at time.Time) []Batch {
 	return out
 }
 
-// rounds remembers what each target of a stream sent and returns the
-// keys of its series that were sent last time and not now.
-func (r *RemoteWrite) rounds(seen map[string]*targetSeries) map[*targetSeries][]string {
+// previous is what target sent in its last round.
+func (r *RemoteWrite) previous(target string) seriesSet {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.last == nil {
-		r.last = map[string]map[string]struct{}{}
-	}
-	gone := map[*targetSeries][]string{}
+	return r.last[target]
+}
+
+// rounds remembers what each target of a stream sent and returns the
+// encoded labels of its series that were sent last time and not now.
+func (r *RemoteWrite) rounds(seen map[string]*targetSeries) map[*targetSeries][][]byte {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	gone := map[*targetSeries][][]byte{}
 	for target, now := range seen {
-		for key := range r.last[target] {
-			if _, ok := now.keys[key]; !ok {
-				gone[now] = append(gone[now], key)
+		for h, labels := range r.last[target] {
+			if _, ok := now.keys[h]; !ok {
+				gone[now] = append(gone[now], labels)
 			}
 		}
 		r.last[target] = now.keys
@@ -158,9 +170,9 @@ func (e *rwEncoder) Family(target string, at time.Time, f *exposition.Family) er
 // Batches ends the stream: series its targets sent last round and not
 // now get their stale markers, and the encoder goes back to its pool.
 func (e *rwEncoder) Batches() []Batch {
-	for ts, keys := range e.sink.rounds(e.seen) {
-		for _, key := range keys {
-			e.stale(key, ts.at)
+	for ts, gone := range e.sink.rounds(e.seen) {
+		for _, labels := range gone {
+			e.stale(labels, ts.at)
 		}
 	}
 	e.flush()
@@ -197,7 +209,8 @@ type rwEncoder struct {
 // labels, and the round's time, for their stale markers.
 type targetSeries struct {
 	at   int64
-	keys map[string]struct{}
+	keys seriesSet
+	prev seriesSet // the round before, whose bytes are reused
 }
 
 func (e *rwEncoder) targetSeries(target string, at time.Time) *targetSeries {
@@ -209,7 +222,8 @@ func (e *rwEncoder) targetSeries(target string, at time.Time) *targetSeries {
 	}
 	ts := e.seen[target]
 	if ts == nil {
-		ts = &targetSeries{at: at.UnixMilli(), keys: map[string]struct{}{}}
+		prev := e.sink.previous(target)
+		ts = &targetSeries{at: at.UnixMilli(), keys: make(seriesSet, len(prev)), prev: prev}
 		e.seen[target] = ts
 	}
 	return ts
@@ -258,17 +272,19 @@ func (e *rwEncoder) series_(name string, ls exposition.Labels, extra exposition.
 		e.lbuf = appendString(e.lbuf, 2, l.Value)
 	}
 	if e.current != nil {
-		if _, ok := e.current.keys[string(e.lbuf)]; !ok {
-			e.current.keys[string(e.lbuf)] = struct{}{}
+		h := maphash.Bytes(e.sink.seed, e.lbuf)
+		if old, ok := e.current.prev[h]; ok && bytes.Equal(old, e.lbuf) {
+			e.current.keys[h] = old
+		} else if _, ok := e.current.keys[h]; !ok {
+			e.current.keys[h] = bytes.Clone(e.lbuf)
 		}
 	}
 	e.write(e.lbuf, body(e.body[:0]))
 }
 
-// stale writes the stale marker of the series whose encoded labels are
-// key.
-func (e *rwEncoder) stale(key string, ts int64) {
-	e.write([]byte(key), appendSample(e.body[:0], math.Float64frombits(staleNaN), ts))
+// stale writes the stale marker of the series of these encoded labels.
+func (e *rwEncoder) stale(labels []byte, ts int64) {
+	e.write(labels, appendSample(e.body[:0], math.Float64frombits(staleNaN), ts))
 }
 
 // write appends one TimeSeries of encoded labels and samples.
