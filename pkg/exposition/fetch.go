@@ -539,44 +539,62 @@ func (e *BodyTooLargeError) Is(target error) bool {
 
 // readLimited reads all of r but stops one byte past limit. A known size
 // (of a regular file, or what the target sent last time; never what a
-// server claims) lets it allocate once. The buffer grows by doubling
-// while it is at most half the limit, then in one step to the limit, so
-// that a body just over the limit costs at most 1.5× the limit at the
-// moment of growing (old buffer and new), not the 2-4× of doubling.
+// server claims) lets it allocate once. Past a first buffer, the body is
+// read in chunks of 1 MiB and joined once at its end: a body over the
+// limit costs the limit and no more (doubling a buffer would hold up to
+// four times it, the old copies included), one within it twice its size
+// while it is joined.
 func readLimited(r io.Reader, limit, size int64) ([]byte, error) {
-	const first = 64 << 10
-	most := limit + 1
-	capacity := min(int64(first), most)
+	const chunk = 1 << 20
+	capacity := min(int64(64<<10), limit+1)
 	if size > 0 && size <= limit {
 		capacity = size + 1
 	}
-	if capacity > limit/2 {
-		capacity = most
-	}
-	buf := make([]byte, 0, capacity)
-	for {
-		if len(buf) == cap(buf) {
-			if int64(cap(buf)) >= most {
-				return nil, &BodyTooLargeError{Limit: limit}
-			}
-			next := 2 * int64(cap(buf))
-			if next > limit/2 {
-				next = most
-			}
-			buf = append(make([]byte, 0, next), buf...)
+	first, err := fill(r, make([]byte, 0, capacity))
+	if err != nil || len(first) < cap(first) { // the end, or a failure
+		if err == io.EOF {
+			err = nil
 		}
-		n, err := r.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if int64(len(buf)) > limit {
+		if int64(len(first)) > limit {
 			return nil, &BodyTooLargeError{Limit: limit}
 		}
-		if err == io.EOF {
-			return buf, nil
+		return first, err
+	}
+	chunks, total := [][]byte{first}, int64(len(first))
+	for {
+		if total > limit {
+			return nil, &BodyTooLargeError{Limit: limit}
 		}
+		c, err := fill(r, make([]byte, 0, min(chunk, limit+1-total)))
+		chunks, total = append(chunks, c), total+int64(len(c))
+		if err == io.EOF || err == nil && len(c) < cap(c) {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if total > limit {
+		return nil, &BodyTooLargeError{Limit: limit}
+	}
+	body := make([]byte, 0, total)
+	for i, c := range chunks {
+		body = append(body, c...)
+		chunks[i] = nil // collectable as soon as it is copied
+	}
+	return body, nil
+}
+
+// fill reads into buf until it is full, r ends (io.EOF) or fails.
+func fill(r io.Reader, buf []byte) ([]byte, error) {
+	for len(buf) < cap(buf) {
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
 		if err != nil {
 			return buf, err
 		}
 	}
+	return buf, nil
 }
 
 // FormatBytes writes a byte count with a binary unit, for messages.

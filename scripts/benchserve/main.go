@@ -3,7 +3,10 @@
 // Engine 29 and two re-exposed node_exporters, under -scrapers concurrent
 // scrapers for -duration, next to the same load on one node_exporter's own
 // /metrics as the reference point, in one run; then the web view's pages
-// and JSON API under the same load, next to /metrics again.
+// and JSON API under the same load, next to /metrics again; then /metrics
+// as one Prometheus scrapes it, alone and while -searches clients run
+// costly log searches over 10,000 lines of 1 KB, with serve's CPU over
+// each window.
 //
 // Each scraper asks as Prometheus does (OpenMetrics or text, gzip, with
 // X-Prometheus-Scrape-Timeout-Seconds) and reads the whole body.
@@ -22,10 +25,13 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -41,14 +47,16 @@ func main() {
 	containers := flag.Int("containers", 20, "running containers")
 	scrapers := flag.Int("scrapers", 20, "concurrent scrapers")
 	duration := flag.Duration("duration", 20*time.Second, "how long each endpoint is loaded")
+	searches := flag.Int("searches", 8, "concurrent log searches beside /metrics")
+	onlySearches := flag.Bool("only-searches", false, "measure only /metrics beside log searches")
 	flag.Parse()
-	if err := run(*monctl, *nodeExporter, testengine.Options{Name: "29", Dockerd: *dockerd29, Runc: *runc}, *containers, *scrapers, *duration); err != nil {
+	if err := run(*monctl, *nodeExporter, testengine.Options{Name: "29", Dockerd: *dockerd29, Runc: *runc}, *containers, *scrapers, *duration, *searches, *onlySearches); err != nil {
 		fmt.Fprintln(os.Stderr, "benchserve:", err)
 		os.Exit(1)
 	}
 }
 
-func run(monctl, nodeExporter string, opts testengine.Options, containers, scrapers int, duration time.Duration) error {
+func run(monctl, nodeExporter string, opts testengine.Options, containers, scrapers int, duration time.Duration, searches int, onlySearches bool) error {
 	eng, stopEngine, err := testengine.StartInTemp(opts, "./e2e/workload")
 	if err != nil {
 		return err
@@ -66,7 +74,7 @@ func run(monctl, nodeExporter string, opts testengine.Options, containers, scrap
 		if err != nil {
 			return err
 		}
-		stop, err := startAndWait("http://"+addr+"/metrics", nodeExporter, "--web.listen-address", addr, "--log.level", "warn")
+		stop, _, err := startAndWait("http://"+addr+"/metrics", nodeExporter, "--web.listen-address", addr, "--log.level", "warn")
 		if err != nil {
 			return err
 		}
@@ -81,12 +89,15 @@ func run(monctl, nodeExporter string, opts testengine.Options, containers, scrap
 	if err != nil {
 		return err
 	}
-	stop, err := startAndWait("http://"+addr+"/metrics", abs, "serve", "-H", eng.Host,
+	stop, pid, err := startAndWait("http://"+addr+"/metrics", abs, "serve", "-H", eng.Host,
 		"--target", nodes[0], "--target", nodes[1], "--web.listen-address", addr, "--log.level", "warn")
 	if err != nil {
 		return err
 	}
 	defer stop()
+	if onlySearches {
+		return searchLoad(eng, addr, pid, searches, duration)
+	}
 
 	fmt.Printf("\n### /metrics under %d concurrent scrapers for %v each (%d running containers on Engine 29, two re-exposed node_exporters)\n\n",
 		scrapers, duration, containers)
@@ -107,7 +118,111 @@ func run(monctl, nodeExporter string, opts testengine.Options, containers, scrap
 	for _, path := range []string{"/metrics", "/api/v1/containers", "/api/v1/targets", "/", "/containers/" + id, "/api/v1/containers/" + id + "/logs?tail=100"} {
 		load("http://"+addr+path, scrapers, duration).row("`"+path+"`", duration)
 	}
+	return searchLoad(eng, addr, pid, searches, duration)
+}
+
+// searchLoad measures /metrics as one Prometheus scrapes it, alone and
+// while n clients search a container's 10,000 lines of 1 KB with a costly
+// pattern, each with serve's CPU over the same window.
+func searchLoad(eng *testengine.Engine, addr string, pid, n int, d time.Duration) error {
+	if _, err := eng.Docker("run", "-d", "--network", "none", "--name", "bench-talker", testengine.WorkloadImage,
+		"-log-lines", "10000", "-log-rate", "5000", "-log-pad", "1000"); err != nil {
+		return err
+	}
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(200 * time.Millisecond) {
+		out, _ := eng.Docker("logs", "--tail", "5", "bench-talker")
+		if strings.Contains(out, "line 9999 ") {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("bench-talker did not log its 10,000 lines")
+		}
+	}
+	var id string
+	for deadline := time.Now().Add(30 * time.Second); id == "" && time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
+		id, _ = containerID("http://"+addr+"/api/v1/containers", "bench-talker")
+	}
+	if id == "" {
+		return fmt.Errorf("the web view does not list bench-talker")
+	}
+	search := "http://" + addr + "/api/v1/containers/" + id + "/logs?tail=10000&grep=" + url.QueryEscape(`(\w+\s?){300}`)
+	fmt.Printf("\n### /metrics as one Prometheus scrapes it, alone and beside %d clients searching 10,000 lines of 1 KB for `(\\w+\\s?){300}` (%v each)\n\n", n, d)
+	fmt.Println("| while | scrapes | p50 | p99 | max | serve CPU | searches: 200 | 429 | other |\n|---|---|---|---|---|---|---|---|---|")
+	for _, with := range []int{0, n} {
+		ctx, cancel := context.WithTimeout(context.Background(), d)
+		statuses := map[int]int{}
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		for range with {
+			wg.Go(func() {
+				for ctx.Err() == nil {
+					req, _ := http.NewRequestWithContext(ctx, http.MethodGet, search, nil)
+					resp, err := http.DefaultClient.Do(req)
+					code := 0
+					if err == nil {
+						io.Copy(io.Discard, resp.Body)
+						resp.Body.Close()
+						code = resp.StatusCode
+					}
+					if ctx.Err() == nil {
+						mu.Lock()
+						statuses[code]++
+						mu.Unlock()
+					}
+					if code == http.StatusTooManyRequests {
+						time.Sleep(50 * time.Millisecond) // as a client told to come back would
+					}
+				}
+			})
+		}
+		before, start := processCPU(pid), time.Now()
+		r := load("http://"+addr+"/metrics", 1, d)
+		cpu := (processCPU(pid) - before) / time.Since(start).Seconds()
+		cancel()
+		wg.Wait()
+		other := 0
+		for code, k := range statuses {
+			if code != http.StatusOK && code != http.StatusTooManyRequests {
+				other += k
+			}
+		}
+		fmt.Printf("| %d searches | %d | %.1f ms | %.1f ms | %.1f ms | %.2f cores | %d | %d | %d |\n", with, len(r.lat),
+			ms(r.quantile(0.5)), ms(r.quantile(0.99)), ms(r.quantile(1)), cpu, statuses[http.StatusOK], statuses[http.StatusTooManyRequests], other)
+	}
 	return nil
+}
+
+// containerID is the ID of the container the web view lists as name.
+func containerID(url, name string) (string, error) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	var list struct {
+		Containers []struct{ ID, Name string }
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil {
+		return "", err
+	}
+	for _, c := range list.Containers {
+		if c.Name == name {
+			return c.ID, nil
+		}
+	}
+	return "", nil
+}
+
+// processCPU is the CPU seconds a process has used, all its threads.
+func processCPU(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	ut, _ := strconv.ParseFloat(f[11], 64)
+	st, _ := strconv.ParseFloat(f[12], 64)
+	return (ut + st) / 100 // USER_HZ
 }
 
 func (r *result) row(name string, d time.Duration) {
@@ -207,12 +322,13 @@ func freeAddr() (string, error) {
 	return l.Addr().String(), nil
 }
 
-// startAndWait starts a server and waits until url answers 200.
-func startAndWait(url, name string, args ...string) (func(), error) {
+// startAndWait starts a server and waits until url answers 200; it
+// returns how to stop it and its PID.
+func startAndWait(url, name string, args ...string) (func(), int, error) {
 	cmd := exec.Command(name, args...)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	stop := func() {
 		cmd.Process.Signal(syscall.SIGTERM)
@@ -222,10 +338,10 @@ func startAndWait(url, name string, args ...string) (func(), error) {
 		if resp, err := http.Get(url); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return stop, nil
+				return stop, cmd.Process.Pid, nil
 			}
 		}
 	}
 	stop()
-	return nil, fmt.Errorf("%s did not answer at %s", filepath.Base(name), url)
+	return nil, 0, fmt.Errorf("%s did not answer at %s", filepath.Base(name), url)
 }
