@@ -28,6 +28,10 @@ monctl serve runs until it is stopped, so for it:
        within --once-timeout
   2    bad flags or configuration, including the --web.config.file
   130/143  with --once: interrupted before anything was served
+
+monctl push --every pushes until it is stopped, and then exits with
+what its rounds did (not 130/143): 0 every round delivered everything,
+1 no round gathered or delivered anything, 3 otherwise.
 `
 
 func exitCodesTopic() *cobra.Command {
