@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -17,9 +18,13 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/golang/snappy"
+	"github.com/prometheus/prometheus/prompb"
 
 	"github.com/monctl/monctl/internal/testengine"
 )
@@ -547,7 +552,9 @@ func TestPushStaleMarkers(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }()
+	var once sync.Once
+	stop := func() { once.Do(func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }) }
+	defer stop()
 	waitFor(t, "both series at Prometheus", 20*time.Second, func() bool {
 		return len(query(t, prom, "stay")) == 1 && len(query(t, prom, "go")) == 1
 	})
@@ -560,7 +567,67 @@ func TestPushStaleMarkers(t *testing.T) {
 	os.WriteFile(file+".new", []byte("stay{ 1\n"), 0o644) // no longer parses
 	os.Rename(file+".new", file)
 	waitFor(t, "stay to be stale once its target fails", 20*time.Second, func() bool { return len(query(t, prom, "stay")) == 0 })
+	stop() // its stderr is read once it has ended
 	if strings.Contains(errOut.String(), "HTTP 400") {
 		t.Errorf("Prometheus refused a batch:\n%s", errOut.String())
+	}
+}
+
+// TestPushSpoolKeepsTenantsApart: two cron jobs push to the same URL as
+// different users while the sink is down, with the default spool shared
+// by all of a user's jobs; once it is back, each batch arrives once, with
+// the credentials it was spooled for, and no spool directory names a
+// password.
+func TestPushSpoolKeepsTenantsApart(t *testing.T) {
+	addr := loopback(t)
+	queue := t.TempDir()
+	for _, tenant := range []string{"alice", "bob"} {
+		file := writeTemp(t, tenant+".prom", "tenant_"+tenant+"_total 1\n")
+		cfg := writeTemp(t, tenant+".yml", "push:\n  remote-write:\n    - url: http://"+addr+"/api/v1/write\n      http_config:\n        basic_auth: {username: "+tenant+", password: SECRET-"+tenant+"}\n")
+		if st, errOut, code := pushJSON(t, "--config", cfg, "--queue-dir", queue, "--retries", "0", file); code != 3 || st[0].Spooled == 0 {
+			t.Fatalf("%s while down: exit %d, %+v: %s", tenant, code, st, errOut)
+		}
+	}
+	filepath.WalkDir(queue, func(p string, d os.DirEntry, err error) error {
+		if strings.Contains(p, "SECRET") {
+			t.Errorf("a spool path names a password: %s", p)
+		}
+		return nil
+	})
+	var mu sync.Mutex
+	got := map[string][]string{} // user -> the series names they delivered
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		user, pass, _ := r.BasicAuth()
+		body, _ := io.ReadAll(r.Body)
+		raw, _ := snappy.Decode(nil, body)
+		var req prompb.WriteRequest
+		req.Unmarshal(raw)
+		mu.Lock()
+		defer mu.Unlock()
+		for _, ts := range req.Timeseries {
+			for _, lb := range ts.Labels {
+				if lb.Name == "__name__" && strings.HasPrefix(lb.Value, "tenant_") {
+					got[user+":"+pass] = append(got[user+":"+pass], lb.Value)
+				}
+			}
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})}
+	go srv.Serve(l)
+	defer srv.Close()
+	for _, tenant := range []string{"bob", "alice"} { // bob first: alice's batch must not go with his credentials
+		cfg := writeTemp(t, tenant+"2.yml", "push:\n  remote-write:\n    - url: http://"+addr+"/api/v1/write\n      http_config:\n        basic_auth: {username: "+tenant+", password: SECRET-"+tenant+"}\n")
+		if _, errOut, code := pushJSON(t, "--config", cfg, "--queue-dir", queue, writeTemp(t, "empty.prom", "")); code != 0 {
+			t.Fatalf("%s once up: exit %d: %s", tenant, code, errOut)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if fmt.Sprint(got) != "map[alice:SECRET-alice:[tenant_alice_total] bob:SECRET-bob:[tenant_bob_total]]" {
+		t.Errorf("delivered as: %v", got)
 	}
 }
