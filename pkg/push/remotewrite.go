@@ -114,11 +114,7 @@ func (r *RemoteWrite) Gone(target string, at time.Time) []Batch {
 	for _, labels := range prev {
 		e.stale(labels, at.UnixMilli())
 	}
-	e.flush()
-	out := e.batches
-	e.batches = nil
-	e.pool.Put(e)
-	return out
+	return e.Batches() // it saw no target: nothing else is marked
 }
 
 // previous is what target sent in its last round.
