@@ -5,7 +5,6 @@ package e2e
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -21,9 +20,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/client"
 
 	"github.com/monctl/monctl/internal/testengine"
 )
@@ -292,39 +288,6 @@ func agreeWithDockerStats(t *testing.T, e *testengine.Engine, source string) map
 		t.Errorf("docker stats showed %d of the 5 containers:\n%s", seen, dockerOut)
 	}
 	return m
-}
-
-// cpuReading is a container's CPU counter and when the engine read it.
-type cpuReading struct {
-	usage uint64 // ns
-	at    time.Time
-}
-
-// percentSince is the CPU the container used between two readings, in
-// percent of one core: the counter's own rate, whatever the machine's load.
-func (r cpuReading) percentSince(prev cpuReading) float64 {
-	return float64(r.usage-prev.usage) / float64(r.at.Sub(prev.at).Nanoseconds()) * 100
-}
-
-// cpuCounter reads a container's cgroup CPU counter through the engine's
-// one-shot stats.
-func cpuCounter(t *testing.T, e *testengine.Engine, name string) cpuReading {
-	t.Helper()
-	cli, err := client.NewClientWithOpts(client.WithHost(e.Host), client.WithAPIVersionNegotiation())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cli.Close()
-	resp, err := cli.ContainerStatsOneShot(context.Background(), name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var s container.StatsResponse
-	if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
-		t.Fatal(err)
-	}
-	return cpuReading{usage: s.CPUStats.CPUUsage.TotalUsage, at: s.Read}
 }
 
 // watchProc is a running 'monctl watch' whose JSON arrays are read as they

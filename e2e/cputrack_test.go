@@ -52,6 +52,19 @@ func trackCPU(t *testing.T, pid string) *cpuTrack {
 	return c
 }
 
+// start is the time of the first reading: windows begin after it.
+func (c *cpuTrack) start() time.Time {
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		c.mu.Lock()
+		if len(c.at) > 0 {
+			defer c.mu.Unlock()
+			return c.at[0]
+		}
+		c.mu.Unlock()
+	}
+	return time.Now() // no reading: percent will say so
+}
+
 // readProcessCPU is the CPU seconds a process has used, all its threads.
 func readProcessCPU(pid string) (float64, bool) {
 	b, err := os.ReadFile("/proc/" + pid + "/stat")
