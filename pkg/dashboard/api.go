@@ -24,7 +24,7 @@ const (
 	maxGrep      = 1000
 	maxLogsBytes = 8 << 20
 	// maxGrepInsts bounds the compiled pattern: (\w+\s?){1000} is
-	// some 10,000 instructions, each of which a match may visit per byte.
+	// 6,002 instructions, each of which a match may visit per byte.
 	maxGrepInsts = 2000
 	// maxSearchCost bounds one search's work, instructions × bytes
 	// scanned: 10 MB of lines for a pattern of 50 instructions, 250 KB
