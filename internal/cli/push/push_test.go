@@ -198,3 +198,29 @@ func TestScrapeSeriesAndLabels(t *testing.T) {
 		}
 	}
 }
+
+// TestStreamingAndBufferingSinksTogether: a remote-write sink streams
+// beside an InfluxDB sink that buffers, and each gets the whole round.
+func TestStreamingAndBufferingSinksTogether(t *testing.T) {
+	rw, got := received(t)
+	var lines atomic.Value
+	influx := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		lines.Store(string(b))
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer influx.Close()
+	var asked []string
+	f := factory(&asked)
+	f.IO.In = strings.NewReader("# TYPE a_total counter\na_total{x=\"1\"} 3\nb 2\n")
+	_, errOut, code := execute(t, f, "--queue-dir", "", "--remote-write", rw.URL+"/api/v1/write", "--influx", influx.URL+"/write?db=x", "-")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if s := got(); len(s) != 6 || s["__name__=a_total,instance=stdin,job=monctl,x=1"] != 3 {
+		t.Errorf("remote write got %v", s)
+	}
+	if l, _ := lines.Load().(string); !strings.Contains(l, "a_total,") || !strings.Contains(l, "b,") || !strings.Contains(l, "up,") {
+		t.Errorf("InfluxDB got %q", l)
+	}
+}
