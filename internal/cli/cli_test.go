@@ -327,3 +327,31 @@ func TestPushConfigSinks(t *testing.T) {
 		t.Errorf("a broken sink: exit %d, %s", code, errOut)
 	}
 }
+
+// TestConventionsFromDockerAndKubectl: --version on the root says what
+// the first line of 'monctl version' says, and a usage error points at
+// the help of the command that was wrong.
+func TestConventionsFromDockerAndKubectl(t *testing.T) {
+	isolateConfig(t)
+	version, _, _ := runCLI(t, nil, "version")
+	for _, flag := range []string{"--version", "-v"} {
+		if out, _, code := runCLI(t, nil, flag); code != 0 || out != strings.SplitAfter(version, "\n")[0] {
+			t.Errorf("%s: exit %d, %q; want the first line of 'monctl version', %q", flag, code, out, strings.SplitAfter(version, "\n")[0])
+		}
+	}
+	for _, c := range []struct {
+		args []string
+		help string
+	}{
+		{[]string{"scrape", "--nope"}, "See 'monctl scrape --help'."},
+		{[]string{"watch", "containers", "--bogus"}, "See 'monctl watch containers --help'."},
+		{[]string{"push", "--queue-size", "lots", "-"}, "See 'monctl push --help'."},
+		{[]string{"nosuchverb"}, "See 'monctl --help'."},
+	} {
+		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
+			if _, errOut, code := runCLI(t, nil, c.args...); code != 2 || !strings.HasSuffix(errOut, c.help+"\n") {
+				t.Errorf("exit %d, stderr %q; want exit 2 ending %q", code, errOut, c.help)
+			}
+		})
+	}
+}

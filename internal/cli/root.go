@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/monctl/monctl/internal/buildinfo"
 	"github.com/monctl/monctl/internal/cli/cmdutil"
 	"github.com/monctl/monctl/internal/cli/logs"
 	"github.com/monctl/monctl/internal/cli/push"
@@ -32,7 +33,7 @@ func Main(args []string, io cmdutil.IOStreams) int {
 	defer stop()
 	cmd := NewRootCmd(io)
 	cmd.SetArgs(args)
-	err := cmd.ExecuteContext(ctx)
+	ran, err := cmd.ExecuteContextC(ctx)
 	var ee *cmdutil.ExitError
 	graceful := errors.As(err, &ee) && ee.Graceful
 	if cause := context.Cause(ctx); cause != nil && err != nil && !graceful {
@@ -52,7 +53,9 @@ func Main(args []string, io cmdutil.IOStreams) int {
 	if ee.Err != nil { // nil: already reported
 		fmt.Fprintf(io.ErrOut, "monctl: %v\n", ee.Err)
 		if ee.Code == cmdutil.ExitUsage && !ee.InConfig {
-			fmt.Fprintln(io.ErrOut, "Run 'monctl --help' for usage.")
+			// The help of the command that was wrong, as docker and
+			// kubectl point at it.
+			fmt.Fprintf(io.ErrOut, "See '%s --help'.\n", ran.CommandPath())
 		}
 	}
 	return ee.Code
@@ -69,6 +72,7 @@ func NewRootCmd(io cmdutil.IOStreams) *cobra.Command {
 through the Engine API and Prometheus-style exporter endpoints through the
 exposition formats. It prints tables for people and JSON (and friends) for
 scripts and cron, with stable exit codes (see 'monctl help exit-codes').`,
+		Version:       buildinfo.Get().Version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
@@ -81,6 +85,7 @@ scripts and cron, with stable exit codes (see 'monctl help exit-codes').`,
 			return cfg.ApplyToFlags(cmd, section(cmd))
 		},
 	}
+	root.SetVersionTemplate("monctl {{.Version}}\n") // the first line of 'monctl version'
 	root.SetIn(io.In)
 	root.SetOut(io.Out)
 	root.SetErr(io.ErrOut)
@@ -110,7 +115,7 @@ func knownKeys(root *cobra.Command) map[string]map[string]bool {
 	walk = func(c *cobra.Command) {
 		sec := section(c)
 		add := func(fl *pflag.Flag) {
-			if fl.Name == "config" || fl.Name == "help" {
+			if fl.Name == "config" || fl.Name == "help" || fl.Name == "version" && c == c.Root() {
 				return
 			}
 			known[""][fl.Name] = true
