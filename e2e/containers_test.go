@@ -168,7 +168,7 @@ func testWatchNumbersAgreeWithDockerStats(t *testing.T, e *testengine.Engine) {
 		}
 	}
 	if out, errOut, code := monctlOn(t, e, "watch", "containers", "--once", "-o", "wide", "--stats-source", "cgroup", "--filter", "name=^nums-s"); code != 0 ||
-		!regexp.MustCompile(`1 containers · stats from cgroup-v[12]\n`).MatchString(out) {
+		!regexp.MustCompile(`1 container · stats from cgroup-v[12]\n`).MatchString(out) {
 		t.Errorf("-o wide does not say the numbers come from the cgroup files (exit %d, %s):\n%s", code, errOut, out)
 	}
 }

@@ -112,3 +112,11 @@ func Uptime(seconds float64) string {
 	}
 	return "Up " + units.HumanDuration(time.Duration(seconds*float64(time.Second)))
 }
+
+// Count is n with its noun, singular for one: "1 target", "2 targets".
+func Count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return strconv.Itoa(n) + " " + noun + "s"
+}

@@ -108,3 +108,11 @@ func TestDockerUnits(t *testing.T) {
 		t.Errorf("Truncate: %q", got)
 	}
 }
+
+func TestCount(t *testing.T) {
+	for n, want := range map[int]string{0: "0 targets", 1: "1 target", 2: "2 targets"} {
+		if got := Count(n, "target"); got != want {
+			t.Errorf("Count(%d) = %q, want %q", n, got, want)
+		}
+	}
+}

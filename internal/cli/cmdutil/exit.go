@@ -86,7 +86,12 @@ var Silent = &ExitError{Code: ExitFailure}
 // SignalError is the cause of a context cancelled by a signal.
 type SignalError struct{ Signal os.Signal }
 
-func (e *SignalError) Error() string { return "interrupted by " + e.Signal.String() }
+func (e *SignalError) Error() string {
+	if e.Signal == syscall.SIGTERM {
+		return "terminated (SIGTERM)"
+	}
+	return "interrupted (SIGINT)"
+}
 
 // Code is the conventional 128+n exit status for the signal.
 func (e *SignalError) Code() int {

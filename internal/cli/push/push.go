@@ -356,8 +356,8 @@ func (o *Options) deliver(ctx context.Context, d *push.Deliverer, sinks []push.S
 // summarize writes a line per sink on stderr.
 func (o *Options) summarize(stats []push.Stats) {
 	for _, s := range stats {
-		fmt.Fprintf(o.IO.ErrOut, "monctl: %s: sent %d samples in %d requests (%d from the spool), %d retried, %d spooled, %d dropped\n",
-			s.Sink, s.Sent, s.Requests, s.FromPool, s.Retried, s.Spooled, s.Dropped)
+		fmt.Fprintf(o.IO.ErrOut, "monctl: %s: sent %s in %s (%d from the spool), %d retried, %d spooled, %d dropped\n",
+			s.Sink, output.Count(s.Sent, "sample"), output.Count(s.Requests, "request"), s.FromPool, s.Retried, s.Spooled, s.Dropped)
 		for _, e := range s.Errors {
 			fmt.Fprintf(o.IO.ErrOut, "monctl: %s\n", e)
 		}

@@ -108,7 +108,7 @@ func TestPushFromStdin(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &st); err != nil || len(st) != 1 || st[0].Sent != 6 || !strings.HasPrefix(st[0].Sink, "remote-write http://127.0.0.1:") {
 		t.Errorf("report %q (%v)", out, err)
 	}
-	if !strings.Contains(errOut, "sent 6 samples in 1 requests") { // 2, and the scrape's 4
+	if !strings.Contains(errOut, "sent 6 samples in 1 request ") { // 2, and the scrape's 4
 		t.Errorf("the stderr summary: %q", errOut)
 	}
 	if asked != nil {

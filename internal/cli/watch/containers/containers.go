@@ -262,7 +262,7 @@ func (o *Options) loop(ctx context.Context, s *sampler, emit func(*frame) error)
 // container, and monctl's container families.
 func (o *Options) view(fr *frame, wide bool) output.View {
 	o.cells.setHistory(fr.history)
-	summary := fmt.Sprintf("%d containers", len(fr.stats))
+	summary := output.Count(len(fr.stats), "container")
 	if wide {
 		summary += " · stats from " + fr.sourcesText()
 	}
@@ -304,8 +304,8 @@ func (o *Options) screenFrame(fr *frame) *live.Frame[ctr.Stats] {
 		engines = append(engines, fmt.Sprintf("%s (%s %s, API %s, stats from %s)", e.Host, e.Product, e.ServerVersion, e.APIVersion, fr.sources[i]))
 	}
 	o.cells.setHistory(fr.history)
-	lf := &live.Frame[ctr.Stats]{Items: fr.stats, Head: fmt.Sprintf("%s · %d containers · CPU %.1f%% · MEM %s · %s",
-		strings.Join(engines, ", "), len(fr.stats), cpu, output.Bytes(float64(mem)), fr.time.Format("15:04:05"))}
+	lf := &live.Frame[ctr.Stats]{Items: fr.stats, Head: fmt.Sprintf("%s · %s · CPU %.1f%% · MEM %s · %s",
+		strings.Join(engines, ", "), output.Count(len(fr.stats), "container"), cpu, output.Bytes(float64(mem)), fr.time.Format("15:04:05"))}
 	for _, e := range fr.down {
 		lf.Banners = append(lf.Banners, e.Error())
 	}

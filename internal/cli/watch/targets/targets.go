@@ -8,6 +8,7 @@ package targets
 import (
 	"context"
 	"fmt"
+	"strconv"
 
 	"github.com/spf13/cobra"
 
@@ -149,7 +150,7 @@ func (o *Options) view(fr *frame) output.View {
 		}
 	}
 	return output.View{
-		Title: live.TimeLine(fr.time, fmt.Sprintf("%d targets, %d up", len(fr.rows), up)),
+		Title: live.TimeLine(fr.time, output.Count(len(fr.rows), "target")+", "+strconv.Itoa(up)+" up"),
 		Rows:  o.table.IntervalRows(fr.time, fr.rows),
 		Records: func() []any {
 			recs := make([]any, len(fr.rows))
@@ -174,5 +175,5 @@ func screenFrame(fr *frame) *live.Frame[Row] {
 		}
 	}
 	return &live.Frame[Row]{Items: fr.rows, Banners: banners,
-		Head: fmt.Sprintf("%d targets · %d up · %d series · %s", len(fr.rows), up, fr.series, fr.time.Format("15:04:05"))}
+		Head: fmt.Sprintf("%s · %d up · %d series · %s", output.Count(len(fr.rows), "target"), up, fr.series, fr.time.Format("15:04:05"))}
 }

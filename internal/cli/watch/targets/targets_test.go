@@ -139,7 +139,7 @@ func TestLiveViewOnATerminal(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	for _, want := range []string{"\x1b[?1049h", "1 targets · 1 up · 7 series", "sort: name ↑", "TARGET", "  temp", "\x1b[?1049l"} {
+	for _, want := range []string{"\x1b[?1049h", "1 target · 1 up · 7 series", "sort: name ↑", "TARGET", "  temp", "\x1b[?1049l"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the screen lacks %q:\n%q", want, out)
 		}
