@@ -355,3 +355,42 @@ func TestConventionsFromDockerAndKubectl(t *testing.T) {
 		})
 	}
 }
+
+// TestColour: colour follows --color, then FORCE_COLOR/CLICOLOR_FORCE,
+// then NO_COLOR (only when set to something), and is off when piped.
+func TestColour(t *testing.T) {
+	isolateConfig(t)
+	file := writeFile(t, t.TempDir(), "a.prom", "a 1\n")
+	for _, c := range []struct {
+		name  string
+		env   map[string]string
+		args  []string
+		color bool
+	}{
+		{"piped", nil, nil, false},
+		{"--color always", nil, []string{"--color", "always"}, true},
+		{"FORCE_COLOR", map[string]string{"FORCE_COLOR": "1"}, nil, true},
+		{"FORCE_COLOR=0", map[string]string{"FORCE_COLOR": "0"}, nil, false},
+		{"CLICOLOR_FORCE", map[string]string{"CLICOLOR_FORCE": "1"}, nil, true},
+		{"NO_COLOR wins over FORCE_COLOR", map[string]string{"FORCE_COLOR": "1", "NO_COLOR": "1"}, nil, false},
+		{"an empty NO_COLOR does not count", map[string]string{"FORCE_COLOR": "1", "NO_COLOR": ""}, nil, true},
+		{"--color never wins over FORCE_COLOR", map[string]string{"FORCE_COLOR": "1"}, []string{"--color", "never"}, false},
+		{"--color always wins over NO_COLOR", map[string]string{"NO_COLOR": "1"}, []string{"--color", "always"}, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Setenv("FORCE_COLOR", "")
+			t.Setenv("CLICOLOR_FORCE", "")
+			t.Setenv("NO_COLOR", "")
+			for k, v := range c.env {
+				t.Setenv(k, v)
+			}
+			out, errOut, code := runCLI(t, nil, append([]string{"scrape", file}, c.args...)...)
+			if code != 0 || strings.Contains(out, "\x1b[1m") != c.color {
+				t.Errorf("exit %d, %q (%s); want colour %v", code, out, errOut, c.color)
+			}
+		})
+	}
+	if _, errOut, code := runCLI(t, nil, "scrape", "--color", "sometimes", file); code != 2 || !strings.Contains(errOut, "want auto, always or never") {
+		t.Errorf("--color sometimes: exit %d, %s", code, errOut)
+	}
+}

@@ -89,6 +89,8 @@ scripts and cron, with stable exit codes (see 'monctl help exit-codes').`,
 	root.SetIn(io.In)
 	root.SetOut(io.Out)
 	root.SetErr(io.ErrOut)
+	root.PersistentFlags().Var(f.IO.Color, "color", "colour: auto (on a terminal, unless NO_COLOR), always (into a pager; also FORCE_COLOR=1) or never")
+	_ = root.RegisterFlagCompletionFunc("color", cobra.FixedCompletions([]string{"auto", "always", "never"}, cobra.ShellCompDirectiveNoFileComp))
 	root.PersistentFlags().StringVar(&configFlag, "config", "", "config file (default $MONCTL_CONFIG, else $XDG_CONFIG_HOME/monctl/config.yaml)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return &cmdutil.ExitError{Code: cmdutil.ExitUsage, Err: err}

@@ -38,20 +38,30 @@ type Terminal struct {
 	Width int
 }
 
-// Detect inspects w. Colour is off when NO_COLOR is set (https://no-color.org)
-// or TERM=dumb.
+// Detect inspects w. Colour is on for a terminal, off when NO_COLOR is
+// set to anything but the empty string (https://no-color.org) or
+// TERM=dumb; FORCE_COLOR or CLICOLOR_FORCE (set, and not 0) turn it on
+// where it would be off, for a pager such as less -R. Redraws are only
+// ever for a terminal.
 func Detect(w io.Writer) Terminal {
+	noColor := os.Getenv("NO_COLOR") != ""
+	force := forced("FORCE_COLOR") || forced("CLICOLOR_FORCE")
 	f, ok := w.(*os.File)
 	if !ok || !term.IsTerminal(int(f.Fd())) {
-		return Terminal{}
+		return Terminal{Color: force && !noColor}
 	}
 	t := Terminal{IsTTY: true, Width: 80}
 	if wd, _, err := term.GetSize(int(f.Fd())); err == nil && wd > 0 {
 		t.Width = wd
 	}
-	_, noColor := os.LookupEnv("NO_COLOR")
-	t.Color = !noColor && os.Getenv("TERM") != "dumb"
+	t.Color = !noColor && (force || os.Getenv("TERM") != "dumb")
 	return t
+}
+
+// forced reads a variable that forces colour: set, and not 0.
+func forced(name string) bool {
+	v := os.Getenv(name)
+	return v != "" && v != "0"
 }
 
 // Style wraps text in an SGR sequence when colour is on.

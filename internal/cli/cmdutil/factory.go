@@ -26,6 +26,10 @@ type Factory struct {
 
 // NewFactory is the Factory of a real run on io.
 func NewFactory(io IOStreams) *Factory {
+	if io.Color == nil {
+		auto := ColorAuto
+		io.Color = &auto
+	}
 	return &Factory{IO: io, Engines: connectEngines}
 }
 

@@ -1,6 +1,7 @@
 package cmdutil
 
 import (
+	"fmt"
 	"io"
 	"os"
 
@@ -15,6 +16,31 @@ type IOStreams struct {
 	// Term, when set, is used instead of inspecting Out: tests use it to
 	// see what a terminal would get without one.
 	Term *output.Terminal
+	// Color is --color: auto (from Out and the environment), always or
+	// never. Shared by every copy of the streams, since the flag is
+	// parsed after the verbs took theirs.
+	Color *ColorMode
+}
+
+// ColorMode is the value of --color.
+type ColorMode string
+
+// The --color values.
+const (
+	ColorAuto   ColorMode = "auto"
+	ColorAlways ColorMode = "always"
+	ColorNever  ColorMode = "never"
+)
+
+func (c *ColorMode) String() string { return string(*c) }
+func (c *ColorMode) Type() string   { return "when" }
+func (c *ColorMode) Set(s string) error {
+	switch m := ColorMode(s); m {
+	case ColorAuto, ColorAlways, ColorNever:
+		*c = m
+		return nil
+	}
+	return fmt.Errorf("want auto, always or never")
 }
 
 // System returns the process's own streams.
@@ -25,5 +51,14 @@ func (s IOStreams) Terminal() output.Terminal {
 	if s.Term != nil {
 		return *s.Term
 	}
-	return output.Detect(s.Out)
+	t := output.Detect(s.Out)
+	if s.Color != nil {
+		switch *s.Color {
+		case ColorAlways:
+			t.Color = true
+		case ColorNever:
+			t.Color = false
+		}
+	}
+	return t
 }

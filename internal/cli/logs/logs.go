@@ -34,6 +34,8 @@ type Options struct {
 	Until       string
 	Tail        string
 	Timestamps  bool
+	NoColor     bool
+	NoPrefix    bool
 	Grep        string
 	InvertMatch bool
 	OutputDir   string
@@ -77,6 +79,8 @@ lines are escaped in human output.`,
 	fl.BoolVarP(&opts.Timestamps, "timestamps", "t", false, "show the engine's time of each line")
 	fl.StringVar(&opts.Grep, "grep", "", "only lines matching this regular expression (RE2)")
 	fl.BoolVarP(&opts.InvertMatch, "invert-match", "v", false, "with --grep, only lines that do not match")
+	fl.BoolVar(&opts.NoColor, "no-color", false, "no colour in the prefixes (as docker compose logs; also --color never)")
+	fl.BoolVar(&opts.NoPrefix, "no-log-prefix", false, "print the lines without the container's name before them (as docker compose logs)")
 	fl.StringVar(&opts.OutputDir, "output-dir", "", "write each container's lines to DIR/HOST_NAME.log (.jsonl with -o jsonl), appended across runs, instead of stdout")
 	fl.StringVar(&opts.MaxSize, "max-size", "10MiB", "with --output-dir, rotate a file before it grows past this")
 	fl.IntVar(&opts.MaxFiles, "max-files", 5, "with --output-dir, rotated files kept per container (NAME.log.1 is the newest)")
@@ -141,7 +145,10 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 	// when following 50 busy containers.
 	out := bufio.NewWriterSize(o.IO.Out, 64<<10)
 	p.Out = out
-	w := &writer{p: p, out: out, files: files, multi: len(engines) > 1, timestamps: o.Timestamps, colours: map[string]string{}}
+	if o.NoColor {
+		p.Term.Color = false
+	}
+	w := &writer{p: p, out: out, files: files, multi: len(engines) > 1, timestamps: o.Timestamps, prefix: !o.NoPrefix, colours: map[string]string{}}
 	stopFlushing := w.flushEvery(50 * time.Millisecond)
 	defer stopFlushing()
 	// With --follow, containers that start join from their start, and
@@ -386,6 +393,7 @@ type writer struct {
 	out        *bufio.Writer
 	files      *fileSink // with --output-dir: instead of out
 	multi      bool
+	prefix     bool // the container's name before each line
 	timestamps bool
 	colours    map[string]string // host/id → SGR colour
 	err        error
@@ -454,12 +462,15 @@ func (w *writer) line(l *ctr.LogLine) error {
 		w.err = w.p.Print(output.View{Records: func() []any { return []any{*l} }})
 		return w.err
 	}
-	prefix := l.Name
-	if w.multi {
-		prefix = l.Host + "/" + l.Name
+	prefix := ""
+	if w.prefix {
+		prefix = l.Name
+		if w.multi {
+			prefix = l.Host + "/" + l.Name
+		}
+		prefix = output.Escape(prefix) + " | "
 	}
-	prefix = output.Escape(prefix) + " | "
-	if w.p.Term.Color {
+	if w.p.Term.Color && w.prefix {
 		key := l.Host + "/" + l.ID
 		c, ok := w.colours[key]
 		if !ok {

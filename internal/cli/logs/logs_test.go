@@ -19,7 +19,7 @@ import (
 // characters of names and lines escaped.
 func TestWriterPrefixesAndEscapes(t *testing.T) {
 	var out bytes.Buffer
-	w := &writer{p: &output.Printer{Format: output.Table, Term: output.Terminal{IsTTY: true, Color: true}}, out: bufio.NewWriter(&out), multi: true, colours: map[string]string{}}
+	w := &writer{p: &output.Printer{Format: output.Table, Term: output.Terminal{IsTTY: true, Color: true}}, out: bufio.NewWriter(&out), multi: true, prefix: true, colours: map[string]string{}}
 	w.line(&ctr.LogLine{Host: "h1", ID: "a", Name: "web", Message: "hi \x1b[2Jthere"})
 	w.line(&ctr.LogLine{Host: "h2", ID: "b", Name: "db\x07", Message: "ok"})
 	w.line(&ctr.LogLine{Host: "h1", ID: "a", Name: "web", Message: "again"})
@@ -29,13 +29,21 @@ func TestWriterPrefixesAndEscapes(t *testing.T) {
 		t.Errorf("got  %q\nwant %q", out.String(), want)
 	}
 	out.Reset()
-	w = &writer{p: &output.Printer{Format: output.Table}, out: bufio.NewWriter(&out), colours: map[string]string{}}
+	w = &writer{p: &output.Printer{Format: output.Table}, out: bufio.NewWriter(&out), prefix: true, colours: map[string]string{}}
 	stop := w.flushEvery(time.Hour)
 	w.line(&ctr.LogLine{Host: "h1", Name: "web", Message: "plain"})
 	stop()
 	stop()
 	if out.String() != "web | plain\n" || strings.Contains(out.String(), "\x1b") {
 		t.Errorf("piped: %q", out.String())
+	}
+	// --no-log-prefix: the lines alone, escaped, on a terminal too.
+	out.Reset()
+	w = &writer{p: &output.Printer{Format: output.Table, Term: output.Terminal{IsTTY: true, Color: true}}, out: bufio.NewWriter(&out), colours: map[string]string{}}
+	w.line(&ctr.LogLine{Host: "h1", Name: "web", Message: "bare \x1b[2J"})
+	w.flush()
+	if out.String() != "bare \\x1b[2J\n" {
+		t.Errorf("without prefix: %q", out.String())
 	}
 }
 
