@@ -394,3 +394,20 @@ func TestColour(t *testing.T) {
 		t.Errorf("--color sometimes: exit %d, %s", code, errOut)
 	}
 }
+
+// TestFormatConventions: --format json is the -o jsonl record, .Labels
+// prints as tables show labels, and --format with -o is a usage error.
+func TestFormatConventions(t *testing.T) {
+	isolateConfig(t)
+	file := writeFile(t, t.TempDir(), "a.prom", "# TYPE m gauge\nm{mode=\"idle\",cpu=\"0\"} 1\n")
+	jsonl, _, _ := runCLI(t, nil, "scrape", "-o", "jsonl", file)
+	if out, _, code := runCLI(t, nil, "scrape", "--format", "json", file); code != 0 || out != jsonl {
+		t.Errorf("--format json: %q, want -o jsonl's %q", out, jsonl)
+	}
+	if out, _, _ := runCLI(t, nil, "scrape", "--format", "{{.Name}} {{.Labels}} {{.Labels.cpu}}", file); out != "m cpu=\"0\", mode=\"idle\" 0\n" {
+		t.Errorf(".Labels: %q", out)
+	}
+	if _, errOut, code := runCLI(t, nil, "scrape", "-o", "json", "--format", "{{.Name}}", file); code != 2 || !strings.Contains(errOut, "[format output] were all set") {
+		t.Errorf("-o with --format: exit %d, %s", code, errOut)
+	}
+}

@@ -2,6 +2,7 @@ package output
 
 import (
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -119,4 +120,18 @@ func Count(n int, noun string) string {
 		return "1 " + noun
 	}
 	return strconv.Itoa(n) + " " + noun + "s"
+}
+
+// LabelMap is a series' labels in a record: an object in JSON, and in a
+// --format template what a table shows, a="1", b="2" in name order.
+type LabelMap map[string]string
+
+func (m LabelMap) String() string {
+	ls := make(exposition.Labels, 0, len(m))
+	for k, v := range m {
+		ls = append(ls, exposition.Label{Name: k, Value: v})
+	}
+	slices.SortFunc(ls, func(a, b exposition.Label) int { return strings.Compare(a.Name, b.Name) })
+	s := ls.String()
+	return s[1 : len(s)-1]
 }

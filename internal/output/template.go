@@ -15,11 +15,11 @@ import (
 )
 
 // Template renders records with a Go template the way docker's --format
-// does: "json" prints each record as JSON, "table ..." adds a header row and
-// aligns the tab-separated cells, anything else is executed per record.
+// does: "table ..." adds a header row and aligns the tab-separated cells,
+// anything else is executed per record. (--format json is -o jsonl: the
+// flags resolve it before a template is made.)
 type Template struct {
 	table  bool
-	json   bool
 	tmpl   *template.Template
 	header []string
 }
@@ -49,9 +49,6 @@ var fieldRef = regexp.MustCompile(`\{\{[^}]*?\.([A-Za-z_][A-Za-z0-9_]*)`)
 func ParseTemplate(s string) (*Template, error) {
 	t := &Template{}
 	switch {
-	case s == "json":
-		t.json = true
-		return t, nil
 	case strings.HasPrefix(s, "table"):
 		t.table = true
 		s = strings.TrimPrefix(strings.TrimPrefix(s, "table"), " ")
@@ -101,9 +98,6 @@ func headerName(field string) string {
 // get, so that a template naming a field records lack fails before any
 // work is done.
 func (t *Template) Check(example any) error {
-	if t.json {
-		return nil
-	}
 	if err := t.tmpl.Execute(io.Discard, example); err != nil {
 		return fmt.Errorf("--format: %w (a record's fields: %s)", err, strings.Join(TemplateFields(example), " "))
 	}
@@ -141,15 +135,6 @@ func TemplateFields(example any) []string {
 
 // Execute writes every record.
 func (t *Template) Execute(w io.Writer, records []any) error {
-	if t.json {
-		enc := json.NewEncoder(w)
-		for _, r := range records {
-			if err := enc.Encode(r); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
 	out := w
 	var tw *tabwriter.Writer
 	if t.table {

@@ -27,8 +27,11 @@ func (o *OutputFlags) AddOutputFlags(cmd *cobra.Command, def string, shapes outp
 	cmd.Flags().VarP(&formatValue{o}, "output", "o", "output format: "+strings.Join(names, "|"))
 	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(names, cobra.ShellCompDirectiveNoFileComp))
 	if shapes&output.RecordsShape != 0 {
-		cmd.Flags().StringVar(&o.Template, "format", "", "Go template per record, like docker: 'table {{.Name}}\\t{{.Value}}', 'json', or '{{.Name}}'")
+		cmd.Flags().StringVar(&o.Template, "format", "", "Go template per record, like docker: 'table {{.Name}}\\t{{.Value}}', 'json' (the -o jsonl records), or '{{.Name}}'")
 		_ = cmd.RegisterFlagCompletionFunc("format", cobra.NoFileCompletions)
+		// One or the other: a --format that silently won over an -o
+		// would print what was not asked for.
+		cmd.MarkFlagsMutuallyExclusive("output", "format")
 	}
 }
 
@@ -46,6 +49,10 @@ func (o *OutputFlags) AddOutputFormats(cmd *cobra.Command, def output.Format, on
 
 // Resolve validates the flags: the format, or the parsed template.
 func (o *OutputFlags) Resolve() (output.Format, *output.Template, error) {
+	if o.Template == "json" {
+		// docker's --format json: a record per line, as -o jsonl.
+		return output.JSONL, nil, nil
+	}
 	if o.Template != "" {
 		t, err := output.ParseTemplate(o.Template)
 		if err != nil {

@@ -273,20 +273,20 @@ func writeErrorLine(jw *output.JSONWriter, r *exposition.Result) {
 
 // Record is one metric as --format templates see it.
 type Record struct {
-	Target    string            `json:"target"`
-	Name      string            `json:"name"`
-	Type      string            `json:"type"`
-	Help      string            `json:"help"`
-	Unit      string            `json:"unit"`
-	Labels    map[string]string `json:"labels"`
-	Value     float64           `json:"value"`
-	Count     float64           `json:"count"`
-	Sum       float64           `json:"sum"`
-	P50       float64           `json:"p50"`
-	P90       float64           `json:"p90"`
-	P99       float64           `json:"p99"`
-	Rate      float64           `json:"rate"`
-	Timestamp int64             `json:"timestamp_ms"`
+	Target    string          `json:"target"`
+	Name      string          `json:"name"`
+	Type      string          `json:"type"`
+	Help      string          `json:"help"`
+	Unit      string          `json:"unit"`
+	Labels    output.LabelMap `json:"labels"`
+	Value     float64         `json:"value"`
+	Count     float64         `json:"count"`
+	Sum       float64         `json:"sum"`
+	P50       float64         `json:"p50"`
+	P90       float64         `json:"p90"`
+	P99       float64         `json:"p99"`
+	Rate      float64         `json:"rate"`
+	Timestamp int64           `json:"timestamp_ms"`
 }
 
 func records(results []exposition.Result) []any {
@@ -297,7 +297,7 @@ func records(results []exposition.Result) []any {
 			for mi := range f.Metrics {
 				m := &f.Metrics[mi]
 				rec := Record{Target: res.Target, Name: f.Name, Type: string(f.Type), Help: f.Help, Unit: f.Unit,
-					Labels: map[string]string{}, Value: m.Value, Count: m.Count, Sum: m.Sum, Timestamp: m.TimestampMs}
+					Labels: output.LabelMap{}, Value: m.Value, Count: m.Count, Sum: m.Sum, Timestamp: m.TimestampMs}
 				for _, l := range m.Labels {
 					rec.Labels[l.Name] = l.Value
 				}

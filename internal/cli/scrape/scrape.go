@@ -160,7 +160,7 @@ func (o *Options) report(r *exposition.Result) bool {
 func run(ctx context.Context, o *Options) error {
 	// A template that names a field records lack fails now, not after
 	// every target was scraped.
-	p, err := o.Out.Printer(o.IO, false, Record{Labels: map[string]string{}})
+	p, err := o.Out.Printer(o.IO, false, Record{Labels: output.LabelMap{}})
 	if err != nil {
 		return err
 	}

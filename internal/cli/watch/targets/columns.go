@@ -155,7 +155,7 @@ type Record struct {
 // when known.
 type SeriesRecord struct {
 	Name      string                      `json:"name"`
-	Labels    map[string]string           `json:"labels"`
+	Labels    output.LabelMap             `json:"labels"`
 	Type      string                      `json:"type"`
 	Value     output.JSONFloat            `json:"value"`
 	Rate      *output.JSONFloat           `json:"rate,omitempty"`
@@ -170,7 +170,7 @@ func record(at time.Time, r *Row) Record {
 	}
 	for _, m := range r.matched {
 		s := m.Series
-		sr := SeriesRecord{Name: s.Name, Labels: map[string]string{}, Type: string(s.Type), Value: output.JSONFloat(s.Value)}
+		sr := SeriesRecord{Name: s.Name, Labels: output.LabelMap{}, Type: string(s.Type), Value: output.JSONFloat(s.Value)}
 		for _, l := range s.Labels {
 			sr.Labels[l.Name] = l.Value
 		}
