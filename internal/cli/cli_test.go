@@ -411,3 +411,16 @@ func TestFormatConventions(t *testing.T) {
 		t.Errorf("-o with --format: exit %d, %s", code, errOut)
 	}
 }
+
+// TestNoHeaders: --no-headers leaves a table's rows alone, as kubectl's.
+func TestNoHeaders(t *testing.T) {
+	isolateConfig(t)
+	file := writeFile(t, t.TempDir(), "a.prom", "a 1\nb 2\n")
+	out, _, code := runCLI(t, nil, "scrape", "--no-headers", file)
+	if code != 0 || strings.Contains(out, "NAME") || len(strings.Split(strings.TrimSpace(out), "\n")) != 2 {
+		t.Errorf("exit %d: %q", code, out)
+	}
+	if out, _, _ := runCLI(t, nil, "watch", "targets", "--once", "--interval", "0.1", "--no-headers", file); strings.Contains(out, "TARGET") || strings.Contains(out, "targets, ") || !strings.Contains(out, file) {
+		t.Errorf("watch targets --no-headers: %q", out)
+	}
+}

@@ -93,6 +93,8 @@ type Printer struct {
 	// a blank line, yaml documents start with ---, csv writes its header
 	// once.
 	Stream bool
+	// NoHeaders leaves out a table's header and title (--no-headers).
+	NoHeaders bool
 
 	printed int
 }
@@ -159,7 +161,7 @@ func (p *Printer) table(v View) error {
 	if p.Stream && p.printed > 0 {
 		buf.WriteByte('\n')
 	}
-	if v.Title != "" {
+	if v.Title != "" && !p.NoHeaders {
 		buf.WriteString(Escape(v.Title) + "\n")
 	}
 	switch {
@@ -169,9 +171,15 @@ func (p *Printer) table(v View) error {
 		}
 	case v.Rows != nil:
 		header, rows := v.Rows(p.Format)
-		if err := WriteTable(&buf, p.Term, header, rows); err != nil {
+		var table bytes.Buffer
+		if err := WriteTable(&table, p.Term, header, rows); err != nil {
 			return err
 		}
+		body := table.Bytes()
+		if p.NoHeaders {
+			_, body, _ = bytes.Cut(body, []byte("\n"))
+		}
+		buf.Write(body)
 	default:
 		return p.unsupported("-o " + string(p.Format))
 	}

@@ -12,8 +12,9 @@ import (
 
 // OutputFlags are -o and --format, shared by every verb.
 type OutputFlags struct {
-	Output   string
-	Template string
+	Output    string
+	Template  string
+	NoHeaders bool
 
 	shapes output.Shape
 	only   []string // with AddOutputFormats: the formats taken, no others
@@ -25,6 +26,9 @@ func (o *OutputFlags) AddOutputFlags(cmd *cobra.Command, def string, shapes outp
 	o.Output, o.shapes = def, shapes
 	names := output.FormatsOf(shapes)
 	cmd.Flags().VarP(&formatValue{o}, "output", "o", "output format: "+strings.Join(names, "|"))
+	if shapes&output.RowsShape != 0 {
+		cmd.Flags().BoolVar(&o.NoHeaders, "no-headers", false, "tables without their header (nor watch's time line), as kubectl's --no-headers")
+	}
 	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(names, cobra.ShellCompDirectiveNoFileComp))
 	if shapes&output.RecordsShape != 0 {
 		cmd.Flags().StringVar(&o.Template, "format", "", "Go template per record, like docker: 'table {{.Name}}\\t{{.Value}}', 'json' (the -o jsonl records), or '{{.Name}}'")
@@ -90,7 +94,7 @@ func (o *OutputFlags) Printer(io IOStreams, stream bool, example any) (*output.P
 			return nil, UsageError("%v", err)
 		}
 	}
-	return &output.Printer{Out: io.Out, ErrOut: io.ErrOut, Format: format, Template: tmpl, Term: io.Terminal(), Stream: stream}, nil
+	return &output.Printer{Out: io.Out, ErrOut: io.ErrOut, Format: format, Template: tmpl, Term: io.Terminal(), Stream: stream, NoHeaders: o.NoHeaders}, nil
 }
 
 // formatValue checks an -o value when it is set, so that a bad one in the
