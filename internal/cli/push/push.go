@@ -58,7 +58,7 @@ type Options struct {
 	Influxes        []string
 	InfluxTokenFile string
 
-	ListenAddress string
+	ListenAddresses []string
 
 	QueueDir     string
 	QueueSize    string
@@ -129,7 +129,7 @@ dropped; -o json (or table, jsonl, yaml, csv) prints it on stdout.`,
 	fl.StringVar(&opts.QueueDir, "queue-dir", defaultQueueDir(), "the spool of what sinks did not take ('' to keep nothing)")
 	fl.StringVar(&opts.QueueSize, "queue-size", "256MiB", "most bytes spooled per sink; past it the oldest go, counted as dropped")
 	cmdutil.DurationVar(fl, &opts.Every, "every", 0, "push every DURATION, with jitter, until interrupted (0: once)")
-	fl.StringVar(&opts.ListenAddress, "web.listen-address", "", "with --every, serve the monctl_push_* metrics on /metrics at this address (e.g. 127.0.0.1:19101)")
+	fl.StringArrayVar(&opts.ListenAddresses, "web.listen-address", nil, "with --every, serve the monctl_push_* metrics on /metrics at this address (e.g. 127.0.0.1:19101; repeatable, as serve's)")
 	fl.IntVar(&opts.Retries, "retries", 3, "times a request is tried again after no answer, a 5xx or a 429")
 	cmdutil.DurationVar(fl, &opts.PushTimeout, "push-timeout", 30*time.Second, "time limit of one request to a sink")
 	cmdutil.DurationVar(fl, &opts.FlushTimeout, "flush-timeout", 10*time.Second, "after SIGINT or SIGTERM, how long deliveries in flight may take before the rest is spooled")
@@ -242,7 +242,7 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options, report bool) error
 	if o.QueueDir != "" {
 		d.Spool = &push.Spool{Dir: o.QueueDir, Limit: int64(size)}
 	}
-	if o.ListenAddress != "" && o.Every == 0 {
+	if len(o.ListenAddresses) > 0 && o.Every == 0 {
 		return cmdutil.UsageError("--web.listen-address goes with --every: a single push is over before anyone scrapes it")
 	}
 	src, err := o.newGatherer(ctx, f)
@@ -251,13 +251,15 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options, report bool) error
 	}
 	defer src.close()
 	var metrics *agentMetrics
-	if o.ListenAddress != "" {
+	if len(o.ListenAddresses) > 0 {
 		metrics = newAgentMetrics()
-		stop, err := metrics.serve(ctx, o.ListenAddress)
-		if err != nil {
-			return err
+		for _, addr := range o.ListenAddresses {
+			stop, err := metrics.serve(ctx, addr)
+			if err != nil {
+				return err
+			}
+			defer stop()
 		}
-		defer stop()
 	}
 
 	total := map[string]*push.Stats{}

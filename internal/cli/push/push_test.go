@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"maps"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/golang/snappy"
 	"github.com/prometheus/prometheus/prompb"
@@ -222,5 +224,43 @@ func TestStreamingAndBufferingSinksTogether(t *testing.T) {
 	}
 	if l, _ := lines.Load().(string); !strings.Contains(l, "a_total,") || !strings.Contains(l, "b,") || !strings.Contains(l, "up,") {
 		t.Errorf("InfluxDB got %q", l)
+	}
+}
+
+// TestAgentMetricsOnEveryAddress: --web.listen-address is repeatable, as
+// serve's, and each address serves the agent's metrics.
+func TestAgentMetricsOnEveryAddress(t *testing.T) {
+	rw, _ := received(t)
+	file := filepath.Join(t.TempDir(), "in.prom")
+	os.WriteFile(file, []byte("a 1\n"), 0o600)
+	var addrs []string
+	for range 2 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addrs = append(addrs, l.Addr().String())
+		l.Close()
+	}
+	var asked []string
+	cmd := NewCmd(factory(&asked))
+	cmd.SetArgs([]string{"--every", "0.2", "--queue-dir", "", "--remote-write", rw.URL + "/api/v1/write",
+		"--web.listen-address", addrs[0], "--web.listen-address", addrs[1], file})
+	cmd.SilenceErrors, cmd.SilenceUsage = true, true
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- cmd.ExecuteContext(ctx) }()
+	defer func() { cancel(); <-done }()
+	for _, addr := range addrs {
+		var body []byte
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline) && !strings.Contains(string(body), "monctl_push_rounds_total"); time.Sleep(50 * time.Millisecond) {
+			if resp, err := http.Get("http://" + addr + "/metrics"); err == nil {
+				body, _ = io.ReadAll(resp.Body)
+				resp.Body.Close()
+			}
+		}
+		if !strings.Contains(string(body), "monctl_push_rounds_total") {
+			t.Errorf("%s serves no agent metrics: %.200s", addr, body)
+		}
 	}
 }
