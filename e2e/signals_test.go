@@ -33,7 +33,8 @@ func TestSignalsCancelInFlightScrapes(t *testing.T) {
 	for _, tc := range []struct {
 		sig  syscall.Signal
 		code int
-	}{{syscall.SIGINT, 130}, {syscall.SIGTERM, 143}} {
+		says string
+	}{{syscall.SIGINT, 130, "interrupted (SIGINT)"}, {syscall.SIGTERM, 143, "terminated (SIGTERM)"}} {
 		cmd := exec.Command(monctlBin, "scrape", "--timeout", "30s", "http://"+l.Addr().String()+"/metrics")
 		var errOut bytes.Buffer
 		cmd.Stderr = &errOut
@@ -53,7 +54,7 @@ func TestSignalsCancelInFlightScrapes(t *testing.T) {
 		if d := time.Since(sent); d > 15*time.Second {
 			t.Errorf("%v: took %v to stop; the scrape was not cancelled", tc.sig, d)
 		}
-		if !strings.Contains(errOut.String(), "interrupted") {
+		if !strings.Contains(errOut.String(), tc.says) {
 			t.Errorf("%v: stderr %q", tc.sig, errOut.String())
 		}
 	}
