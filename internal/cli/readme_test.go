@@ -172,6 +172,14 @@ func nodeFixture(t *testing.T) string {
 	return strings.TrimPrefix(srv.URL, "http://")
 }
 
+// The kinds of cell valueShape tells apart, and a header's column names
+// (words with single spaces between them).
+var (
+	durationCell = regexp.MustCompile(`^([\d.]+(h|m|s|ms|µs|ns))+$`)
+	bytesCell    = regexp.MustCompile(`^[\d.]+(B|KiB|MiB|GiB|TiB|kB|MB|GB)$`)
+	headerCell   = regexp.MustCompile(`\S+( \S+)*`)
+)
+
 // valueShape is what kind of value a table cell shows: a duration, bytes,
 // a plain number, each maybe per second; a summary's parts each so.
 func valueShape(cell string) string {
@@ -189,9 +197,9 @@ func valueShape(cell string) string {
 		v = strings.TrimSuffix(v, "/s")
 		kind := "number"
 		switch {
-		case regexp.MustCompile(`^([\d.]+(h|m|s|ms|µs|ns))+$`).MatchString(v):
+		case durationCell.MatchString(v):
 			kind = "duration"
-		case regexp.MustCompile(`^[\d.]+(B|KiB|MiB|GiB|TiB|kB|MB|GB)$`).MatchString(v):
+		case bytesCell.MatchString(v):
 			kind = "bytes"
 		}
 		if rate {
@@ -209,11 +217,13 @@ func tableShape(lines []string, keyCols int) []string {
 		return nil
 	}
 	header := lines[0]
-	starts := []int{0}
-	for _, m := range regexp.MustCompile(`\S+( \S+)*`).FindAllStringIndex(header, -1)[1:] {
-		starts = append(starts, m[0])
+	var starts []int
+	var names []string
+	for _, m := range headerCell.FindAllStringIndex(header, -1) {
+		starts, names = append(starts, m[0]), append(names, header[m[0]:m[1]])
 	}
-	out := []string{strings.Join(regexp.MustCompile(`\S+( \S+)*`).FindAllString(header, -1), " | ")}
+	starts[0] = 0 // the first column starts at the line's start
+	out := []string{strings.Join(names, " | ")}
 	for _, l := range lines[1:] {
 		var row []string
 		for c, s := range starts {

@@ -168,17 +168,9 @@ func checkNode(n parse.Node, iterations float64, inRange bool) error {
 		}
 		return checkNode(n.ElseList, iterations, inRange)
 	case *parse.IfNode:
-		for _, c := range []parse.Node{n.Pipe, n.List, n.ElseList} {
-			if err := checkNode(c, iterations, inRange); err != nil {
-				return err
-			}
-		}
+		return checkBranch(&n.BranchNode, iterations, inRange)
 	case *parse.WithNode:
-		for _, c := range []parse.Node{n.Pipe, n.List, n.ElseList} {
-			if err := checkNode(c, iterations, inRange); err != nil {
-				return err
-			}
-		}
+		return checkBranch(&n.BranchNode, iterations, inRange)
 	case *parse.ActionNode:
 		return checkNode(n.Pipe, iterations, inRange)
 	case *parse.PipeNode:
@@ -203,6 +195,16 @@ func checkNode(n parse.Node, iterations float64, inRange bool) error {
 		return checkFormat(n.Text)
 	case *parse.TemplateNode:
 		return fmt.Errorf("template: {{template %q}} is not taken (a template that calls itself grows without bound)", n.Name)
+	}
+	return nil
+}
+
+// checkBranch checks an if's or a with's pipeline and both its lists.
+func checkBranch(b *parse.BranchNode, iterations float64, inRange bool) error {
+	for _, c := range []parse.Node{b.Pipe, b.List, b.ElseList} {
+		if err := checkNode(c, iterations, inRange); err != nil {
+			return err
+		}
 	}
 	return nil
 }
