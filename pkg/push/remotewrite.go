@@ -144,6 +144,7 @@ func (r *RemoteWrite) rounds(seen map[string]*targetSeries) map[*targetSeries][]
 // Family encodes one family of the source target, scraped at.
 func (e *rwEncoder) Family(target string, at time.Time, f *exposition.Family) error {
 	name, _ := f.ExposedAs()
+	e.current = e.seriesOf(target, at)
 	for j := range f.Metrics {
 		m := &f.Metrics[j]
 		ts := at.UnixMilli()
@@ -151,7 +152,6 @@ func (e *rwEncoder) Family(target string, at time.Time, f *exposition.Family) er
 			ts = m.TimestampMs
 		}
 		ls := m.Labels
-		e.current = e.targetSeries(target, at)
 		if e.addTarget {
 			e.target = exposition.AppendWithTargetLabel(e.target[:0], ls, exposition.TargetLabel, target)
 			ls = e.target
@@ -209,10 +209,8 @@ type targetSeries struct {
 	prev seriesSet // the round before, whose bytes are reused
 }
 
-func (e *rwEncoder) targetSeries(target string, at time.Time) *targetSeries {
-	if e.current != nil && e.seen[target] == e.current {
-		return e.current
-	}
+// seriesOf is what this stream sent of target so far.
+func (e *rwEncoder) seriesOf(target string, at time.Time) *targetSeries {
 	if e.seen == nil {
 		e.seen = map[string]*targetSeries{}
 	}
