@@ -14,16 +14,31 @@ import (
 	"time"
 )
 
-// cpuTrack reads a process's CPU time every 20 ms in the background, so
-// that its rate can be taken over exactly the window monctl measured
-// (between the times its records carry), whatever else the machine is
-// doing: a busy machine gives a burner less than a core, and any other
-// window would see another share.
+// cpuTrack reads a process's CPU time and the host's every 20 ms in the
+// background, so that its rate can be taken over exactly the window
+// monctl measured (between the times its records carry), whatever else
+// the machine is doing: a busy machine gives a burner less than a core,
+// and any other window would see another share.
 type cpuTrack struct {
-	mu  sync.Mutex
-	at  []time.Time
-	cpu []float64 // seconds
+	mu   sync.Mutex
+	at   []time.Time
+	cpu  []float64 // the process's CPU seconds
+	host []float64 // the host's CPU seconds as dockerd counts them (no steal)
+	cpus int
 }
+
+// cpuFormula is how an engine turns CPU time into a percent.
+type cpuFormula int
+
+const (
+	// overHostCPU is docker stats': the container's CPU time over the
+	// host's CPU time times the CPU count. On a virtual machine whose
+	// host steals time it says more than overWallClock.
+	overHostCPU cpuFormula = iota
+	// overWallClock is podman stats': CPU time over the time between
+	// the reads.
+	overWallClock
+)
 
 // trackCPU starts reading pid's CPU time (all its threads, from
 // /proc/PID/stat) until the test ends.
@@ -36,9 +51,11 @@ func trackCPU(t *testing.T, pid string) *cpuTrack {
 		tick := time.NewTicker(20 * time.Millisecond)
 		defer tick.Stop()
 		for {
-			if v, ok := readProcessCPU(pid); ok {
+			v, ok := readProcessCPU(pid)
+			host, cpus, hostOK := readHostCPU()
+			if ok && hostOK {
 				c.mu.Lock()
-				c.at, c.cpu = append(c.at, time.Now()), append(c.cpu, v)
+				c.at, c.cpu, c.host, c.cpus = append(c.at, time.Now()), append(c.cpu, v), append(c.host, host), cpus
 				c.mu.Unlock()
 			}
 			select {
@@ -77,9 +94,35 @@ func readProcessCPU(pid string) (float64, bool) {
 	return (ut + st) / 100, true // USER_HZ
 }
 
+// readHostCPU is what dockerd takes for the host's CPU time: the first
+// seven fields of /proc/stat's cpu line (user to softirq, not steal) in
+// seconds, and the count of cpuN lines.
+func readHostCPU() (float64, int, bool) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0, false
+	}
+	var total float64
+	cpus := 0
+	for line := range strings.Lines(string(b)) {
+		f := strings.Fields(line)
+		switch {
+		case len(f) >= 8 && f[0] == "cpu":
+			for _, v := range f[1:8] {
+				ticks, _ := strconv.ParseFloat(v, 64)
+				total += ticks / 100 // USER_HZ
+			}
+		case strings.HasPrefix(f[0], "cpu"):
+			cpus++
+		}
+	}
+	return total, cpus, total > 0 && cpus > 0
+}
+
 // percent is the process's CPU between from and to, in percent of one
-// core, from the readings around each (interpolated).
-func (c *cpuTrack) percent(t *testing.T, from, to time.Time) float64 {
+// core as formula takes it, from the readings around each
+// (interpolated).
+func (c *cpuTrack) percent(t *testing.T, from, to time.Time, formula cpuFormula) float64 {
 	t.Helper()
 	waitFor(t, "a CPU reading after the window", 5*time.Second, func() bool {
 		c.mu.Lock()
@@ -91,16 +134,21 @@ func (c *cpuTrack) percent(t *testing.T, from, to time.Time) float64 {
 	if len(c.at) == 0 || from.Before(c.at[0]) || !to.After(from) {
 		t.Fatalf("the window %v–%v is not within the readings", from, to)
 	}
-	return (c.value(to) - c.value(from)) / to.Sub(from).Seconds() * 100
+	used := c.value(c.cpu, to) - c.value(c.cpu, from)
+	if formula == overWallClock {
+		return used / to.Sub(from).Seconds() * 100
+	}
+	return used / (c.value(c.host, to) - c.value(c.host, from)) * float64(c.cpus) * 100
 }
 
-func (c *cpuTrack) value(at time.Time) float64 {
+// value is series (one of c's) at a time, interpolated between readings.
+func (c *cpuTrack) value(series []float64, at time.Time) float64 {
 	i := sort.Search(len(c.at), func(i int) bool { return !c.at[i].Before(at) })
 	if i == 0 {
-		return c.cpu[0]
+		return series[0]
 	}
 	span := c.at[i].Sub(c.at[i-1]).Seconds()
-	return c.cpu[i-1] + (c.cpu[i]-c.cpu[i-1])*at.Sub(c.at[i-1]).Seconds()/span
+	return series[i-1] + (series[i]-series[i-1])*at.Sub(c.at[i-1]).Seconds()/span
 }
 
 // windowed is a record of 'watch containers -o jsonl --count 2' with its
@@ -139,9 +187,10 @@ func lastWindow(t *testing.T, out string) map[string]windowed {
 }
 
 // agreesWithTrack says whether monctl's CPU % of a container matches its
-// process's CPU time over the same window.
-func agreesWithTrack(t *testing.T, track *cpuTrack, r windowed) (float64, bool) {
+// process's CPU time over the same window, taken as the engine's formula
+// takes it.
+func agreesWithTrack(t *testing.T, track *cpuTrack, r windowed, formula cpuFormula) (float64, bool) {
 	t.Helper()
-	ref := track.percent(t, r.From, r.Time)
+	ref := track.percent(t, r.From, r.Time, formula)
 	return ref, r.CPUPercent-ref <= max(10, 0.15*ref) && ref-r.CPUPercent <= max(10, 0.15*ref)
 }

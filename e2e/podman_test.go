@@ -148,7 +148,7 @@ func TestWatchPodman(t *testing.T) {
 		// One core is 100%, judged against the process's own CPU time
 		// over exactly the window monctl measured: a busy machine gives
 		// the burner less than a core, and another window another share.
-		if ref, ok := agreesWithTrack(t, track, w["pod-burner"]); !ok || ref < 5 {
+		if ref, ok := agreesWithTrack(t, track, w["pod-burner"], overWallClock); !ok || ref < 5 {
 			t.Errorf("%s: burner CPU %.1f%%; its own CPU time over the same window says %.1f%%", source, w["pod-burner"].CPUPercent, ref)
 		}
 		if c := m["pod-holder"]; math.Abs(c.MemoryUsed-64<<20) > 0.1*(64<<20) || c.MemoryLimit != 256<<20 {

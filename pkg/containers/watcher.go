@@ -262,6 +262,10 @@ func (w *Watcher) Sample(parent context.Context) (Snapshot, error) {
 	for i, e := range running {
 		g.Go(func() error {
 			if u, ok := e.readFiles(fs, host); ok {
+				// CPU % as the engine's own stats command takes it:
+				// podman stats over the wall clock, docker stats over
+				// the host's CPU time (which leaves out steal).
+				u.WallClock = w.eng.Product == Podman
 				samples[i], byFile[i] = &u, true
 				return nil
 			}
