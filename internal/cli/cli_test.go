@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/spf13/pflag"
+
 	"github.com/monctl/monctl/internal/cli/cmdutil"
 	"github.com/monctl/monctl/internal/conformance"
 )
@@ -325,6 +327,42 @@ func TestPushConfigSinks(t *testing.T) {
 	bad := writeFile(t, dir, "bad.yaml", "push:\n  influx:\n    - url: http://127.0.0.1:1/write?db=x\n      http_config: {bogus: 1}\n")
 	if _, errOut, code := runCLI(t, nil, "--config", bad, "push", file); code != 2 || !strings.Contains(errOut, "line 3: push.influx[0]") {
 		t.Errorf("a broken sink: exit %d, %s", code, errOut)
+	}
+}
+
+// TestEverySinkKindIsAFlagAConfigKeyAndHelp: each flag push marks as a
+// sink is listed in its help and in the "push where?" message, and under
+// its name the config file's push section holds a sink with its own
+// http_config (a mapping there is a sink, not a flag's value).
+func TestEverySinkKindIsAFlagAConfigKeyAndHelp(t *testing.T) {
+	isolateConfig(t)
+	pushCmd, _, err := NewRootCmd(cmdutil.IOStreams{}).Find([]string{"push"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	pushCmd.Flags().VisitAll(func(fl *pflag.Flag) {
+		if _, ok := fl.Annotations[cmdutil.SinkAnnotation]; ok {
+			kinds = append(kinds, fl.Name)
+		}
+	})
+	if len(kinds) < 3 {
+		t.Fatalf("sink flags %q, want pushgateway, remote-write and influx at least", kinds)
+	}
+	dir := t.TempDir()
+	file := writeFile(t, dir, "in.prom", "up 1\n")
+	_, where, _ := runCLI(t, nil, "push", file)
+	for _, kind := range kinds {
+		if !strings.Contains(pushCmd.Long, "--"+kind+" URL") || !strings.Contains(where, "--"+kind) {
+			t.Errorf("--%s: not in push's help or in %q", kind, where)
+		}
+		// A file that is not there: the sink was built from the config
+		// file with its http_config, which then fails to read it.
+		cfg := writeFile(t, dir, kind+".yaml", "push:\n  queue-dir: ''\n  "+kind+":\n    - url: http://127.0.0.1:1/write?db=x\n      http_config:\n        basic_auth: {username: u, password_file: missing-pw}\n")
+		_, errOut, code := runCLI(t, nil, "--config", cfg, "push", file)
+		if code == 0 || !strings.Contains(errOut, "missing-pw") {
+			t.Errorf("--%s in the config file: exit %d, %s", kind, code, errOut)
+		}
 	}
 }
 

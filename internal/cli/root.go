@@ -110,9 +110,11 @@ func section(cmd *cobra.Command) string {
 }
 
 // knownKeys lists what a config file may set: every flag name at the top
-// level, and per verb a section with that verb's flags.
-func knownKeys(root *cobra.Command) map[string]map[string]bool {
+// level, and per verb a section with that verb's flags; and which of the
+// push section's keys list sinks.
+func knownKeys(root *cobra.Command) cmdutil.ConfigKeys {
 	known := map[string]map[string]bool{"": {}}
+	sinks := map[string]bool{}
 	var walk func(c *cobra.Command)
 	walk = func(c *cobra.Command) {
 		sec := section(c)
@@ -121,6 +123,9 @@ func knownKeys(root *cobra.Command) map[string]map[string]bool {
 				return
 			}
 			known[""][fl.Name] = true
+			if _, ok := fl.Annotations[cmdutil.SinkAnnotation]; ok && sec == "push" {
+				sinks[fl.Name] = true
+			}
 			if sec != "" {
 				if known[sec] == nil {
 					known[sec] = map[string]bool{}
@@ -135,5 +140,5 @@ func knownKeys(root *cobra.Command) map[string]map[string]bool {
 		}
 	}
 	walk(root)
-	return known
+	return cmdutil.ConfigKeys{Flags: known, Sinks: sinks}
 }

@@ -55,7 +55,7 @@ func Merge(sources []Source) ([]MergedFamily, []string) {
 					Times: make([]time.Time, 0, n)})
 				seen = append(seen, seriesSet{byHash: make(map[uint64]int, n)})
 			} else if _, prev := out[j].ExposedAs(); prev != typ {
-				warnings.Add(fmt.Sprintf("%s: family %s is a %s here but a %s elsewhere; left out",
+				warnings.Add(fmt.Sprintf("%s: family %s is of type %s here but %s elsewhere; left out",
 					src.Target, f.Name, strings.ToLower(typ.String()), strings.ToLower(prev.String())))
 				continue
 			}

@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"sort"
 	"strings"
 
@@ -63,10 +62,25 @@ func ConfigPath(flag string) (string, bool) {
 	return filepath.Join(dir, "monctl", "config.yaml"), false
 }
 
+// SinkAnnotation marks a flag whose values are sink URLs: under its name,
+// the config file's push section lists sinks (URLs, or mappings of url
+// and http_config) rather than a flag's value.
+const SinkAnnotation = "monctl_sink"
+
+// ConfigKeys are the keys a config file may use.
+type ConfigKeys struct {
+	// Flags are, per section (the top level: ""; a verb's: "scrape",
+	// "watch.containers"), the flag names it may set.
+	Flags map[string]map[string]bool
+	// Sinks are the push section's keys that list sinks: the flags
+	// marked with SinkAnnotation.
+	Sinks map[string]bool
+}
+
 // LoadConfig reads the configuration file (if any) and prepares the
-// environment lookups. known lists the keys a file may use: flag names,
-// and sections named after verbs holding flag names.
-func LoadConfig(path string, named bool, known map[string]map[string]bool) (*Config, error) {
+// environment lookups. keys lists what a file may use.
+func LoadConfig(path string, named bool, keys ConfigKeys) (*Config, error) {
+	known := keys.Flags
 	env := viper.New()
 	env.SetEnvPrefix(EnvPrefix)
 	env.SetEnvKeyReplacer(envKeys)
@@ -106,7 +120,7 @@ func LoadConfig(path string, named bool, known map[string]map[string]bool) (*Con
 			continue
 		}
 		if k.Value == "push" && val.Kind == yaml.MappingNode {
-			if c.Sinks, err = decodeSinks(path, val); err != nil {
+			if c.Sinks, err = decodeSinks(path, val, keys.Sinks); err != nil {
 				return nil, err
 			}
 		}
@@ -223,19 +237,16 @@ type SinkConfig struct {
 	HTTP config.HTTPClientConfig `yaml:"http_config"`
 }
 
-// sinkKinds are the push section's keys that list sinks.
-var sinkKinds = []string{"pushgateway", "remote-write", "influx"}
-
 // decodeSinks reads the sinks of the push section: each item a URL or a
 // mapping with url and http_config (files in it are relative to the
 // config file). The items are taken out of the section, so that the
 // flags of the same names are not set from them as well.
-func decodeSinks(path string, push *yaml.Node) ([]SinkConfig, error) {
+func decodeSinks(path string, push *yaml.Node, kinds map[string]bool) ([]SinkConfig, error) {
 	var out []SinkConfig
 	kept := push.Content[:0:0]
 	for i := 0; i+1 < len(push.Content); i += 2 {
 		k, val := push.Content[i], push.Content[i+1]
-		if !slices.Contains(sinkKinds, k.Value) {
+		if !kinds[k.Value] {
 			kept = append(kept, k, val)
 			continue
 		}

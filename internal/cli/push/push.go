@@ -19,11 +19,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/common/config"
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/monctl/monctl/internal/buildinfo"
 	"github.com/monctl/monctl/internal/cli/cmdutil"
 	"github.com/monctl/monctl/internal/output"
 	"github.com/monctl/monctl/pkg/containers"
@@ -49,13 +47,13 @@ type Options struct {
 	cmdutil.EngineFlags
 	ContainerLabels []string
 
-	Pushgateways    []string
+	// SinkURLs are the flags' sink URLs by kind (sinkKinds' flags).
+	SinkURLs map[string]*[]string
+
 	Job             string
 	HonorLabels     bool
 	Grouping        []string
 	Method          string
-	RemoteWrites    []string
-	Influxes        []string
 	InfluxTokenFile string
 
 	ListenAddresses []string
@@ -81,13 +79,9 @@ func NewCmd(f *cmdutil.Factory) *cobra.Command {
 config file's targets), an exposition in a file or on stdin ('-') — and
 deliver it to every sink given:
 
-  --pushgateway URL   a Pushgateway (its base URL), group --job and
-                      --grouping KEY=VALUE, --method put|post|delete
-  --remote-write URL  a Prometheus remote-write 1.0 receiver, the full
-                      write URL (Prometheus, VictoriaMetrics, Mimir, ...)
-  --influx URL        InfluxDB's full write URL with its query
-                      (/write?db=x, or /api/v2/write?org=o&bucket=b with
-                      --influx-token-file)
+` + sinksHelp() + `
+The config file's push section lists sinks under the same names, each a
+URL or a mapping of url and http_config.
 
 Once by default, for cron; every --every DURATION (with jitter) as an
 agent. What a sink does not take (it is down, slow, answers 5xx or 429
@@ -118,13 +112,11 @@ dropped; -o json (or table, jsonl, yaml, csv) prints it on stdout.`,
 	fl.BoolVar(&opts.Containers, "containers", false, "push the containers of the Docker engine(s) (implied by --host and --context)")
 	opts.AddEngineFlags(cmd, "include stopped containers (info, state, restarts)")
 	fl.StringSliceVar(&opts.ContainerLabels, "container-labels", nil, "container labels to push as container_label_<key> labels")
-	fl.StringArrayVar(&opts.Pushgateways, "pushgateway", nil, "Pushgateway base URL (repeatable)")
+	opts.addSinkFlags(cmd)
 	fl.StringVar(&opts.Job, "job", "monctl", "the job label of every series, as a Prometheus scrape gives it (and the Pushgateway job); a target in the config file may have its own")
 	fl.BoolVar(&opts.HonorLabels, "honor-labels", false, "keep a target's own job and instance labels (Prometheus's honor_labels) instead of renaming them exported_job and exported_instance")
 	fl.StringArrayVar(&opts.Grouping, "grouping", nil, "Pushgateway grouping label KEY=VALUE (repeatable)")
 	fl.StringVar(&opts.Method, "method", "put", "Pushgateway method: put (replace the group), post (replace families of the same name), delete (remove the group)")
-	fl.StringArrayVar(&opts.RemoteWrites, "remote-write", nil, "remote-write URL, e.g. http://host:9090/api/v1/write (repeatable)")
-	fl.StringArrayVar(&opts.Influxes, "influx", nil, "InfluxDB write URL with its query, e.g. http://host:8086/write?db=x (repeatable)")
 	fl.StringVar(&opts.InfluxTokenFile, "influx-token-file", "", "file holding an InfluxDB 2.x token (Authorization: Token ...)")
 	fl.StringVar(&opts.QueueDir, "queue-dir", defaultQueueDir(), "the spool of what sinks did not take ('' to keep nothing)")
 	fl.StringVar(&opts.QueueSize, "queue-size", "256MiB", "most bytes spooled per sink; past it the oldest go, counted as dropped")
@@ -150,67 +142,6 @@ func defaultQueueDir() string {
 		dir = filepath.Join(home, ".local", "state")
 	}
 	return filepath.Join(dir, "monctl", "queue")
-}
-
-// sinks builds every sink the flags name.
-func (o *Options) sinks() ([]push.Sink, error) {
-	ua := "monctl/" + buildinfo.Get().Version
-	ep := func(u string, http config.HTTPClientConfig) push.Endpoint {
-		return push.Endpoint{URL: u, Timeout: o.PushTimeout, UserAgent: ua, HTTP: http,
-			Warn: func(msg string) { fmt.Fprintf(o.IO.ErrOut, "monctl: warning: %s\n", msg) }}
-	}
-	// The config file's sinks, then the flags'.
-	all := map[string][]cmdutil.SinkConfig{}
-	for _, sc := range o.ConfigSinks {
-		all[sc.Kind] = append(all[sc.Kind], sc)
-	}
-	for kind, urls := range map[string][]string{"pushgateway": o.Pushgateways, "remote-write": o.RemoteWrites, "influx": o.Influxes} {
-		for _, u := range urls {
-			all[kind] = append(all[kind], cmdutil.SinkConfig{Kind: kind, URL: u, HTTP: config.DefaultHTTPClientConfig})
-		}
-	}
-	grouping := map[string]string{}
-	for _, g := range o.Grouping {
-		k, v, ok := strings.Cut(g, "=")
-		if !ok || k == "" {
-			return nil, cmdutil.UsageError("--grouping %q: want KEY=VALUE", g)
-		}
-		grouping[k] = v
-	}
-	method := strings.ToUpper(o.Method)
-	var out []push.Sink
-	for _, sc := range all["pushgateway"] {
-		s, err := push.NewPushgateway(ep(sc.URL, sc.HTTP), o.Job, grouping, method)
-		if err != nil {
-			return nil, cmdutil.UsageError("--pushgateway: %v", err)
-		}
-		out = append(out, s)
-	}
-	for _, sc := range all["remote-write"] {
-		s, err := push.NewRemoteWrite(ep(sc.URL, sc.HTTP))
-		if err != nil {
-			return nil, cmdutil.UsageError("--remote-write: %v", err)
-		}
-		out = append(out, s)
-	}
-	for _, sc := range all["influx"] {
-		e := ep(sc.URL, sc.HTTP)
-		if o.InfluxTokenFile != "" {
-			e.HTTP.Authorization = &config.Authorization{Type: "Token", CredentialsFile: o.InfluxTokenFile}
-		}
-		s, err := push.NewInflux(e)
-		if err != nil {
-			return nil, cmdutil.UsageError("--influx: %v", err)
-		}
-		out = append(out, s)
-	}
-	if len(out) == 0 {
-		return nil, cmdutil.UsageError("push where? give --pushgateway, --remote-write or --influx")
-	}
-	if len(o.Grouping) > 0 && len(all["pushgateway"]) == 0 {
-		return nil, cmdutil.UsageError("--grouping goes with --pushgateway")
-	}
-	return out, nil
 }
 
 func run(ctx context.Context, f *cmdutil.Factory, o *Options, report bool) error {
