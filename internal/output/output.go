@@ -27,6 +27,7 @@ const (
 	OpenMetrics Format = "openmetrics"
 	Influx      Format = "influx"
 	Protobuf    Format = "protobuf" // delimited io.prometheus.client.MetricFamily
+	Markdown    Format = "markdown" // a GitHub-flavoured table
 )
 
 // Terminal describes where output goes.

@@ -29,7 +29,7 @@ var formats = []struct {
 }{
 	{Table, RowsShape}, {Wide, RowsShape}, {JSON, RecordsShape}, {JSONL, RecordsShape},
 	{CSV, RowsShape}, {YAML, RecordsShape}, {Prom, FamiliesShape}, {OpenMetrics, FamiliesShape},
-	{Protobuf, FamiliesShape}, {Influx, FamiliesShape},
+	{Protobuf, FamiliesShape}, {Influx, FamiliesShape}, {Markdown, RowsShape},
 }
 
 // FormatsOf lists the -o values a verb offering shapes takes, for help,
@@ -65,8 +65,8 @@ type View struct {
 	// Title is a line above the table; in a stream of views it tells the
 	// intervals apart (watch's time line).
 	Title string
-	// Rows gives the header and cells for table and wide (cells in units
-	// for people) and csv (exact numbers).
+	// Rows gives the header and cells for table, wide and markdown (cells
+	// in units for people) and csv (exact numbers): f says which.
 	Rows func(f Format) (header []string, rows [][]string)
 	// Text, when set, is what table and wide print instead of Rows.
 	Text func(w io.Writer) error
@@ -113,6 +113,8 @@ func (p *Printer) Print(v View) error {
 		return p.table(v)
 	case CSV:
 		return p.csv(v)
+	case Markdown:
+		return p.markdown(v)
 	case JSON, YAML:
 		return p.document(v)
 	case JSONL:
@@ -194,7 +196,11 @@ func (p *Printer) csv(v View) error {
 	header, rows := v.Rows(CSV)
 	cw := csv.NewWriter(p.Out)
 	if !p.Stream || p.printed == 0 {
-		if err := cw.Write(header); err != nil {
+		names := make([]string, len(header))
+		for i, h := range header {
+			names[i] = CSVName(h)
+		}
+		if err := cw.Write(names); err != nil {
 			return err
 		}
 	}
@@ -202,6 +208,30 @@ func (p *Printer) csv(v View) error {
 		return err
 	}
 	return cw.Error()
+}
+
+// csvNames are the parts of a table's column names that read as words
+// in a csv header.
+var csvNames = strings.NewReplacer("%", " percent ", "/s", " per s", "I/O", "io")
+
+// CSVName is a table's column name as every csv header writes it, in
+// snake case as the JSON fields are: "SCRAPE DURATION" is
+// scrape_duration, "CPU %" cpu_percent, "NET RX/s" net_rx_per_s.
+func CSVName(name string) string {
+	var b strings.Builder
+	sep := false
+	for _, r := range strings.ToLower(csvNames.Replace(name)) {
+		if 'a' <= r && r <= 'z' || '0' <= r && r <= '9' {
+			if sep && b.Len() > 0 {
+				b.WriteByte('_')
+			}
+			b.WriteRune(r)
+			sep = false
+			continue
+		}
+		sep = true
+	}
+	return b.String()
 }
 
 // document writes json and yaml: the view's own document, or its records

@@ -2,6 +2,7 @@ package output
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -10,8 +11,12 @@ import (
 )
 
 func TestFormatsOfShapes(t *testing.T) {
-	if got := strings.Join(FormatsOf(RowsShape|RecordsShape), ","); got != "table,wide,json,jsonl,csv,yaml" {
-		t.Errorf("rows and records: %s", got)
+	for _, shapes := range []Shape{RowsShape, RecordsShape, FamiliesShape, RowsShape | RecordsShape} {
+		for _, f := range formats {
+			if got := slices.Contains(FormatsOf(shapes), string(f.format)); got != (f.shape&shapes != 0) {
+				t.Errorf("shapes %b: %s listed %v, its shape is %b", shapes, f.format, got, f.shape)
+			}
+		}
 	}
 	if got := len(FormatsOf(AllShapes)); got != len(formats) {
 		t.Errorf("every shape: %d formats of %d", got, len(formats))
@@ -21,7 +26,7 @@ func TestFormatsOfShapes(t *testing.T) {
 		shapes  Shape
 	}{
 		{"JSON", "", RecordsShape},
-		{"prom", `output format "prom" is not available here (want one of table, wide, csv)`, RowsShape},
+		{"prom", `output format "prom" is not available here (want one of ` + strings.Join(FormatsOf(RowsShape), ", ") + ")", RowsShape},
 		{"yml", `unknown output format "yml"`, AllShapes},
 	} {
 		f, err := ParseFormatOf(c.in, c.shapes)
@@ -35,9 +40,9 @@ func TestFormatsOfShapes(t *testing.T) {
 // needs is an error, whatever the format.
 func TestPrinterNeverFallsBackToATable(t *testing.T) {
 	rowsOnly := View{Rows: func(Format) ([]string, [][]string) { return []string{"A"}, [][]string{{"1"}} }}
-	for _, f := range []Format{JSON, JSONL, YAML, Prom, OpenMetrics, Protobuf, Influx, "bogus"} {
+	for _, f := range append(FormatsOf(AllShapes&^RowsShape), "bogus") {
 		var out bytes.Buffer
-		p := &Printer{Out: &out, ErrOut: &out, Format: f}
+		p := &Printer{Out: &out, ErrOut: &out, Format: Format(f)}
 		if err := p.Print(rowsOnly); err == nil || !strings.Contains(err.Error(), "not available") || out.Len() != 0 {
 			t.Errorf("%s of a rows-only view: %v, wrote %q", f, err, out.String())
 		}
@@ -75,7 +80,7 @@ func TestPrinterStream(t *testing.T) {
 	if got := print2(Table); got != "interval 1\nNAME       N\na\\x1b[2J   1\n\ninterval 2\nNAME       N\na\\x1b[2J   2\n" {
 		t.Errorf("tables: a title each, a blank line between, cells escaped:\n%q", got)
 	}
-	if got := print2(CSV); got != "NAME,N\n\"a\x1b[2J\",1\n\"a\x1b[2J\",2\n" && got != "NAME,N\na\x1b[2J,1\na\x1b[2J,2\n" {
+	if got := print2(CSV); got != "name,n\na\x1b[2J,1\na\x1b[2J,2\n" {
 		t.Errorf("csv: one header:\n%q", got)
 	}
 	if got := print2(JSON); got != "[\n  {\n    \"n\": 1\n  }\n]\n[\n  {\n    \"n\": 2\n  }\n]\n" {
@@ -89,5 +94,50 @@ func TestPrinterStream(t *testing.T) {
 	}
 	if got := print2(OpenMetrics); strings.Count(got, "# EOF") != 2 {
 		t.Errorf("openmetrics: an exposition per view:\n%s", got)
+	}
+}
+
+// TestMarkdown: a GitHub table whose cells cannot start markup or HTML,
+// nor reach a terminal raw; --no-headers keeps the header a Markdown
+// table needs, and drops the title.
+func TestMarkdown(t *testing.T) {
+	v := View{
+		Title: "2026-12-07  1 target",
+		Rows: func(f Format) ([]string, [][]string) {
+			if f != Markdown {
+				t.Errorf("rows asked for %s", f)
+			}
+			return []string{"NAME", "VALUE"}, [][]string{{"a|b <script>*x*</script>", "1\x1b[2J"}}
+		},
+	}
+	// The escape Escape writes is itself escaped, so that a renderer
+	// shows it as Escape wrote it.
+	table := "| NAME | VALUE |\n| --- | --- |\n" + `| a\|b \<script\>\*x\*\</script\> | 1\\x1b\[2J |` + "\n"
+	for _, c := range []struct {
+		noHeaders bool
+		want      string
+	}{
+		{false, "2026-12-07  1 target\n\n" + table},
+		{true, table},
+	} {
+		var out bytes.Buffer
+		p := &Printer{Out: &out, Format: Markdown, NoHeaders: c.noHeaders}
+		if err := p.Print(v); err != nil || out.String() != c.want {
+			t.Errorf("no headers %v: %v\n%s\nwant\n%s", c.noHeaders, err, out.String(), c.want)
+		}
+	}
+}
+
+// TestCSVName: one header style in every verb's csv, whatever its table
+// calls the column.
+func TestCSVName(t *testing.T) {
+	for in, want := range map[string]string{
+		"SCRAPE DURATION": "scrape_duration", "CPU %": "cpu_percent", "MEM USAGE / LIMIT": "mem_usage_limit",
+		"NET I/O": "net_io", "NET RX/s / TX/s": "net_rx_per_s_tx_per_s", "CONTAINER ID": "container_id",
+		"timestamp_ms": "timestamp_ms", "LAST ERROR": "last_error", "P99": "p99",
+	} {
+		if got := CSVName(in); got != want {
+			t.Errorf("%q: %q, want %q", in, got, want)
+		}
 	}
 }

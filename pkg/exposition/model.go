@@ -67,9 +67,12 @@ func (ls Labels) Get(name string) string {
 }
 
 // String renders the labels the way PromQL does: {a="1", b="2"}.
-func (ls Labels) String() string {
+func (ls Labels) String() string { return "{" + ls.Text() + "}" }
+
+// Text is the labels without braces, as tables and csv show them:
+// a="1", b="2".
+func (ls Labels) Text() string {
 	var b strings.Builder
-	b.WriteByte('{')
 	for i, l := range ls {
 		if i > 0 {
 			b.WriteString(", ")
@@ -79,7 +82,6 @@ func (ls Labels) String() string {
 		b.WriteString(EscapeLabelValue(l.Value))
 		b.WriteByte('"')
 	}
-	b.WriteByte('}')
 	return b.String()
 }
 

@@ -59,6 +59,11 @@ func (f *Flags) Asking() bool {
 	return len(f.Queries) > 0 || len(f.FailIf) > 0 || len(f.RuleFiles) > 0 || f.Nagios
 }
 
+// Shapes are what answers have, whatever the verb gathers: rows (a table
+// per question; csv) and records (Prometheus's data objects). A verb's
+// -o may offer more; with questions asked, only these formats print.
+const Shapes = output.RowsShape | output.RecordsShape
+
 // Check refuses bad questions and formats that cannot print answers
 // before anything is gathered.
 func (f *Flags) Check(p *output.Printer) error {
@@ -80,11 +85,10 @@ func (f *Flags) Check(p *output.Printer) error {
 	if p.Template != nil {
 		return cmdutil.UsageError("--format cannot print query results; use -o json")
 	}
-	switch p.Format {
-	case output.Table, output.Wide, output.JSON, output.JSONL, output.YAML, output.CSV:
-		return nil
+	if _, err := output.ParseFormatOf(string(p.Format), Shapes); err != nil {
+		return cmdutil.UsageError("query results: %v", err)
 	}
-	return cmdutil.UsageError("-o %s cannot print query results (want table, wide, json, jsonl, yaml or csv)", p.Format)
+	return nil
 }
 
 // Round evaluates the rules at the store's newest sample: what recording
@@ -216,17 +220,23 @@ func view(as *Answers, term output.Terminal) output.View {
 			}
 			return nil
 		},
-		Rows: func(output.Format) ([]string, [][]string) {
-			header := []string{"expr", "check", "metric", "value", "time"}
+		// One table of every answer, for csv (exact, the time in Unix
+		// seconds) and markdown (for people).
+		Rows: func(f output.Format) ([]string, [][]string) {
+			exact := f == output.CSV
 			var rows [][]string
 			for i := range answers {
 				a := &answers[i]
-				_, rs := a.rows(true)
+				at := a.Time.UTC().Format(time.RFC3339)
+				if exact {
+					at = strconv.FormatFloat(float64(a.Time.UnixMilli())/1000, 'f', -1, 64)
+				}
+				_, rs := a.rows(exact)
 				for _, r := range rs {
-					rows = append(rows, append([]string{a.Expr, strconv.FormatBool(a.check)}, append(r, strconv.FormatFloat(float64(a.Time.UnixMilli())/1000, 'f', -1, 64))...))
+					rows = append(rows, append([]string{a.Expr, strconv.FormatBool(a.check)}, append(r, at)...))
 				}
 			}
-			return header, rows
+			return []string{"EXPR", "CHECK", "METRIC", "VALUE", "TIME"}, rows
 		},
 		Document: func(jw *output.JSONWriter) { writeAnswers(jw, as) },
 		Lines: func(jw *output.JSONWriter) {

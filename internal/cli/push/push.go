@@ -359,11 +359,14 @@ func sleep(ctx context.Context, d time.Duration) bool {
 // view is a delivery's report: a row and a record per sink.
 func view(stats []push.Stats) output.View {
 	return output.View{
-		Rows: func(output.Format) ([]string, [][]string) {
+		Rows: func(f output.Format) ([]string, [][]string) {
 			rows := make([][]string, len(stats))
 			for i, s := range stats {
 				rows[i] = []string{s.Sink, strconv.Itoa(s.Sent), strconv.Itoa(s.Requests), strconv.Itoa(s.FromPool),
 					strconv.Itoa(s.Retried), strconv.Itoa(s.Spooled), strconv.Itoa(s.Dropped), strings.Join(s.Errors, "; ")}
+			}
+			if f == output.CSV { // the JSON record's names
+				return []string{"sink", "sent_samples", "requests", "sent_from_spool_samples", "retried_requests", "spooled_samples", "dropped_samples", "errors"}, rows
 			}
 			return []string{"SINK", "SENT", "REQUESTS", "FROM SPOOL", "RETRIED", "SPOOLED", "DROPPED", "ERRORS"}, rows
 		},

@@ -97,7 +97,7 @@ func TestQueryRefusesBadQuestions(t *testing.T) {
 	}{
 		{[]string{file, "--query", "sum(rate(x[5m])"}, "1:16: parse error: unclosed left parenthesis"},
 		{[]string{file, "--fail-if", "up =="}, "parse error"},
-		{[]string{file, "--query", "up", "-o", "prom"}, "-o prom cannot print query results"},
+		{[]string{file, "--query", "up", "-o", "prom"}, `query results: output format "prom" is not available here`},
 		{[]string{file, "--query", "up", "--rate", "1s"}, "use rate() over a --window"},
 		{[]string{"-", "--query", "up", "--window", "1s"}, "standard input can be read only once"},
 		{[]string{file, "--query", "up", "--window", "1s", "--samples", "1"}, "--samples must be at least 2"},

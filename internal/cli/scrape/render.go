@@ -54,12 +54,6 @@ func sources(results []exposition.Result) []output.Source {
 	return out
 }
 
-// labelText is the label set without braces: a="1", b="2".
-func labelText(ls exposition.Labels) string {
-	s := ls.String()
-	return s[1 : len(s)-1]
-}
-
 // count writes a count: no unit, short on a terminal.
 func (r *renderer) count(v float64) string { return output.Short(v) }
 
@@ -90,7 +84,7 @@ func (r *renderer) table(results []exposition.Result, wide bool) ([]string, [][]
 			f := &res.Families[fi]
 			for mi := range f.Metrics {
 				m := &f.Metrics[mi]
-				row := []string{f.Name, labelText(m.Labels), string(f.Type)}
+				row := []string{f.Name, m.Labels.Text(), string(f.Type)}
 				if r.multi {
 					row = append([]string{res.Target}, row...)
 				}
@@ -167,7 +161,7 @@ func csvRows(results []exposition.Result) ([]string, [][]string) {
 			f := &res.Families[fi]
 			for mi := range f.Metrics {
 				m := &f.Metrics[mi]
-				rec := []string{res.Target, f.Name, string(f.Type), labelText(m.Labels), "", "", "", "", "", "", "", ""}
+				rec := []string{res.Target, f.Name, string(f.Type), m.Labels.Text(), "", "", "", "", "", "", "", ""}
 				if f.Type.HasQuantiles() {
 					rec[5], rec[6] = output.Float(m.Count), output.Float(m.Sum)
 					for i, q := range shownQuantiles {

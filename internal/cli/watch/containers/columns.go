@@ -36,13 +36,27 @@ func (c *cells) historyOf(s *ctr.Stats) []float64 {
 // engines are watched) and sort keys.
 func newTable(c *cells, multiHost bool) *live.Table[ctr.Stats] {
 	type col = live.Column[ctr.Stats]
+	// A stopped container has no numbers: "--" as docker stats shows
+	// it, an empty cell in csv.
 	running := func(cell func(s *ctr.Stats, human bool) string) func(*ctr.Stats, bool) string {
 		return func(s *ctr.Stats, human bool) string {
-			if !s.Running() {
+			switch {
+			case s.Running():
+				return cell(s, human)
+			case human:
 				return "--"
 			}
-			return cell(s, human)
+			return ""
 		}
+	}
+	type part = live.Part[ctr.Stats]
+	exact := func(name string, v func(s *ctr.Stats) float64) part {
+		return part{Name: name, Cell: func(s *ctr.Stats) string {
+			if !s.Running() {
+				return ""
+			}
+			return strconv.FormatFloat(v(s), 'f', -1, 64)
+		}}
 	}
 	cols := []col{
 		{Name: "CONTAINER ID", Cell: func(s *ctr.Stats, _ bool) string {
@@ -54,26 +68,43 @@ func newTable(c *cells, multiHost bool) *live.Table[ctr.Stats] {
 		{Name: "NAME", Cell: func(s *ctr.Stats, _ bool) string { return s.Name }},
 		{Name: "IMAGE", Wide: true, Cell: func(s *ctr.Stats, _ bool) string { return s.Image }},
 		{Name: "STATE", Cell: func(s *ctr.Stats, _ bool) string { return state(s) }},
-		{Name: "CPU %", Cell: running(func(s *ctr.Stats, h bool) string { return percent(s.CPUPercent, h) })},
+		{Name: "CPU %", Cell: running(func(s *ctr.Stats, _ bool) string { return percent(s.CPUPercent) }),
+			Parts: []part{exact("cpu_percent", func(s *ctr.Stats) float64 { return s.CPUPercent })}},
 		{Name: "CPU HISTORY", Wide: true, Cell: running(func(s *ctr.Stats, _ bool) string {
 			return live.Sparkline(c.historyOf(s), 100)
 		})},
-		{Name: "MEM USAGE / LIMIT", Cell: running(func(s *ctr.Stats, h bool) string { return mem(s.MemoryUsed, h) + " / " + mem(s.MemoryLimit, h) })},
-		{Name: "MEM %", Cell: running(func(s *ctr.Stats, h bool) string { return percent(s.MemoryPercent, h) })},
-		{Name: "NET I/O", Cell: running(func(s *ctr.Stats, h bool) string { return count(s.NetRx, h) + " / " + count(s.NetTx, h) })},
-		{Name: "NET RX/s / TX/s", Wide: true, Cell: running(func(s *ctr.Stats, h bool) string { return rate(s.NetRxRate, h) + " / " + rate(s.NetTxRate, h) })},
-		{Name: "BLOCK I/O", Cell: running(func(s *ctr.Stats, h bool) string { return count(s.BlkRead, h) + " / " + count(s.BlkWrite, h) })},
-		{Name: "BLOCK R/s / W/s", Wide: true, Cell: running(func(s *ctr.Stats, h bool) string {
-			return rate(s.BlkReadRate, h) + " / " + rate(s.BlkWriteRate, h)
-		})},
+		{Name: "MEM USAGE / LIMIT", Cell: running(func(s *ctr.Stats, _ bool) string { return mem(s.MemoryUsed) + " / " + mem(s.MemoryLimit) }),
+			Parts: []part{
+				exact("memory_used_bytes", func(s *ctr.Stats) float64 { return float64(s.MemoryUsed) }),
+				exact("memory_limit_bytes", func(s *ctr.Stats) float64 { return float64(s.MemoryLimit) }),
+			}},
+		{Name: "MEM %", Cell: running(func(s *ctr.Stats, _ bool) string { return percent(s.MemoryPercent) }),
+			Parts: []part{exact("memory_percent", func(s *ctr.Stats) float64 { return s.MemoryPercent })}},
+		{Name: "NET I/O", Cell: running(func(s *ctr.Stats, _ bool) string { return count(s.NetRx) + " / " + count(s.NetTx) }),
+			Parts: []part{
+				exact("network_rx_bytes", func(s *ctr.Stats) float64 { return float64(s.NetRx) }),
+				exact("network_tx_bytes", func(s *ctr.Stats) float64 { return float64(s.NetTx) }),
+			}},
+		{Name: "NET RX/s / TX/s", Wide: true, Cell: running(func(s *ctr.Stats, _ bool) string { return rate(s.NetRxRate) + " / " + rate(s.NetTxRate) }),
+			Parts: []part{
+				exact("network_rx_bytes_per_second", func(s *ctr.Stats) float64 { return s.NetRxRate }),
+				exact("network_tx_bytes_per_second", func(s *ctr.Stats) float64 { return s.NetTxRate }),
+			}},
+		{Name: "BLOCK I/O", Cell: running(func(s *ctr.Stats, _ bool) string { return count(s.BlkRead) + " / " + count(s.BlkWrite) }),
+			Parts: []part{
+				exact("block_read_bytes", func(s *ctr.Stats) float64 { return float64(s.BlkRead) }),
+				exact("block_write_bytes", func(s *ctr.Stats) float64 { return float64(s.BlkWrite) }),
+			}},
+		{Name: "BLOCK R/s / W/s", Wide: true, Cell: running(func(s *ctr.Stats, _ bool) string {
+			return rate(s.BlkReadRate) + " / " + rate(s.BlkWriteRate)
+		}), Parts: []part{
+			exact("block_read_bytes_per_second", func(s *ctr.Stats) float64 { return s.BlkReadRate }),
+			exact("block_write_bytes_per_second", func(s *ctr.Stats) float64 { return s.BlkWriteRate }),
+		}},
 		{Name: "PIDS", Cell: running(func(s *ctr.Stats, _ bool) string { return strconv.FormatUint(s.PIDs, 10) })},
 		{Name: "RESTARTS", Cell: func(s *ctr.Stats, _ bool) string { return strconv.Itoa(s.Restarts) }},
-		{Name: "UPTIME", Cell: running(func(s *ctr.Stats, h bool) string {
-			if h {
-				return output.Uptime(s.UptimeSeconds)
-			}
-			return strconv.FormatFloat(math.Floor(s.UptimeSeconds), 'f', -1, 64)
-		})},
+		{Name: "UPTIME", Cell: running(func(s *ctr.Stats, _ bool) string { return output.Uptime(s.UptimeSeconds) }),
+			Parts: []part{exact("uptime_seconds", func(s *ctr.Stats) float64 { return math.Floor(s.UptimeSeconds) })}},
 	}
 	if multiHost {
 		cols = append([]col{{Name: "HOST", Cell: func(s *ctr.Stats, _ bool) string { return s.Host }}}, cols...)
@@ -111,36 +142,16 @@ func state(s *ctr.Stats) string {
 	return st
 }
 
-func percent(v float64, human bool) string {
-	s := strconv.FormatFloat(v, 'f', 2, 64)
-	if human {
-		return s + "%"
-	}
-	return s
-}
+// percent is a percent as docker stats prints it.
+func percent(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) + "%" }
 
-// mem is a memory size: binary units for people, like docker stats.
-func mem(v uint64, human bool) string {
-	if human {
-		return output.Bytes(float64(v))
-	}
-	return strconv.FormatUint(v, 10)
-}
+// mem is a memory size in binary units, like docker stats.
+func mem(v uint64) string { return output.Bytes(float64(v)) }
 
-// count is an I/O byte count: decimal units for people, like docker stats.
-func count(v uint64, human bool) string {
-	if human {
-		return output.DecimalBytes(float64(v))
-	}
-	return strconv.FormatUint(v, 10)
-}
+// count is an I/O byte count in decimal units, like docker stats.
+func count(v uint64) string { return output.DecimalBytes(float64(v)) }
 
-func rate(v float64, human bool) string {
-	if human {
-		return output.DecimalBytes(v) + "/s"
-	}
-	return strconv.FormatFloat(math.Round(v), 'f', -1, 64)
-}
+func rate(v float64) string { return output.DecimalBytes(v) + "/s" }
 
 // Record is one container as --format templates see it: every JSON field
 // by its Go name (.Name, .CPUPercent, .MemoryUsed...) and, for docker stats
@@ -154,19 +165,19 @@ type Record struct {
 func (r Record) Container() string { return r.Name }
 
 // CPUPerc is the CPU % as docker stats prints it.
-func (r Record) CPUPerc() string { return percent(r.CPUPercent, true) }
+func (r Record) CPUPerc() string { return percent(r.CPUPercent) }
 
 // MemUsage is "used / limit" in binary units.
-func (r Record) MemUsage() string { return mem(r.MemoryUsed, true) + " / " + mem(r.MemoryLimit, true) }
+func (r Record) MemUsage() string { return mem(r.MemoryUsed) + " / " + mem(r.MemoryLimit) }
 
 // MemPerc is the memory % as docker stats prints it.
-func (r Record) MemPerc() string { return percent(r.MemoryPercent, true) }
+func (r Record) MemPerc() string { return percent(r.MemoryPercent) }
 
 // NetIO is "received / sent" in decimal units.
-func (r Record) NetIO() string { return count(r.NetRx, true) + " / " + count(r.NetTx, true) }
+func (r Record) NetIO() string { return count(r.NetRx) + " / " + count(r.NetTx) }
 
 // BlockIO is "read / written" in decimal units.
-func (r Record) BlockIO() string { return count(r.BlkRead, true) + " / " + count(r.BlkWrite, true) }
+func (r Record) BlockIO() string { return count(r.BlkRead) + " / " + count(r.BlkWrite) }
 
 // PIDs is the process count.
 func (r Record) PIDs() string { return strconv.FormatUint(r.Stats.PIDs, 10) }

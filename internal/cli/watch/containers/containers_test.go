@@ -160,8 +160,12 @@ func TestStreamFormats(t *testing.T) {
 		t.Errorf("jsonl: %d lines, want one per container per interval (8)", lines)
 	}
 	csv := render(t, output.CSV, "")
-	if strings.Count(csv, "TIME,CONTAINER ID") != 1 || strings.Count(csv, "\n") != 9 {
-		t.Errorf("csv: one header, then a row per container per interval:\n%s", csv)
+	if strings.Count(csv, "time,container_id,name,state,cpu_percent,memory_used_bytes,memory_limit_bytes,memory_percent,network_rx_bytes,") != 1 || strings.Count(csv, "\n") != 9 {
+		t.Errorf("csv: one header (snake case, a column per number), then a row per container per interval:\n%s", csv)
+	}
+	// A stopped container has no numbers: empty cells, not docker's "--".
+	if !strings.Contains(csv, ",done,exited,,,,,,,,,,3,\n") {
+		t.Errorf("csv: the stopped container's row:\n%s", csv)
 	}
 	// Exact numbers for programs: bytes and seconds, no units.
 	for _, want := range []string{"150.25", "33554432", "1500000", "5400"} {

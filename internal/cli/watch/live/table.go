@@ -23,6 +23,17 @@ type Column[T any] struct {
 	// Cell is the text of the column for an item: in units for people
 	// when human, exact for csv.
 	Cell func(it *T, human bool) string
+	// Parts, when not nil, stand for the column in csv: a column each,
+	// with its exact value (a table's "MEM USAGE / LIMIT" is two
+	// numbers); empty, the column is not in csv (a sparkline).
+	Parts []Part[T]
+}
+
+// Part is one csv column of a Column that shows several values.
+type Part[T any] struct {
+	// Name is the csv header, as the JSON record names the value.
+	Name string
+	Cell func(it *T) string
 }
 
 // SortKey is one --sort value and its key in the live view.
@@ -94,17 +105,30 @@ func (t *Table[T]) Visible(wide bool) []Column[T] {
 	return slices.DeleteFunc(slices.Clone(t.Columns), func(c Column[T]) bool { return c.Wide && !wide })
 }
 
-// Rows renders items, each followed by its children, in cols.
+// Rows renders items, each followed by its children, in cols: for
+// people when human, else exact, a column's Parts in its place.
 func (t *Table[T]) Rows(cols []Column[T], items []T, human bool) ([]string, [][]string) {
-	header := make([]string, len(cols))
-	for i, col := range cols {
-		header[i] = col.Name
+	header := make([]string, 0, len(cols))
+	for _, col := range cols {
+		if human || col.Parts == nil {
+			header = append(header, col.Name)
+			continue
+		}
+		for _, p := range col.Parts {
+			header = append(header, p.Name)
+		}
 	}
 	rows := make([][]string, 0, len(items))
 	add := func(it *T) {
-		row := make([]string, len(cols))
-		for i, col := range cols {
-			row[i] = col.Cell(it, human)
+		row := make([]string, 0, len(header))
+		for _, col := range cols {
+			if human || col.Parts == nil {
+				row = append(row, col.Cell(it, human))
+				continue
+			}
+			for _, p := range col.Parts {
+				row = append(row, p.Cell(it))
+			}
 		}
 		rows = append(rows, row)
 	}

@@ -29,6 +29,25 @@ func newTable(match bool) *live.Table[Row] {
 			return cell(r.Series, human)
 		}
 	}
+	type part = live.Part[Row]
+	// csv has a column per value, named as the JSON record names it; a
+	// series row carries its target, name and labels apart.
+	targetPart := func(name string, cell func(r *Row) string) part {
+		return part{Name: name, Cell: func(r *Row) string {
+			if r.Series != nil {
+				return ""
+			}
+			return cell(r)
+		}}
+	}
+	seriesPart := func(name string, cell func(s *SeriesRow) string) part {
+		return part{Name: name, Cell: func(r *Row) string {
+			if r.Series == nil {
+				return ""
+			}
+			return cell(r.Series)
+		}}
+	}
 	cols := []col{
 		{Name: "TARGET", Cell: func(r *Row, _ bool) string {
 			if r.Series != nil {
@@ -38,7 +57,7 @@ func newTable(match bool) *live.Table[Row] {
 				return "  " + r.Series.Name + r.Series.Labels.String()
 			}
 			return r.Target
-		}},
+		}, Parts: []part{{Name: "target", Cell: func(r *Row) string { return r.Target }}}},
 		{Name: "URL", Wide: true, Cell: target(func(r *Row, _ bool) string { return r.URL })},
 		{Name: "FORMAT", Wide: true, Cell: target(func(r *Row, _ bool) string { return r.Format })},
 		{Name: "UP", Cell: target(func(r *Row, _ bool) string {
@@ -46,8 +65,9 @@ func newTable(match bool) *live.Table[Row] {
 				return "up"
 			}
 			return "DOWN"
-		})},
-		{Name: "SCRAPE DURATION", Cell: target(func(r *Row, h bool) string { return seconds(r.Duration, h) })},
+		}), Parts: []part{targetPart("up", func(r *Row) string { return strconv.FormatBool(r.Up) })}},
+		{Name: "SCRAPE DURATION", Cell: target(func(r *Row, _ bool) string { return output.Seconds(r.Duration.Seconds()) }),
+			Parts: []part{targetPart("scrape_duration_seconds", func(r *Row) string { return output.Float(r.Duration.Seconds()) })}},
 		{Name: "BYTES", Cell: target(func(r *Row, h bool) string {
 			if h {
 				return output.Bytes(float64(r.Bytes))
@@ -60,7 +80,7 @@ func newTable(match bool) *live.Table[Row] {
 				return "+" + strconv.Itoa(r.Change)
 			}
 			return strconv.Itoa(r.Change)
-		})},
+		}), Parts: []part{targetPart("series_change", func(r *Row) string { return strconv.Itoa(r.Change) })}},
 	}
 	if match {
 		cols = append(cols,
@@ -69,24 +89,36 @@ func newTable(match bool) *live.Table[Row] {
 					return number("", s.Value, h)
 				}
 				return number(s.Name, s.Value, h)
-			})},
-			col{Name: "RATE", Cell: series(func(s *SeriesRow, h bool) string {
+			}), Parts: []part{
+				seriesPart("name", func(s *SeriesRow) string { return s.Name }),
+				seriesPart("labels", func(s *SeriesRow) string { return s.Labels.Text() }),
+				seriesPart("type", func(s *SeriesRow) string { return string(s.Type) }),
+				seriesPart("value", func(s *SeriesRow) string { return output.Float(s.Value) }),
+			}},
+			col{Name: "RATE", Cell: series(func(s *SeriesRow, _ bool) string {
 				if !s.HasRate {
 					return ""
 				}
 				if s.Type.HasQuantiles() {
-					return number("", s.Rate, h) + "/s"
+					return number("", s.Rate, true) + "/s"
 				}
-				return number(s.Name, s.Rate, h) + "/s"
-			})},
-			col{Name: "TREND", Cell: series(func(s *SeriesRow, _ bool) string { return live.Sparkline(s.Trend, 0) })},
+				return number(s.Name, s.Rate, true) + "/s"
+			}), Parts: []part{seriesPart("rate", func(s *SeriesRow) string {
+				if !s.HasRate {
+					return ""
+				}
+				return output.Float(s.Rate)
+			})}},
+			// A sparkline is for eyes: csv has the values of each interval.
+			col{Name: "TREND", Cell: series(func(s *SeriesRow, _ bool) string { return live.Sparkline(s.Trend, 0) }), Parts: []part{}},
 			col{Name: "P50", Cell: series(func(s *SeriesRow, h bool) string { return quantile(s, 0, h) })},
 			col{Name: "P90", Cell: series(func(s *SeriesRow, h bool) string { return quantile(s, 1, h) })},
 			col{Name: "P99", Cell: series(func(s *SeriesRow, h bool) string { return quantile(s, 2, h) })},
 		)
 	}
 	// LAST ERROR last: it is the longest, and the first to be cut.
-	cols = append(cols, col{Name: "LAST ERROR", Cell: target(func(r *Row, _ bool) string { return r.Error })})
+	cols = append(cols, col{Name: "LAST ERROR", Cell: target(func(r *Row, _ bool) string { return r.Error }),
+		Parts: []part{targetPart("error", func(r *Row) string { return r.Error })}})
 	type key = live.SortKey[Row]
 	return &live.Table[Row]{
 		Columns:  cols,
@@ -108,13 +140,6 @@ func newTable(match bool) *live.Table[Row] {
 		Name:      func(r *Row) string { return r.Target },
 		DropOrder: []string{"URL", "FORMAT", "TREND", "P99", "P90", "BYTES", "CHANGE", "SCRAPE DURATION", "LAST ERROR"},
 	}
-}
-
-func seconds(d time.Duration, human bool) string {
-	if human {
-		return output.Seconds(d.Seconds())
-	}
-	return output.Float(d.Seconds())
 }
 
 // number is a value of the metric name: in its unit for people (bytes,

@@ -2,11 +2,14 @@ package targets
 
 import (
 	"bytes"
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -128,6 +131,57 @@ func TestTableAndDownTarget(t *testing.T) {
 	}
 	if strings.Contains(out, "\x1b") {
 		t.Errorf("escape codes in a piped table:\n%q", out)
+	}
+}
+
+// TestCSV: csv has the JSON record's names, booleans as booleans, exact
+// numbers, and a row per --match series carrying its target, name and
+// labels apart.
+func TestCSV(t *testing.T) {
+	srv := exporter(t)
+	dead := httptest.NewServer(http.NotFoundHandler())
+	dead.Close()
+	out, errOut, code := execute(t, []exposition.Target{exposition.NewTarget(srv.URL), exposition.NewTarget(dead.URL)},
+		"-o", "csv", "--count", "2", "--interval", "0.05", "--match", "jobs_total")
+	if code != cmdutil.ExitPartial {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	rows, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "time,target,up,scrape_duration_seconds,bytes,series,series_change,name,labels,type,value,rate,p50,p90,p99,error"
+	if len(rows) != 7 || strings.Join(rows[0], ",") != want {
+		t.Fatalf("want the header and 3 rows per interval:\n%s", out)
+	}
+	cell := func(row []string, name string) string { return row[slices.Index(rows[0], name)] }
+	// The second interval, in the order of the targets' names.
+	var up, series, down []string
+	for _, r := range rows[4:] {
+		switch {
+		case cell(r, "name") != "":
+			series = r
+		case cell(r, "target") == srv.URL:
+			up = r
+		default:
+			down = r
+		}
+	}
+	if up == nil || series == nil || down == nil {
+		t.Fatalf("want a row of each kind in the second interval:\n%s", out)
+	}
+	if cell(up, "target") != srv.URL || cell(up, "up") != "true" || cell(up, "series_change") != "0" || cell(up, "name") != "" {
+		t.Errorf("the target's row: %q", up)
+	}
+	if cell(series, "target") != srv.URL || cell(series, "up") != "" || cell(series, "name") != "jobs_total" ||
+		cell(series, "labels") != `q="a"` || cell(series, "type") != "counter" || !strings.HasSuffix(cell(series, "value"), "0") {
+		t.Errorf("the series' row: %q", series)
+	}
+	if rate, err := strconv.ParseFloat(cell(series, "rate"), 64); err != nil || rate <= 0 {
+		t.Errorf("the series' rate: %q", cell(series, "rate"))
+	}
+	if cell(down, "up") != "false" || !strings.Contains(cell(down, "error"), "connection refused") {
+		t.Errorf("the down target's row: %q", down)
 	}
 }
 
