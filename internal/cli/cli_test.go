@@ -366,6 +366,22 @@ func TestEverySinkKindIsAFlagAConfigKeyAndHelp(t *testing.T) {
 	}
 }
 
+// TestWatchNamesItsResources: 'monctl watch' alone is a usage error that
+// names every resource registered, as its help does.
+func TestWatchNamesItsResources(t *testing.T) {
+	isolateConfig(t)
+	watch, _, err := NewRootCmd(cmdutil.IOStreams{}).Find([]string{"watch"})
+	if err != nil || len(watch.Commands()) < 2 {
+		t.Fatalf("watch: %v, %d resources", err, len(watch.Commands()))
+	}
+	_, errOut, code := runCLI(t, nil, "watch")
+	for _, r := range watch.Commands() {
+		if code != cmdutil.ExitUsage || !strings.Contains(errOut, "'monctl watch "+r.Name()+"'") || !strings.Contains(watch.Short, r.Name()) {
+			t.Errorf("%s: exit %d, %q; help %q", r.Name(), code, errOut, watch.Short)
+		}
+	}
+}
+
 // TestConventionsFromDockerAndKubectl: --version on the root says what
 // the first line of 'monctl version' says, and a usage error points at
 // the help of the command that was wrong.

@@ -4,6 +4,8 @@
 package watch
 
 import (
+	"strings"
+
 	"github.com/spf13/cobra"
 
 	"github.com/monctl/monctl/internal/cli/cmdutil"
@@ -11,16 +13,23 @@ import (
 	"github.com/monctl/monctl/internal/cli/watch/targets"
 )
 
-// NewCmd builds 'monctl watch' with its resources.
+// NewCmd builds 'monctl watch' with its resources; its help and its
+// "watch what?" name them as they are registered.
 func NewCmd(f *cmdutil.Factory) *cobra.Command {
+	resources := []*cobra.Command{containers.NewCmd(f), targets.NewCmd(f)}
+	names, tries := make([]string, len(resources)), make([]string, len(resources))
+	for i, r := range resources {
+		names[i] = r.Name()
+		tries[i] = "'monctl watch " + r.Name() + "'"
+	}
 	cmd := &cobra.Command{
 		Use:   "watch RESOURCE",
-		Short: "Watch resources live: containers, targets",
+		Short: "Watch resources live: " + strings.Join(names, ", "),
 		Args:  cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			return cmdutil.UsageError("watch what? try 'monctl watch containers' or 'monctl watch targets'")
+			return cmdutil.UsageError("watch what? try %s", strings.Join(tries, " or "))
 		},
 	}
-	cmd.AddCommand(containers.NewCmd(f), targets.NewCmd(f))
+	cmd.AddCommand(resources...)
 	return cmd
 }

@@ -161,65 +161,60 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 	}()
 
 	s := newSampler(watchers)
-	if o.FullScreen(p) && !o.Ask.Asking() {
-		return o.runLive(ctx, s, p.Format == output.Wide)
-	}
 	partial, printed, fired := len(failed) > 0, 0, false
 	store := query.NewStore()
 	reported := map[string]bool{} // engines reported down, to say so once
-	err = o.loop(ctx, s, func(fr *frame) error {
-		for _, err := range fr.down {
-			partial = true
-			if !reported[err.Host] {
-				fmt.Fprintf(o.IO.ErrOut, "monctl: %v (retrying)\n", err)
-				reported[err.Host] = true
+	res := live.Resource[ctr.Stats, *frame]{
+		Name: "containers", Table: o.table, Sample: s.sample, Screen: o.screenFrame,
+		Print: func(fr *frame) error {
+			for _, err := range fr.down {
+				partial = true
+				if !reported[err.Host] {
+					fmt.Fprintf(o.IO.ErrOut, "monctl: %v (retrying)\n", err)
+					reported[err.Host] = true
+				}
 			}
-		}
-		for host := range reported {
-			if !slices.ContainsFunc(fr.down, func(e *ctr.EngineError) bool { return e.Host == host }) {
-				fmt.Fprintf(o.IO.ErrOut, "monctl: the Docker engine at %s is back\n", host)
-				delete(reported, host)
+			for host := range reported {
+				if !slices.ContainsFunc(fr.down, func(e *ctr.EngineError) bool { return e.Host == host }) {
+					fmt.Fprintf(o.IO.ErrOut, "monctl: the Docker engine at %s is back\n", host)
+					delete(reported, host)
+				}
 			}
-		}
-		if len(fr.down) == len(watchers) {
-			return nil // nothing to show this interval
-		}
-		for _, ref := range fr.unmatched {
-			partial = true
-			fmt.Fprintf(o.IO.ErrOut, "monctl: no such container: %s\n", ref)
-		}
-		if len(o.Refs) > 0 && len(fr.unmatched) == len(o.Refs) {
-			return errNothingToWatch // as docker stats NAME does
-		}
-		printed++
-		if o.Ask.Asking() {
-			var askErr error
-			fired, askErr = o.answer(ctx, p, store, fr)
-			return askErr
-		}
-		fr.stats = o.table.Arrange(fr.stats, o.Sort, false, o.Top)
-		return p.Print(o.view(fr, p.Format == output.Wide))
-	})
-	switch {
-	case errors.Is(err, errNothingToWatch):
-		return cmdutil.Silent
-	case err != nil && ctx.Err() != nil:
-		return err // interrupted: the root command reports the signal
-	case err != nil && o.Ask.Nagios:
-		return err // the plugin's state (or a failure it reports as UNKNOWN)
-	case err != nil:
-		return cmdutil.Failure(err)
+			if len(fr.down) == len(watchers) {
+				return nil // nothing to show this interval
+			}
+			for _, ref := range fr.unmatched {
+				partial = true
+				fmt.Fprintf(o.IO.ErrOut, "monctl: no such container: %s\n", ref)
+			}
+			if len(o.Refs) > 0 && len(fr.unmatched) == len(o.Refs) {
+				return cmdutil.Silent // as docker stats NAME does; each was reported
+			}
+			printed++
+			if o.Ask.Asking() {
+				var askErr error
+				fired, askErr = o.answer(ctx, p, store, fr)
+				return askErr
+			}
+			fr.stats = o.table.Arrange(fr.stats, o.Sort, false, o.Top)
+			return p.Print(o.view(fr, p.Format == output.Wide))
+		},
+		Done: func() error {
+			switch {
+			case printed == 0:
+				return cmdutil.Silent // every engine failed, and said so
+			case fired:
+				return cmdutil.CheckFailed
+			case partial:
+				return cmdutil.Partial
+			}
+			return nil
+		},
 	}
-	if printed == 0 {
-		return cmdutil.Silent // every engine failed, and said so
+	if o.Ask.Asking() {
+		res.Screen = nil // answers are printed, never drawn
 	}
-	if fired {
-		return cmdutil.CheckFailed
-	}
-	if partial {
-		return cmdutil.Partial
-	}
-	return nil
+	return live.Run(ctx, o.IO, &o.Flags, p, res)
 }
 
 // keepSamples is how far back the questions of a long watch can look
@@ -252,11 +247,6 @@ func (o *Options) answer(ctx context.Context, p *output.Printer, store *query.St
 	return false, err
 }
 
-// loop samples on the watch's clock.
-func (o *Options) loop(ctx context.Context, s *sampler, emit func(*frame) error) error {
-	return live.Loop(ctx, o.Interval, o.Count, s.sample, emit)
-}
-
 // view is one interval in every shape: a table after a time line (which
 // says where the numbers came from in the wide one), one record per
 // container, and monctl's container families.
@@ -282,14 +272,6 @@ func (o *Options) view(fr *frame, wide bool) output.View {
 	}
 }
 
-// runLive shows the full-screen view.
-func (o *Options) runLive(ctx context.Context, s *sampler, wide bool) error {
-	v := &live.View[ctr.Stats]{Resource: "containers", Table: o.table, Flags: &o.Flags, Wide: wide}
-	return v.Run(ctx, o.IO, func(ctx context.Context, emit func(*live.Frame[ctr.Stats]) error) error {
-		return o.loop(ctx, s, func(fr *frame) error { return emit(o.screenFrame(fr)) })
-	})
-}
-
 // screenFrame is a frame for the live view: a head with the engines and
 // totals, and a banner per engine that is down.
 func (o *Options) screenFrame(fr *frame) *live.Frame[ctr.Stats] {
@@ -311,10 +293,6 @@ func (o *Options) screenFrame(fr *frame) *live.Frame[ctr.Stats] {
 	}
 	return lf
 }
-
-// errNothingToWatch ends a watch whose every container argument names
-// nothing; each was reported.
-var errNothingToWatch = errors.New("no such containers")
 
 // connect reaches every engine at once; the ones that fail are returned
 // as errors.

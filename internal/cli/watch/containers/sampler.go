@@ -40,8 +40,9 @@ func newSampler(watchers []*ctr.Watcher) *sampler {
 
 // sample asks every engine at once. The first sample only primes the CPU
 // deltas; the arguments that name nothing are known after it, and go with
-// the next frame.
-func (s *sampler) sample(ctx context.Context) *frame {
+// the next frame. An engine that is down is in the frame, not an error:
+// the watch goes on, and says so.
+func (s *sampler) sample(ctx context.Context) (*frame, error) {
 	snaps := make([]ctr.Snapshot, len(s.watchers))
 	errs := make([]error, len(s.watchers))
 	var wg sync.WaitGroup
@@ -70,7 +71,7 @@ func (s *sampler) sample(ctx context.Context) *frame {
 	case 2:
 		fr.unmatched = s.unmatched
 	}
-	return fr
+	return fr, nil
 }
 
 // remember keeps the last CPU % values of each running container, and

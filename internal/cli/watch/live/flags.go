@@ -1,7 +1,6 @@
 package live
 
 import (
-	"context"
 	"slices"
 	"strings"
 	"time"
@@ -75,35 +74,4 @@ func (f *Flags) Validate() error {
 // terminal, as a table, for more than one snapshot.
 func (f *Flags) FullScreen(p *output.Printer) bool {
 	return p.Term.IsTTY && p.Template == nil && (p.Format == output.Table || p.Format == output.Wide) && f.Count != 1
-}
-
-// Loop is the clock of a watch: sample once to prime the deltas (CPU %,
-// rates), then every interval emit a sample, count times (0: until ctx
-// ends). The first emitted sample comes one interval after the start and
-// already has real rates.
-func Loop[F any](ctx context.Context, interval time.Duration, count int, sample func(context.Context) F, emit func(F) error) error {
-	// The clock starts before the first sample, so that a slow first
-	// answer (engines before 25 answer stats at their next 1 s
-	// collection) does not come on top of the interval.
-	ticker := time.NewTicker(interval)
-	defer ticker.Stop()
-	sample(ctx)
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
-	for n := 0; count == 0 || n < count; n++ {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-ticker.C:
-		}
-		s := sample(ctx)
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if err := emit(s); err != nil {
-			return err
-		}
-	}
-	return nil
 }

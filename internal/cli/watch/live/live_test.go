@@ -1,7 +1,9 @@
 package live
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"slices"
 	"strconv"
 	"strings"
@@ -9,6 +11,9 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/monctl/monctl/internal/cli/cmdutil"
+	"github.com/monctl/monctl/internal/output"
 )
 
 type item struct {
@@ -119,15 +124,56 @@ func TestViewLines(t *testing.T) {
 func TestLoopPrimesThenEmitsCount(t *testing.T) {
 	samples := 0
 	var emitted []int
-	err := Loop(context.Background(), 10*time.Millisecond, 3, func(context.Context) int { samples++; return samples },
+	err := Loop(context.Background(), 10*time.Millisecond, 3, func(context.Context) (int, error) { samples++; return samples, nil },
 		func(n int) error { emitted = append(emitted, n); return nil })
 	if err != nil || samples != 4 || !slices.Equal(emitted, []int{2, 3, 4}) {
 		t.Errorf("err %v, %d samples, emitted %v: want a priming sample, then 3 emitted", err, samples, emitted)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := Loop(ctx, time.Hour, 0, func(context.Context) int { return 0 }, func(int) error { return nil }); err != context.Canceled {
+	if err := Loop(ctx, time.Hour, 0, func(context.Context) (int, error) { return 0, nil }, func(int) error { return nil }); err != context.Canceled {
 		t.Errorf("cancelled: %v", err)
+	}
+}
+
+// TestRun: a resource is its table, sampler, printer and outcome; Run
+// turns what goes wrong into the documented exit codes.
+func TestRun(t *testing.T) {
+	table := &Table[int]{Columns: []Column[int]{{Name: "N", Cell: func(n *int, _ bool) string { return strconv.Itoa(*n) }}},
+		SortKeys: []SortKey[int]{{Name: "n", Key: 'n'}}, Name: func(n *int) string { return strconv.Itoa(*n) }}
+	broken := errors.New("the source broke")
+	for _, c := range []struct {
+		name   string
+		sample func(n int) (int, error)
+		print  func(n int) error
+		done   error
+		code   int
+	}{
+		{"ran its course", func(n int) (int, error) { return n, nil }, func(int) error { return nil }, nil, cmdutil.ExitOK},
+		{"partial", func(n int) (int, error) { return n, nil }, func(int) error { return nil }, cmdutil.Partial, cmdutil.ExitPartial},
+		{"a sample fails", func(n int) (int, error) { return 0, broken }, func(int) error { return nil }, nil, cmdutil.ExitFailure},
+		{"printing fails", func(n int) (int, error) { return n, nil }, func(int) error { return broken }, nil, cmdutil.ExitFailure},
+		{"the resource's own code", func(n int) (int, error) { return n, nil }, func(int) error { return cmdutil.Silent }, nil, cmdutil.ExitFailure},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := &Flags{Interval: 10 * time.Millisecond, Count: 2, Sort: "n", sortNames: []string{"n"}}
+			var out bytes.Buffer
+			p := &output.Printer{Out: &out, Format: output.Table}
+			n, printed := 0, 0
+			err := Run(context.Background(), cmdutil.IOStreams{Out: &out}, f, p, Resource[int, int]{
+				Name: "numbers", Table: table,
+				Sample: func(context.Context) (int, error) { n++; return c.sample(n) },
+				Screen: func(n int) *Frame[int] { t.Error("a pipe took the screen"); return nil },
+				Print:  func(n int) error { printed++; return c.print(n) },
+				Done:   func() error { return c.done },
+			})
+			if code := cmdutil.CodeOf(err); code != c.code {
+				t.Errorf("exit %d (%v), want %d", code, err, c.code)
+			}
+			if c.code == cmdutil.ExitOK && printed != 2 {
+				t.Errorf("printed %d samples, want --count 2", printed)
+			}
+		})
 	}
 }
 

@@ -79,8 +79,9 @@ func newSampler(s *exposition.Scraper, targets []exposition.Target, concurrency 
 	return &sampler{scraper: s, targets: targets, concurrency: concurrency, sel: sel, trend: live.NewHistory(n)}
 }
 
-// sample scrapes every target once.
-func (s *sampler) sample(ctx context.Context) *frame {
+// sample scrapes every target once; a target that fails is a row that
+// is down, never an error of the watch.
+func (s *sampler) sample(ctx context.Context) (*frame, error) {
 	results := s.scraper.ScrapeAll(ctx, s.targets, s.concurrency)
 	fr := &frame{time: time.Now(), rows: make([]Row, len(results))}
 	seen := map[string]bool{}
@@ -103,7 +104,7 @@ func (s *sampler) sample(ctx context.Context) *frame {
 	}
 	s.trend.Keep(func(k string) bool { return seen[k] })
 	s.prev = results
-	return fr
+	return fr, nil
 }
 
 // row is a target's row, with its matching series as children.

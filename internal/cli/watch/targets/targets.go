@@ -103,41 +103,38 @@ func run(ctx context.Context, o *Options) error {
 	}
 	o.table = newTable(len(o.Match) > 0)
 	smp := newSampler(s, targets, o.Concurrency, sel, o.Interval)
-	if o.FullScreen(p) {
-		v := &live.View[Row]{Resource: "targets", Table: o.table, Flags: &o.Flags, Wide: p.Format == output.Wide}
-		return v.Run(ctx, o.IO, func(ctx context.Context, emit func(*live.Frame[Row]) error) error {
-			return live.Loop(ctx, o.Interval, o.Count, smp.sample, func(fr *frame) error { return emit(screenFrame(fr)) })
-		})
-	}
-
 	down := map[string]bool{} // targets reported down, to say so once
 	anyDown := false
-	err = live.Loop(ctx, o.Interval, o.Count, smp.sample, func(fr *frame) error {
-		for i := range fr.rows {
-			r := &fr.rows[i]
-			switch {
-			case !r.Up && !down[r.Target]:
-				fmt.Fprintf(o.IO.ErrOut, "monctl: %s%s\n", r.Error, cmdutil.ScrapeHint(r.err))
-				down[r.Target], anyDown = true, true
-			case r.Up && down[r.Target]:
-				fmt.Fprintf(o.IO.ErrOut, "monctl: %s is back\n", r.Target)
-				delete(down, r.Target)
+	return live.Run(ctx, o.IO, &o.Flags, p, live.Resource[Row, *frame]{
+		Name: "targets", Table: o.table, Sample: smp.sample, Screen: screenFrame,
+		Print: func(fr *frame) error {
+			for i := range fr.rows {
+				r := &fr.rows[i]
+				switch {
+				case !r.Up && !down[r.Target]:
+					fmt.Fprintf(o.IO.ErrOut, "monctl: %s%s\n", r.Error, cmdutil.ScrapeHint(r.err))
+					down[r.Target], anyDown = true, true
+				case r.Up && down[r.Target]:
+					fmt.Fprintf(o.IO.ErrOut, "monctl: %s is back\n", r.Target)
+					delete(down, r.Target)
+				}
 			}
-		}
-		fr.rows = o.table.Arrange(fr.rows, o.Sort, false, o.Top)
-		return p.Print(o.view(fr))
+			fr.rows = o.table.Arrange(fr.rows, o.Sort, false, o.Top)
+			if err := p.Print(o.view(fr)); err != nil {
+				return fmt.Errorf("writing output: %w", err)
+			}
+			return nil
+		},
+		Done: func() error {
+			switch {
+			case len(down) == len(targets):
+				return cmdutil.Silent // every target is down at the end, and said so
+			case anyDown:
+				return cmdutil.Partial
+			}
+			return nil
+		},
 	})
-	switch {
-	case err != nil && ctx.Err() != nil:
-		return err // interrupted: the root command reports the signal
-	case err != nil:
-		return cmdutil.Failure(fmt.Errorf("writing output: %w", err))
-	case len(down) == len(targets):
-		return cmdutil.Silent // every target is down at the end, and said so
-	case anyDown:
-		return cmdutil.Partial
-	}
-	return nil
 }
 
 // view is one interval: a table after a time line, or one record per
