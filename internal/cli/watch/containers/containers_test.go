@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -18,6 +19,7 @@ import (
 	"github.com/monctl/monctl/internal/cli/watch/live"
 	"github.com/monctl/monctl/internal/output"
 	ctr "github.com/monctl/monctl/pkg/containers"
+	"github.com/monctl/monctl/pkg/containers/containerstest"
 )
 
 func sampleStats() []ctr.Stats {
@@ -247,4 +249,61 @@ func TestHistoryKeepsTheLastTen(t *testing.T) {
 	if len(s.history.Snapshot()) != 0 {
 		t.Error("a container that is gone keeps its history")
 	}
+}
+
+// TestAgainstAnEngine runs the verb against containerstest's engine,
+// whose numbers are fixed: what it prints is exactly what the engine's
+// stats say, through docker stats' formulas, and a check over them fires.
+func TestAgainstAnEngine(t *testing.T) {
+	eng := containerstest.NewEngine(
+		containerstest.Container{ID: strings.Repeat("a", 64), Name: "web", Image: "nginx", CPUPercent: 25, MemoryUsed: 64 << 20, MemoryLimit: 256 << 20, NetRx: 1000, PIDs: 3},
+		containerstest.Container{ID: strings.Repeat("b", 64), Name: "db", Image: "postgres", CPUPercent: 150, MemoryUsed: 128 << 20, MemoryLimit: 256 << 20, PIDs: 9},
+		containerstest.Container{ID: strings.Repeat("c", 64), Name: "old", Image: "busybox", State: "exited"},
+	)
+	defer eng.Close()
+	run := func(args ...string) (string, string, int) {
+		var out, errOut bytes.Buffer
+		err := cmdtest.Execute(NewCmd(cmdutil.NewFactory(cmdutil.IOStreams{Out: &out, ErrOut: &errOut})), append([]string{"-H", eng.Host, "--interval", "20ms"}, args...)...)
+		return out.String(), errOut.String() + fmt.Sprint(err), cmdutil.CodeOf(err)
+	}
+	t.Run("records", func(t *testing.T) {
+		out, errOut, code := run("--count", "2", "-o", "jsonl", "--all")
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, errOut)
+		}
+		got := map[string]Record{}
+		for line := range strings.Lines(out) {
+			var r Record
+			if err := json.Unmarshal([]byte(line), &r); err != nil {
+				t.Fatal(err)
+			}
+			got[r.Name] = r
+		}
+		web, db, old := got["web"], got["db"], got["old"]
+		if web.CPUPercent != 25 || web.MemoryUsed != 64<<20 || web.MemoryPercent != 25 || web.NetRx != 1000 || web.Stats.PIDs != 3 || web.Image != "nginx" {
+			t.Errorf("web: %+v", web.Stats)
+		}
+		if db.CPUPercent != 150 || db.Host != eng.Host {
+			t.Errorf("db: %+v", db.Stats)
+		}
+		if old.State != "exited" || old.CPUPercent != 0 {
+			t.Errorf("the stopped container: %+v", old.Stats)
+		}
+	})
+	t.Run("a check fires", func(t *testing.T) {
+		_, errOut, code := run("--once", "--fail-if", "monctl_container_memory_working_set_bytes > 100e6")
+		if code != cmdutil.ExitCheck || !strings.Contains(errOut, `name="db"`) || strings.Contains(errOut, `name="web"`) {
+			t.Errorf("exit %d: %s", code, errOut)
+		}
+	})
+	t.Run("the engine goes away", func(t *testing.T) {
+		gone := containerstest.NewEngine(containerstest.Container{ID: strings.Repeat("d", 64), Name: "x", CPUPercent: 1})
+		var out, errOut bytes.Buffer
+		cmd := NewCmd(cmdutil.NewFactory(cmdutil.IOStreams{Out: &out, ErrOut: &errOut}))
+		time.AfterFunc(300*time.Millisecond, gone.Close)
+		err := cmdtest.Execute(cmd, "-H", gone.Host, "--interval", "100ms", "--count", "6", "-o", "jsonl")
+		if code := cmdutil.CodeOf(err); code != cmdutil.ExitPartial || !strings.Contains(errOut.String(), "retrying") || !strings.Contains(out.String(), `"name":"x"`) {
+			t.Errorf("exit %d (%v): %s\n%s", code, err, errOut.String(), out.String())
+		}
+	})
 }
