@@ -51,8 +51,8 @@ type Engine struct {
 	// reached: per container, so that each interval of each comes out
 	// at its CPUPercent however many are asked.
 	cpu, sys map[string]uint64
-	done chan struct{}
-	once sync.Once
+	done     chan struct{}
+	once     sync.Once
 }
 
 // version matches the /v1.xx prefix the client puts before a path.
