@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"reflect"
@@ -24,8 +25,10 @@ import (
 	"github.com/monctl/monctl/pkg/redact"
 )
 
-// Endpoint is what every sink needs of HTTP: where, the client (auth and
-// TLS from a Prometheus http_config) and how long one request may take.
+// Endpoint is where a sink delivers: its URL, which picks the transport
+// (http, https; file for the sinks that can write one), the HTTP client
+// (auth and TLS from a Prometheus http_config) and how long one request
+// may take.
 type Endpoint struct {
 	URL       string
 	HTTP      config.HTTPClientConfig
@@ -35,33 +38,43 @@ type Endpoint struct {
 	Warn func(msg string)
 }
 
-// endpoint is an Endpoint ready to send.
+// endpoint is what a sink's encoding shares with its transport: the
+// transport, the sink's name in messages and where warnings go.
 type endpoint struct {
-	url     *url.URL
-	client  *http.Client
-	name    string
-	http    config.HTTPClientConfig // what the client was made from: part of the sink's identity
-	timeout time.Duration
-	ua      string
-	warn    func(string)
+	Transport
+	url  *url.URL
+	name string
+	warn func(string)
 }
 
-func (e Endpoint) open(kind string) (*endpoint, error) {
+// open makes the transport the URL names, of the schemes a kind of sink
+// takes (http and https when none are given).
+func (e Endpoint) open(kind string, schemes ...string) (*endpoint, error) {
+	if len(schemes) == 0 {
+		schemes = []string{"http", "https"}
+	}
 	u, err := url.Parse(e.URL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("%s URL %q: want http://host:port/... or https://...", kind, redact.URL(e.URL))
+	if err != nil || !slices.Contains(schemes, u.Scheme) || u.Scheme != "file" && u.Host == "" || u.Scheme == "file" && u.Path == "" {
+		return nil, fmt.Errorf("%s URL %q: want %s", kind, redact.URL(e.URL), urlForms(schemes))
 	}
-	if err := e.HTTP.Validate(); err != nil {
+	var t Transport
+	if u.Scheme == "file" {
+		t = &fileTransport{path: u.Path}
+	} else if t, err = e.openHTTP(u); err != nil {
 		return nil, fmt.Errorf("%s %s: %w", kind, redact.URL(e.URL), err)
 	}
-	client, err := config.NewClientFromConfig(e.HTTP, "monctl")
-	if err != nil {
-		return nil, fmt.Errorf("%s %s: %w", kind, redact.URL(e.URL), err)
+	return &endpoint{Transport: t, url: u, name: kind + " " + t.Name(), warn: e.Warn}, nil
+}
+
+// urlForms says what URLs schemes take: "http://host:port/... or
+// https://...".
+func urlForms(schemes []string) string {
+	forms := map[string]string{"http": "http://host:port/...", "https": "https://...", "file": "file:///path"}
+	var out []string
+	for _, s := range schemes {
+		out = append(out, forms[s])
 	}
-	// Only the path: user info and a query (InfluxDB 1.x takes u= and p=)
-	// may hold credentials.
-	name := kind + " " + u.Scheme + "://" + u.Host + u.Path
-	return &endpoint{url: u, client: client, name: name, http: e.HTTP, timeout: cmp.Or(e.Timeout, 30*time.Second), ua: e.UserAgent, warn: e.Warn}, nil
+	return strings.Join(out, " or ")
 }
 
 // merge merges the sources for a protocol that needs one family per name,
@@ -81,20 +94,51 @@ func (e *endpoint) warnf(format string, args ...any) {
 }
 
 // id is a directory name for the sink's spool: its kind and a hash of all
-// that makes it this sink — where data goes and as whom: the URL with its
-// user info and query, the whole http_config (credentials, credential
-// files, headers such as a tenant's, TLS), and parts. Two sinks that
-// differ in any of it never share a spool, so a batch is only ever sent
-// with the credentials it was spooled for. The hash names no secret.
+// that makes it this sink — where data goes and as whom (the transport's
+// identity: the URL with its user info and query, the whole http_config
+// with credentials, credential files, headers such as a tenant's, TLS),
+// and parts. Two sinks that differ in any of it never share a spool, so a
+// batch is only ever sent with the credentials it was spooled for. The
+// hash names no secret.
 func (e *endpoint) id(kind string, parts ...string) string {
 	h := sha256.New()
-	h.Write([]byte(e.url.String()))
+	e.Identify(h)
 	for _, p := range parts {
 		h.Write([]byte{0})
 		h.Write([]byte(p))
 	}
-	hashValue(h, reflect.ValueOf(e.http))
 	return kind + "-" + hex.EncodeToString(h.Sum(nil)[:8])
+}
+
+// httpTransport sends messages as HTTP requests to a URL.
+type httpTransport struct {
+	url     *url.URL
+	client  *http.Client
+	name    string
+	http    config.HTTPClientConfig // what the client was made from: part of the identity
+	timeout time.Duration
+	ua      string
+}
+
+func (e Endpoint) openHTTP(u *url.URL) (*httpTransport, error) {
+	if err := e.HTTP.Validate(); err != nil {
+		return nil, err
+	}
+	client, err := config.NewClientFromConfig(e.HTTP, "monctl")
+	if err != nil {
+		return nil, err
+	}
+	// Only the path: user info and a query (InfluxDB 1.x takes u= and p=)
+	// may hold credentials.
+	name := u.Scheme + "://" + u.Host + u.Path
+	return &httpTransport{url: u, client: client, name: name, http: e.HTTP, timeout: cmp.Or(e.Timeout, 30*time.Second), ua: e.UserAgent}, nil
+}
+
+func (t *httpTransport) Name() string { return t.name }
+
+func (t *httpTransport) Identify(h hash.Hash) {
+	h.Write([]byte(t.url.String()))
+	hashValue(h, reflect.ValueOf(t.http))
 }
 
 // hashValue writes every field of v into h, by name: strings (secrets
@@ -134,29 +178,31 @@ func hashValue(h hash.Hash, v reflect.Value) {
 	}
 }
 
-// do makes one request and sorts its failure: no answer, a 5xx and a 429
-// may pass; any other status is the sink refusing the batch.
-func (e *endpoint) do(ctx context.Context, method string, u *url.URL, body []byte, header http.Header) error {
-	ctx, cancel := context.WithTimeout(ctx, e.timeout)
+// Send makes one request and sorts its failure: no answer, a 5xx and a
+// 429 may pass; any other status is the sink refusing the batch.
+func (t *httpTransport) Send(ctx context.Context, m Message) error {
+	ctx, cancel := context.WithTimeout(ctx, t.timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, u.String(), bytes.NewReader(body))
+	u := t.url.String()
+	if m.Path != "" {
+		u = strings.TrimSuffix(t.url.String(), "/") + m.Path
+	}
+	req, err := http.NewRequestWithContext(ctx, cmp.Or(m.Method, http.MethodPost), u, bytes.NewReader(m.Body))
 	if err != nil {
-		return &SendError{Sink: e.name, Msg: err.Error()}
+		return &SendError{Sink: t.name, Msg: err.Error()}
 	}
-	for k, v := range header {
-		req.Header[k] = v
+	maps.Copy(req.Header, m.Header)
+	if t.ua != "" {
+		req.Header.Set("User-Agent", t.ua)
 	}
-	if e.ua != "" {
-		req.Header.Set("User-Agent", e.ua)
-	}
-	resp, err := e.client.Do(req)
+	resp, err := t.client.Do(req)
 	if err != nil {
 		// The url.Error quotes the URL whole: say what happened instead.
 		var ue *url.Error
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return &SendError{Sink: e.name, Msg: err.Error(), Retry: true}
+		return &SendError{Sink: t.name, Msg: err.Error(), Retry: true}
 	}
 	defer resp.Body.Close()
 	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
@@ -164,7 +210,7 @@ func (e *endpoint) do(ctx context.Context, method string, u *url.URL, body []byt
 	if resp.StatusCode/100 == 2 {
 		return nil
 	}
-	se := &SendError{Sink: e.name, Status: resp.StatusCode, Msg: strings.TrimSpace(string(msg))}
+	se := &SendError{Sink: t.name, Status: resp.StatusCode, Msg: strings.TrimSpace(string(msg))}
 	if se.Msg == "" {
 		se.Msg = http.StatusText(resp.StatusCode)
 	}

@@ -20,10 +20,11 @@ type Influx struct {
 	*endpoint
 }
 
-// NewInflux is a sink for the full write URL e.URL, query included.
+// NewInflux is a sink for the full write URL e.URL, query included, or a
+// file:// URL to append the lines to (for Telegraf's tail input, say).
 // monctl writes nanoseconds, so a precision other than ns is refused.
 func NewInflux(e Endpoint) (*Influx, error) {
-	ep, err := e.open("influx")
+	ep, err := e.open("influx", "http", "https", "file")
 	if err != nil {
 		return nil, err
 	}
@@ -69,5 +70,5 @@ func (s *Influx) Encode(sources []exposition.Source) ([]Batch, error) {
 
 // Send writes one request; InfluxDB answers 204.
 func (s *Influx) Send(ctx context.Context, b Batch) error {
-	return s.do(ctx, http.MethodPost, s.url, b.Body, http.Header{"Content-Type": {"text/plain; charset=utf-8"}})
+	return s.Transport.Send(ctx, Message{Body: b.Body, Header: http.Header{"Content-Type": {"text/plain; charset=utf-8"}}})
 }

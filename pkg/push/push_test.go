@@ -65,7 +65,7 @@ func (s rawSink) Encode([]exposition.Source) ([]Batch, error) {
 	return nil, nil
 }
 func (s rawSink) Send(ctx context.Context, b Batch) error {
-	return s.do(ctx, http.MethodPost, s.url, b.Body, nil)
+	return s.Transport.Send(ctx, Message{Body: b.Body})
 }
 
 func newRawSink(t *testing.T, url string) rawSink {
@@ -463,5 +463,48 @@ func TestRemoteWriteStaleMarkersAndEmptyLabels(t *testing.T) {
 	}
 	if again := rw.Gone("t", t3); len(again) != 0 {
 		t.Errorf("a failed target's markers went twice")
+	}
+}
+
+// TestFileTransport: a sink whose encoding is text can append to a file
+// (file:///path) with the delivery of any other: a file that cannot be
+// written yet is retried, then spooled, and sent first once it can.
+func TestFileTransport(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "later", "metrics.lp")
+	sink, err := NewInflux(Endpoint{URL: "file://" + path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sink.Name() != "influx file://"+path || !strings.HasPrefix(sink.ID(), "influx-") {
+		t.Errorf("name %q, id %q", sink.Name(), sink.ID())
+	}
+	src := []exposition.Source{{Time: time.Unix(1, 0), Families: []exposition.Family{{Name: "temp", Type: exposition.Gauge,
+		Metrics: []exposition.Metric{{Labels: exposition.Labels{{Name: "room", Value: "a"}}, Value: 21.5}}}}}}
+	bs, err := sink.Encode(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &Deliverer{Retries: 1, Backoff: time.Millisecond, MaxBackoff: time.Millisecond, Spool: &Spool{Dir: filepath.Join(dir, "spool"), Limit: 1 << 20}}
+	if st := d.Deliver(context.Background(), sink, bs); st.Spooled != 1 || st.Requests != 2 || len(st.Errors) != 1 || !strings.Contains(st.Errors[0], "no such file or directory") {
+		t.Errorf("the directory is not there: %+v", st)
+	}
+	if err := os.Mkdir(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if st := d.Deliver(context.Background(), sink, bs); st.FromPool != 1 || st.Sent != 2 || len(st.Errors) != 0 {
+		t.Errorf("once it is: %+v", st)
+	}
+	got, _ := os.ReadFile(path)
+	if want := "temp,room=a value=21.5 1000000000\n"; string(got) != want+want {
+		t.Errorf("the file holds %q, want the spooled batch then the new one: %q twice", got, want)
+	}
+	for _, bad := range []string{"file://", "ftp://x/y"} {
+		if _, err := NewInflux(Endpoint{URL: bad}); err == nil || !strings.Contains(err.Error(), "file:///path") {
+			t.Errorf("%s: %v", bad, err)
+		}
+	}
+	if _, err := NewRemoteWrite(Endpoint{URL: "file://" + path}); err == nil || strings.Contains(err.Error(), "file:///path") {
+		t.Errorf("remote write to a file: %v, want only http(s) offered", err)
 	}
 }

@@ -122,14 +122,10 @@ func (p *Pushgateway) isGrouping(name string) bool {
 
 // Send makes the push.
 func (p *Pushgateway) Send(ctx context.Context, b Batch) error {
-	u, err := url.Parse(strings.TrimSuffix(p.url.String(), "/") + p.path)
-	if err != nil {
-		return &SendError{Sink: p.name, Msg: err.Error()}
-	}
 	h := http.Header{"Content-Type": {"application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited"}}
 	var body []byte
 	if p.method != MethodDelete {
 		body = b.Body
 	}
-	return p.do(ctx, p.method, u, body, h)
+	return p.Transport.Send(ctx, Message{Method: p.method, Path: p.path, Header: h, Body: body})
 }

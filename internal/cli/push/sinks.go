@@ -52,8 +52,8 @@ func sinkKinds() []sinkKind {
 		build: func(_ *Options, ep push.Endpoint) (push.Sink, error) { return push.NewRemoteWrite(ep) },
 	}, {
 		flag:  "influx",
-		usage: "InfluxDB write URL with its query, e.g. http://host:8086/write?db=x (repeatable)",
-		help:  "InfluxDB's full write URL with its query\n(/write?db=x, or /api/v2/write?org=o&bucket=b with\n--influx-token-file)",
+		usage: "InfluxDB write URL with its query, e.g. http://host:8086/write?db=x, or file:///path to append the lines to (repeatable)",
+		help:  "InfluxDB's full write URL with its query\n(/write?db=x, or /api/v2/write?org=o&bucket=b with\n--influx-token-file); file:///path appends the lines\nto a file (Telegraf's tail input reads it)",
 		build: func(o *Options, ep push.Endpoint) (push.Sink, error) {
 			if o.InfluxTokenFile != "" {
 				ep.HTTP.Authorization = &config.Authorization{Type: "Token", CredentialsFile: o.InfluxTokenFile}
