@@ -1,7 +1,6 @@
 package containers
 
 import (
-	"bufio"
 	"bytes"
 	"cmp"
 	"errors"
@@ -17,6 +16,8 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/client"
 	"golang.org/x/sys/unix"
+
+	"github.com/monctl/monctl/pkg/host"
 )
 
 // StatsSource is where a watcher reads a running container's numbers.
@@ -69,11 +70,11 @@ func openCgroupFS(root, proc string) (*cgroupFS, error) {
 	} else if _, err := os.Stat(filepath.Join(root, "cpuacct")); err != nil {
 		return nil, fmt.Errorf("no cgroup v1 or v2 hierarchy at %s", root)
 	}
-	mem, err := readMemTotal(filepath.Join(proc, "meminfo"))
+	mem, err := host.ReadMemory(proc)
 	if err != nil {
 		return nil, err
 	}
-	fs.memTotal = mem
+	fs.memTotal = mem.Total
 	if _, err := fs.systemCPU(); err != nil {
 		return nil, err
 	}
@@ -533,57 +534,11 @@ type hostCPU struct {
 	cpus  uint32
 }
 
-// systemCPU reads /proc/stat as dockerd does: the first seven fields of
-// the cpu line (user to softirq; not steal) in clock ticks of 1/100 s,
-// and a CPU per cpuN line.
+// systemCPU reads /proc/stat as dockerd does.
 func (fs *cgroupFS) systemCPU() (hostCPU, error) {
-	f, err := os.Open(filepath.Join(fs.proc, "stat"))
+	c, err := host.ReadCPU(fs.proc)
 	if err != nil {
 		return hostCPU{}, err
 	}
-	defer f.Close()
-	var h hostCPU
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := sc.Text()
-		if len(line) < 4 || line[:3] != "cpu" {
-			break
-		}
-		if line[3] == ' ' {
-			parts := strings.Fields(line)
-			if len(parts) < 8 {
-				return hostCPU{}, errors.New("/proc/stat: too few cpu fields")
-			}
-			var ticks uint64
-			for _, p := range parts[1:8] {
-				v, err := strconv.ParseUint(p, 10, 64)
-				if err != nil {
-					return hostCPU{}, fmt.Errorf("/proc/stat: %w", err)
-				}
-				ticks += v
-			}
-			h.total = ticks * 1e9 / 100
-		}
-		if '0' <= line[3] && line[3] <= '9' {
-			h.cpus++
-		}
-	}
-	if h.total == 0 {
-		return hostCPU{}, errors.New("/proc/stat: no cpu line")
-	}
-	return h, sc.Err()
-}
-
-// readMemTotal is MemTotal of /proc/meminfo in bytes.
-func readMemTotal(path string) (uint64, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return 0, err
-	}
-	// "MemTotal:       24684084 kB"
-	kb, ok, err := parseKey(b, "MemTotal:")
-	if err != nil || !ok {
-		return 0, fmt.Errorf("%s: no MemTotal (%v)", path, err)
-	}
-	return kb * 1024, nil
+	return hostCPU{total: c.DockerNanos(), cpus: uint32(c.CPUs)}, nil
 }
