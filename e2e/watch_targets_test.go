@@ -265,3 +265,28 @@ func TestWatchContainersLiveViewInTerminal(t *testing.T) {
 		t.Errorf("q: exit %d", code)
 	}
 }
+
+// TestWatchHostLiveView drives 'watch host' in a real terminal: the
+// head says the host and its CPUs, the row its numbers; a narrow
+// terminal drops columns; q quits.
+func TestWatchHostLiveView(t *testing.T) {
+	name, _ := os.Hostname()
+	term := newTerminal(t, 160, 20, nil, "watch", "host", "--interval", "300ms")
+	s := term.waitScreen("the host's row", func(s string) bool {
+		return strings.Contains(s, "LOAD AVERAGE") && strings.Contains(s, " CPUs · load ")
+	})
+	if !strings.HasPrefix(s, name+" · ") || !strings.Contains(s, "MEM USED / TOTAL") || !strings.Contains(s, "Up ") {
+		t.Errorf("head and row:\n%s", s)
+	}
+	term.resize(60, 20)
+	s = term.waitScreen("the narrow table", func(s string) bool { return !strings.Contains(s, "STEAL %") && strings.Contains(s, "CPU %") })
+	for _, l := range lines(s) {
+		if len([]rune(l)) > 60 {
+			t.Errorf("a line wider than the terminal: %q", l)
+		}
+	}
+	term.keys("q")
+	if code := term.exitCode(); code != 0 {
+		t.Errorf("q: exit %d", code)
+	}
+}

@@ -42,17 +42,11 @@ func (c CPUTimes) dockerTicks() uint64 {
 // system_cpu_usage of its stats, in nanoseconds.
 func (c CPUTimes) DockerNanos() uint64 { return c.dockerTicks() * (1e9 / userHZ) }
 
-// Total is every tick, steal included, in seconds.
-func (c CPUTimes) Total() float64 { return float64(c.dockerTicks()+c.Steal) / userHZ }
+// Ticks is every tick, steal included.
+func (c CPUTimes) Ticks() uint64 { return c.dockerTicks() + c.Steal }
 
-// Busy is the ticks that were not idle, waiting for I/O or stolen, in
-// seconds.
-func (c CPUTimes) Busy() float64 {
-	return float64(c.User+c.Nice+c.System+c.IRQ+c.SoftIRQ) / userHZ
-}
-
-// StealSeconds is the time the hypervisor gave other guests, in seconds.
-func (c CPUTimes) StealSeconds() float64 { return float64(c.Steal) / userHZ }
+// BusyTicks are the ticks that were not idle, waiting for I/O or stolen.
+func (c CPUTimes) BusyTicks() uint64 { return c.User + c.Nice + c.System + c.IRQ + c.SoftIRQ }
 
 // ReadCPU reads the cpu lines of proc's stat (proc is /proc, or another
 // mount of it).

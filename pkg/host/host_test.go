@@ -26,8 +26,8 @@ func TestReadCPU(t *testing.T) {
 		t.Fatal(err)
 	}
 	// dockerd's count: 100+10+50+800+20+5+15 ticks of 10 ms, not steal.
-	if c.CPUs != 2 || c.DockerNanos() != 10_000_000_000 || c.Total() != 10.4 || c.Busy() != 1.8 || c.StealSeconds() != 0.4 {
-		t.Errorf("%+v: docker %d ns, total %v s, busy %v s, steal %v s", c, c.DockerNanos(), c.Total(), c.Busy(), c.StealSeconds())
+	if c.CPUs != 2 || c.DockerNanos() != 10_000_000_000 || c.Ticks() != 1040 || c.BusyTicks() != 180 || c.Steal != 40 {
+		t.Errorf("%+v: docker %d ns, %d ticks, %d busy", c, c.DockerNanos(), c.Ticks(), c.BusyTicks())
 	}
 	for _, c := range []struct{ stat, want string }{
 		{"cpu  1 2 3\n", "too few cpu fields"},

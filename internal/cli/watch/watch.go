@@ -1,6 +1,7 @@
 // Package watch is the 'monctl watch' noun group: each resource watched
 // live is a package of its own (watch/containers, watch/targets) over the
-// view they share (watch/live).
+// view they share (watch/live). A resource is added here, by its NewCmd,
+// and nowhere else.
 package watch
 
 import (
@@ -10,13 +11,14 @@ import (
 
 	"github.com/monctl/monctl/internal/cli/cmdutil"
 	"github.com/monctl/monctl/internal/cli/watch/containers"
+	"github.com/monctl/monctl/internal/cli/watch/host"
 	"github.com/monctl/monctl/internal/cli/watch/targets"
 )
 
 // NewCmd builds 'monctl watch' with its resources; its help and its
 // "watch what?" name them as they are registered.
 func NewCmd(f *cmdutil.Factory) *cobra.Command {
-	resources := []*cobra.Command{containers.NewCmd(f), targets.NewCmd(f)}
+	resources := []*cobra.Command{containers.NewCmd(f), targets.NewCmd(f), host.NewCmd(f)}
 	names, tries := make([]string, len(resources)), make([]string, len(resources))
 	for i, r := range resources {
 		names[i] = r.Name()
