@@ -27,6 +27,7 @@ import (
 type Options struct {
 	IO cmdutil.IOStreams
 	cmdutil.EngineFlags
+	cmdutil.ContainerFlags
 
 	Refs        []string
 	Follow      bool
@@ -71,7 +72,8 @@ lines are escaped in human output.`,
 		},
 	}
 	fl := cmd.Flags()
-	opts.AddSelectionFlags(cmd, "stopped containers too")
+	opts.AddEngineFlags(cmd)
+	opts.AddContainerFlags(cmd, "stopped containers too", "") // -f is --follow
 	fl.BoolVarP(&opts.Follow, "follow", "f", false, "keep printing what the containers write")
 	fl.StringVar(&opts.Since, "since", "", "lines since a duration ago (10m) or an RFC 3339 time")
 	fl.StringVar(&opts.Until, "until", "", "lines before a duration ago or an RFC 3339 time")
@@ -100,7 +102,7 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 	} else if o.InvertMatch {
 		return cmdutil.UsageError("--invert-match needs --grep")
 	}
-	filter, err := o.Check()
+	filter, err := o.Filter()
 	if err != nil {
 		return err
 	}

@@ -29,9 +29,6 @@ import (
 	"github.com/monctl/monctl/pkg/push"
 )
 
-// engineConcurrency is how many stats calls are in flight per engine.
-const engineConcurrency = 64
-
 // Options of 'monctl push'.
 type Options struct {
 	IO cmdutil.IOStreams
@@ -45,6 +42,8 @@ type Options struct {
 
 	Containers bool
 	cmdutil.EngineFlags
+	cmdutil.ContainerFlags
+	cmdutil.StatsFlags
 	ContainerLabels []string
 
 	// SinkURLs are the flags' sink URLs by kind (sinkKinds' flags).
@@ -110,7 +109,10 @@ dropped; -o json (or table, jsonl, yaml, csv) prints it on stdout.`,
 	fl := cmd.Flags()
 	opts.AddScrapeFlags(cmd)
 	fl.BoolVar(&opts.Containers, "containers", false, "push the containers of the Docker engine(s) (implied by --host and --context)")
-	opts.AddEngineFlags(cmd, "include stopped containers (info, state, restarts)")
+	opts.AddEngineFlags(cmd)
+	opts.AddContainerFlags(cmd, "include stopped containers (info, state, restarts)", "f")
+	// --concurrency is the targets': the engines' has a name of its own.
+	opts.AddStatsFlags(cmd, "engine-concurrency")
 	fl.StringSliceVar(&opts.ContainerLabels, "container-labels", nil, "container labels to push as container_label_<key> labels")
 	opts.addSinkFlags(cmd)
 	fl.StringVar(&opts.Job, "job", "monctl", "the job label of every series, as a Prometheus scrape gives it (and the Pushgateway job); a target in the config file may have its own")
@@ -410,18 +412,21 @@ func (o *Options) newGatherer(ctx context.Context, f *cmdutil.Factory) (*gathere
 			}
 		}
 	}
-	if o.Containers || len(o.Hosts) > 0 || o.Context != "" {
-		filter, err := o.Check()
+	if o.Containers || o.Named() {
+		if err := o.StatsFlags.Check(); err != nil {
+			return nil, err
+		}
+		filter, err := o.Filter()
 		if err != nil {
 			return nil, err
 		}
-		engines, errs := o.Connect(ctx, f, engineConcurrency)
+		engines, errs := o.Connect(ctx, f, o.EngineConcurrency)
 		g.engines = engines
 		if len(errs) > 0 {
 			g.close()
 			return nil, cmdutil.Failure(errors.Join(errs...))
 		}
-		if g.watchers, err = o.Watchers(engines, containers.WatchOptions{All: o.All, Filter: filter, Concurrency: engineConcurrency, Totals: true}); err != nil {
+		if g.watchers, err = o.Watchers(engines, containers.WatchOptions{All: o.All, Filter: filter, Totals: true}); err != nil {
 			g.close()
 			return nil, err
 		}

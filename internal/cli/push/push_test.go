@@ -68,6 +68,10 @@ func TestFlags(t *testing.T) {
 		{append([]string{"--queue-size", "lots", file}, rw...), cmdutil.ExitUsage, "--queue-size", nil},
 		{[]string{"--queue-size", "0", "--remote-write", "http://127.0.0.1:1/api/v1/write", file}, cmdutil.ExitUsage, "--queue-size 0 would keep every batch", nil},
 		{append([]string{"-o", "prom", file}, rw...), cmdutil.ExitUsage, `output format "prom" is not available here`, nil},
+		// Its engines' concurrency has a name of its own: --concurrency
+		// is the targets'.
+		{append([]string{"--containers", "--engine-concurrency", "0"}, rw...), cmdutil.ExitUsage, "--engine-concurrency must be at least 1", nil},
+		{append([]string{"--concurrency", "0", file}, rw...), cmdutil.ExitUsage, "--concurrency must be at least 1", nil},
 		// -H is --host and implies the containers.
 		{append([]string{"-H", "tcp://a:2375"}, rw...), cmdutil.ExitFailure, "engine down", []string{"tcp://a:2375"}},
 	} {

@@ -71,8 +71,9 @@ type Options struct {
 
 	Containers bool
 	cmdutil.EngineFlags
+	cmdutil.ContainerFlags
+	cmdutil.StatsFlags
 	ContainerLabels []string
-	Concurrency     int
 
 	Targets       []string
 	ConfigTargets []exposition.Target
@@ -155,9 +156,10 @@ scrapes in flight get ` + shutdownGrace.String() + ` to finish, and the exit cod
 	cmdutil.DurationVar(fl, &opts.WriteTimeout, "web.write-timeout", 0, "close a connection whose answer is not written within this of its request (0: --scrape-timeout + 10s), so a client that never reads frees its slot")
 	cmdutil.DurationVar(fl, &opts.IdleTimeout, "web.idle-timeout", 30*time.Second, "close a keep-alive connection idle for this long")
 	fl.BoolVar(&opts.Containers, "containers", true, "serve the containers of the Docker engine(s); --containers=false serves only targets")
-	opts.AddEngineFlags(cmd, "include stopped containers (info, state, restarts)")
+	opts.AddEngineFlags(cmd)
+	opts.AddContainerFlags(cmd, "include stopped containers (info, state, restarts)", "f")
 	fl.StringSliceVar(&opts.ContainerLabels, "container-labels", nil, "container labels to serve as container_label_<key> labels (comma-separated or repeatable)")
-	fl.IntVar(&opts.Concurrency, "concurrency", 64, "stats calls in flight per engine")
+	opts.AddStatsFlags(cmd, "concurrency")
 	fl.StringArrayVar(&opts.Targets, "target", nil, "exporter to re-expose: URL, host:port or file (repeatable; added to the config file's targets)")
 	opts.Limits.AddLimitFlags(cmd)
 	cmdutil.DurationVar(fl, &opts.ScrapeTimeout, "scrape-timeout", 10*time.Second, "time limit of a collection, and the most a scrape waits whatever its X-Prometheus-Scrape-Timeout-Seconds says")
@@ -186,8 +188,6 @@ func (o *Options) validate() error {
 		return cmdutil.UsageError("--web.max-requests must be 0 or more")
 	case o.WebUI && o.WebUIInterval < time.Second:
 		return cmdutil.UsageError("--web.ui.interval %s: want 1s or more", o.WebUIInterval)
-	case o.Concurrency < 1:
-		return cmdutil.UsageError("--concurrency must be at least 1")
 	case o.ScrapeTimeout <= 0:
 		return cmdutil.UsageError("--scrape-timeout must be positive")
 	case o.ScrapeTimeoutOffset < 0 || o.CacheTTL < 0 || o.OnceTimeout < 0:
@@ -213,7 +213,10 @@ func (o *Options) validate() error {
 	if o.limits, o.bodyLimit, err = o.Limits.Resolve(); err != nil {
 		return err
 	}
-	if o.filter, err = o.Check(); err != nil {
+	if err = o.StatsFlags.Check(); err != nil {
+		return err
+	}
+	if o.filter, err = o.Filter(); err != nil {
 		return err
 	}
 	o.targets = append([]exposition.Target(nil), o.ConfigTargets...)
@@ -257,7 +260,7 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 
 	var watchers []*containers.Watcher
 	if o.Containers {
-		engines, errs := o.Connect(ctx, f, o.Concurrency)
+		engines, errs := o.Connect(ctx, f, o.EngineConcurrency)
 		defer func() {
 			for _, eng := range engines {
 				eng.Close()
@@ -269,7 +272,7 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 			return cmdutil.Failure(errors.Join(errs...))
 		}
 		var err error
-		if watchers, err = o.Watchers(engines, containers.WatchOptions{All: o.All, Filter: o.filter, Concurrency: o.Concurrency, Totals: true}); err != nil {
+		if watchers, err = o.Watchers(engines, containers.WatchOptions{All: o.All, Filter: o.filter, Totals: true}); err != nil {
 			return err
 		}
 		for _, w := range watchers {

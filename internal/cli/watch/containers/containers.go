@@ -27,12 +27,13 @@ type Options struct {
 	live.Flags
 
 	cmdutil.EngineFlags
+	cmdutil.ContainerFlags
+	cmdutil.StatsFlags
 
-	Refs        []string
-	NoStream    bool
-	NoTrunc     bool
-	Concurrency int
-	Timeout     time.Duration
+	Refs     []string
+	NoStream bool
+	NoTrunc  bool
+	Timeout  time.Duration
 
 	Out cmdutil.OutputFlags
 	// Ask holds --query and --fail-if, over the monctl_container_*
@@ -92,7 +93,8 @@ stats API. -o wide's time line says which.`,
 		},
 	}
 	fl := cmd.Flags()
-	opts.AddEngineFlags(cmd, "include stopped containers")
+	opts.AddEngineFlags(cmd)
+	opts.AddContainerFlags(cmd, "include stopped containers", "f")
 	// A snapshot's CPU % over half a second: as exact as the host's CPU
 	// clock (1/100 s) allows, and an answer in about half the time of
 	// docker stats' one-second window.
@@ -100,7 +102,7 @@ stats API. -o wide's time line says which.`,
 	opts.Flags.AddFlags(cmd, newTable(&cells{}, false).SortNames(), "name")
 	fl.BoolVar(&opts.NoStream, "no-stream", false, "same as --once, as in docker stats")
 	fl.BoolVar(&opts.NoTrunc, "no-trunc", false, "show full container IDs")
-	fl.IntVar(&opts.Concurrency, "concurrency", 64, "stats calls in flight per engine")
+	opts.AddStatsFlags(cmd, "concurrency")
 	cmdutil.DurationVar(fl, &opts.Timeout, "timeout", 10*time.Second, "time limit for one round of stats calls to an engine")
 	opts.Out.AddOutputFlags(cmd, "table", output.AllShapes)
 	opts.Ask.AddFlags(fl, "the monctl_container_* series of each interval (those serve exposes)")
@@ -115,13 +117,13 @@ func (o *Options) validate() error {
 	if err := o.Flags.Validate(); err != nil {
 		return err
 	}
-	switch {
-	case o.Concurrency < 1:
-		return cmdutil.UsageError("--concurrency must be at least 1")
-	case o.Timeout <= 0:
+	if err := o.StatsFlags.Check(); err != nil {
+		return err
+	}
+	if o.Timeout <= 0 {
 		return cmdutil.UsageError("--timeout must be positive")
 	}
-	f, err := o.Check()
+	f, err := o.Filter()
 	if err != nil {
 		return err
 	}
@@ -297,8 +299,8 @@ func (o *Options) screenFrame(fr *frame) *live.Frame[ctr.Stats] {
 // connect reaches every engine at once; the ones that fail are returned
 // as errors.
 func connect(ctx context.Context, f *cmdutil.Factory, o *Options) ([]*ctr.Watcher, []error) {
-	engines, errs := o.Connect(ctx, f, o.Concurrency)
-	watchers, err := o.Watchers(engines, ctr.WatchOptions{All: o.All, Filter: o.filter, Concurrency: o.Concurrency, Timeout: o.Timeout})
+	engines, errs := o.Connect(ctx, f, o.EngineConcurrency)
+	watchers, err := o.Watchers(engines, ctr.WatchOptions{All: o.All, Filter: o.filter, Timeout: o.Timeout})
 	if err != nil {
 		for _, eng := range engines {
 			eng.Close()
