@@ -116,3 +116,25 @@ func TestCount(t *testing.T) {
 		}
 	}
 }
+
+// TestTemplateFuncsAsDocker: pad and truncate take docker's arguments;
+// truncate counts characters.
+func TestTemplateFuncsAsDocker(t *testing.T) {
+	for _, c := range []struct{ tmpl, want string }{
+		{`[{{pad .Name 2 3}}]`, "[  web   ]"},
+		{`[{{pad .Empty 2 3}}]`, "[]"},
+		{`{{truncate .Name 2}}`, "we"},
+		{`{{truncate .Wide 2}}`, "żó"},
+		{`{{truncate .Name 10}}`, "web"},
+	} {
+		tmpl, err := ParseTemplate(c.tmpl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out strings.Builder
+		rec := struct{ Name, Empty, Wide string }{"web", "", "żółw"}
+		if err := tmpl.Execute(&out, []any{rec}); err != nil || out.String() != c.want+"\n" {
+			t.Errorf("%s: %q, %v; want %q", c.tmpl, out.String(), err, c.want)
+		}
+	}
+}

@@ -35,8 +35,21 @@ var templateFuncs = template.FuncMap{
 	"lower":    strings.ToLower,
 	"upper":    strings.ToUpper,
 	"title":    func(s string) string { return strings.ToUpper(s[:min(1, len(s))]) + s[min(1, len(s)):] },
-	"pad":      func(s string, n int) string { return fmt.Sprintf("%-*s", n, s) },
-	"truncate": func(s string, n int) string { return s[:min(n, len(s))] },
+	// pad and truncate are docker's: pad adds prefix spaces before and
+	// suffix after a string that is not empty; truncate keeps the first
+	// n characters (not bytes: a name is not cut inside a character).
+	"pad": func(s string, prefix, suffix int) string {
+		if s == "" {
+			return s
+		}
+		return strings.Repeat(" ", max(0, prefix)) + s + strings.Repeat(" ", max(0, suffix))
+	},
+	"truncate": func(s string, n int) string {
+		if r := []rune(s); len(r) > n {
+			return string(r[:max(0, n)])
+		}
+		return s
+	},
 	"bytes":    Bytes,
 	"seconds":  Seconds,
 	"short":    Short,
