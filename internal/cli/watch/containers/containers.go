@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"time"
@@ -33,6 +34,8 @@ type Options struct {
 	Refs     []string
 	NoStream bool
 	NoTrunc  bool
+	// Quiet prints only the containers' IDs, as docker ps -q.
+	Quiet bool
 	Timeout  time.Duration
 
 	Out cmdutil.OutputFlags
@@ -102,10 +105,12 @@ stats API. -o wide's time line says which.`,
 	opts.Flags.AddFlags(cmd, newTable(&cells{}, false).SortNames(), "name")
 	fl.BoolVar(&opts.NoStream, "no-stream", false, "same as --once, as in docker stats")
 	fl.BoolVar(&opts.NoTrunc, "no-trunc", false, "show full container IDs")
+	fl.BoolVarP(&opts.Quiet, "quiet", "q", false, "print only the containers' IDs, one per line, as docker ps -q (with --once: for a script)")
 	opts.AddStatsFlags(cmd, "concurrency")
 	cmdutil.DurationVar(fl, &opts.Timeout, "timeout", 10*time.Second, "time limit for one round of stats calls to an engine")
 	opts.Out.AddOutputFlags(cmd, "table", output.AllShapes)
 	opts.Ask.AddFlags(fl, "the monctl_container_* series of each interval (those serve exposes)")
+	cmd.MarkFlagsMutuallyExclusive("quiet", "output", "format")
 	return cmd
 }
 
@@ -199,6 +204,9 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 				return askErr
 			}
 			fr.stats = o.table.Arrange(fr.stats, o.Sort, false, o.Top)
+			if o.Quiet {
+				return o.printIDs(fr.stats)
+			}
 			return p.Print(o.view(fr, p.Format == output.Wide))
 		},
 		Done: func() error {
@@ -213,10 +221,24 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 			return nil
 		},
 	}
-	if o.Ask.Asking() {
-		res.Screen = nil // answers are printed, never drawn
+	if o.Ask.Asking() || o.Quiet {
+		res.Screen = nil // answers and IDs are printed, never drawn
 	}
 	return live.Run(ctx, o.IO, &o.Flags, p, res)
+}
+
+// printIDs writes the containers' IDs, short unless --no-trunc.
+func (o *Options) printIDs(stats []ctr.Stats) error {
+	var b strings.Builder
+	for i := range stats {
+		id := stats[i].ID
+		if !o.NoTrunc {
+			id = id[:min(12, len(id))]
+		}
+		b.WriteString(id + "\n")
+	}
+	_, err := io.WriteString(o.IO.Out, b.String())
+	return err
 }
 
 // keepSamples is how far back the questions of a long watch can look

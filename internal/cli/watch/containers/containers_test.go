@@ -296,6 +296,15 @@ func TestAgainstAnEngine(t *testing.T) {
 			t.Errorf("exit %d: %s", code, errOut)
 		}
 	})
+	t.Run("IDs only", func(t *testing.T) {
+		out, errOut, code := run("--once", "-q", "--sort", "cpu", "--all")
+		if want := "bbbbbbbbbbbb\naaaaaaaaaaaa\ncccccccccccc\n"; code != 0 || out != want {
+			t.Errorf("exit %d, %q, want %q: %s", code, out, want, errOut)
+		}
+		if _, errOut, code := run("--once", "-q", "-o", "json"); code != cmdutil.ExitUsage || !strings.Contains(errOut, "quiet") {
+			t.Errorf("-q with -o: exit %d, %s", code, errOut)
+		}
+	})
 	t.Run("the engine goes away", func(t *testing.T) {
 		gone := containerstest.NewEngine(containerstest.Container{ID: strings.Repeat("d", 64), Name: "x", CPUPercent: 1})
 		var out, errOut bytes.Buffer
