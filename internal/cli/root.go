@@ -97,7 +97,35 @@ scripts and cron, with stable exit codes (see 'monctl help exit-codes').`,
 	})
 	root.AddCommand(watch.NewCmd(f), scrape.NewCmd(f), serve.NewCmd(f), push.NewCmd(f), logs.NewCmd(f), version.NewCmd(f))
 	root.AddCommand(exitCodesTopic())
+	completeValues(root)
 	return root
+}
+
+// completeValues makes the shell offer file names only where a file is
+// meant: a flag named like one (--config, --rules, *-file, *.file) takes
+// files, *-dir directories; any other flag that takes a value and has no
+// completion of its own offers nothing rather than the directory's files.
+func completeValues(cmd *cobra.Command) {
+	fl := cmd.LocalNonPersistentFlags()
+	if cmd == cmd.Root() {
+		fl = cmd.PersistentFlags()
+	}
+	fl.VisitAll(func(f *pflag.Flag) {
+		if _, ok := cmd.GetFlagCompletionFunc(f.Name); ok || f.NoOptDefVal != "" || f.Annotations[cobra.BashCompFilenameExt] != nil {
+			return // completed already, or a boolean
+		}
+		switch {
+		case f.Name == "config" || f.Name == "rules" || strings.HasSuffix(f.Name, "-file") || strings.HasSuffix(f.Name, ".file"):
+			_ = cmd.MarkFlagFilename(f.Name)
+		case strings.HasSuffix(f.Name, "-dir"):
+			_ = cmd.MarkFlagDirname(f.Name)
+		default:
+			_ = cmd.RegisterFlagCompletionFunc(f.Name, cobra.NoFileCompletions)
+		}
+	})
+	for _, sub := range cmd.Commands() {
+		completeValues(sub)
+	}
 }
 
 // section is the config section of a verb: "scrape", "watch.containers".

@@ -113,3 +113,31 @@ func ConnectContext(ctx context.Context, name string, conns int) (*Engine, error
 	}
 	return e, nil
 }
+
+// Context is a docker context as 'docker context ls' lists it.
+type Context struct {
+	Name string
+	// Host is its Docker endpoint (unix://, tcp://, ssh://...).
+	Host string
+}
+
+// Contexts lists the docker CLI's contexts, the default one first (its
+// host: DOCKER_HOST, else the local socket), the others by name.
+func Contexts() ([]Context, error) {
+	s := store.New(filepath.Join(configDir(), "contexts"), store.NewConfig(
+		func() any { return &map[string]any{} },
+		store.EndpointTypeGetter(docker.DockerEndpoint, func() any { return &docker.EndpointMeta{} })))
+	list, err := s.List()
+	if err != nil {
+		return nil, err
+	}
+	out := []Context{{Name: DefaultContext, Host: hostOrDefault("")}}
+	for _, meta := range list {
+		ep, err := docker.EndpointFromContext(meta)
+		if err != nil {
+			continue // a context without a Docker endpoint
+		}
+		out = append(out, Context{Name: meta.Name, Host: ep.Host})
+	}
+	return out, nil
+}

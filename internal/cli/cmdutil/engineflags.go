@@ -28,6 +28,8 @@ func (e *EngineFlags) AddEngineFlags(cmd *cobra.Command) {
 	fl.StringVar(&e.Context, "context", "", "docker context to reach the engine through (default DOCKER_CONTEXT, else the docker CLI's current context; DOCKER_HOST wins over both)")
 	// As in docker, a context and a host cannot both be given.
 	cmd.MarkFlagsMutuallyExclusive("context", "host")
+	_ = cmd.RegisterFlagCompletionFunc("host", completeHosts)
+	_ = cmd.RegisterFlagCompletionFunc("context", completeContexts)
 }
 
 // Named says whether the flags name an engine (rather than the default).
@@ -47,12 +49,13 @@ type ContainerFlags struct {
 
 // AddContainerFlags registers --all/-a and --filter on cmd; allHelp says
 // what --all adds for this verb, filterShort is --filter's short form
-// ("f" as in docker; "" where -f is --follow).
-func (c *ContainerFlags) AddContainerFlags(cmd *cobra.Command, allHelp, filterShort string) {
+// ("f" as in docker; "" where -f is --follow). --filter name= completes
+// the names of the containers of the engines e names, through f.
+func (c *ContainerFlags) AddContainerFlags(cmd *cobra.Command, f *Factory, e *EngineFlags, allHelp, filterShort string) {
 	fl := cmd.Flags()
 	fl.BoolVarP(&c.All, "all", "a", false, allHelp)
 	fl.StringArrayVarP(&c.Filters, "filter", filterShort, nil, "name=REGEX, label=KEY[=VALUE] or status=STATE (repeatable; same key OR'ed, different keys AND'ed)")
-	_ = cmd.RegisterFlagCompletionFunc("filter", cobra.FixedCompletions([]string{"name=", "label=", "status=running", "status=exited", "status=paused", "status=created", "status=restarting", "status=dead"}, cobra.ShellCompDirectiveNoFileComp|cobra.ShellCompDirectiveNoSpace))
+	_ = cmd.RegisterFlagCompletionFunc("filter", e.completeFilter(f, c))
 }
 
 // Filter parses --filter, so that a bad one is refused before any engine

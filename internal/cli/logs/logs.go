@@ -50,9 +50,11 @@ type Options struct {
 // NewCmd builds 'monctl logs'.
 func NewCmd(f *cmdutil.Factory) *cobra.Command {
 	opts := &Options{IO: f.IO}
+	stoppedToo := true // docker logs reads a stopped container's too
 	cmd := &cobra.Command{
-		Use:   "logs [NAME|ID]...",
-		Short: "The output of containers on one or more engines, in one stream",
+		Use:               "logs [NAME|ID]...",
+		ValidArgsFunction: opts.CompleteContainers(f, &stoppedToo),
+		Short:             "The output of containers on one or more engines, in one stream",
 		Long: `Print what containers wrote to stdout and stderr, from every engine
 given (-H, repeatable; contexts as the docker CLI), in one stream: the
 containers named, or with none every running container (--all: stopped
@@ -73,7 +75,7 @@ lines are escaped in human output.`,
 	}
 	fl := cmd.Flags()
 	opts.AddEngineFlags(cmd)
-	opts.AddContainerFlags(cmd, "stopped containers too", "") // -f is --follow
+	opts.AddContainerFlags(cmd, f, &opts.EngineFlags, "stopped containers too", "") // -f is --follow
 	fl.BoolVarP(&opts.Follow, "follow", "f", false, "keep printing what the containers write")
 	fl.StringVar(&opts.Since, "since", "", "lines since a duration ago (10m) or an RFC 3339 time")
 	fl.StringVar(&opts.Until, "until", "", "lines before a duration ago or an RFC 3339 time")

@@ -110,7 +110,7 @@ dropped; -o json (or table, jsonl, yaml, csv) prints it on stdout.`,
 	opts.AddScrapeFlags(cmd)
 	fl.BoolVar(&opts.Containers, "containers", false, "push the containers of the Docker engine(s) (implied by --host and --context)")
 	opts.AddEngineFlags(cmd)
-	opts.AddContainerFlags(cmd, "include stopped containers (info, state, restarts)", "f")
+	opts.AddContainerFlags(cmd, f, &opts.EngineFlags, "include stopped containers (info, state, restarts)", "f")
 	// --concurrency is the targets': the engines' has a name of its own.
 	opts.AddStatsFlags(cmd, "engine-concurrency")
 	fl.StringSliceVar(&opts.ContainerLabels, "container-labels", nil, "container labels to push as container_label_<key> labels")

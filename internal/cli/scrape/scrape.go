@@ -82,6 +82,7 @@ for the first sample to be in it.`,
 	fl := cmd.Flags()
 	opts.AddScrapeFlags(cmd)
 	fl.StringArrayVar(&opts.Match, "match", nil, `PromQL series selector, e.g. 'up{job="node"}' or '{__name__=~"go_.*"}' (repeatable, OR'ed)`)
+	_ = cmd.RegisterFlagCompletionFunc("match", opts.CompleteMetrics)
 	fl.StringSliceVar(&opts.Types, "type", nil, "only these types: counter|gauge|histogram|summary|untyped (and OpenMetrics' gaugehistogram|info|stateset)")
 	cmdutil.DurationVar(fl, &opts.Rate, "rate", 0, "scrape twice, this far apart, and print per-second rates of counters")
 	opts.addQueryFlags(fl)

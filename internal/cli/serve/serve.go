@@ -157,7 +157,7 @@ scrapes in flight get ` + shutdownGrace.String() + ` to finish, and the exit cod
 	cmdutil.DurationVar(fl, &opts.IdleTimeout, "web.idle-timeout", 30*time.Second, "close a keep-alive connection idle for this long")
 	fl.BoolVar(&opts.Containers, "containers", true, "serve the containers of the Docker engine(s); --containers=false serves only targets")
 	opts.AddEngineFlags(cmd)
-	opts.AddContainerFlags(cmd, "include stopped containers (info, state, restarts)", "f")
+	opts.AddContainerFlags(cmd, f, &opts.EngineFlags, "include stopped containers (info, state, restarts)", "f")
 	fl.StringSliceVar(&opts.ContainerLabels, "container-labels", nil, "container labels to serve as container_label_<key> labels (comma-separated or repeatable)")
 	opts.AddStatsFlags(cmd, "concurrency")
 	fl.StringArrayVar(&opts.Targets, "target", nil, "exporter to re-expose: URL, host:port or file (repeatable; added to the config file's targets)")

@@ -87,9 +87,7 @@ stats API. -o wide's time line says which.`,
   monctl watch containers --sort mem --top 5 --filter label=com.docker.compose.project=shop
   monctl watch containers -o jsonl --interval 10s >> stats.jsonl
   monctl watch containers --host unix:///var/run/docker.sock --host tcp://build:2376 -o wide`,
-		ValidArgsFunction: func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
-			return nil, cobra.ShellCompDirectiveNoFileComp
-		},
+		ValidArgsFunction: opts.CompleteContainers(f, &opts.All),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Refs = args
 			return opts.Ask.NagiosError(opts.IO.Out, run(cmd.Context(), f, opts))
@@ -97,7 +95,7 @@ stats API. -o wide's time line says which.`,
 	}
 	fl := cmd.Flags()
 	opts.AddEngineFlags(cmd)
-	opts.AddContainerFlags(cmd, "include stopped containers", "f")
+	opts.AddContainerFlags(cmd, f, &opts.EngineFlags, "include stopped containers", "f")
 	// A snapshot's CPU % over half a second: as exact as the host's CPU
 	// clock (1/100 s) allows, and an answer in about half the time of
 	// docker stats' one-second window.

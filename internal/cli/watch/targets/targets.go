@@ -72,6 +72,7 @@ real.`,
 	opts.Flags.AddFlags(cmd, newTable(false).SortNames(), "name")
 	opts.AddScrapeFlags(cmd)
 	cmd.Flags().StringArrayVar(&opts.Match, "match", nil, `PromQL series selector whose series to show under their target (repeatable, OR'ed)`)
+	_ = cmd.RegisterFlagCompletionFunc("match", opts.CompleteMetrics)
 	opts.Out.AddOutputFlags(cmd, "table", output.RowsShape|output.RecordsShape)
 	return cmd
 }
