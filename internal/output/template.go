@@ -30,11 +30,11 @@ var templateFuncs = template.FuncMap{
 		b, err := json.Marshal(v)
 		return string(b), err
 	},
-	"join":     strings.Join,
-	"split":    strings.Split,
-	"lower":    strings.ToLower,
-	"upper":    strings.ToUpper,
-	"title":    func(s string) string { return strings.ToUpper(s[:min(1, len(s))]) + s[min(1, len(s)):] },
+	"join":  strings.Join,
+	"split": strings.Split,
+	"lower": strings.ToLower,
+	"upper": strings.ToUpper,
+	"title": func(s string) string { return strings.ToUpper(s[:min(1, len(s))]) + s[min(1, len(s)):] },
 	// pad and truncate are docker's: pad adds prefix spaces before and
 	// suffix after a string that is not empty; truncate keeps the first
 	// n characters (not bytes: a name is not cut inside a character).
@@ -50,10 +50,10 @@ var templateFuncs = template.FuncMap{
 		}
 		return s
 	},
-	"bytes":    Bytes,
-	"seconds":  Seconds,
-	"short":    Short,
-	"float":    Float,
+	"bytes":   Bytes,
+	"seconds": Seconds,
+	"short":   Short,
+	"float":   Float,
 }
 
 var fieldRef = regexp.MustCompile(`\{\{[^}]*?\.([A-Za-z_][A-Za-z0-9_]*)`)

@@ -35,8 +35,8 @@ type Options struct {
 	NoStream bool
 	NoTrunc  bool
 	// Quiet prints only the containers' IDs, as docker ps -q.
-	Quiet bool
-	Timeout  time.Duration
+	Quiet   bool
+	Timeout time.Duration
 
 	Out cmdutil.OutputFlags
 	// Ask holds --query and --fail-if, over the monctl_container_*
