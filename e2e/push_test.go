@@ -631,3 +631,37 @@ func TestPushSpoolKeepsTenantsApart(t *testing.T) {
 		t.Errorf("delivered as: %v", got)
 	}
 }
+
+// TestPushGraphite pushes an exposition in a file to VictoriaMetrics'
+// Graphite listener and reads it back through its query API: every
+// sample a line, its labels tags, its job and instance as a scrape gives
+// them; a value with a space keeps its words.
+func TestPushGraphite(t *testing.T) {
+	vm, graphite := loopback(t), loopback(t)
+	start(t, "http://"+vm+"/health", "victoria-metrics", "-httpListenAddr="+vm, "-graphiteListenAddr="+graphite,
+		"-storageDataPath="+t.TempDir(), "-search.latencyOffset=0s", "-search.disableCache", "-loggerLevel=ERROR")
+	file := writeTemp(t, "push.prom", pushTextfile)
+	st, errOut, code := pushJSON(t, "--queue-dir", t.TempDir(), "--job", "gr", "--graphite", "tcp://"+graphite, file)
+	if code != 0 || len(st) != 1 || st[0].Sent < 10 || st[0].Dropped != 0 {
+		t.Fatalf("exit %d, %+v: %s", code, st, errOut)
+	}
+	if !strings.Contains(errOut, "samples left out: NaN, ±Inf") {
+		t.Errorf("the NaN and infinities are said to be left out:\n%s", errOut)
+	}
+	want := map[string]string{
+		"instance=" + file + ",job=gr,queue=a_b,result=ok": "1234",
+	}
+	var got map[string]string
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		http.Get("http://" + vm + "/internal/force_flush")
+		if got = query(t, vm, `monctl_push_jobs_total{result="ok"}`); fmt.Sprint(got) == fmt.Sprint(want) {
+			break
+		}
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("VictoriaMetrics holds %v, want %v", got, want)
+	}
+	if got := query(t, vm, `monctl_push_latency_seconds_bucket{le="+Inf"}`); len(got) != 1 {
+		t.Errorf("the histogram's +Inf bucket: %v", got)
+	}
+}

@@ -356,11 +356,17 @@ func TestEverySinkKindIsAFlagAConfigKeyAndHelp(t *testing.T) {
 		if !strings.Contains(pushCmd.Long, "--"+kind+" URL") || !strings.Contains(where, "--"+kind) {
 			t.Errorf("--%s: not in push's help or in %q", kind, where)
 		}
-		// A file that is not there: the sink was built from the config
-		// file with its http_config, which then fails to read it.
-		cfg := writeFile(t, dir, kind+".yaml", "push:\n  queue-dir: ''\n  "+kind+":\n    - url: http://127.0.0.1:1/write?db=x\n      http_config:\n        basic_auth: {username: u, password_file: missing-pw}\n")
+		// The sink is built from the config file: with an HTTP URL, its
+		// http_config names a file that is not there; with a line
+		// protocol's, nothing listens.
+		sink := "    - url: http://127.0.0.1:1/write?db=x\n      http_config:\n        basic_auth: {username: u, password_file: missing-pw}\n"
+		want := "missing-pw"
+		if kind == "graphite" {
+			sink, want = "    - url: tcp://127.0.0.1:1\n", "graphite tcp://127.0.0.1:1"
+		}
+		cfg := writeFile(t, dir, kind+".yaml", "push:\n  queue-dir: ''\n  retries: 0\n  "+kind+":\n"+sink)
 		_, errOut, code := runCLI(t, nil, "--config", cfg, "push", file)
-		if code == 0 || !strings.Contains(errOut, "missing-pw") {
+		if code == 0 || !strings.Contains(errOut, want) {
 			t.Errorf("--%s in the config file: exit %d, %s", kind, code, errOut)
 		}
 	}

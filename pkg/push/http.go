@@ -26,7 +26,7 @@ import (
 )
 
 // Endpoint is where a sink delivers: its URL, which picks the transport
-// (http, https; file for the sinks that can write one), the HTTP client
+// among those its kind of sink takes (http, https, tcp, file), the HTTP client
 // (auth and TLS from a Prometheus http_config) and how long one request
 // may take.
 type Endpoint struct {
@@ -54,14 +54,23 @@ func (e Endpoint) open(kind string, schemes ...string) (*endpoint, error) {
 		schemes = []string{"http", "https"}
 	}
 	u, err := url.Parse(e.URL)
-	if err != nil || !slices.Contains(schemes, u.Scheme) || u.Scheme != "file" && u.Host == "" || u.Scheme == "file" && u.Path == "" {
+	if err != nil || !slices.Contains(schemes, u.Scheme) || u.Scheme != "file" && u.Host == "" || u.Scheme == "file" && u.Path == "" ||
+		u.Scheme == "tcp" && (u.Port() == "" || u.Path != "" || u.User != nil) {
 		return nil, fmt.Errorf("%s URL %q: want %s", kind, redact.URL(e.URL), urlForms(schemes))
 	}
+	if u.Scheme != "http" && u.Scheme != "https" && !reflect.DeepEqual(e.HTTP, config.HTTPClientConfig{}) && !reflect.DeepEqual(e.HTTP, config.DefaultHTTPClientConfig) {
+		return nil, fmt.Errorf("%s %s: http_config applies to http:// and https:// URLs only", kind, redact.URL(e.URL))
+	}
 	var t Transport
-	if u.Scheme == "file" {
+	switch u.Scheme {
+	case "file":
 		t = &fileTransport{path: u.Path}
-	} else if t, err = e.openHTTP(u); err != nil {
-		return nil, fmt.Errorf("%s %s: %w", kind, redact.URL(e.URL), err)
+	case "tcp":
+		t = &tcpTransport{addr: u.Host, timeout: cmp.Or(e.Timeout, 30*time.Second)}
+	default:
+		if t, err = e.openHTTP(u); err != nil {
+			return nil, fmt.Errorf("%s %s: %w", kind, redact.URL(e.URL), err)
+		}
 	}
 	return &endpoint{Transport: t, url: u, name: kind + " " + t.Name(), warn: e.Warn}, nil
 }
@@ -69,12 +78,23 @@ func (e Endpoint) open(kind string, schemes ...string) (*endpoint, error) {
 // urlForms says what URLs schemes take: "http://host:port/... or
 // https://...".
 func urlForms(schemes []string) string {
-	forms := map[string]string{"http": "http://host:port/...", "https": "https://...", "file": "file:///path"}
+	forms := map[string]string{"http": "http://host:port/...", "https": "https://...", "tcp": "tcp://host:port", "file": "file:///path"}
 	var out []string
 	for _, s := range schemes {
 		out = append(out, forms[s])
 	}
 	return strings.Join(out, " or ")
+}
+
+// send sends m over the transport; a failure names the sink (its kind
+// and where), as every message about it does.
+func (e *endpoint) send(ctx context.Context, m Message) error {
+	err := e.Transport.Send(ctx, m)
+	var se *SendError
+	if errors.As(err, &se) {
+		se.Sink = e.name
+	}
+	return err
 }
 
 // merge merges the sources for a protocol that needs one family per name,

@@ -70,5 +70,5 @@ func (s *Influx) Encode(sources []exposition.Source) ([]Batch, error) {
 
 // Send writes one request; InfluxDB answers 204.
 func (s *Influx) Send(ctx context.Context, b Batch) error {
-	return s.Transport.Send(ctx, Message{Body: b.Body, Header: http.Header{"Content-Type": {"text/plain; charset=utf-8"}}})
+	return s.send(ctx, Message{Body: b.Body, Header: http.Header{"Content-Type": {"text/plain; charset=utf-8"}}})
 }

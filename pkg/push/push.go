@@ -1,8 +1,9 @@
 // Package push delivers what monctl gathered to the stores people run: a
-// Pushgateway, a Prometheus remote-write receiver, InfluxDB. Each sink
-// encodes the exposition model as its protocol specifies (one file per
-// protocol); Deliverer sends the encoded batches with retries and keeps
-// what could not be sent in a Spool on disk, to be sent first next time.
+// Pushgateway, a Prometheus remote-write receiver, InfluxDB, Graphite.
+// Each sink encodes the exposition model as its protocol specifies (one
+// file per protocol) and hands it to a Transport (HTTP, TCP, a file);
+// Deliverer sends the encoded batches with retries and keeps what could
+// not be sent in a Spool on disk, to be sent first next time.
 //
 // The guarantee is at least once, in order per sink: spooled batches go
 // before new ones, and a batch leaves the spool only once the sink has

@@ -65,7 +65,7 @@ func (s rawSink) Encode([]exposition.Source) ([]Batch, error) {
 	return nil, nil
 }
 func (s rawSink) Send(ctx context.Context, b Batch) error {
-	return s.Transport.Send(ctx, Message{Body: b.Body})
+	return s.send(ctx, Message{Body: b.Body})
 }
 
 func newRawSink(t *testing.T, url string) rawSink {
@@ -506,5 +506,76 @@ func TestFileTransport(t *testing.T) {
 	}
 	if _, err := NewRemoteWrite(Endpoint{URL: "file://" + path}); err == nil || strings.Contains(err.Error(), "file:///path") {
 		t.Errorf("remote write to a file: %v, want only http(s) offered", err)
+	}
+}
+
+// TestGraphite: a line per sample with its labels as tags, over a TCP
+// connection per batch; what the protocol cannot hold is left out and
+// said; a listener that is down gets the batch spooled.
+func TestGraphite(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan string, 1)
+	go func() {
+		conn, err := l.Accept()
+		if err != nil {
+			return
+		}
+		b, _ := io.ReadAll(conn)
+		conn.Close()
+		got <- string(b)
+	}()
+	var warned []string
+	sink, err := NewGraphite(Endpoint{URL: "tcp://" + l.Addr().String(), Warn: func(m string) { warned = append(warned, m) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := []exposition.Source{{Time: time.Unix(1700000000, 0), Families: []exposition.Family{
+		{Name: "temp", Type: exposition.Gauge, Metrics: []exposition.Metric{
+			{Labels: exposition.Labels{{Name: "room", Value: "a b;c"}, {Name: "empty", Value: ""}, {Name: "q", Value: "~x"}}, Value: 21.5},
+			{Labels: exposition.Labels{{Name: "room", Value: "nan"}}, Value: math.NaN()},
+		}},
+		{Name: "lat_seconds", Type: exposition.Histogram, Metrics: []exposition.Metric{
+			{Count: 2, Sum: 0.5, HasCount: true, HasSum: true, Buckets: []exposition.Bucket{{UpperBound: 0.1, Count: 1}, {UpperBound: math.Inf(1), Count: 2}}},
+		}},
+	}}}
+	bs, err := sink.Encode(src)
+	if err != nil || len(bs) != 1 || bs[0].Samples != 5 {
+		t.Fatalf("%v: %+v", err, bs)
+	}
+	if len(warned) != 1 || !strings.Contains(warned[0], "1 samples left out") {
+		t.Errorf("warnings %q", warned)
+	}
+	d := &Deliverer{}
+	if st := d.Deliver(context.Background(), sink, bs); st.Sent != 5 || len(st.Errors) != 0 {
+		t.Errorf("%+v", st)
+	}
+	want := "temp;room=a_b_c;q=x 21.5 1700000000\n" +
+		"lat_seconds_bucket;le=0.1 1 1700000000\nlat_seconds_bucket;le=+Inf 2 1700000000\n" +
+		"lat_seconds_count 2 1700000000\nlat_seconds_sum 0.5 1700000000\n"
+	if s := <-got; s != want {
+		t.Errorf("the listener read\n%s\nwant\n%s", s, want)
+	}
+
+	l.Close() // nothing listens now
+	d = &Deliverer{Retries: 1, Backoff: time.Millisecond, MaxBackoff: time.Millisecond, Spool: &Spool{Dir: t.TempDir(), Limit: 1 << 20}}
+	if st := d.Deliver(context.Background(), sink, bs); st.Spooled != 5 || st.Requests != 2 || len(st.Errors) != 1 || !strings.Contains(st.Errors[0], "graphite tcp://") {
+		t.Errorf("a listener that is down: %+v", st)
+	}
+	for _, c := range []struct{ url, want string }{
+		{"http://x:2003", "want tcp://host:port or file:///path"},
+		{"tcp://x", "want tcp://host:port"},
+		{"tcp://u:p@x:2003", "want tcp://host:port"},
+	} {
+		if _, err := NewGraphite(Endpoint{URL: c.url}); err == nil || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), ":p@") {
+			t.Errorf("%s: %v", c.url, err)
+		}
+	}
+	auth := config.DefaultHTTPClientConfig
+	auth.BearerToken = "secret"
+	if _, err := NewGraphite(Endpoint{URL: "tcp://x:2003", HTTP: auth}); err == nil || !strings.Contains(err.Error(), "http_config applies to http") {
+		t.Errorf("http_config on tcp: %v", err)
 	}
 }

@@ -127,5 +127,5 @@ func (p *Pushgateway) Send(ctx context.Context, b Batch) error {
 	if p.method != MethodDelete {
 		body = b.Body
 	}
-	return p.Transport.Send(ctx, Message{Method: p.method, Path: p.path, Header: h, Body: body})
+	return p.send(ctx, Message{Method: p.method, Path: p.path, Header: h, Body: body})
 }

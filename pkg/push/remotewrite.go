@@ -350,5 +350,5 @@ func (r *RemoteWrite) Send(ctx context.Context, b Batch) error {
 		"Content-Type":                      {"application/x-protobuf"},
 		"X-Prometheus-Remote-Write-Version": {"0.1.0"},
 	}
-	return r.Transport.Send(ctx, Message{Header: h, Body: b.Body})
+	return r.send(ctx, Message{Header: h, Body: b.Body})
 }

@@ -3,8 +3,10 @@ package push
 import (
 	"context"
 	"hash"
+	"net"
 	"net/http"
 	"os"
+	"time"
 )
 
 // Transport carries a sink's encoded batches to where they go. The
@@ -53,6 +55,43 @@ func (t *fileTransport) Send(_ context.Context, m Message) error {
 	}
 	_, err = f.Write(m.Body)
 	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return &SendError{Sink: t.Name(), Msg: err.Error(), Retry: true}
+	}
+	return nil
+}
+
+// tcpTransport writes each message's body on a connection of its own to
+// a line protocol's listener (tcp://host:port): such a protocol has no
+// answer, so a message is delivered once the listener has taken every
+// byte and the connection closed cleanly.
+type tcpTransport struct {
+	addr    string
+	timeout time.Duration
+}
+
+func (t *tcpTransport) Name() string { return "tcp://" + t.addr }
+
+func (t *tcpTransport) Identify(h hash.Hash) { h.Write([]byte("tcp://" + t.addr)) }
+
+// Send connects, writes and closes within the timeout. Every failure may
+// pass (the listener is down or restarting): the batch is retried, then
+// spooled.
+func (t *tcpTransport) Send(ctx context.Context, m Message) error {
+	ctx, cancel := context.WithTimeout(ctx, t.timeout)
+	defer cancel()
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", t.addr)
+	if err != nil {
+		return &SendError{Sink: t.Name(), Msg: err.Error(), Retry: true}
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		_ = conn.SetDeadline(dl)
+	}
+	_, err = conn.Write(m.Body)
+	if cerr := conn.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {

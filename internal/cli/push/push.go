@@ -1,8 +1,8 @@
 // Package push implements 'monctl push': gather what serve would serve
 // (containers of the engines, scrape targets, an exposition in a file or
-// on stdin) and deliver it to a Pushgateway, remote-write receivers and
-// InfluxDB, once (for cron) or every --every, spooling what a sink does
-// not take.
+// on stdin) and deliver it to a Pushgateway, remote-write receivers,
+// InfluxDB and Graphite, once (for cron) or every --every, spooling what
+// a sink does not take.
 package push
 
 import (
@@ -72,7 +72,7 @@ func NewCmd(f *cmdutil.Factory) *cobra.Command {
 	opts := &Options{IO: f.IO}
 	cmd := &cobra.Command{
 		Use:   "push [URL|host:port|FILE|-]...",
-		Short: "Deliver containers and scraped targets to a Pushgateway, remote write or InfluxDB",
+		Short: "Deliver containers and scraped targets to a Pushgateway, remote write, InfluxDB or Graphite",
 		Long: `Gather what 'monctl serve' serves — the containers of the Docker engine(s)
 (--containers, -H), scrape targets (arguments as in 'monctl scrape', or the
 config file's targets), an exposition in a file or on stdin ('-') — and

@@ -60,6 +60,11 @@ func sinkKinds() []sinkKind {
 			}
 			return push.NewInflux(ep)
 		},
+	}, {
+		flag:  "graphite",
+		usage: "Graphite plaintext listener (Carbon, VictoriaMetrics' -graphiteListenAddr), tcp://host:2003, or file:///path (repeatable)",
+		help:  "a Graphite plaintext listener, tcp://host:2003:\nname;label=value value seconds, a line per sample",
+		build: func(_ *Options, ep push.Endpoint) (push.Sink, error) { return push.NewGraphite(ep) },
 	}}
 }
 
