@@ -1,7 +1,8 @@
 // Package live is what every 'monctl watch' resource shares: the columns
 // and sort keys of its table, the flags of a watch (interval, count, sort,
-// top), the sampling clock and the full-screen view with its keys. A
-// resource (watch/containers, watch/targets) says what its rows are; this
+// top), the sampling clock, the full-screen view with its keys and Run,
+// which runs a watch. A resource (watch/containers, watch/targets,
+// watch/host) says what its rows are and how they are sampled; this
 // package says how a watch looks and behaves.
 package live
 
