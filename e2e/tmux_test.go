@@ -65,6 +65,16 @@ func (x *terminal) resize(width, height int) {
 	x.tmux("resize-window", "-t", "monctl", "-x", strconv.Itoa(width), "-y", strconv.Itoa(height))
 }
 
+// fitsWidth says which lines of screen are wider than width columns.
+func (x *terminal) fitsWidth(screen string, width int) {
+	x.t.Helper()
+	for _, l := range lines(screen) {
+		if len([]rune(l)) > width {
+			x.t.Errorf("a line wider than the terminal: %q", l)
+		}
+	}
+}
+
 // waitScreen waits until the screen satisfies cond and returns it.
 func (x *terminal) waitScreen(what string, cond func(string) bool) string {
 	x.t.Helper()

@@ -207,11 +207,7 @@ func TestWatchTargetsLiveView(t *testing.T) {
 	s = term.waitScreen("the narrow table", func(s string) bool {
 		return strings.Contains(s, "TARGET") && !strings.Contains(s, "BYTES")
 	})
-	for _, l := range lines(s) {
-		if len([]rune(l)) > 70 {
-			t.Errorf("a line wider than the terminal: %q", l)
-		}
-	}
+	term.fitsWidth(s, 70)
 	term.keys("q")
 	if code := term.exitCode(); code != 0 {
 		t.Errorf("q: exit %d", code)
@@ -252,11 +248,7 @@ func TestWatchContainersLiveViewInTerminal(t *testing.T) {
 	s = term.waitScreen("the narrow table", func(s string) bool {
 		return strings.Contains(s, "NAME") && !strings.Contains(s, "BLOCK I/O")
 	})
-	for _, l := range lines(s) {
-		if len([]rune(l)) > 80 {
-			t.Errorf("a line wider than the terminal: %q", l)
-		}
-	}
+	term.fitsWidth(s, 80)
 	if !strings.Contains(s, "CPU %") || !strings.Contains(s, "term-burn") {
 		t.Errorf("the narrow table keeps NAME and CPU %%:\n%s", s)
 	}
@@ -280,11 +272,7 @@ func TestWatchHostLiveView(t *testing.T) {
 	}
 	term.resize(60, 20)
 	s = term.waitScreen("the narrow table", func(s string) bool { return !strings.Contains(s, "STEAL %") && strings.Contains(s, "CPU %") })
-	for _, l := range lines(s) {
-		if len([]rune(l)) > 60 {
-			t.Errorf("a line wider than the terminal: %q", l)
-		}
-	}
+	term.fitsWidth(s, 60)
 	term.keys("q")
 	if code := term.exitCode(); code != 0 {
 		t.Errorf("q: exit %d", code)

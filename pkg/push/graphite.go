@@ -13,10 +13,6 @@ import (
 	"github.com/monctl/monctl/pkg/exposition"
 )
 
-// maxGraphiteBatch is about how many bytes of lines one connection
-// carries.
-const maxGraphiteBatch = 1 << 20
-
 // Graphite writes Graphite's plaintext protocol with tags
 // (https://graphite.readthedocs.io/en/latest/tags.html) to a Carbon
 // listener over TCP (tcp://host:2003): one line per sample,
@@ -48,15 +44,15 @@ var graphiteTag = strings.NewReplacer(" ", "_", ";", "_", "\t", "_", "\n", "_", 
 
 // Encode writes a line per sample, as Prometheus would store it
 // (Family.StoredSeries: a histogram's _bucket with le, _sum and _count),
-// in batches of about maxGraphiteBatch bytes cut at family boundaries. A
+// in batches of about maxTextBatch bytes cut at family boundaries. A
 // label with an empty value is left out (a Graphite tag needs one); NaN,
 // ±Inf and native histograms, which the protocol cannot hold, are left
 // out and said.
 func (g *Graphite) Encode(sources []exposition.Source) ([]Batch, error) {
 	fams := g.merge(sources)
-	var batches []Batch
-	var buf bytes.Buffer
-	samples, skipped := 0, 0
+	tb := textBatches{max: maxTextBatch}
+	buf := &tb.buf
+	skipped := 0
 	for i := range fams {
 		f := &fams[i]
 		for j := range f.Metrics {
@@ -72,30 +68,23 @@ func (g *Graphite) Encode(sources []exposition.Source) ([]Batch, error) {
 				}
 				buf.WriteString(name)
 				for _, l := range m.Labels {
-					writeGraphiteTag(&buf, l)
+					writeGraphiteTag(buf, l)
 				}
-				writeGraphiteTag(&buf, extra)
+				writeGraphiteTag(buf, extra)
 				buf.WriteByte(' ')
 				buf.WriteString(strconv.FormatFloat(v, 'g', -1, 64))
 				buf.WriteByte(' ')
 				buf.WriteString(strconv.FormatInt(at.Unix(), 10))
 				buf.WriteByte('\n')
-				samples++
+				tb.samples++
 			})
 		}
-		if buf.Len() >= maxGraphiteBatch {
-			batches = append(batches, Batch{Body: bytes.Clone(buf.Bytes()), Samples: samples})
-			buf.Reset()
-			samples = 0
-		}
-	}
-	if buf.Len() > 0 {
-		batches = append(batches, Batch{Body: bytes.Clone(buf.Bytes()), Samples: samples})
+		tb.endFamily(0)
 	}
 	if skipped > 0 {
 		g.warnf("%d samples left out: NaN, ±Inf and native histograms have no Graphite form", skipped)
 	}
-	return batches, nil
+	return tb.done(), nil
 }
 
 // writeGraphiteTag writes ;name=value, unless the value is empty.

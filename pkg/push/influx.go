@@ -1,17 +1,12 @@
 package push
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net/http"
 
 	"github.com/monctl/monctl/pkg/exposition"
 )
-
-// maxInfluxBatch is about how many bytes of line protocol one request
-// carries (InfluxDB's own clients send 5000 lines).
-const maxInfluxBatch = 1 << 20
 
 // Influx writes line protocol to InfluxDB: 1.x's /write?db=... and 2.x's
 // /api/v2/write?org=...&bucket=... (with a token in the http_config's
@@ -41,31 +36,21 @@ func (s *Influx) Name() string { return s.name }
 func (s *Influx) ID() string { return s.id("influx") }
 
 // Encode writes the families as line protocol, in batches of about
-// maxInfluxBatch bytes cut at family boundaries.
+// maxTextBatch bytes cut at family boundaries.
 func (s *Influx) Encode(sources []exposition.Source) ([]Batch, error) {
 	fams := s.merge(sources)
-	var batches []Batch
-	var buf bytes.Buffer
-	samples := 0
+	tb := textBatches{max: maxTextBatch}
 	for i := range fams {
-		warns, err := exposition.EncodeInflux(&buf, fams[i:i+1])
+		warns, err := exposition.EncodeInflux(&tb.buf, fams[i:i+1])
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", s.name, err)
 		}
 		for _, w := range warns {
 			s.warnf("%s", w)
 		}
-		samples += len(fams[i].Metrics)
-		if buf.Len() >= maxInfluxBatch {
-			batches = append(batches, Batch{Body: bytes.Clone(buf.Bytes()), Samples: samples})
-			buf.Reset()
-			samples = 0
-		}
+		tb.endFamily(len(fams[i].Metrics))
 	}
-	if buf.Len() > 0 {
-		batches = append(batches, Batch{Body: bytes.Clone(buf.Bytes()), Samples: samples})
-	}
-	return batches, nil
+	return tb.done(), nil
 }
 
 // Send writes one request; InfluxDB answers 204.
