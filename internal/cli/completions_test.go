@@ -68,7 +68,7 @@ func TestCompletionOfNames(t *testing.T) {
 	)
 	defer eng.Close()
 	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		io.WriteString(w, "# TYPE jobs_total counter\njobs_total 1\n# TYPE temp gauge\ntemp 2\n")
+		io.WriteString(w, "# TYPE jobs_total counter\njobs_total 1\n# TYPE temp gauge\ntemp 2\n{\"job total\"} 3\n")
 	}))
 	defer target.Close()
 	t.Setenv("DOCKER_HOST", "")
@@ -93,6 +93,8 @@ func TestCompletionOfNames(t *testing.T) {
 		{"--filter keys", []string{"watch", "containers", "--filter", "st"}, []string{"status=running", "status=exited", "status=paused", "status=created", "status=restarting", "status=dead"}, ":6"},
 		{"--context", []string{"watch", "containers", "--context", ""}, []string{"default", "build"}, ":4"},
 		{"-H", []string{"serve", "-H", "tcp"}, []string{eng.Host}, ":4"},
+		// "job total" is a name the target may expose, but not one a
+		// shell could complete.
 		{"--match with a target", []string{"watch", "targets", target.URL, "--match", "j"}, []string{"jobs_total"}, ":4"},
 		{"--match without one", []string{"scrape", "--match", ""}, nil, ":4"},
 		{"a flag that is no file", []string{"push", "--job", ""}, nil, ":4"},

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/spf13/cobra"
 
@@ -17,11 +18,14 @@ import (
 const completionTimeout = 2 * time.Second
 
 // completions are the candidates that start with toComplete and are not
-// in args already, without file names.
+// in args already, without file names. A candidate is what an engine or
+// a target said: one with a control character or a space is left out,
+// so that none can break the completion's lines or reach the terminal.
 func completions(candidates, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 	var out []string
 	for _, c := range candidates {
-		if strings.HasPrefix(c, toComplete) && !slices.Contains(args, c) && !slices.Contains(out, c) {
+		safe := !strings.ContainsFunc(c, func(r rune) bool { return unicode.IsControl(r) || unicode.IsSpace(r) })
+		if safe && strings.HasPrefix(c, toComplete) && !slices.Contains(args, c) && !slices.Contains(out, c) {
 			out = append(out, c)
 		}
 	}
@@ -29,13 +33,13 @@ func completions(candidates, args []string, toComplete string) ([]string, cobra.
 }
 
 // completeContexts offers the docker contexts' names.
-func completeContexts(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+func completeContexts(_ *cobra.Command, _ []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 	ctxs, _ := containers.Contexts()
 	var names []string
 	for _, c := range ctxs {
 		names = append(names, c.Name)
 	}
-	return names, cobra.ShellCompDirectiveNoFileComp
+	return completions(names, nil, toComplete)
 }
 
 // completeHosts offers the engines the docker contexts point at.
