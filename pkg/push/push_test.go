@@ -3,12 +3,14 @@ package push
 import (
 	"context"
 	"io"
+	"maps"
 	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -187,7 +189,8 @@ func TestSpoolLimitAndKeys(t *testing.T) {
 // TestSpoolBadFilesAreMovedAside: a file that is not a whole batch (empty,
 // a header without its body, cut short) is moved to NAME.bad, its samples
 // counted as dropped and never as delivered, and the next run is clean; a
-// FIFO or a symlink named *.batch is passed over without blocking.
+// FIFO or a symlink named *.batch is moved aside too, without blocking and
+// without touching what the link points at.
 func TestSpoolBadFilesAreMovedAside(t *testing.T) {
 	rec := &recorder{}
 	srv := httptest.NewServer(rec)
@@ -228,18 +231,17 @@ func TestSpoolBadFilesAreMovedAside(t *testing.T) {
 	if st.FromPool != 2 || st.Sent != 2 || st.Dropped != 12 || strings.Join(rec.bodies, ",") != "good" {
 		t.Errorf("stats %+v, bodies %q: want only the good batch sent, 5+7 samples dropped", st, rec.bodies)
 	}
-	for name := range files {
-		if _, err := os.Stat(filepath.Join(dir, name+badSuffix)); err != nil {
+	for _, name := range append(slices.Collect(maps.Keys(files)), "00000000000000000004-fifo.batch", "00000000000000000005-link.batch") {
+		if _, err := os.Lstat(filepath.Join(dir, name+badSuffix)); err != nil {
 			t.Errorf("%s was not moved aside: %v", name, err)
 		}
 		if !strings.Contains(strings.Join(st.Errors, "\n"), filepath.Join(dir, name+badSuffix)) {
 			t.Errorf("the errors do not say where %s went: %q", name, st.Errors)
 		}
 	}
-	// The next run has nothing bad left to trip over but what is not a
-	// regular file, and says so without failing the delivery of the rest.
+	// The next run has nothing bad left to trip over.
 	st = d.Deliver(context.Background(), sink, batches("new"))
-	if st.Sent != 1 || st.Dropped != 0 || st.FromPool != 0 {
+	if st.Sent != 1 || st.Dropped != 0 || st.FromPool != 0 || len(st.Errors) != 0 {
 		t.Errorf("second run: %+v", st)
 	}
 	if data, _ := os.ReadFile(victim); string(data) != `{"samples":1}`+"\nsecret" {

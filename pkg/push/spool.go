@@ -69,7 +69,14 @@ func (s *Spool) Load(sinkID string) (out []Spooled, dropped int, err error) {
 		}
 		p := filepath.Join(dir, e.Name())
 		if !e.Type().IsRegular() {
-			errs = append(errs, fmt.Errorf("spool: %s is not a regular file: passed over", p))
+			// Moved aside as a bad batch is (the rename moves the entry,
+			// never what a link points at), so that it is said once, not
+			// every run.
+			if rerr := os.Rename(p, p+badSuffix); rerr != nil {
+				errs = append(errs, fmt.Errorf("spool: %s is not a regular file; moving it aside: %v", p, rerr))
+			} else {
+				errs = append(errs, fmt.Errorf("spool: %s is not a regular file: moved to %s", p, p+badSuffix))
+			}
 			continue
 		}
 		b, err := readBatch(p)
