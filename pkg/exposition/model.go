@@ -67,12 +67,23 @@ func (ls Labels) Get(name string) string {
 }
 
 // String renders the labels the way PromQL does: {a="1", b="2"}.
-func (ls Labels) String() string { return "{" + ls.Text() + "}" }
+func (ls Labels) String() string {
+	var b strings.Builder
+	b.WriteByte('{')
+	ls.writeText(&b)
+	b.WriteByte('}')
+	return b.String()
+}
 
 // Text is the labels without braces, as tables and csv show them:
 // a="1", b="2".
 func (ls Labels) Text() string {
 	var b strings.Builder
+	ls.writeText(&b)
+	return b.String()
+}
+
+func (ls Labels) writeText(b *strings.Builder) {
 	for i, l := range ls {
 		if i > 0 {
 			b.WriteString(", ")
@@ -82,7 +93,6 @@ func (ls Labels) Text() string {
 		b.WriteString(EscapeLabelValue(l.Value))
 		b.WriteByte('"')
 	}
-	return b.String()
 }
 
 // key is a compact identity of a label set, to match metrics across two
