@@ -108,18 +108,21 @@ func (e *endpoint) warnf(format string, args ...any) {
 }
 
 // id is a directory name for the sink's spool: its kind and a hash of all
-// that makes it this sink — where data goes and as whom (the transport's
-// identity: the URL with its user info and query, the whole http_config
-// with credentials, credential files, headers such as a tenant's, TLS),
-// and parts. Two sinks that differ in any of it never share a spool, so a
+// that makes it this sink — where data goes and as whom (the URL with its
+// user info and query, parts, and what else the transport is made of:
+// the whole http_config with credentials, credential files, headers such
+// as a tenant's, TLS). Two sinks that differ in any of it never share a spool, so a
 // batch is only ever sent with the credentials it was spooled for. The
 // hash names no secret.
 func (e *endpoint) id(kind string, parts ...string) string {
 	h := sha256.New()
-	e.Identify(h)
+	h.Write([]byte(e.url.String()))
 	for _, p := range parts {
 		h.Write([]byte{0})
 		h.Write([]byte(p))
 	}
+	// Last, as before transports were apart: a spool of an earlier
+	// build keeps its name.
+	e.Identify(h)
 	return kind + "-" + hex.EncodeToString(h.Sum(nil)[:8])
 }

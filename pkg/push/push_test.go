@@ -581,3 +581,17 @@ func TestGraphite(t *testing.T) {
 		t.Errorf("http_config on tcp: %v", err)
 	}
 }
+
+// TestSpoolNamesOfEarlierBuilds: a spool's directory keeps the name an
+// earlier build gave it (these are 9b9bf57's), so that an upgrade finds
+// and sends what was spooled before it.
+func TestSpoolNamesOfEarlierBuilds(t *testing.T) {
+	rw, _ := NewRemoteWrite(Endpoint{URL: "http://u:p@127.0.0.1:9090/api/v1/write", HTTP: config.DefaultHTTPClientConfig})
+	pg, _ := NewPushgateway(Endpoint{URL: "http://127.0.0.1:9091", HTTP: config.DefaultHTTPClientConfig}, "job", map[string]string{"a": "b"}, "PUT")
+	in, _ := NewInflux(Endpoint{URL: "http://127.0.0.1:8086/write?db=x"})
+	for got, want := range map[string]string{rw.ID(): "remote-write-733fdfa667644c9f", pg.ID(): "pushgateway-5a11aa68a7e806c8", in.ID(): "influx-66b6a99ea6bf06f2"} {
+		if got != want {
+			t.Errorf("spool %s, want %s", got, want)
+		}
+	}
+}

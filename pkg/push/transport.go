@@ -19,8 +19,9 @@ import (
 type Transport interface {
 	// Name says where, without credentials: "http://host:9091".
 	Name() string
-	// Identify writes into h all that makes the destination itself,
-	// credentials included: a sink's spool is named after it.
+	// Identify writes into h what, besides its URL, makes the
+	// destination itself (an HTTP client's credentials and TLS): a
+	// sink's spool is named after both.
 	Identify(h hash.Hash)
 	// Send delivers one message. A *SendError says whether trying again
 	// may help (Retry).
@@ -82,7 +83,8 @@ type fileTransport struct{ path string }
 
 func (t *fileTransport) Name() string { return "file://" + t.path }
 
-func (t *fileTransport) Identify(h hash.Hash) { h.Write([]byte("file://" + t.path)) }
+// Identify adds nothing: the URL is the file.
+func (t *fileTransport) Identify(hash.Hash) {}
 
 // Send appends the body in one write, so that messages do not interleave
 // with another writer's. A failure to open or write may pass (a full
@@ -113,7 +115,8 @@ type tcpTransport struct {
 
 func (t *tcpTransport) Name() string { return "tcp://" + t.addr }
 
-func (t *tcpTransport) Identify(h hash.Hash) { h.Write([]byte("tcp://" + t.addr)) }
+// Identify adds nothing: the URL is the listener.
+func (t *tcpTransport) Identify(hash.Hash) {}
 
 // Send connects, writes and closes within the timeout. Every failure may
 // pass (the listener is down or restarting): the batch is retried, then
