@@ -210,7 +210,7 @@ func (e *Exporter) collectEngine(ctx context.Context, w *containers.Watcher) Sou
 	r := SourceResult{Collector: CollectorContainers, Source: w.Engine().Host, Duration: time.Since(start), Err: err,
 		StatsSource: cmp.Or(snap.Source, w.Source())}
 	if err == nil {
-		r.Families, r.Containers = containers.Families(snap.Containers, e.opts.ContainerLabels), snap.Containers
+		r.Families, r.Containers = e.opts.Select.Filter(containers.Families(snap.Containers, e.opts.ContainerLabels)), snap.Containers
 	}
 	return r
 }
@@ -220,8 +220,9 @@ func (e *Exporter) collectTarget(ctx context.Context, t *exposition.Target) Sour
 	for _, w := range res.Warnings {
 		e.opts.Logger.Debug("target exposition", "target", res.Target, "warning", w)
 	}
+	// Samples counts what the target exposed; Families are what is served.
 	return SourceResult{Collector: CollectorTarget, Source: res.Target, Duration: res.Duration,
-		Err: res.Err, Families: res.Families, Samples: res.Series}
+		Err: res.Err, Families: e.opts.Select.Filter(res.Families), Samples: res.Series}
 }
 
 // sourceLog is what was last said of a source, so that the log speaks

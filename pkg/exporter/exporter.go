@@ -43,6 +43,9 @@ type Options struct {
 	Scraper *exposition.Scraper
 	// Static families are served as they are (monctl_build_info).
 	Static []exposition.Family
+	// Select keeps only the series of the targets and engines that match
+	// (nil: all). monctl's own series are always served.
+	Select *exposition.Selector
 
 	// ScrapeTimeout bounds every collection, and how long a request
 	// waits. A scraper that says it waits less (Prometheus sends

@@ -221,6 +221,36 @@ func TestReexposedTargets(t *testing.T) {
 	}
 }
 
+// TestSelect: with a selector, a target's series that do not match are
+// not served; monctl's own always are, and its samples count what the
+// target exposed.
+func TestSelect(t *testing.T) {
+	node := newExposer(t, nodeBody)
+	sel, err := exposition.NewSelector([]string{`node_cpu_seconds_total{mode="user"}`}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, srv := newServer(t, Options{Select: sel, Static: []exposition.Family{buildInfo}}, "node", node.URL)
+	fams := scrapeFamilies(t, srv)
+	for _, m := range fams["node_cpu_seconds_total"].Metrics {
+		if m.Labels.Get("mode") != "user" {
+			t.Errorf("a series the selector does not keep: %s", m.Labels)
+		}
+	}
+	if len(fams["node_cpu_seconds_total"].Metrics) == 0 {
+		t.Error(`node_cpu_seconds_total{mode="user"} was not served`)
+	}
+	if _, ok := fams["req_seconds"]; ok {
+		t.Error("req_seconds was served")
+	}
+	if v := value(t, fams, "monctl_target_samples", "target", "node"); v != 9 {
+		t.Errorf("samples of node = %v, want 9: what it exposed", v)
+	}
+	if value(t, fams, "monctl_build_info", "version", "1.2.3") != 1 {
+		t.Error("monctl's own series were not served")
+	}
+}
+
 var buildInfo = exposition.Family{Name: "monctl_build_info", Type: exposition.Gauge, Help: "Build.",
 	Metrics: []exposition.Metric{{Labels: exposition.Labels{{Name: "version", Value: "1.2.3"}}, Value: 1}}}
 

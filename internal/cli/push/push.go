@@ -45,6 +45,8 @@ type Options struct {
 	cmdutil.ContainerFlags
 	cmdutil.StatsFlags
 	ContainerLabels []string
+	// Match keeps only the series that match one of these selectors.
+	Match []string
 
 	// SinkURLs are the flags' sink URLs by kind (sinkKinds' flags).
 	SinkURLs map[string]*[]string
@@ -114,6 +116,8 @@ dropped; -o json (or table, jsonl, yaml, csv) prints it on stdout.`,
 	// --concurrency is the targets': the engines' has a name of its own.
 	opts.AddStatsFlags(cmd, "engine-concurrency")
 	fl.StringSliceVar(&opts.ContainerLabels, "container-labels", nil, "container labels to push as container_label_<key> labels")
+	fl.StringArrayVar(&opts.Match, "match", nil, `push only the series that match this PromQL selector, e.g. 'node_cpu_seconds_total{mode="idle"}' (repeatable, OR'ed; matched on the series as the source exposes them; up and the scrape series always go)`)
+	_ = cmd.RegisterFlagCompletionFunc("match", opts.CompleteMetrics)
 	opts.addSinkFlags(cmd)
 	fl.StringVar(&opts.Job, "job", "monctl", "the job label of every series, as a Prometheus scrape gives it (and the Pushgateway job); a target in the config file may have its own")
 	fl.BoolVar(&opts.HonorLabels, "honor-labels", false, "keep a target's own job and instance labels (Prometheus's honor_labels) instead of renaming them exported_job and exported_instance")
@@ -392,14 +396,18 @@ type gatherer struct {
 	scraper  *exposition.Scraper
 	targets  []exposition.Target
 	labels   []string
-	partial  bool // a source failed in the last round
+	sel      *exposition.Selector // --match
+	partial  bool                 // a source failed in the last round
 }
 
 func (o *Options) newGatherer(ctx context.Context, f *cmdutil.Factory) (*gatherer, error) {
 	g := &gatherer{o: o, labels: o.ContainerLabels, scrape: newScrapeLabeler(o.HonorLabels)}
 	g.hostname, _ = os.Hostname()
+	var err error
+	if g.sel, err = exposition.NewSelector(o.Match, nil); err != nil {
+		return nil, cmdutil.SelectorUsage(err)
+	}
 	if len(o.Args) > 0 || len(o.ConfigTargets) > 0 {
-		var err error
 		if g.scraper, err = o.Scraper(o.IO.In); err != nil {
 			return nil, err
 		}
@@ -549,7 +557,7 @@ func (g *gatherer) each(ctx context.Context, visit func(i int, target string, at
 			if err != nil {
 				return err
 			}
-			fams := containers.Families(snap.Containers, g.labels)
+			fams := g.sel.Filter(containers.Families(snap.Containers, g.labels))
 			for i := range fams {
 				g.scrape.relabel(&fams[i], g.o.Job, g.hostname)
 				if err := emit(&fams[i]); err != nil {
@@ -569,8 +577,18 @@ func (g *gatherer) each(ctx context.Context, visit func(i int, target string, at
 			var round targetRound
 			visit(len(g.watchers)+i, t.DisplayName(), time.Now(), func(emit func(*exposition.Family) error) error {
 				r = g.scraper.ScrapeStream(ctx, t, nil, func(f *exposition.Family) error {
-					g.scrape.relabel(f, job, instance)
+					// The scrape series count what the target exposed;
+					// --match picks from it as exposed, before job and
+					// instance are added.
 					g.scrape.count(&round, f)
+					if !g.sel.Empty() {
+						kept := g.sel.Filter([]exposition.Family{*f})
+						if len(kept) == 0 {
+							return nil
+						}
+						f = &kept[0]
+					}
+					g.scrape.relabel(f, job, instance)
 					return emit(f)
 				})
 				return r.Err

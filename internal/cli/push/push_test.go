@@ -268,3 +268,36 @@ func TestAgentMetricsOnEveryAddress(t *testing.T) {
 		}
 	}
 }
+
+// TestMatch: --match keeps the series that match, as the target exposes
+// them; up and the scrape series, which count everything scraped, go
+// whatever it says.
+func TestMatch(t *testing.T) {
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "# TYPE cpu counter\ncpu_total{mode=\"idle\"} 5\ncpu_total{mode=\"user\"} 3\n# TYPE mem gauge\nmem 7\n")
+	}))
+	defer target.Close()
+	srv, got := received(t)
+	var asked []string
+	_, errOut, code := execute(t, factory(&asked), "--queue-dir", "", "--remote-write", srv.URL+"/api/v1/write", "--match", `cpu_total{mode="idle"}`, target.URL+"/metrics")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	names := map[string]float64{}
+	for key, v := range got() {
+		name, _, _ := strings.Cut(strings.TrimPrefix(key, "__name__="), ",")
+		if name == "cpu_total" && !strings.Contains(key, "mode=idle") {
+			t.Errorf("a series --match does not keep: %s", key)
+		}
+		names[name] = v
+	}
+	if names["cpu_total"] != 5 || names["up"] != 1 || names["scrape_samples_scraped"] != 3 {
+		t.Errorf("series sent: %v", names)
+	}
+	if _, ok := names["mem"]; ok {
+		t.Errorf("mem was sent: %v", names)
+	}
+	if _, errOut, code := execute(t, factory(&asked), "--remote-write", srv.URL, "--match", "cpu{", target.URL); code != cmdutil.ExitUsage || !strings.Contains(errOut, "cpu{") {
+		t.Errorf("a bad selector: exit %d, %s", code, errOut)
+	}
+}

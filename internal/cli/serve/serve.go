@@ -77,6 +77,7 @@ type Options struct {
 
 	Targets       []string
 	ConfigTargets []exposition.Target
+	Match         []string
 	Limits        cmdutil.LimitFlags
 
 	ScrapeTimeout       time.Duration
@@ -89,6 +90,7 @@ type Options struct {
 	LogFormat string
 
 	filter    containers.Filter
+	sel       *exposition.Selector
 	targets   []exposition.Target
 	limits    exposition.Limits
 	bodyLimit int64
@@ -161,6 +163,7 @@ scrapes in flight get ` + shutdownGrace.String() + ` to finish, and the exit cod
 	fl.StringSliceVar(&opts.ContainerLabels, "container-labels", nil, "container labels to serve as container_label_<key> labels (comma-separated or repeatable)")
 	opts.AddStatsFlags(cmd, "concurrency")
 	fl.StringArrayVar(&opts.Targets, "target", nil, "exporter to re-expose: URL, host:port or file (repeatable; added to the config file's targets)")
+	fl.StringArrayVar(&opts.Match, "match", nil, `serve only the series of the targets and containers that match this PromQL selector, e.g. 'node_load1' or '{__name__=~"node_(cpu|memory)_.*"}' (repeatable, OR'ed; monctl's own series are always served)`)
 	opts.Limits.AddLimitFlags(cmd)
 	cmdutil.DurationVar(fl, &opts.ScrapeTimeout, "scrape-timeout", 10*time.Second, "time limit of a collection, and the most a scrape waits whatever its X-Prometheus-Scrape-Timeout-Seconds says")
 	cmdutil.DurationVar(fl, &opts.ScrapeTimeoutOffset, "scrape-timeout-offset", 500*time.Millisecond, "taken off the scraper's timeout, so that the answer arrives in time")
@@ -218,6 +221,9 @@ func (o *Options) validate() error {
 	}
 	if o.filter, err = o.Filter(); err != nil {
 		return err
+	}
+	if o.sel, err = exposition.NewSelector(o.Match, nil); err != nil {
+		return cmdutil.SelectorUsage(err)
 	}
 	o.targets = append([]exposition.Target(nil), o.ConfigTargets...)
 	for _, arg := range o.Targets {
@@ -308,6 +314,7 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 		Targets:         o.targets,
 		Scraper:         &exposition.Scraper{UserAgent: "monctl/" + info.Version, Limits: o.limits, BodySizeLimit: o.bodyLimit},
 		Static:          []exposition.Family{version.BuildInfoFamily(info)},
+		Select:          o.sel,
 		ScrapeTimeout:   o.ScrapeTimeout,
 		TimeoutOffset:   o.ScrapeTimeoutOffset,
 		CacheTTL:        o.CacheTTL,

@@ -28,6 +28,7 @@ func TestFlags(t *testing.T) {
 		{[]string{"--log.level", "loud"}, cmdutil.ExitUsage, `--log.level "loud"`, nil},
 		{[]string{"--filter", "colour=red"}, cmdutil.ExitUsage, "unknown key", nil},
 		{[]string{"--target", "ftp://x"}, cmdutil.ExitUsage, "--target", nil},
+		{[]string{"--match", "node_load1{"}, cmdutil.ExitUsage, "node_load1{", nil},
 		// -H is --host, as in docker; an engine that cannot be reached at
 		// start is a mistake to report before listening.
 		{[]string{"-H", "tcp://a:2375", "-H", "unix:///b.sock"}, cmdutil.ExitFailure, "engine down", []string{"tcp://a:2375", "unix:///b.sock"}},
