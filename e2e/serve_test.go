@@ -450,3 +450,28 @@ func load(t *testing.T, u string, workers, n int) map[int]int {
 	wg.Wait()
 	return codes
 }
+
+// TestServeMatch: serve re-exposes only the series of a real
+// node_exporter that --match keeps, and its own series as ever.
+func TestServeMatch(t *testing.T) {
+	addr := loopback(t)
+	startNodeExporter(t, addr)
+	srv := startServe(t, nil, "--containers=false", "--target", addr, "--match", "node_load1", "--match", `node_cpu_seconds_total{mode="idle"}`)
+	fams := metricsOf(t, http.DefaultClient, "http://"+srv.addr+"/metrics")
+	for name, f := range fams {
+		switch {
+		case name == "node_cpu_seconds_total":
+			for _, m := range f.Metrics {
+				if m.Labels.Get("mode") != "idle" {
+					t.Errorf("a series --match does not keep: %s%s", name, m.Labels)
+				}
+			}
+		case strings.HasPrefix(name, "node_") && name != "node_load1":
+			t.Errorf("%s was served", name)
+		}
+	}
+	if len(fams["node_load1"].Metrics) != 1 || len(fams["node_cpu_seconds_total"].Metrics) == 0 || len(fams["monctl_target_up"].Metrics) != 1 {
+		t.Errorf("node_load1, the idle CPU series and monctl_target_up should be served: %d, %d, %d",
+			len(fams["node_load1"].Metrics), len(fams["node_cpu_seconds_total"].Metrics), len(fams["monctl_target_up"].Metrics))
+	}
+}
