@@ -4,16 +4,19 @@
 //
 //	workload [-burn N] [-hold MiB] [-write MiB] [-children N] [-exit-after D]
 //	         [-log-lines N -log-rate PER_SECOND] [-log-long BYTES]
+//	         [-http ADDR [-path PATH]]
 //	workload -health   (exit 0: the HEALTHCHECK command)
 package main
 
 import (
 	"flag"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
 	"runtime"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -33,6 +36,8 @@ func main() {
 	logOnUSR1 := flag.Bool("log-on-usr1", false, "print the -log-lines once SIGUSR1 comes (docker kill -s USR1), so that many containers start together")
 	logPad := flag.Int("log-pad", 0, "pad each of the -log-lines with words to this many bytes")
 	logLong := flag.Int("log-long", 0, "print one line of this many bytes (0123456789 over and over) to stdout, then 'after the long line'")
+	httpAddr := flag.String("http", "", "serve an exposition on this address (127.0.0.1:PORT, with --network host: a target to discover)")
+	httpPath := flag.String("path", "/metrics", "the path of -http's exposition")
 	flag.Parse()
 	if *health {
 		return
@@ -87,6 +92,9 @@ func main() {
 	if *logLines > 0 {
 		go print()
 	}
+	if *httpAddr != "" {
+		go serveExposition(*httpAddr, *httpPath)
+	}
 	if *exitAfter > 0 {
 		time.Sleep(*exitAfter)
 		os.Exit(1)
@@ -94,6 +102,22 @@ func main() {
 	for {
 		time.Sleep(time.Hour)
 		runtime.KeepAlive(kept)
+	}
+}
+
+// serveExposition serves, at path, a counter of the scrapes so far and
+// the host name, so that a test knows which container it reached.
+func serveExposition(addr, path string) {
+	var scrapes atomic.Int64
+	host, _ := os.Hostname()
+	mux := http.NewServeMux()
+	mux.HandleFunc(path, func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+		fmt.Fprintf(w, "# TYPE workload_scrapes_total counter\nworkload_scrapes_total %d\n# TYPE workload_info gauge\nworkload_info{hostname=%q} 1\n", scrapes.Add(1), host)
+	})
+	if err := http.ListenAndServe(addr, mux); err != nil {
+		fmt.Fprintln(os.Stderr, "workload:", err)
+		os.Exit(1)
 	}
 }
 
