@@ -48,7 +48,8 @@ func (e Endpoint) open(kind string, schemes ...string) (*endpoint, error) {
 		schemes = []string{"http", "https"}
 	}
 	u, err := url.Parse(e.URL)
-	if err != nil || !slices.Contains(schemes, u.Scheme) || u.Scheme != "file" && u.Host == "" || u.Scheme == "file" && u.Path == "" ||
+	if err != nil || !slices.Contains(schemes, u.Scheme) || u.Scheme != "file" && u.Host == "" ||
+		u.Scheme == "file" && (u.Path == "" || u.Host != "" && u.Host != "localhost") || // file://name/x is not ./name/x
 		u.Scheme == "tcp" && (u.Port() == "" || u.Path != "" || u.User != nil) {
 		return nil, fmt.Errorf("%s URL %q: want %s", kind, redact.URL(e.URL), urlForms(schemes))
 	}
@@ -111,9 +112,9 @@ func (e *endpoint) warnf(format string, args ...any) {
 // that makes it this sink — where data goes and as whom (the URL with its
 // user info and query, parts, and what else the transport is made of:
 // the whole http_config with credentials, credential files, headers such
-// as a tenant's, TLS). Two sinks that differ in any of it never share a spool, so a
-// batch is only ever sent with the credentials it was spooled for. The
-// hash names no secret.
+// as a tenant's, TLS). Two sinks that differ in any of it never share a
+// spool, so a batch is only ever sent with the credentials it was spooled
+// for. The hash names no secret.
 func (e *endpoint) id(kind string, parts ...string) string {
 	h := sha256.New()
 	h.Write([]byte(e.url.String()))

@@ -42,6 +42,18 @@ func (g *Graphite) ID() string { return g.id("graphite") }
 // ';'), no '~' first (a Graphite tag query's), no control character.
 var graphiteTag = strings.NewReplacer(" ", "_", ";", "_", "\t", "_", "\n", "_", "\r", "_")
 
+// graphiteName keeps a metric or tag name a name: what Prometheus's
+// legacy names are made of and dots, anything else (a UTF-8 name's space,
+// ';', '=', '!', '^'...) as '_'.
+func graphiteName(s string) string {
+	return strings.Map(func(r rune) rune {
+		if 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '_' || r == ':' || r == '.' {
+			return r
+		}
+		return '_'
+	}, s)
+}
+
 // Encode writes a line per sample, as Prometheus would store it
 // (Family.StoredSeries: a histogram's _bucket with le, _sum and _count),
 // in batches of about maxTextBatch bytes cut at family boundaries. A
@@ -66,7 +78,7 @@ func (g *Graphite) Encode(sources []exposition.Source) ([]Batch, error) {
 					skipped++
 					return
 				}
-				buf.WriteString(name)
+				buf.WriteString(graphiteName(name))
 				for _, l := range m.Labels {
 					writeGraphiteTag(buf, l)
 				}
@@ -92,7 +104,7 @@ func writeGraphiteTag(buf *bytes.Buffer, l exposition.Label) {
 	if l.Name == "" || l.Value == "" {
 		return
 	}
-	buf.WriteString(";" + l.Name + "=" + strings.TrimLeft(graphiteTag.Replace(l.Value), "~"))
+	buf.WriteString(";" + graphiteName(l.Name) + "=" + strings.TrimLeft(graphiteTag.Replace(l.Value), "~"))
 }
 
 // Send writes one batch of lines.

@@ -501,7 +501,7 @@ func TestFileTransport(t *testing.T) {
 	if want := "temp,room=a value=21.5 1000000000\n"; string(got) != want+want {
 		t.Errorf("the file holds %q, want the spooled batch then the new one: %q twice", got, want)
 	}
-	for _, bad := range []string{"file://", "ftp://x/y"} {
+	for _, bad := range []string{"file://", "ftp://x/y", "file://name/x"} {
 		if _, err := NewInflux(Endpoint{URL: bad}); err == nil || !strings.Contains(err.Error(), "file:///path") {
 			t.Errorf("%s: %v", bad, err)
 		}
@@ -539,22 +539,23 @@ func TestGraphite(t *testing.T) {
 			{Labels: exposition.Labels{{Name: "room", Value: "a b;c"}, {Name: "empty", Value: ""}, {Name: "q", Value: "~x"}}, Value: 21.5},
 			{Labels: exposition.Labels{{Name: "room", Value: "nan"}}, Value: math.NaN()},
 		}},
+		{Name: "odd name;x=y", Type: exposition.Gauge, Metrics: []exposition.Metric{{Labels: exposition.Labels{{Name: "a b", Value: "1"}}, Value: 1}}},
 		{Name: "lat_seconds", Type: exposition.Histogram, Metrics: []exposition.Metric{
 			{Count: 2, Sum: 0.5, HasCount: true, HasSum: true, Buckets: []exposition.Bucket{{UpperBound: 0.1, Count: 1}, {UpperBound: math.Inf(1), Count: 2}}},
 		}},
 	}}}
 	bs, err := sink.Encode(src)
-	if err != nil || len(bs) != 1 || bs[0].Samples != 5 {
+	if err != nil || len(bs) != 1 || bs[0].Samples != 6 {
 		t.Fatalf("%v: %+v", err, bs)
 	}
 	if len(warned) != 1 || !strings.Contains(warned[0], "1 samples left out") {
 		t.Errorf("warnings %q", warned)
 	}
 	d := &Deliverer{}
-	if st := d.Deliver(context.Background(), sink, bs); st.Sent != 5 || len(st.Errors) != 0 {
+	if st := d.Deliver(context.Background(), sink, bs); st.Sent != 6 || len(st.Errors) != 0 {
 		t.Errorf("%+v", st)
 	}
-	want := "temp;room=a_b_c;q=x 21.5 1700000000\n" +
+	want := "temp;room=a_b_c;q=x 21.5 1700000000\n" + "odd_name_x_y;a_b=1 1 1700000000\n" +
 		"lat_seconds_bucket;le=0.1 1 1700000000\nlat_seconds_bucket;le=+Inf 2 1700000000\n" +
 		"lat_seconds_count 2 1700000000\nlat_seconds_sum 0.5 1700000000\n"
 	if s := <-got; s != want {
@@ -563,7 +564,7 @@ func TestGraphite(t *testing.T) {
 
 	l.Close() // nothing listens now
 	d = &Deliverer{Retries: 1, Backoff: time.Millisecond, MaxBackoff: time.Millisecond, Spool: &Spool{Dir: t.TempDir(), Limit: 1 << 20}}
-	if st := d.Deliver(context.Background(), sink, bs); st.Spooled != 5 || st.Requests != 2 || len(st.Errors) != 1 || !strings.Contains(st.Errors[0], "graphite tcp://") {
+	if st := d.Deliver(context.Background(), sink, bs); st.Spooled != 6 || st.Requests != 2 || len(st.Errors) != 1 || !strings.Contains(st.Errors[0], "graphite tcp://") {
 		t.Errorf("a listener that is down: %+v", st)
 	}
 	for _, c := range []struct{ url, want string }{
