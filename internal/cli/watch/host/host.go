@@ -117,11 +117,17 @@ func (s *sampler) sample(context.Context) (Record, error) {
 // percents are the busy, I/O wait and stolen shares of the ticks between
 // two reads, in percent of all CPUs.
 func percents(prev, cur host.CPUTimes) (busy, iowait, steal float64) {
-	total := cur.Ticks() - prev.Ticks()
 	if cur.Ticks() <= prev.Ticks() {
 		return 0, 0, 0
 	}
-	share := func(a, b uint64) float64 { return float64(b-a) / float64(total) * 100 }
+	total := cur.Ticks() - prev.Ticks()
+	// A counter that went back (some kernels' iowait does) had no share.
+	share := func(a, b uint64) float64 {
+		if b < a {
+			return 0
+		}
+		return float64(b-a) / float64(total) * 100
+	}
 	return share(prev.BusyTicks(), cur.BusyTicks()), share(prev.IOWait, cur.IOWait), share(prev.Steal, cur.Steal)
 }
 

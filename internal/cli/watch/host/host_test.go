@@ -52,6 +52,12 @@ func TestSample(t *testing.T) {
 	if r != want {
 		t.Errorf("got  %+v\nwant %+v", r, want)
 	}
+	// I/O wait that goes back, as some kernels count it: no share, and
+	// no wrap-around.
+	writeProc(t, dir, "cpu  200 0 130 800 80 0 20 70\ncpu0 0 0 0 0 0 0 0 0\ncpu1 0 0 0 0 0 0 0 0\n")
+	if r, err := s.sample(context.Background()); err != nil || r.IOWaitPercent != 0 || r.CPUPercent != 50 {
+		t.Errorf("iowait went back: %+v, %v", r, err)
+	}
 }
 
 // TestThisHost runs the verb on this machine's /proc: the record says
