@@ -60,15 +60,21 @@ func configDir() string {
 	return filepath.Join(home, ".docker")
 }
 
+// contextStore is the docker CLI's context store, read as the docker CLI
+// reads it: the Docker endpoint's metadata typed.
+func contextStore() *store.ContextStore {
+	return store.New(filepath.Join(configDir(), "contexts"), store.NewConfig(
+		func() any { return &map[string]any{} },
+		store.EndpointTypeGetter(docker.DockerEndpoint, func() any { return &docker.EndpointMeta{} })))
+}
+
 // ConnectContext connects to the engine of the docker context name, with
 // its endpoint's host, TLS material and SkipTLSVerify, through the docker
 // CLI's own context store (ssh:// endpoints go through the system ssh and
 // 'docker system dial-stdio', as the docker CLI does). The engine's Host
 // is the context's name, which is what the user knows it by.
 func ConnectContext(ctx context.Context, name string, conns int) (*Engine, error) {
-	s := store.New(filepath.Join(configDir(), "contexts"), store.NewConfig(
-		func() any { return &map[string]any{} },
-		store.EndpointTypeGetter(docker.DockerEndpoint, func() any { return &docker.EndpointMeta{} })))
+	s := contextStore()
 	fail := func(err error) (*Engine, error) {
 		return nil, &ConnectError{Host: "context " + name, Cause: err.Error(), Hint: "see 'docker context ls'", Err: err}
 	}
@@ -124,9 +130,7 @@ type Context struct {
 // Contexts lists the docker CLI's contexts, the default one first (its
 // host: DOCKER_HOST, else the local socket), the others by name.
 func Contexts() ([]Context, error) {
-	s := store.New(filepath.Join(configDir(), "contexts"), store.NewConfig(
-		func() any { return &map[string]any{} },
-		store.EndpointTypeGetter(docker.DockerEndpoint, func() any { return &docker.EndpointMeta{} })))
+	s := contextStore()
 	list, err := s.List()
 	if err != nil {
 		return nil, err
