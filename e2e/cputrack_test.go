@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/monctl/monctl/pkg/host"
 )
 
 // cpuTrack reads a process's CPU time and the host's every 20 ms in the
@@ -52,10 +54,12 @@ func trackCPU(t *testing.T, pid string) *cpuTrack {
 		defer tick.Stop()
 		for {
 			v, ok := readProcessCPU(pid)
-			host, cpus, hostOK := readHostCPU()
-			if ok && hostOK {
+			// The host's CPU time as dockerd counts it (no steal); its
+			// reader is unit-tested on a fixture.
+			h, err := host.ReadCPU("/proc")
+			if ok && err == nil {
 				c.mu.Lock()
-				c.at, c.cpu, c.host, c.cpus = append(c.at, time.Now()), append(c.cpu, v), append(c.host, host), cpus
+				c.at, c.cpu, c.host, c.cpus = append(c.at, time.Now()), append(c.cpu, v), append(c.host, float64(h.DockerNanos())/1e9), h.CPUs
 				c.mu.Unlock()
 			}
 			select {
@@ -92,31 +96,6 @@ func readProcessCPU(pid string) (float64, bool) {
 	ut, _ := strconv.ParseFloat(f[11], 64)
 	st, _ := strconv.ParseFloat(f[12], 64)
 	return (ut + st) / 100, true // USER_HZ
-}
-
-// readHostCPU is what dockerd takes for the host's CPU time: the first
-// seven fields of /proc/stat's cpu line (user to softirq, not steal) in
-// seconds, and the count of cpuN lines.
-func readHostCPU() (float64, int, bool) {
-	b, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return 0, 0, false
-	}
-	var total float64
-	cpus := 0
-	for line := range strings.Lines(string(b)) {
-		f := strings.Fields(line)
-		switch {
-		case len(f) >= 8 && f[0] == "cpu":
-			for _, v := range f[1:8] {
-				ticks, _ := strconv.ParseFloat(v, 64)
-				total += ticks / 100 // USER_HZ
-			}
-		case strings.HasPrefix(f[0], "cpu"):
-			cpus++
-		}
-	}
-	return total, cpus, total > 0 && cpus > 0
 }
 
 // percent is the process's CPU between from and to, in percent of one
