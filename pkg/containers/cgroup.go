@@ -238,10 +238,10 @@ func (fs *cgroupFS) readLimits(d *cgroupDirs) error {
 
 // sample reads one container's counters. system is the host's CPU time
 // and CPU count read for this round.
-func (fs *cgroupFS) sample(d *cgroupDirs, system hostCPU) (Usage, error) {
+func (fs *cgroupFS) sample(d *cgroupDirs, system host.CPUTimes) (Usage, error) {
 	var s container.StatsResponse
 	s.Read = time.Now()
-	s.CPUStats.SystemUsage, s.CPUStats.OnlineCPUs = system.total, system.cpus
+	s.CPUStats.SystemUsage, s.CPUStats.OnlineCPUs = system.DockerNanos(), uint32(system.CPUs)
 	s.MemoryStats.Limit, s.PidsStats.Limit = d.memLimit, d.pidsLimit
 	var err error
 	if fs.v2 {
@@ -527,18 +527,6 @@ func parseNetDev(b []byte) (map[string]container.NetworkStats, error) {
 	return out, nil
 }
 
-// hostCPU is the host's CPU time (ns, all CPUs) and CPU count, as dockerd
-// reads them from /proc/stat for every stats answer.
-type hostCPU struct {
-	total uint64
-	cpus  uint32
-}
-
-// systemCPU reads /proc/stat as dockerd does.
-func (fs *cgroupFS) systemCPU() (hostCPU, error) {
-	c, err := host.ReadCPU(fs.proc)
-	if err != nil {
-		return hostCPU{}, err
-	}
-	return hostCPU{total: c.DockerNanos(), cpus: uint32(c.CPUs)}, nil
-}
+// systemCPU reads the host's CPU time as dockerd does for every stats
+// answer.
+func (fs *cgroupFS) systemCPU() (host.CPUTimes, error) { return host.ReadCPU(fs.proc) }

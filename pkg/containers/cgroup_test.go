@@ -77,15 +77,15 @@ func TestCgroupV1ReadsWhatDockerdReads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	host, err := fs.systemCPU()
+	cpu, err := fs.systemCPU()
 	if err != nil {
 		t.Fatal(err)
 	}
 	// (100+0+50+800+25+0+25) ticks of 10 ms.
-	if host.total != 10_000_000_000 || host.cpus != 2 {
-		t.Errorf("host CPU %+v", host)
+	if cpu.DockerNanos() != 10_000_000_000 || cpu.CPUs != 2 {
+		t.Errorf("host CPU %+v", cpu)
 	}
-	u, err := fs.sample(d, host)
+	u, err := fs.sample(d, cpu)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,14 +102,14 @@ func TestCgroupV1ReadsWhatDockerdReads(t *testing.T) {
 		t.Error("cpuacct.usage was not kept open")
 	}
 	os.WriteFile(filepath.Join(root, "sys/fs/cgroup/cpuacct", dir, "cpuacct.usage"), []byte("6000000000\n"), 0o644)
-	if u, _ = fs.sample(d, host); u.CPUTotal != 6e9 {
+	if u, _ = fs.sample(d, cpu); u.CPUTotal != 6e9 {
 		t.Errorf("second round: CPU %d, want 6e9", u.CPUTotal)
 	}
 	d.close()
 	if d.fds != [fileCount]int{-1, -1, -1, -1, -1, -1, -1} {
 		t.Errorf("files left open: %v", d.fds)
 	}
-	if u, _ = fs.sample(d, host); u.CPUTotal != 6e9 {
+	if u, _ = fs.sample(d, cpu); u.CPUTotal != 6e9 {
 		t.Errorf("after close: CPU %d, want 6e9", u.CPUTotal)
 	}
 	d.close()
@@ -143,8 +143,8 @@ func TestCgroupV2ReadsWhatDockerdReads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	host, _ := fs.systemCPU()
-	u, err := fs.sample(d, host)
+	cpu, _ := fs.systemCPU()
+	u, err := fs.sample(d, cpu)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +162,7 @@ func TestCgroupV2ReadsWhatDockerdReads(t *testing.T) {
 	if d, err = fs.resolve(&Container{ID: testID, pid: 4242, netMode: "none"}); err != nil {
 		t.Fatal(err)
 	}
-	if u, _ = fs.sample(d, host); u.MemLimit != 4<<30 || u.NetRx != 0 {
+	if u, _ = fs.sample(d, cpu); u.MemLimit != 4<<30 || u.NetRx != 0 {
 		t.Errorf("unlimited memory: limit %d, want the host's", u.MemLimit)
 	}
 }

@@ -17,6 +17,8 @@ import (
 	"github.com/docker/docker/api/types/events"
 	"github.com/docker/docker/api/types/filters"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/monctl/monctl/pkg/host"
 )
 
 // Container is what the engine says of a container, apart from its stats.
@@ -250,10 +252,11 @@ func (w *Watcher) Sample(parent context.Context) (Snapshot, error) {
 	gone := make([]bool, len(running))
 	failed := make([]error, len(running))
 	byFile := make([]bool, len(running))
-	fs, host := w.fs, hostCPU{}
+	fs := w.fs
+	var system host.CPUTimes
 	if fs != nil {
 		var err error
-		if host, err = fs.systemCPU(); err != nil {
+		if system, err = fs.systemCPU(); err != nil {
 			fs = nil // /proc went away under us: ask the engine this time
 		}
 	}
@@ -261,7 +264,7 @@ func (w *Watcher) Sample(parent context.Context) (Snapshot, error) {
 	g.SetLimit(w.opts.Concurrency)
 	for i, e := range running {
 		g.Go(func() error {
-			if u, ok := e.readFiles(fs, host); ok {
+			if u, ok := e.readFiles(fs, system); ok {
 				// CPU % as the engine's own stats command takes it:
 				// podman stats over the wall clock, docker stats over
 				// the host's CPU time (which leaves out steal).
@@ -343,7 +346,7 @@ func (w *Watcher) Unmatched() []string {
 // readFiles reads a container's numbers from its cgroup files when fs is
 // set and they can be read; a container that just stopped or whose
 // process is not visible from here is left to the engine's stats API.
-func (e *entry) readFiles(fs *cgroupFS, host hostCPU) (Usage, bool) {
+func (e *entry) readFiles(fs *cgroupFS, system host.CPUTimes) (Usage, bool) {
 	if fs == nil {
 		return Usage{}, false
 	}
@@ -356,7 +359,7 @@ func (e *entry) readFiles(fs *cgroupFS, host hostCPU) (Usage, bool) {
 	if e.cg == nil {
 		return Usage{}, false
 	}
-	u, err := fs.sample(e.cg, host)
+	u, err := fs.sample(e.cg, system)
 	return u, err == nil
 }
 
