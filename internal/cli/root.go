@@ -32,6 +32,9 @@ func Main(args []string, io cmdutil.IOStreams) int {
 	ctx, stop := signalContext(context.Background())
 	defer stop()
 	cmd := NewRootCmd(io)
+	if len(args) > 0 && strings.HasPrefix(args[0], cobra.ShellCompRequestCmd) {
+		completeValues(cmd) // only a shell's completion request needs it
+	}
 	cmd.SetArgs(args)
 	ran, err := cmd.ExecuteContextC(ctx)
 	var ee *cmdutil.ExitError
@@ -97,7 +100,6 @@ scripts and cron, with stable exit codes (see 'monctl help exit-codes').`,
 	})
 	root.AddCommand(watch.NewCmd(f), scrape.NewCmd(f), serve.NewCmd(f), push.NewCmd(f), logs.NewCmd(f), version.NewCmd(f))
 	root.AddCommand(exitCodesTopic())
-	completeValues(root)
 	return root
 }
 
