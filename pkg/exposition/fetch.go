@@ -20,6 +20,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/prometheus/common/config"
+	"github.com/prometheus/prometheus/model/relabel"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/monctl/monctl/pkg/redact"
@@ -49,12 +50,27 @@ type Target struct {
 	// Job is the job label its series get where they are pushed, as a
 	// Prometheus scrape config's job_name; empty: the pusher's.
 	Job string `yaml:"job,omitempty"`
+
+	// What discovery gives a target (pkg/discovery), as Prometheus
+	// does. InstanceLabel is its instance label when the rules set one.
+	InstanceLabel string `yaml:"-"`
+	// Labels are added to every series scraped, beside job and
+	// instance; a label of the same name the series had becomes
+	// exported_NAME, as with honor_labels: false.
+	Labels Labels `yaml:"-"`
+	// MetricRelabel are the job's metric_relabel_configs, applied to
+	// every series scraped, after Labels; each validated
+	// (relabel.Config.Validate).
+	MetricRelabel []*relabel.Config `yaml:"-"`
 }
 
 // Instance is the instance label a Prometheus scrape would give the
 // target: host:port of a URL (its default port made explicit, as
 // Prometheus's __address__), else the name it is shown by.
 func (t *Target) Instance() string {
+	if t.InstanceLabel != "" {
+		return t.InstanceLabel
+	}
 	if !t.IsHTTP() {
 		return t.DisplayName()
 	}
@@ -319,7 +335,15 @@ func (s *Scraper) ScrapeStream(ctx context.Context, t *Target, started func(*Res
 				started = nil
 			}
 			r.Series += fam.SeriesCount()
-			return emit(fam)
+			if !t.relabels() {
+				return emit(fam)
+			}
+			for _, f := range t.relabel(fam) {
+				if err := emit(f); err != nil {
+					return err
+				}
+			}
+			return nil
 		})
 	}
 	// A guess must never turn a valid input into an error: when the
