@@ -91,6 +91,14 @@ func (j *Job) validate() error {
 	return nil
 }
 
+// SetDirectory makes the job's relative file names (file_sd files,
+// credential files) relative to dir, the config file's, as Prometheus
+// does.
+func (j *Job) SetDirectory(dir string) {
+	j.HTTP.SetDirectory(dir)
+	j.SD.SetDirectory(dir)
+}
+
 func (j *Job) hasDocker() bool {
 	for _, c := range j.SD {
 		if c.Name() == "docker" {

@@ -324,3 +324,50 @@ func (h *errorRecorder) WithAttrs(as []slog.Attr) slog.Handler {
 func (h *errorRecorder) WithGroup(name string) slog.Handler {
 	return &errorRecorder{next: h.next.WithGroup(name), d: h.d, p: h.p, attrs: h.attrs}
 }
+
+// Families are the health of discovery as series: per mechanism of each
+// job, the groups it has, whether it fails and how often it failed; per
+// job, its candidates by what became of them.
+func (d *Discovery) Families() []exposition.Family {
+	groups := exposition.Family{Name: "monctl_discovery_groups", Type: exposition.Gauge,
+		Help: "Target groups (files, URLs, engines) the discovery mechanism has now."}
+	failing := exposition.Family{Name: "monctl_discovery_failing", Type: exposition.Gauge,
+		Help: "1 while the discovery mechanism fails; its last good targets are kept meanwhile."}
+	failures := exposition.Family{Name: "monctl_discovery_failures", Type: exposition.Counter,
+		Help: "Times the discovery mechanism failed."}
+	targets := exposition.Family{Name: "monctl_discovery_targets", Type: exposition.Gauge,
+		Help: "Targets the job's discovery found, by what became of them: kept, dropped by a rule, or invalid."}
+	for _, s := range d.Sources() {
+		ls := exposition.Labels{{Name: "job", Value: s.Job}, {Name: "mechanism", Value: s.Mechanism}}
+		groups.Metrics = append(groups.Metrics, exposition.Metric{Labels: ls, Value: float64(s.Groups)})
+		v := 0.0
+		if s.Err != "" {
+			v = 1
+		}
+		failing.Metrics = append(failing.Metrics, exposition.Metric{Labels: ls, Value: v})
+		failures.Metrics = append(failures.Metrics, exposition.Metric{Labels: ls, Value: float64(s.Failures)})
+	}
+	type key struct{ job, state string }
+	counts := map[key]int{}
+	var jobs []string
+	for _, c := range d.Candidates() {
+		if !slices.Contains(jobs, c.Job) {
+			jobs = append(jobs, c.Job)
+		}
+		state := "kept"
+		switch {
+		case c.DroppedBy > 0:
+			state = "dropped"
+		case c.Err != nil:
+			state = "invalid"
+		}
+		counts[key{c.Job, state}]++
+	}
+	for _, j := range jobs {
+		for _, st := range [...]string{"dropped", "invalid", "kept"} {
+			targets.Metrics = append(targets.Metrics, exposition.Metric{
+				Labels: exposition.Labels{{Name: "job", Value: j}, {Name: "state", Value: st}}, Value: float64(counts[key{j, st}])})
+		}
+	}
+	return []exposition.Family{failing, failures, groups, targets}
+}

@@ -71,6 +71,8 @@ type flight struct {
 	done  chan struct{}
 	c     *Collection // complete; set before done closes
 
+	targets []exposition.Target // the targets of this collection
+
 	mu       sync.Mutex
 	sources  []SourceResult // each source's result, once finished[i]
 	finished []bool
@@ -114,13 +116,17 @@ func (e *Exporter) Collect(ctx context.Context, deadline time.Time) (*Collection
 
 // startFlight starts a collection. Called with e.mu held.
 func (e *Exporter) startFlight() *flight {
-	n := len(e.opts.Engines) + len(e.opts.Targets)
-	f := &flight{start: time.Now(), done: make(chan struct{}), sources: make([]SourceResult, n), finished: make([]bool, n)}
+	targets := e.opts.Targets
+	if e.opts.Discovered != nil {
+		targets = append(slices.Clip(targets), e.opts.Discovered()...)
+	}
+	n := len(e.opts.Engines) + len(targets)
+	f := &flight{start: time.Now(), done: make(chan struct{}), sources: make([]SourceResult, n), finished: make([]bool, n), targets: targets}
 	for i, w := range e.opts.Engines {
 		f.sources[i] = SourceResult{Collector: CollectorContainers, Source: w.Engine().Host}
 	}
-	for i := range e.opts.Targets {
-		f.sources[len(e.opts.Engines)+i] = SourceResult{Collector: CollectorTarget, Source: e.opts.Targets[i].DisplayName()}
+	for i := range targets {
+		f.sources[len(e.opts.Engines)+i] = SourceResult{Collector: CollectorTarget, Source: targets[i].DisplayName()}
 	}
 	go func() {
 		ctx, cancel := context.WithTimeout(e.ctx, e.opts.ScrapeTimeout)
@@ -150,8 +156,8 @@ func (e *Exporter) collect(ctx context.Context, f *flight) *Collection {
 	for i, w := range e.opts.Engines {
 		wg.Go(func() { report(i, e.collectEngine(ctx, w)) })
 	}
-	for i := range e.opts.Targets {
-		wg.Go(func() { report(len(e.opts.Engines)+i, e.collectTarget(ctx, &e.opts.Targets[i])) })
+	for i := range f.targets {
+		wg.Go(func() { report(len(e.opts.Engines)+i, e.collectTarget(ctx, &f.targets[i])) })
 	}
 	wg.Wait()
 	f.mu.Lock() // partial may be reading the sources
@@ -299,7 +305,7 @@ func (e *Exporter) plan(c *Collection) []servedFamily {
 		}
 	}
 	// monctl's own go first; their names were reserved by New.
-	own := selfFamilies(c.Sources, e.opts.Static)
+	own := e.selfFamilies(c.Sources)
 	self := make([]servedFamily, 0, len(own)+len(served))
 	for i := range own {
 		self = append(self, servedAs(&own[i], exposition.Label{}))

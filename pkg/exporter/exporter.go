@@ -40,7 +40,13 @@ type Options struct {
 	ContainerLabels []string
 	// Targets are re-exposed with a target label on each series.
 	Targets []exposition.Target
-	Scraper *exposition.Scraper
+	// Discovered, when set, gives the targets discovery finds now; each
+	// collection scrapes them after Targets, in the same way.
+	Discovered func() []exposition.Target
+	// Discovery, when set, gives monctl's own families of discovery's
+	// health, served with the collector's (their names never change).
+	Discovery func() []exposition.Family
+	Scraper   *exposition.Scraper
 	// Static families are served as they are (monctl_build_info).
 	Static []exposition.Family
 	// Select keeps only the series of the targets and engines that match
@@ -134,7 +140,7 @@ func New(ctx context.Context, opts Options) (*Exporter, error) {
 			e.reservedTypes[mf.GetName()] = mf.GetType()
 		}
 	}
-	for _, f := range selfFamilies(nil, opts.Static) {
+	for _, f := range e.selfFamilies(nil) {
 		sf := servedAs(&f, exposition.Label{})
 		e.reservedTypes[sf.name], e.reservedHelp[sf.name] = sf.typ, sf.help
 		e.ownNames[sf.name] = true

@@ -7,7 +7,7 @@ import (
 // selfFamilies are monctl's own metrics about a collection: how each
 // source did, and the static families (monctl_build_info). Called without
 // sources, it gives every family with no series, for their names.
-func selfFamilies(sources []SourceResult, static []exposition.Family) []exposition.Family {
+func (e *Exporter) selfFamilies(sources []SourceResult) []exposition.Family {
 	success := exposition.Family{Name: "monctl_collector_success", Type: exposition.Gauge,
 		Help: "1 if the source was collected in the last scrape, 0 if it failed."}
 	duration := exposition.Family{Name: "monctl_collector_duration_seconds", Type: exposition.Gauge,
@@ -38,7 +38,11 @@ func selfFamilies(sources []SourceResult, static []exposition.Family) []expositi
 		samples.Metrics = append(samples.Metrics, exposition.Metric{Labels: t, Value: float64(s.Samples)})
 		dropped.Metrics = append(dropped.Metrics, exposition.Metric{Labels: t, Value: float64(len(s.Dropped))})
 	}
-	return append([]exposition.Family{success, duration, up, scrapeDuration, samples, dropped}, static...)
+	out := append([]exposition.Family{success, duration, up, scrapeDuration, samples, dropped}, e.opts.Static...)
+	if e.opts.Discovery != nil {
+		out = append(out, e.opts.Discovery()...)
+	}
+	return out
 }
 
 func boolValue(b bool) float64 {

@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/viper"
 	"gopkg.in/yaml.v3"
 
+	"github.com/monctl/monctl/pkg/discovery"
 	"github.com/monctl/monctl/pkg/exposition"
 )
 
@@ -31,6 +32,8 @@ type Config struct {
 	// Sinks are the push sinks of the file's push section, each with its
 	// http_config.
 	Sinks []SinkConfig
+	// Jobs are the file's scrape_configs, as in Prometheus's file.
+	Jobs []discovery.Job
 
 	file *viper.Viper // the file's settings
 	env  *viper.Viper // MONCTL_* variables, looked up by key
@@ -116,6 +119,17 @@ func LoadConfig(path string, named bool, keys ConfigKeys) (*Config, error) {
 		if k.Value == "targets" {
 			if c.Targets, err = decodeTargets(path, val); err != nil {
 				return nil, err
+			}
+			continue
+		}
+		if k.Value == "scrape_configs" {
+			// Prometheus's own types read them, with its YAML library
+			// and the file's line numbers.
+			if c.Jobs, err = discovery.ParseJobs(data); err != nil {
+				return nil, ConfigError("config file %s: %v", path, err)
+			}
+			for i := range c.Jobs {
+				c.Jobs[i].SetDirectory(filepath.Dir(path))
 			}
 			continue
 		}

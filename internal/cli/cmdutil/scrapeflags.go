@@ -87,12 +87,13 @@ func (s *ScrapeFlags) Scraper(stdin io.Reader) (*exposition.Scraper, error) {
 // Targets are the targets args name, or without arguments those of the
 // config file, each with the flags' headers, auth and TLS applied. This
 // is the one place a target is put together from what the user gave.
-func (s *ScrapeFlags) Targets(args []string, configTargets []exposition.Target) ([]exposition.Target, error) {
+// None is an error unless targets are discovered.
+func (s *ScrapeFlags) Targets(args []string, configTargets []exposition.Target, discovering bool) ([]exposition.Target, error) {
 	var ts []exposition.Target
 	if len(args) == 0 {
 		ts = append(ts, configTargets...)
-		if len(ts) == 0 {
-			return nil, UsageError("nothing to scrape: give a URL, host:port, file or '-', or list targets in the config file")
+		if len(ts) == 0 && !discovering {
+			return nil, UsageError("nothing to scrape: give a URL, host:port, file or '-', --discover, or list targets or scrape_configs in the config file")
 		}
 	}
 	stdin := 0
@@ -109,6 +110,20 @@ func (s *ScrapeFlags) Targets(args []string, configTargets []exposition.Target) 
 	if stdin > 1 {
 		return nil, UsageError("standard input ('-') can be read only once")
 	}
+	headers, err := s.headers()
+	if err != nil {
+		return nil, err
+	}
+	for i := range ts {
+		if err := s.apply(&ts[i], headers); err != nil {
+			return nil, err
+		}
+	}
+	return ts, nil
+}
+
+// headers are the --header flags by canonical name.
+func (s *ScrapeFlags) headers() (map[string]string, error) {
 	headers := map[string]string{}
 	for i, h := range s.Headers {
 		name, value, ok := strings.Cut(h, ":")
@@ -119,12 +134,7 @@ func (s *ScrapeFlags) Targets(args []string, configTargets []exposition.Target) 
 		}
 		headers[http.CanonicalHeaderKey(name)] = strings.TrimSpace(value)
 	}
-	for i := range ts {
-		if err := s.apply(&ts[i], headers); err != nil {
-			return nil, err
-		}
-	}
-	return ts, nil
+	return headers, nil
 }
 
 // apply sets what the flags say on t, over what the config file said.

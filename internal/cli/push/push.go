@@ -25,6 +25,7 @@ import (
 	"github.com/monctl/monctl/internal/cli/cmdutil"
 	"github.com/monctl/monctl/internal/output"
 	"github.com/monctl/monctl/pkg/containers"
+	"github.com/monctl/monctl/pkg/discovery"
 	"github.com/monctl/monctl/pkg/exposition"
 	"github.com/monctl/monctl/pkg/push"
 )
@@ -33,6 +34,7 @@ import (
 type Options struct {
 	IO cmdutil.IOStreams
 	cmdutil.ScrapeFlags
+	cmdutil.DiscoverFlags
 
 	Args          []string
 	ConfigTargets []exposition.Target
@@ -110,6 +112,7 @@ dropped; -o json (or table, jsonl, yaml, csv) prints it on stdout.`,
 	}
 	fl := cmd.Flags()
 	opts.AddScrapeFlags(cmd)
+	opts.AddDiscoverFlags(cmd, "--every, else 15s")
 	fl.BoolVar(&opts.Containers, "containers", false, "push the containers of the Docker engine(s) (implied by --host and --context)")
 	opts.AddEngineFlags(cmd)
 	opts.AddContainerFlags(cmd, f, &opts.EngineFlags, "include stopped containers (info, state, restarts)", "f")
@@ -394,10 +397,14 @@ type gatherer struct {
 	watchers []*containers.Watcher
 	engines  []*containers.Engine
 	scraper  *exposition.Scraper
-	targets  []exposition.Target
-	labels   []string
-	sel      *exposition.Selector // --match
-	partial  bool                 // a source failed in the last round
+	// targets are the targets of each round: discovery changes them.
+	targets func() []exposition.Target
+	// pushed are the targets of the last round, so that the series of
+	// one no longer found get stale markers.
+	pushed  map[string]bool
+	labels  []string
+	sel     *exposition.Selector // --match
+	partial bool                 // a source failed in the last round
 }
 
 func (o *Options) newGatherer(ctx context.Context, f *cmdutil.Factory) (*gatherer, error) {
@@ -407,14 +414,31 @@ func (o *Options) newGatherer(ctx context.Context, f *cmdutil.Factory) (*gathere
 	if g.sel, err = exposition.NewSelector(o.Match, nil); err != nil {
 		return nil, cmdutil.SelectorUsage(err)
 	}
-	if len(o.Args) > 0 || len(o.ConfigTargets) > 0 {
+	discovering := o.Discovering(f)
+	g.targets = func() []exposition.Target { return nil }
+	if len(o.Args) > 0 || len(o.ConfigTargets) > 0 || discovering {
 		if g.scraper, err = o.Scraper(o.IO.In); err != nil {
 			return nil, err
 		}
-		if g.targets, err = o.Targets(o.Args, o.ConfigTargets); err != nil {
+		static, err := o.Targets(o.Args, o.ConfigTargets, discovering)
+		if err != nil {
 			return nil, err
 		}
-		for _, t := range g.targets {
+		refresh := cmp.Or(o.Every, 15*time.Second)
+		disc, err := o.Discovery(ctx, f, &o.EngineFlags, refresh, discovery.Scrape{Interval: refresh, Timeout: o.Timeout}, nil)
+		if err != nil {
+			return nil, err
+		}
+		if disc != nil {
+			// The first round pushes what every mechanism found.
+			select {
+			case <-disc.Settled():
+			case <-ctx.Done():
+				return nil, context.Cause(ctx)
+			}
+		}
+		g.targets = o.TargetsNow(static, disc)
+		for _, t := range static {
 			if t.URL == "-" && o.Every > 0 {
 				return nil, cmdutil.UsageError("--every pushes again and again, and standard input can be read only once")
 			}
@@ -439,7 +463,7 @@ func (o *Options) newGatherer(ctx context.Context, f *cmdutil.Factory) (*gathere
 			return nil, err
 		}
 	}
-	if len(g.targets) == 0 && len(g.watchers) == 0 && !strings.EqualFold(o.Method, "delete") {
+	if !discovering && len(o.Args)+len(o.ConfigTargets) == 0 && len(g.watchers) == 0 && !strings.EqualFold(o.Method, "delete") {
 		return nil, cmdutil.UsageError("push what? give targets (URL, host:port, FILE or -), --containers, or targets in the config file")
 	}
 	return g, nil
@@ -466,13 +490,14 @@ func (g *gatherer) round(ctx context.Context, sinks []push.Sink) ([]encoding, bo
 			buffered = append(buffered, i)
 		}
 	}
-	addTarget := len(g.targets)+len(g.watchers) > 1
+	targets := g.targets()
+	addTarget := len(targets)+len(g.watchers) > 1
 	out := make([]encoding, len(sinks))
-	kept := make([]*exposition.Source, len(g.watchers)+len(g.targets))
+	kept := make([]*exposition.Source, len(g.watchers)+len(targets))
 	var mu sync.Mutex
 	gathered := false
 	g.partial = false
-	g.each(ctx, func(i int, target string, at time.Time, read func(emit func(*exposition.Family) error) error, scraped func() []exposition.Family) {
+	g.each(ctx, targets, func(i int, target string, at time.Time, read func(emit func(*exposition.Family) error) error, scraped func() []exposition.Family) {
 		var sts []push.Stream
 		var src *exposition.Source
 		start := func() {
@@ -531,6 +556,22 @@ func (g *gatherer) round(ctx context.Context, sinks []push.Sink) ([]encoding, bo
 			out[streams[j]].batches = append(out[streams[j]].batches, st.Batches()...)
 		}
 	})
+	// A target no longer found is gone as a failed one is: its series
+	// get stale markers, at the sinks that send them.
+	now := make(map[string]bool, len(targets))
+	for i := range targets {
+		now[targets[i].DisplayName()] = true
+	}
+	for name := range g.pushed {
+		if !now[name] {
+			for i, s := range sinks {
+				if ss, ok := s.(push.StaleSink); ok {
+					out[i].batches = append(out[i].batches, ss.Gone(name, time.Now())...)
+				}
+			}
+		}
+	}
+	g.pushed = now
 	if len(buffered) > 0 {
 		var sources []exposition.Source
 		for _, src := range kept {
@@ -550,7 +591,7 @@ func (g *gatherer) round(ctx context.Context, sinks []push.Sink) ([]encoding, bo
 // and time, read, which hands each family to emit as it comes, and, for
 // a scrape target, scraped, which gives the series of the scrape itself
 // once read has returned. Every family carries job and instance.
-func (g *gatherer) each(ctx context.Context, visit func(i int, target string, at time.Time, read func(emit func(*exposition.Family) error) error, scraped func() []exposition.Family)) {
+func (g *gatherer) each(ctx context.Context, targets []exposition.Target, visit func(i int, target string, at time.Time, read func(emit func(*exposition.Family) error) error, scraped func() []exposition.Family)) {
 	for i, w := range g.watchers {
 		visit(i, "containers:"+w.Engine().Host, time.Now(), func(emit func(*exposition.Family) error) error {
 			snap, err := w.Sample(ctx)
@@ -569,8 +610,8 @@ func (g *gatherer) each(ctx context.Context, visit func(i int, target string, at
 	}
 	var eg errgroup.Group
 	eg.SetLimit(max(1, g.o.Concurrency))
-	for i := range g.targets {
-		t := &g.targets[i]
+	for i := range targets {
+		t := &targets[i]
 		job, instance := cmp.Or(t.Job, g.o.Job), t.Instance()
 		eg.Go(func() error {
 			var r exposition.Result

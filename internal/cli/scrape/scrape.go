@@ -4,6 +4,7 @@ package scrape
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/monctl/monctl/internal/cli/ask"
 	"github.com/monctl/monctl/internal/cli/cmdutil"
 	"github.com/monctl/monctl/internal/output"
+	"github.com/monctl/monctl/pkg/discovery"
 	"github.com/monctl/monctl/pkg/exposition"
 )
 
@@ -23,6 +25,10 @@ type Options struct {
 	ConfigTargets []exposition.Target
 
 	cmdutil.ScrapeFlags
+	cmdutil.DiscoverFlags
+	cmdutil.EngineFlags
+
+	factory *cmdutil.Factory
 
 	Match   []string
 	Types   []string
@@ -37,7 +43,7 @@ type Options struct {
 
 // NewCmd builds 'monctl scrape'.
 func NewCmd(f *cmdutil.Factory) *cobra.Command {
-	opts := &Options{IO: f.IO}
+	opts := &Options{IO: f.IO, factory: f}
 	cmd := &cobra.Command{
 		Use:   "scrape [URL|host:port|FILE|-]...",
 		Short: "Fetch and parse Prometheus/OpenMetrics expositions, filter and print them",
@@ -81,6 +87,8 @@ for the first sample to be in it.`,
 	}
 	fl := cmd.Flags()
 	opts.AddScrapeFlags(cmd)
+	opts.AddDiscoverFlags(cmd, "once: the first answer is used")
+	opts.AddEngineFlags(cmd)
 	fl.StringArrayVar(&opts.Match, "match", nil, `PromQL series selector, e.g. 'up{job="node"}' or '{__name__=~"go_.*"}' (repeatable, OR'ed)`)
 	_ = cmd.RegisterFlagCompletionFunc("match", opts.CompleteMetrics)
 	fl.StringSliceVar(&opts.Types, "type", nil, "only these types: counter|gauge|histogram|summary|untyped (and OpenMetrics' gaugehistogram|info|stateset)")
@@ -176,9 +184,23 @@ func run(ctx context.Context, o *Options) error {
 	if o.Rate < 0 {
 		return cmdutil.UsageError("--rate must be positive")
 	}
-	targets, err := o.Targets(o.Args, o.ConfigTargets)
+	if err := o.CheckEngines(&o.EngineFlags); err != nil {
+		return err
+	}
+	discovering := o.Discovering(o.factory)
+	targets, err := o.Targets(o.Args, o.ConfigTargets, discovering)
 	if err != nil {
 		return err
+	}
+	if discovering {
+		disc, err := o.Once(ctx, o.factory, &o.EngineFlags, o.Timeout, discovery.Scrape{Interval: max(o.Rate, o.Timeout), Timeout: o.Timeout})
+		if err != nil {
+			return err
+		}
+		targets = o.TargetsNow(targets, disc)()
+		if len(targets) == 0 {
+			return cmdutil.Failure(errors.New("nothing to scrape: discovery found no targets ('monctl targets' shows what it found and why none was kept)"))
+		}
 	}
 	if o.Asking() {
 		return o.runAsking(ctx, p, s, targets, sel)

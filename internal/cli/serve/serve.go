@@ -24,6 +24,7 @@ import (
 	"github.com/monctl/monctl/internal/cli/version"
 	"github.com/monctl/monctl/pkg/containers"
 	"github.com/monctl/monctl/pkg/dashboard"
+	"github.com/monctl/monctl/pkg/discovery"
 	"github.com/monctl/monctl/pkg/exporter"
 	"github.com/monctl/monctl/pkg/exposition"
 )
@@ -77,8 +78,9 @@ type Options struct {
 
 	Targets       []string
 	ConfigTargets []exposition.Target
-	Match         []string
-	Limits        cmdutil.LimitFlags
+	cmdutil.DiscoverFlags
+	Match  []string
+	Limits cmdutil.LimitFlags
 
 	ScrapeTimeout       time.Duration
 	ScrapeTimeoutOffset time.Duration
@@ -89,13 +91,14 @@ type Options struct {
 	LogLevel  string
 	LogFormat string
 
-	filter    containers.Filter
-	sel       *exposition.Selector
-	targets   []exposition.Target
-	limits    exposition.Limits
-	bodyLimit int64
-	logLevel  *promslog.Level
-	logFormat *promslog.Format
+	discovering bool
+	filter      containers.Filter
+	sel         *exposition.Selector
+	targets     []exposition.Target
+	limits      exposition.Limits
+	bodyLimit   int64
+	logLevel    *promslog.Level
+	logFormat   *promslog.Format
 }
 
 // NewCmd builds 'monctl serve'.
@@ -163,6 +166,7 @@ scrapes in flight get ` + shutdownGrace.String() + ` to finish, and the exit cod
 	fl.StringSliceVar(&opts.ContainerLabels, "container-labels", nil, "container labels to serve as container_label_<key> labels (comma-separated or repeatable)")
 	opts.AddStatsFlags(cmd, "concurrency")
 	fl.StringArrayVar(&opts.Targets, "target", nil, "exporter to re-expose: URL, host:port or file (repeatable; added to the config file's targets)")
+	opts.AddDiscoverFlags(cmd, defaultDiscoverInterval.String())
 	fl.StringArrayVar(&opts.Match, "match", nil, `serve only the series of the targets and containers that match this PromQL selector, e.g. 'node_load1' or '{__name__=~"node_(cpu|memory)_.*"}' (repeatable, OR'ed; monctl's own series are always served)`)
 	opts.Limits.AddLimitFlags(cmd)
 	cmdutil.DurationVar(fl, &opts.ScrapeTimeout, "scrape-timeout", 10*time.Second, "time limit of a collection, and the most a scrape waits whatever its X-Prometheus-Scrape-Timeout-Seconds says")
@@ -247,13 +251,18 @@ func (o *Options) validate() error {
 			return err
 		}
 	}
-	if !o.Containers && len(o.targets) == 0 {
-		return cmdutil.UsageError("nothing to serve: --containers=false and no targets (--target or the config file's targets)")
+	if !o.Containers && len(o.targets) == 0 && !o.discovering {
+		return cmdutil.UsageError("nothing to serve: --containers=false and no targets (--target, --discover or the config file's targets or scrape_configs)")
 	}
 	return nil
 }
 
+// defaultDiscoverInterval is how often serve's discovery looks again: a
+// usual scrape interval, since serve has no interval of its own.
+const defaultDiscoverInterval = 15 * time.Second
+
 func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
+	o.discovering = o.Discovering(f)
 	if err := o.validate(); err != nil {
 		return err
 	}
@@ -308,6 +317,11 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 	defer stopCollecting()
 	served := make(chan struct{})
 	var once sync.Once
+	disc, err := o.Discovery(collectCtx, f, &o.EngineFlags, defaultDiscoverInterval,
+		discovery.Scrape{Interval: defaultDiscoverInterval, Timeout: o.ScrapeTimeout}, logger)
+	if err != nil {
+		return err
+	}
 	opts := exporter.Options{
 		Engines:         watchers,
 		ContainerLabels: o.ContainerLabels,
@@ -323,6 +337,9 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 		TelemetryPath:   o.TelemetryPath,
 		Version:         info.Version,
 		Logger:          logger,
+	}
+	if disc != nil {
+		opts.Discovered, opts.Discovery = disc.Targets, disc.Families
 	}
 	if o.Once {
 		opts.Served = func() { once.Do(func() { close(served) }) }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/monctl/monctl/internal/cli/watch/live"
+	"github.com/monctl/monctl/pkg/discovery"
 	"github.com/monctl/monctl/pkg/exposition"
 )
 
@@ -59,31 +60,39 @@ type frame struct {
 	time   time.Time
 	rows   []Row
 	series int
+	// discovery says which discovery mechanisms fail, "" when none does.
+	discovery string
 }
 
 // sampler scrapes every target on the watch's clock and remembers what
 // the rates and changes need: the previous result of each target (only
 // its matching families) and the recent rates.
 type sampler struct {
-	scraper     *exposition.Scraper
-	targets     []exposition.Target
+	scraper *exposition.Scraper
+	// targets are the targets of each interval: discovery changes them.
+	targets     func() []exposition.Target
+	disc        *discovery.Discovery // nil: none
 	concurrency int
 	sel         *exposition.Selector
-	prev        []exposition.Result
+	prev        map[string]*exposition.Result // by target
 	trend       *live.History
 }
 
-func newSampler(s *exposition.Scraper, targets []exposition.Target, concurrency int, sel *exposition.Selector, interval time.Duration) *sampler {
+func newSampler(s *exposition.Scraper, targets func() []exposition.Target, disc *discovery.Discovery, concurrency int, sel *exposition.Selector, interval time.Duration) *sampler {
 	// A trend covers the last minute, in at least 2 and at most 60 steps.
 	n := max(2, min(60, int(math.Ceil(float64(time.Minute)/float64(interval)))))
-	return &sampler{scraper: s, targets: targets, concurrency: concurrency, sel: sel, trend: live.NewHistory(n)}
+	return &sampler{scraper: s, targets: targets, disc: disc, concurrency: concurrency, sel: sel, trend: live.NewHistory(n)}
 }
 
 // sample scrapes every target once; a target that fails is a row that
 // is down, never an error of the watch.
 func (s *sampler) sample(ctx context.Context) (*frame, error) {
-	results := s.scraper.ScrapeAll(ctx, s.targets, s.concurrency)
+	results := s.scraper.ScrapeAll(ctx, s.targets(), s.concurrency)
 	fr := &frame{time: time.Now(), rows: make([]Row, len(results))}
+	if s.disc != nil {
+		fr.discovery = discovery.Failing(s.disc.Sources())
+	}
+	next := make(map[string]*exposition.Result, len(results))
 	seen := map[string]bool{}
 	for i := range results {
 		r := &results[i]
@@ -95,15 +104,16 @@ func (s *sampler) sample(ctx context.Context) (*frame, error) {
 			r.Families = s.sel.Filter(r.Families)
 		}
 		var prev *exposition.Result
-		if s.prev != nil && s.prev[i].Err == nil && r.Err == nil {
-			prev = &s.prev[i]
+		next[r.Target] = r
+		if p, ok := s.prev[r.Target]; ok && p.Err == nil && r.Err == nil {
+			prev = p
 			exposition.ApplyRates(prev.Families, r.Families, r.Start.Sub(prev.Start).Seconds())
 		}
 		fr.rows[i] = s.row(r, prev, seen)
 		fr.series += r.Series
 	}
 	s.trend.Keep(func(k string) bool { return seen[k] })
-	s.prev = results
+	s.prev = next
 	return fr, nil
 }
 

@@ -6,6 +6,7 @@
 package targets
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strconv"
@@ -15,6 +16,7 @@ import (
 	"github.com/monctl/monctl/internal/cli/cmdutil"
 	"github.com/monctl/monctl/internal/cli/watch/live"
 	"github.com/monctl/monctl/internal/output"
+	"github.com/monctl/monctl/pkg/discovery"
 	"github.com/monctl/monctl/pkg/exposition"
 )
 
@@ -23,6 +25,10 @@ type Options struct {
 	IO cmdutil.IOStreams
 	live.Flags
 	cmdutil.ScrapeFlags
+	cmdutil.DiscoverFlags
+	cmdutil.EngineFlags
+
+	factory *cmdutil.Factory
 
 	Args          []string
 	ConfigTargets []exposition.Target
@@ -66,11 +72,14 @@ real.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Args = args
 			opts.ConfigTargets = f.ConfigTargets()
+			opts.factory = f
 			return run(cmd.Context(), opts)
 		},
 	}
 	opts.Flags.AddFlags(cmd, newTable(false).SortNames(), "name")
 	opts.AddScrapeFlags(cmd)
+	opts.AddDiscoverFlags(cmd, "--interval")
+	opts.AddEngineFlags(cmd)
 	cmd.Flags().StringArrayVar(&opts.Match, "match", nil, `PromQL series selector whose series to show under their target (repeatable, OR'ed)`)
 	_ = cmd.RegisterFlagCompletionFunc("match", opts.CompleteMetrics)
 	opts.Out.AddOutputFlags(cmd, "table", output.RowsShape|output.RecordsShape)
@@ -93,7 +102,10 @@ func run(ctx context.Context, o *Options) error {
 	if err != nil {
 		return cmdutil.SelectorUsage(err)
 	}
-	targets, err := o.Targets(o.Args, o.ConfigTargets)
+	if err := o.CheckEngines(&o.EngineFlags); err != nil {
+		return err
+	}
+	targets, err := o.Targets(o.Args, o.ConfigTargets, o.Discovering(o.factory))
 	if err != nil {
 		return err
 	}
@@ -102,13 +114,28 @@ func run(ctx context.Context, o *Options) error {
 			return cmdutil.UsageError("standard input cannot be watched: it can be read only once")
 		}
 	}
+	disc, err := o.Discovery(ctx, o.factory, &o.EngineFlags, o.Interval, discovery.Scrape{Interval: o.Interval, Timeout: o.Timeout}, nil)
+	if err != nil {
+		return err
+	}
 	o.table = newTable(len(o.Match) > 0)
-	smp := newSampler(s, targets, o.Concurrency, sel, o.Interval)
+	smp := newSampler(s, o.TargetsNow(targets, disc), disc, o.Concurrency, sel, o.Interval)
 	down := map[string]bool{} // targets reported down, to say so once
 	anyDown := false
+	// What was said of discovery: the targets found, and whether it fails.
+	var found map[string]bool
+	failing := ""
+	lastRows := 0
 	return live.Run(ctx, o.IO, &o.Flags, p, live.Resource[Row, *frame]{
 		Name: "targets", Table: o.table, Sample: smp.sample, Screen: screenFrame,
 		Print: func(fr *frame) error {
+			if disc != nil {
+				found = o.sayFound(found, fr.rows)
+				if fr.discovery != failing {
+					failing = fr.discovery
+					fmt.Fprintf(o.IO.ErrOut, "monctl: %s\n", cmp.Or(failing, "discovery works again"))
+				}
+			}
 			for i := range fr.rows {
 				r := &fr.rows[i]
 				switch {
@@ -120,6 +147,7 @@ func run(ctx context.Context, o *Options) error {
 					delete(down, r.Target)
 				}
 			}
+			lastRows = len(fr.rows)
 			fr.rows = o.table.Arrange(fr.rows, o.Sort, false, o.Top)
 			if err := p.Print(o.view(fr)); err != nil {
 				return fmt.Errorf("writing output: %w", err)
@@ -128,7 +156,7 @@ func run(ctx context.Context, o *Options) error {
 		},
 		Done: func() error {
 			switch {
-			case len(down) == len(targets):
+			case len(down) > 0 && len(down) == lastRows:
 				return cmdutil.Silent // every target is down at the end, and said so
 			case anyDown:
 				return cmdutil.Partial
@@ -136,6 +164,25 @@ func run(ctx context.Context, o *Options) error {
 			return nil
 		},
 	})
+}
+
+// sayFound tells stderr of the targets discovery found and lost since
+// the last interval (before: nil at the first, which says nothing: the
+// records list them all).
+func (o *Options) sayFound(before map[string]bool, rows []Row) map[string]bool {
+	now := make(map[string]bool, len(rows))
+	for i := range rows {
+		now[rows[i].Target] = true
+		if before != nil && !before[rows[i].Target] {
+			fmt.Fprintf(o.IO.ErrOut, "monctl: %s: discovered\n", rows[i].Target)
+		}
+	}
+	for t := range before {
+		if !now[t] {
+			fmt.Fprintf(o.IO.ErrOut, "monctl: %s: gone (no longer discovered)\n", t)
+		}
+	}
+	return now
 }
 
 // view is one interval: a table after a time line, or one record per
@@ -165,6 +212,9 @@ func (o *Options) view(fr *frame) output.View {
 func screenFrame(fr *frame) *live.Frame[Row] {
 	up := 0
 	var banners []string
+	if fr.discovery != "" {
+		banners = append(banners, fr.discovery)
+	}
 	for i := range fr.rows {
 		if fr.rows[i].Up {
 			up++

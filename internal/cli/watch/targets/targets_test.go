@@ -67,7 +67,10 @@ func TestFlags(t *testing.T) {
 		{[]string{"--sort", "cpu", srv.URL}, cmdutil.ExitUsage, `--sort "cpu"`},
 		{[]string{"--interval", "0", srv.URL}, cmdutil.ExitUsage, "too short"},
 		{[]string{"--header", "no colon", srv.URL}, cmdutil.ExitUsage, "--header number 1"},
-		{[]string{"-H", "X: y", srv.URL}, cmdutil.ExitUsage, "unknown shorthand flag: 'H'"},
+		// -H is --host across monctl (here the engines of --discover docker), never --header.
+		{[]string{"-H", "X: y", srv.URL}, cmdutil.ExitUsage, "-H and --context name the engines of --discover docker"},
+		{[]string{"--discover", "dns", srv.URL}, cmdutil.ExitUsage, "want docker, file:GLOB or an http(s):// URL"},
+		{[]string{"--discover", "file:", srv.URL}, cmdutil.ExitUsage, "the glob is missing"},
 		{[]string{"--timeout", "-1", srv.URL}, cmdutil.ExitUsage, "--timeout must be positive"},
 		{[]string{"--format", "{{.Nope}}", srv.URL}, cmdutil.ExitUsage, "Nope"},
 	} {
