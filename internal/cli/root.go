@@ -18,6 +18,7 @@ import (
 	"github.com/monctl/monctl/internal/cli/push"
 	"github.com/monctl/monctl/internal/cli/scrape"
 	"github.com/monctl/monctl/internal/cli/serve"
+	"github.com/monctl/monctl/internal/cli/targets"
 	"github.com/monctl/monctl/internal/cli/version"
 	"github.com/monctl/monctl/internal/cli/watch"
 	"github.com/monctl/monctl/internal/output"
@@ -98,7 +99,7 @@ scripts and cron, with stable exit codes (see 'monctl help exit-codes').`,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return &cmdutil.ExitError{Code: cmdutil.ExitUsage, Err: err}
 	})
-	root.AddCommand(watch.NewCmd(f), scrape.NewCmd(f), serve.NewCmd(f), push.NewCmd(f), logs.NewCmd(f), version.NewCmd(f))
+	root.AddCommand(watch.NewCmd(f), scrape.NewCmd(f), serve.NewCmd(f), push.NewCmd(f), logs.NewCmd(f), targets.NewCmd(f), version.NewCmd(f))
 	root.AddCommand(exitCodesTopic())
 	return root
 }

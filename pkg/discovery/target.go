@@ -28,8 +28,11 @@ type Candidate struct {
 	// dropped or is not valid.
 	Labels labels.Labels
 	// DroppedBy is the number (from 1) of the relabel rule that dropped
-	// it, 0 when it was kept.
-	DroppedBy int
+	// it, 0 when it was kept; Rule is that rule, DefaultRule says it is
+	// one of DockerRules.
+	DroppedBy   int
+	Rule        *relabel.Config
+	DefaultRule bool
 	// Err says why a kept candidate is not a target (no address...).
 	Err error
 	// Target is what is scraped, when Labels is not empty.
@@ -56,7 +59,7 @@ func (j *Job) candidates(source string, tg *targetgroup.Group, s Scrape, lb *lab
 		c.Discovered = lb.Labels()
 		for i, r := range j.RelabelConfigs {
 			if !relabel.ProcessBuilder(lb, r) {
-				c.DroppedBy = i + 1
+				c.DroppedBy, c.Rule, c.DefaultRule = i+1, r, j.DefaultRules
 				break
 			}
 		}

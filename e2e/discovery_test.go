@@ -1,0 +1,178 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/monctl/monctl/internal/testengine"
+	"github.com/monctl/monctl/pkg/discovery"
+)
+
+// runLabelled starts a container of e on the host network that serves
+// an exposition at 127.0.0.1:port/path, with the labels given.
+func runLabelled(t *testing.T, e *testengine.Engine, name string, port int, path string, labels ...string) {
+	t.Helper()
+	args := []string{"run", "-d", "--network", "host", "--name", name}
+	for _, l := range labels {
+		args = append(args, "--label", l)
+	}
+	args = append(args, testengine.WorkloadImage, "-http", fmt.Sprintf("127.0.0.1:%d", port), "-path", path)
+	if _, err := e.Docker(args...); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Docker("rm", "-f", name) })
+}
+
+// explained is one record of 'monctl targets -o json'.
+type explained struct {
+	State            string            `json:"state"`
+	URL              string            `json:"url"`
+	DiscoveredLabels map[string]string `json:"discoveredLabels"`
+	Labels           map[string]string `json:"labels"`
+	DroppedBy        *struct {
+		Number  int    `json:"number"`
+		Action  string `json:"action"`
+		Default bool   `json:"default"`
+	} `json:"droppedBy"`
+}
+
+// byContainer finds the record of a container by its name.
+func byContainer(recs []explained, name string) *explained {
+	for i := range recs {
+		if recs[i].DiscoveredLabels["__meta_docker_container_name"] == "/"+name {
+			return &recs[i]
+		}
+	}
+	return nil
+}
+
+// TestDiscoverDocker: monctl finds the containers of the sandboxed engine
+// by their prometheus.io labels, explains what its default rules made of
+// each exactly as a real Prometheus with the same docker_sd_configs and
+// relabel_configs does, and serve follows the containers as they start
+// and stop.
+func TestDiscoverDocker(t *testing.T) {
+	e := engines[len(engines)-1]
+	webPort, offPort, latePort := freePort(t), freePort(t), freePort(t)
+	runLabelled(t, e, "sd-web", webPort, "/custom", "prometheus.io/scrape=true",
+		fmt.Sprintf("prometheus.io/port=%d", webPort), "prometheus.io/path=/custom",
+		"com.docker.compose.project=shop", "com.docker.compose.service=web")
+	runLabelled(t, e, "sd-off", offPort, "/metrics", fmt.Sprintf("prometheus.io/port=%d", offPort))
+
+	out, errOut, code := monctl(t, "targets", "--discover", "docker", "-H", e.Host, "-o", "json")
+	if code != 0 {
+		t.Fatalf("monctl targets: exit %d: %s", code, errOut)
+	}
+	var recs []explained
+	if err := json.Unmarshal([]byte(out), &recs); err != nil {
+		t.Fatalf("%v:\n%s", err, out)
+	}
+	web, off := byContainer(recs, "sd-web"), byContainer(recs, "sd-off")
+	if web == nil || off == nil {
+		t.Fatalf("monctl targets lacks a container:\n%s", out)
+	}
+	if want := fmt.Sprintf("http://localhost:%d/custom", webPort); web.State != "kept" || web.URL != want {
+		t.Errorf("sd-web: %s at %q, want kept at %s", web.State, web.URL, want)
+	}
+	if web.Labels["container"] != "sd-web" || web.Labels["compose_project"] != "shop" || web.Labels["job"] != "docker" {
+		t.Errorf("sd-web's labels: %v", web.Labels)
+	}
+	if off.State != "dropped" || off.DroppedBy == nil || off.DroppedBy.Number != 1 || off.DroppedBy.Action != "keep" || !off.DroppedBy.Default {
+		t.Errorf("sd-off (no prometheus.io/scrape): %s, dropped by %+v; want rule 1 (keep), a default rule", off.State, off.DroppedBy)
+	}
+
+	// A real Prometheus, same engine, same rules, same interval and
+	// timeout as 'monctl targets' (its --timeout, 10s).
+	dir := t.TempDir()
+	rules := strings.ReplaceAll("\n"+discovery.DockerRulesYAML(), "\n", "\n      ")
+	cfg := fmt.Sprintf(`global:
+  scrape_interval: 10s
+  scrape_timeout: 10s
+scrape_configs:
+  - job_name: docker
+    docker_sd_configs:
+      - host: %s
+        refresh_interval: 1s
+    relabel_configs:%s
+`, e.Host, rules)
+	promCfg := filepath.Join(dir, "prometheus.yml")
+	if err := os.WriteFile(promCfg, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	promURL := fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
+	start(t, promURL+"/-/ready", tool(t, "prometheus"), "--config.file", promCfg,
+		"--storage.tsdb.path", filepath.Join(dir, "data"), "--web.listen-address", strings.TrimPrefix(promURL, "http://"))
+	var api struct {
+		Data struct {
+			Active  []explained `json:"activeTargets"`
+			Dropped []explained `json:"droppedTargets"`
+		} `json:"data"`
+	}
+	waitFor(t, "Prometheus to discover both containers", 30*time.Second, func() bool {
+		resp, err := http.Get(promURL + "/api/v1/targets?state=any")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if json.Unmarshal(body, &api) != nil {
+			return false
+		}
+		return byContainer(api.Data.Active, "sd-web") != nil && byContainer(api.Data.Dropped, "sd-off") != nil
+	})
+	pWeb, pOff := byContainer(api.Data.Active, "sd-web"), byContainer(api.Data.Dropped, "sd-off")
+	if !maps.Equal(pWeb.Labels, web.Labels) {
+		t.Errorf("sd-web's labels:\nmonctl:     %v\nPrometheus: %v", web.Labels, pWeb.Labels)
+	}
+	if !maps.Equal(pWeb.DiscoveredLabels, web.DiscoveredLabels) {
+		t.Errorf("sd-web's discovered labels:\nmonctl:     %v\nPrometheus: %v", web.DiscoveredLabels, pWeb.DiscoveredLabels)
+	}
+	if !maps.Equal(pOff.DiscoveredLabels, off.DiscoveredLabels) {
+		t.Errorf("sd-off's discovered labels:\nmonctl:     %v\nPrometheus: %v", off.DiscoveredLabels, pOff.DiscoveredLabels)
+	}
+
+	// serve follows the containers: a new labelled one is served, a
+	// stopped one is gone at the next collection.
+	srv := startServe(t, nil, "--containers=false", "--discover", "docker", "-H", e.Host, "--discover-interval", "1s")
+	metrics := func() string {
+		resp, err := http.Get("http://" + srv.addr + "/metrics")
+		if err != nil {
+			return ""
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return string(body)
+	}
+	series := func(container string) string {
+		return fmt.Sprintf(`container="%s"`, container)
+	}
+	waitFor(t, "serve to serve sd-web's series", 30*time.Second, func() bool {
+		m := metrics()
+		return strings.Contains(m, "workload_scrapes_total{") && strings.Contains(m, series("sd-web"))
+	})
+	if m := metrics(); strings.Contains(m, series("sd-off")) || !strings.Contains(m, `monctl_discovery_targets{job="docker",state="dropped"}`) {
+		t.Errorf("serve's answer has sd-off's series, or no discovery series:\n%s", m)
+	}
+	runLabelled(t, e, "sd-late", latePort, "/metrics", "prometheus.io/scrape=true", fmt.Sprintf("prometheus.io/port=%d", latePort))
+	waitFor(t, "serve to serve sd-late, started after it", 30*time.Second, func() bool { return strings.Contains(metrics(), series("sd-late")) })
+	if _, err := e.Docker("stop", "-t", "1", "sd-web"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "sd-web's series to go once it stopped", 30*time.Second, func() bool {
+		m := metrics()
+		return !strings.Contains(m, series("sd-web")) && strings.Contains(m, series("sd-late"))
+	})
+	if logs := srv.log(); strings.Contains(logs, "level=ERROR") {
+		t.Errorf("monctl logged errors:\n%s", logs)
+	}
+}
