@@ -17,6 +17,7 @@ import (
 	"github.com/monctl/monctl/internal/cli/scrape"
 	"github.com/monctl/monctl/internal/cli/watch/containers"
 	"github.com/monctl/monctl/internal/output"
+	"github.com/monctl/monctl/pkg/discovery"
 )
 
 // example is a command of the README's code blocks, with the output
@@ -411,5 +412,21 @@ func TestReadmeListsTemplateFields(t *testing.T) {
 				t.Errorf("the README does not name %s among the fields of %T: %q", f, c.rec, c.text)
 			}
 		}
+	}
+}
+
+// TestReadmeShowsTheDefaultDockerRules: the rules the README gives to copy
+// are the ones a Docker job without rules gets.
+func TestReadmeShowsTheDefaultDockerRules(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want strings.Builder
+	for _, l := range strings.Split(strings.TrimSuffix(discovery.DockerRulesYAML(), "\n"), "\n") {
+		want.WriteString("        " + l + "\n")
+	}
+	if !strings.Contains(string(b), "        relabel_configs:\n"+want.String()) {
+		t.Errorf("the README's default rules are not discovery.DockerRulesYAML():\n%s", want.String())
 	}
 }
