@@ -1,7 +1,6 @@
 package discovery
 
 import (
-	"context"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -153,6 +152,22 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// startSettled runs the jobs of doc until the test ends, and waits for
+// every mechanism's first answer.
+func startSettled(t *testing.T, doc string) *Discovery {
+	t.Helper()
+	jobs, err := ParseJobs([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := Start(t.Context(), jobs, Options{Scrape: testScrape})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-d.Settled()
+	return d
+}
+
 func urls(d *Discovery) []string {
 	var out []string
 	for _, t := range d.Targets() {
@@ -177,17 +192,7 @@ func TestFileSD(t *testing.T) {
 		}
 	}
 	write(`[{"targets": ["127.0.0.1:9100"], "labels": {"env": "a"}}]`)
-	jobs, err := ParseJobs([]byte("scrape_configs:\n- job_name: files\n  file_sd_configs: [{files: ['" + filepath.Join(dir, "*.json") + "'], refresh_interval: 1h}]\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	d, err := Start(ctx, jobs, Options{Scrape: testScrape})
-	if err != nil {
-		t.Fatal(err)
-	}
-	<-d.Settled()
+	d := startSettled(t, "scrape_configs:\n- job_name: files\n  file_sd_configs: [{files: ['"+filepath.Join(dir, "*.json")+"'], refresh_interval: 1h}]\n")
 	if got := urls(d); !slices.Equal(got, []string{"http://127.0.0.1:9100/metrics"}) {
 		t.Fatalf("targets %v", got)
 	}
@@ -226,17 +231,7 @@ func TestHTTPSD(t *testing.T) {
 		_, _ = w.Write([]byte(a))
 	}))
 	defer srv.Close()
-	jobs, err := ParseJobs([]byte("scrape_configs:\n- job_name: h\n  http_sd_configs: [{url: '" + srv.URL + "', refresh_interval: 100ms}]\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	d, err := Start(ctx, jobs, Options{Scrape: testScrape})
-	if err != nil {
-		t.Fatal(err)
-	}
-	<-d.Settled()
+	d := startSettled(t, "scrape_configs:\n- job_name: h\n  http_sd_configs: [{url: '"+srv.URL+"', refresh_interval: 100ms}]\n")
 	if got := urls(d); !slices.Equal(got, []string{"http://127.0.0.1:1/metrics"}) {
 		t.Fatalf("targets %v", got)
 	}
