@@ -464,7 +464,7 @@ func (o *Options) newGatherer(ctx context.Context, f *cmdutil.Factory) (*gathere
 		}
 	}
 	if !discovering && len(o.Args)+len(o.ConfigTargets) == 0 && len(g.watchers) == 0 && !strings.EqualFold(o.Method, "delete") {
-		return nil, cmdutil.UsageError("push what? give targets (URL, host:port, FILE or -), --containers, or targets in the config file")
+		return nil, cmdutil.UsageError("push what? give targets (URL, host:port, FILE or -), --containers, --discover, or targets or scrape_configs in the config file")
 	}
 	return g, nil
 }
