@@ -2,6 +2,7 @@ package containers
 
 import (
 	"slices"
+	"strings"
 
 	"github.com/monctl/monctl/pkg/exposition"
 )
@@ -105,11 +106,15 @@ func with(ls exposition.Labels, name, value string) exposition.Labels {
 // LabelName is the Prometheus label for a container label:
 // com.docker.compose.service becomes container_label_com_docker_compose_service.
 func LabelName(key string) string {
-	b := []byte("container_label_" + key)
-	for i, c := range b {
+	// One _ per character that is not a letter, digit or _, as
+	// Prometheus's discovery names __meta_docker_container_label_<key>.
+	var b strings.Builder
+	b.WriteString("container_label_")
+	for _, c := range key {
 		if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
-			b[i] = '_'
+			c = '_'
 		}
+		b.WriteRune(c)
 	}
-	return string(b)
+	return b.String()
 }

@@ -20,6 +20,8 @@ type cells struct {
 	// history is the frame's host/id → recent CPU %, oldest first. The
 	// sampler's goroutine sets it as the view's goroutine draws.
 	history atomic.Pointer[map[string][]float64]
+	// groups are the frame's --group-by groups by their row's ID.
+	groups atomic.Pointer[map[string]*ctr.Group]
 }
 
 // setHistory hands the cells the history of the frame about to be shown.
@@ -60,6 +62,9 @@ func newTable(c *cells, multiHost bool) *live.Table[ctr.Stats] {
 	}
 	cols := []col{
 		{Name: "CONTAINER ID", Cell: func(s *ctr.Stats, _ bool) string {
+			if g := c.group(s); g != nil {
+				return output.Count(g.Containers, "container")
+			}
 			if c.noTrunc {
 				return s.ID
 			}
@@ -67,7 +72,12 @@ func newTable(c *cells, multiHost bool) *live.Table[ctr.Stats] {
 		}},
 		{Name: "NAME", Cell: func(s *ctr.Stats, _ bool) string { return s.Name }},
 		{Name: "IMAGE", Wide: true, Cell: func(s *ctr.Stats, _ bool) string { return s.Image }},
-		{Name: "STATE", Cell: func(s *ctr.Stats, _ bool) string { return state(s) }},
+		{Name: "STATE", Cell: func(s *ctr.Stats, _ bool) string {
+			if g := c.group(s); g != nil {
+				return groupState(g)
+			}
+			return state(s)
+		}},
 		{Name: "CPU %", Cell: running(func(s *ctr.Stats, _ bool) string { return percent(s.CPUPercent) }),
 			Parts: []part{exact("cpu_percent", func(s *ctr.Stats) float64 { return s.CPUPercent })}},
 		{Name: "CPU HISTORY", Wide: true, Cell: running(func(s *ctr.Stats, _ bool) string {

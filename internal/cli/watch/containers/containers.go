@@ -37,6 +37,9 @@ type Options struct {
 	// Quiet prints only the containers' IDs, as docker ps -q.
 	Quiet   bool
 	Timeout time.Duration
+	// GroupBy is the label whose values group the rows ("compose": the
+	// compose project).
+	GroupBy string
 
 	Out cmdutil.OutputFlags
 	// Ask holds --query and --fail-if, over the monctl_container_*
@@ -71,8 +74,13 @@ a JSON array (-o json) or one JSON object per container (-o jsonl).
 --once prints one snapshot, taken from two samples half a second apart
 (or --interval apart, when given), so CPU % and rates are real.
 
+--group-by compose (or any label key) shows one row per compose project
+(label value) with the totals of its containers; e shows them under it.
+
 --query evaluates PromQL over the monctl_container_* series of each
-interval (those serve exposes; rates need --count 2 or more) and prints
+interval (those serve exposes, with every container label as
+container_label_<key>, and compose_project and compose_service: sum by
+(compose_project) (...); rates need --count 2 or more) and prints
 its answers instead of the table; --fail-if is a check that prints what
 it returns, and monctl exits 4 when it fired at the last interval:
   monctl watch containers --once --fail-if \
@@ -85,6 +93,7 @@ stats API. -o wide's time line says which.`,
 		Example: `  monctl watch containers
   monctl watch containers --once -o json | jq '.[] | select(.cpu_percent > 50) | .name'
   monctl watch containers --sort mem --top 5 --filter label=com.docker.compose.project=shop
+  monctl watch containers --group-by compose
   monctl watch containers -o jsonl --interval 10s >> stats.jsonl
   monctl watch containers --host unix:///var/run/docker.sock --host tcp://build:2376 -o wide`,
 		ValidArgsFunction: opts.CompleteContainers(f, &opts.All),
@@ -104,11 +113,14 @@ stats API. -o wide's time line says which.`,
 	fl.BoolVar(&opts.NoStream, "no-stream", false, "same as --once, as in docker stats")
 	fl.BoolVar(&opts.NoTrunc, "no-trunc", false, "show full container IDs")
 	fl.BoolVarP(&opts.Quiet, "quiet", "q", false, "print only the containers' IDs, one per line, as docker ps -q (with --once: for a script)")
+	fl.StringVar(&opts.GroupBy, "group-by", "", "one row per value of this container label, with the totals of its containers: 'compose' (the compose project) or any label key (e key in the live view shows the containers)")
 	opts.AddStatsFlags(cmd, "concurrency")
 	cmdutil.DurationVar(fl, &opts.Timeout, "timeout", 10*time.Second, "time limit for one round of stats calls to an engine")
 	opts.Out.AddOutputFlags(cmd, "table", output.AllShapes)
 	opts.Ask.AddFlags(fl, "the monctl_container_* series of each interval (those serve exposes)")
 	cmd.MarkFlagsMutuallyExclusive("quiet", "output", "format")
+	cmd.MarkFlagsMutuallyExclusive("group-by", "quiet")
+	cmd.MarkFlagsMutuallyExclusive("group-by", "format")
 	return cmd
 }
 
@@ -134,6 +146,15 @@ func (o *Options) validate() error {
 	o.filter = f
 	o.table = newTable(&o.cells, len(o.Hosts) > 1)
 	o.cells.noTrunc = o.NoTrunc
+	if o.GroupBy == "compose" {
+		o.GroupBy = ctr.ComposeProject
+	}
+	if o.GroupBy != "" {
+		if o.Ask.Asking() {
+			return cmdutil.UsageError("--group-by groups the table, and --query, --fail-if and --rules print answers instead of it; group in the query: sum by (compose_project) (...)")
+		}
+		o.table.Children, o.table.Collapsed = o.cells.members, true
+	}
 	return nil
 }
 
@@ -201,6 +222,9 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 				fired, askErr = o.answer(ctx, p, store, fr)
 				return askErr
 			}
+			if o.GroupBy != "" {
+				return p.Print(o.groupView(fr, p.Format == output.Wide))
+			}
 			fr.stats = o.table.Arrange(fr.stats, o.Sort, false, o.Top)
 			if o.Quiet {
 				return o.printIDs(fr.stats)
@@ -247,7 +271,7 @@ const keepSamples = 15 * time.Minute
 // questions over it; fired says whether a check fired this time, which
 // the last interval's answer turns into exit 4.
 func (o *Options) answer(ctx context.Context, p *output.Printer, store *query.Store, fr *frame) (fired bool, err error) {
-	store.Add(fr.time, ctr.Families(fr.stats, nil))
+	store.Add(fr.time, ctr.QueryFamilies(fr.stats))
 	store.DropBefore(fr.time.Add(-keepSamples))
 	if err := o.Ask.Round(ctx, store); err != nil {
 		return false, err
@@ -308,8 +332,13 @@ func (o *Options) screenFrame(fr *frame) *live.Frame[ctr.Stats] {
 		engines = append(engines, fmt.Sprintf("%s (%s %s, API %s, stats from %s)", e.Host, e.Product, e.ServerVersion, e.APIVersion, fr.sources[i]))
 	}
 	o.cells.setHistory(fr.history)
-	lf := &live.Frame[ctr.Stats]{Items: fr.stats, Head: fmt.Sprintf("%s · %s · CPU %.1f%% · MEM %s · %s",
-		strings.Join(engines, ", "), output.Count(len(fr.stats), "container"), cpu, output.Bytes(float64(mem)), fr.time.Format("15:04:05"))}
+	items, count := fr.stats, output.Count(len(fr.stats), "container")
+	if o.GroupBy != "" {
+		items = o.groupRows(fr.stats)
+		count += " in " + output.Count(len(items), "group")
+	}
+	lf := &live.Frame[ctr.Stats]{Items: items, Head: fmt.Sprintf("%s · %s · CPU %.1f%% · MEM %s · %s",
+		strings.Join(engines, ", "), count, cpu, output.Bytes(float64(mem)), fr.time.Format("15:04:05"))}
 	for _, e := range fr.down {
 		lf.Banners = append(lf.Banners, e.Error())
 	}

@@ -256,8 +256,10 @@ func TestHistoryKeepsTheLastTen(t *testing.T) {
 // stats say, through docker stats' formulas, and a check over them fires.
 func TestAgainstAnEngine(t *testing.T) {
 	eng := containerstest.NewEngine(
-		containerstest.Container{ID: strings.Repeat("a", 64), Name: "web", Image: "nginx", CPUPercent: 25, MemoryUsed: 64 << 20, MemoryLimit: 256 << 20, NetRx: 1000, PIDs: 3},
-		containerstest.Container{ID: strings.Repeat("b", 64), Name: "db", Image: "postgres", CPUPercent: 150, MemoryUsed: 128 << 20, MemoryLimit: 256 << 20, PIDs: 9},
+		containerstest.Container{ID: strings.Repeat("a", 64), Name: "web", Image: "nginx", CPUPercent: 25, MemoryUsed: 64 << 20, MemoryLimit: 256 << 20, NetRx: 1000, PIDs: 3,
+			Labels: map[string]string{"com.docker.compose.project": "shop"}},
+		containerstest.Container{ID: strings.Repeat("b", 64), Name: "db", Image: "postgres", CPUPercent: 150, MemoryUsed: 128 << 20, MemoryLimit: 256 << 20, PIDs: 9,
+			Labels: map[string]string{"com.docker.compose.project": "shop"}},
 		containerstest.Container{ID: strings.Repeat("c", 64), Name: "old", Image: "busybox", State: "exited"},
 	)
 	defer eng.Close()
@@ -294,6 +296,40 @@ func TestAgainstAnEngine(t *testing.T) {
 		_, errOut, code := run("--once", "--fail-if", "monctl_container_memory_working_set_bytes > 100e6")
 		if code != cmdutil.ExitCheck || !strings.Contains(errOut, `name="db"`) || strings.Contains(errOut, `name="web"`) {
 			t.Errorf("exit %d: %s", code, errOut)
+		}
+	})
+	t.Run("container labels in queries", func(t *testing.T) {
+		out, errOut, code := run("--once", "--query", "sum by (compose_project) (monctl_container_pids)", "-o", "json")
+		if code != 0 || !strings.Contains(out, `{"compose_project":"shop"}`) || !strings.Contains(out, `"12"`) {
+			t.Errorf("exit %d: %s\n%s", code, out, errOut)
+		}
+	})
+	t.Run("grouped", func(t *testing.T) {
+		out, errOut, code := run("--once", "--group-by", "compose", "--all", "-o", "json")
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, errOut)
+		}
+		var groups []GroupRecord
+		if err := json.Unmarshal([]byte(out), &groups); err != nil {
+			t.Fatalf("%v:\n%s", err, out)
+		}
+		// By name: "(no compose project)" sorts before "shop".
+		if len(groups) != 2 || !groups[0].Missing || groups[1].Value != "shop" {
+			t.Fatalf("groups %s; want the containers of no project, then shop", out)
+		}
+		shop := groups[1]
+		if shop.Containers != 2 || shop.Running != 2 || shop.Totals.CPUPercent != 175 || shop.Totals.MemoryUsed != 192<<20 || shop.Totals.PIDs != 12 || len(shop.Members) != 2 {
+			t.Errorf("shop: %+v", shop.Group)
+		}
+		table, errOut, code := run("--once", "--group-by", "compose", "--all", "--sort", "cpu")
+		lines := strings.Split(strings.TrimSpace(table), "\n")
+		if code != 0 || len(lines) != 7 || !strings.Contains(lines[0], "3 containers in 2 groups") ||
+			!strings.HasPrefix(lines[2], "2 containers") || !strings.Contains(lines[2], "shop") || !strings.Contains(lines[2], "175.00%") || !strings.Contains(lines[2], "2 running") ||
+			!strings.Contains(lines[3], "db") || !strings.Contains(lines[4], "web") || !strings.Contains(lines[5], "(no compose project)") || !strings.Contains(lines[5], "0 of 1 running") || !strings.Contains(lines[6], "old") {
+			t.Errorf("exit %d; the table: a group's row, then its containers by CPU:\n%s\n%s", code, table, errOut)
+		}
+		if _, errOut, code := run("--once", "--group-by", "compose", "--query", "up"); code != cmdutil.ExitUsage || !strings.Contains(errOut, "group in the query") {
+			t.Errorf("--group-by with --query: exit %d, %s", code, errOut)
 		}
 	})
 	t.Run("IDs only", func(t *testing.T) {

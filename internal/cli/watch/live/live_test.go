@@ -91,6 +91,28 @@ func TestRowsWithChildren(t *testing.T) {
 	}
 }
 
+// A table whose children start hidden shows only its items until e.
+func TestViewCollapsed(t *testing.T) {
+	tb := testTable()
+	tb.Collapsed = true
+	v := &View[item]{Resource: "things", Table: tb, Flags: &Flags{Sort: "n", Interval: time.Second}}
+	v.Show(&Frame[item]{Head: "h", Items: []item{{name: "p", n: 2, kids: []item{{name: "  kid"}}}}})
+	text := func() string {
+		var out []string
+		for _, l := range v.Lines(100) {
+			out = append(out, l.Text)
+		}
+		return strings.Join(out, "\n")
+	}
+	if got := text(); strings.Contains(got, "kid") || !strings.Contains(got, "e expand, q quit") {
+		t.Errorf("collapsed: the child shows, or the keys do not say e expands:\n%s", got)
+	}
+	v.collapsed = false // what the e key does
+	if got := text(); !strings.Contains(got, "  kid") || !strings.Contains(got, "e collapse, q quit") {
+		t.Errorf("expanded: no child, or the keys do not say e collapses:\n%s", got)
+	}
+}
+
 func TestViewLines(t *testing.T) {
 	tb := testTable()
 	v := &View[item]{Resource: "things", Table: tb, Flags: &Flags{Sort: "n", Interval: 2 * time.Second}, Wide: true}
@@ -106,7 +128,7 @@ func TestViewLines(t *testing.T) {
 		return out
 	}
 	wide := text(100)
-	if wide[0] != "3 things" || wide[1] != "source x is down — retrying every 2s" || wide[2] != "sort: n ↓ · keys: n name, x n, r reverse, q quit" {
+	if wide[0] != "3 things" || wide[1] != "source x is down — retrying every 2s" || wide[2] != "sort: n ↓ · keys: n name, x n, r reverse, e collapse, q quit" {
 		t.Errorf("head, banner and sort line:\n%s", strings.Join(wide, "\n"))
 	}
 	if !strings.HasPrefix(wide[4], "NAME") || !strings.Contains(wide[4], "EXTRA") || !strings.HasPrefix(wide[5], "b") {

@@ -32,7 +32,9 @@ type View[T any] struct {
 
 	sortKey string
 	reverse bool
-	last    *Frame[T]
+	// collapsed hides the table's children (the e key).
+	collapsed bool
+	last      *Frame[T]
 }
 
 // Run shows the view on the terminal of io until q, Ctrl-C, a signal or
@@ -58,7 +60,7 @@ func (v *View[T]) Run(ctx context.Context, io cmdutil.IOStreams, loop func(ctx c
 		})
 	}()
 
-	v.sortKey = v.Flags.Sort
+	v.sortKey, v.collapsed = v.Flags.Sort, v.Table.Collapsed
 	resize := time.NewTicker(250 * time.Millisecond)
 	defer resize.Stop()
 	w, h := scr.Size()
@@ -85,6 +87,8 @@ func (v *View[T]) Run(ctx context.Context, io cmdutil.IOStreams, loop func(ctx c
 				return &cmdutil.ExitError{Code: cmdutil.ExitInterrupted}
 			case k == 'r':
 				v.reverse = !v.reverse
+			case k == 'e' && v.Table.Children != nil:
+				v.collapsed = !v.collapsed
 			default:
 				i := slices.IndexFunc(v.Table.SortKeys, func(s SortKey[T]) bool { return s.Key == k })
 				if i < 0 {
@@ -110,7 +114,7 @@ func (v *View[T]) Run(ctx context.Context, io cmdutil.IOStreams, loop func(ctx c
 func (v *View[T]) Show(fr *Frame[T]) {
 	v.last = fr
 	if v.sortKey == "" {
-		v.sortKey = v.Flags.Sort
+		v.sortKey, v.collapsed = v.Flags.Sort, v.Table.Collapsed
 	}
 }
 
@@ -128,9 +132,14 @@ func (v *View[T]) Lines(width int) []output.Line {
 	head = append(head, output.Line{Text: v.sortLine()}, output.Line{})
 
 	items := v.Table.Arrange(slices.Clone(fr.Items), v.sortKey, v.reverse, v.Flags.Top)
-	cols := v.Table.Visible(v.Wide)
-	for _, drop := range append(slices.Clone(v.Table.DropOrder), "") {
-		header, rows := v.Table.Rows(cols, items, true)
+	table := v.Table
+	if v.collapsed {
+		shown := *table
+		shown.Children, table = nil, &shown
+	}
+	cols := table.Visible(v.Wide)
+	for _, drop := range append(slices.Clone(table.DropOrder), "") {
+		header, rows := table.Rows(cols, items, true)
 		var buf bytes.Buffer
 		_ = output.WriteTable(&buf, output.Terminal{}, header, rows)
 		tl := strings.Split(strings.TrimRight(buf.String(), "\n"), "\n")
@@ -160,7 +169,14 @@ func (v *View[T]) sortLine() string {
 	for _, s := range v.Table.SortKeys {
 		keys = append(keys, string(s.Key)+" "+s.Name)
 	}
-	return fmt.Sprintf("sort: %s %s · keys: %s, r reverse, q quit", v.sortKey, dir, strings.Join(keys, ", "))
+	expand := ""
+	if v.Table.Children != nil {
+		expand = ", e expand"
+		if !v.collapsed {
+			expand = ", e collapse"
+		}
+	}
+	return fmt.Sprintf("sort: %s %s · keys: %s, r reverse%s, q quit", v.sortKey, dir, strings.Join(keys, ", "), expand)
 }
 
 func maxWidth(lines []string) int {

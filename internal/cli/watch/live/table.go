@@ -53,8 +53,11 @@ type Table[T any] struct {
 	// Name is an item's name, the sort of last resort.
 	Name func(it *T) string
 	// Children are rows shown under an item, in their own order (the
-	// series of a target); nil: none.
+	// series of a target, the containers of a group); nil: none. The
+	// live view's e key shows or hides them.
 	Children func(it *T) []T
+	// Collapsed says the live view starts with the children hidden.
+	Collapsed bool
 	// DropOrder is which columns give way first when the terminal is
 	// narrow.
 	DropOrder []string
