@@ -278,3 +278,47 @@ func TestWatchHostLiveView(t *testing.T) {
 		t.Errorf("q: exit %d", code)
 	}
 }
+
+// TestWatchContainersGroupedInTerminal drives 'watch containers
+// --group-by compose' in a real terminal: one row per compose project
+// with its totals; e shows its containers under it, e again hides them.
+func TestWatchContainersGroupedInTerminal(t *testing.T) {
+	e := engines[0]
+	for _, name := range []string{"grp-a", "grp-b"} {
+		runContainer(t, e, name, []string{"--label", "com.docker.compose.project=grp-shop"}, testengine.WorkloadImage, "-hold", "16")
+	}
+	runContainer(t, e, "grp-solo", nil, testengine.WorkloadImage, "-hold", "16")
+	for _, name := range []string{"grp-a", "grp-b", "grp-solo"} {
+		waitReady(t, e, name)
+	}
+	term := newTerminal(t, 200, 30, []string{"DOCKER_HOST=" + e.Host}, "watch", "containers", "--interval", "0.3", "--filter", "name=^grp-", "--group-by", "compose")
+	s := term.waitScreen("the groups", func(s string) bool {
+		return strings.Contains(s, "grp-shop") && strings.Contains(s, "(no compose project)")
+	})
+	if !strings.Contains(s, "3 containers in 2 groups") || !strings.Contains(s, "e expand") || strings.Contains(s, "grp-a") {
+		t.Errorf("collapsed: the head counts 3 containers in 2 groups, the keys offer e, no container row shows:\n%s", s)
+	}
+	var shop string
+	for _, l := range lines(s) {
+		if strings.Contains(l, "grp-shop") {
+			shop = l
+		}
+	}
+	if !strings.HasPrefix(strings.TrimSpace(shop), "2 containers") || !strings.Contains(shop, "2 running") {
+		t.Errorf("the project's row: %q", shop)
+	}
+	term.keys("e")
+	s = term.waitScreen("the containers under their groups", func(s string) bool {
+		return strings.Contains(s, "grp-a") && strings.Contains(s, "grp-b") && strings.Contains(s, "grp-solo") && strings.Contains(s, "e collapse")
+	})
+	order := func(name string) int { return strings.Index(s, name) }
+	if !(order("grp-shop") < order("grp-a") && order("grp-shop") < order("grp-b")) {
+		t.Errorf("the project's containers come under its row:\n%s", s)
+	}
+	term.keys("e")
+	term.waitScreen("collapsed again", func(s string) bool { return !strings.Contains(s, "grp-a") && strings.Contains(s, "e expand") })
+	term.keys("q")
+	if code := term.exitCode(); code != 0 {
+		t.Errorf("q: exit %d", code)
+	}
+}
