@@ -7,10 +7,14 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -174,5 +178,89 @@ scrape_configs:
 	})
 	if logs := srv.log(); strings.Contains(logs, "level=ERROR") {
 		t.Errorf("monctl logged errors:\n%s", logs)
+	}
+}
+
+// TestPushDiscoveredContainers: push --discover docker sends the series
+// of a labelled container of the sandboxed engine to a real Prometheus
+// (remote write) with the labels discovery gave, and marks them stale
+// once the container stops, so that Prometheus stops returning them at
+// once rather than for 5 minutes.
+func TestPushDiscoveredContainers(t *testing.T) {
+	e := engines[len(engines)-1]
+	port := freePort(t)
+	runLabelled(t, e, "sd-push", port, "/metrics", "prometheus.io/scrape=true", fmt.Sprintf("prometheus.io/port=%d", port),
+		"com.docker.compose.project=pushed")
+	prom := startPrometheusReceiver(t)
+	cmd := exec.Command(monctlBin, "push", "--every", "0.5", "--queue-dir", "", "--discover", "docker", "-H", e.Host,
+		"--containers=false", "--discover-interval", "0.5s", "--remote-write", "http://"+prom+"/api/v1/write")
+	cmd.Env = append(os.Environ(), "XDG_CONFIG_HOME="+t.TempDir(), "MONCTL_CONFIG=")
+	var errOut strings.Builder
+	cmd.Stderr = &errOut
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	stop := func() { once.Do(func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }) }
+	defer stop()
+	sel := `workload_scrapes_total{job="docker",container="sd-push",compose_project="pushed"}`
+	waitFor(t, "the container's series at Prometheus", 30*time.Second, func() bool { return len(query(t, prom, sel)) == 1 })
+	if got := query(t, prom, `up{job="docker",container="sd-push"}`); len(got) != 1 {
+		t.Errorf("up of the discovered target: %v", got)
+	}
+	if _, err := e.Docker("stop", "-t", "1", "sd-push"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "its series to be stale once it stopped", 30*time.Second, func() bool { return len(query(t, prom, sel)) == 0 })
+	stop()
+	if strings.Contains(errOut.String(), "HTTP 400") {
+		t.Errorf("Prometheus refused a batch:\n%s", errOut.String())
+	}
+}
+
+// TestPushFileSDTargetRemoved: a target that leaves a file_sd file while
+// it still answers is gone for push: its series get stale markers at a
+// real Prometheus. (A stopped container also fails its scrape; this one
+// does not.)
+func TestPushFileSDTargetRemoved(t *testing.T) {
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintln(w, "# TYPE kept_serving gauge\nkept_serving 1")
+	})}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+	dir := t.TempDir()
+	file := filepath.Join(dir, "targets.json")
+	write := func(s string) {
+		if err := os.WriteFile(file+".new", []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(file+".new", file); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(fmt.Sprintf(`[{"targets": [%q], "labels": {"team": "blue"}}]`, l.Addr().String()))
+	prom := startPrometheusReceiver(t)
+	cmd := exec.Command(monctlBin, "push", "--every", "0.5", "--queue-dir", "", "--discover", "file:"+filepath.Join(dir, "*.json"),
+		"--remote-write", "http://"+prom+"/api/v1/write")
+	cmd.Env = append(os.Environ(), "XDG_CONFIG_HOME="+t.TempDir(), "MONCTL_CONFIG=")
+	var errOut strings.Builder
+	cmd.Stderr = &errOut
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	stop := func() { once.Do(func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }) }
+	defer stop()
+	sel := `kept_serving{job="file",team="blue"}`
+	waitFor(t, "the file's target's series at Prometheus", 30*time.Second, func() bool { return len(query(t, prom, sel)) == 1 })
+	write(`[]`)
+	waitFor(t, "its series to be stale once it left the file", 30*time.Second, func() bool { return len(query(t, prom, sel)) == 0 })
+	stop()
+	if strings.Contains(errOut.String(), "HTTP 4") || !strings.Contains(errOut.String(), "0 dropped") {
+		t.Errorf("Prometheus refused a batch, or push dropped some:\n%s", errOut.String())
 	}
 }

@@ -634,7 +634,7 @@ func (g *gatherer) each(ctx context.Context, targets []exposition.Target, visit 
 				})
 				return r.Err
 			}, func() []exposition.Family {
-				return g.scrape.families(t.DisplayName(), job, instance, &r, &round)
+				return g.scrape.families(t.DisplayName(), job, instance, t.Labels, &r, &round)
 			})
 			return nil
 		})

@@ -71,8 +71,9 @@ func (s *scrapeLabeler) count(r *targetRound, f *exposition.Family) {
 // families are the series Prometheus adds for a scrape of target: up,
 // scrape_duration_seconds, scrape_samples_scraped and
 // scrape_series_added (the series not in its last successful round),
-// with job and instance. A failed scrape is up 0 and scraped nothing.
-func (s *scrapeLabeler) families(target, job, instance string, r *exposition.Result, round *targetRound) []exposition.Family {
+// with job, instance and the target's own labels (discovery's), as
+// Prometheus gives them. A failed scrape is up 0 and scraped nothing.
+func (s *scrapeLabeler) families(target, job, instance string, own exposition.Labels, r *exposition.Result, round *targetRound) []exposition.Family {
 	up, added := 0.0, 0
 	if r.Err == nil {
 		up = 1
@@ -89,6 +90,9 @@ func (s *scrapeLabeler) families(target, job, instance string, r *exposition.Res
 		round = &targetRound{}
 	}
 	labels := exposition.Labels{{Name: "instance", Value: instance}, {Name: "job", Value: job}}
+	for _, l := range own {
+		labels = exposition.WithTargetLabel(labels, l.Name, l.Value)
+	}
 	gauge := func(name string, v float64) exposition.Family {
 		return exposition.Family{Name: name, Type: exposition.Gauge, Metrics: []exposition.Metric{{Labels: slices.Clone(labels), Value: v}}}
 	}
