@@ -64,3 +64,56 @@ func (t *Target) relabel(f *Family) []*Family {
 	}
 	return out
 }
+
+// SeriesTrace is what a target's metric_relabel_configs did to one
+// series.
+type SeriesTrace struct {
+	// Before is the series as scraped, with the target's labels.
+	Before string `json:"before"`
+	// After is the series served; "" when it was dropped.
+	After string `json:"after,omitempty"`
+	// DroppedBy is the number (from 1) of the rule that dropped it;
+	// ChangedBy the rules that changed it on the way.
+	DroppedBy int   `json:"droppedBy,omitempty"`
+	ChangedBy []int `json:"changedBy,omitempty"`
+}
+
+// TraceRelabel is relabel for people: it applies the target's labels and
+// then its metric_relabel_configs, one rule at a time, to every series of
+// fams (scraped without them) and says what each rule did.
+func (t *Target) TraceRelabel(fams []Family) []SeriesTrace {
+	var out []SeriesTrace
+	lb := labels.NewBuilder(labels.EmptyLabels())
+	for i := range fams {
+		f := &fams[i]
+		name, _ := f.ExposedAs()
+		for _, m := range f.Metrics {
+			ls := m.Labels
+			for _, l := range t.Labels {
+				ls = WithTargetLabel(ls, l.Name, l.Value)
+			}
+			lb.Reset(labels.EmptyLabels())
+			lb.Set(model.MetricNameLabel, name)
+			for _, l := range ls {
+				lb.Set(l.Name, l.Value)
+			}
+			before := lb.Labels()
+			tr := SeriesTrace{Before: before.String()}
+			prev := before
+			for j, r := range t.MetricRelabel {
+				if !relabel.ProcessBuilder(lb, r) {
+					tr.DroppedBy = j + 1
+					break
+				}
+				if now := lb.Labels(); !labels.Equal(now, prev) {
+					tr.ChangedBy, prev = append(tr.ChangedBy, j+1), now
+				}
+			}
+			if tr.DroppedBy == 0 {
+				tr.After = prev.String()
+			}
+			out = append(out, tr)
+		}
+	}
+	return out
+}

@@ -14,9 +14,11 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/spf13/cobra"
 
+	"github.com/monctl/monctl/internal/buildinfo"
 	"github.com/monctl/monctl/internal/cli/cmdutil"
 	"github.com/monctl/monctl/internal/output"
 	"github.com/monctl/monctl/pkg/discovery"
+	"github.com/monctl/monctl/pkg/exposition"
 )
 
 // Options of 'monctl targets'.
@@ -25,7 +27,9 @@ type Options struct {
 	cmdutil.DiscoverFlags
 	cmdutil.EngineFlags
 	Timeout time.Duration
-	Out     cmdutil.OutputFlags
+	// Series names a kept target whose series to explain.
+	Series string
+	Out    cmdutil.OutputFlags
 }
 
 // Record is one target found, as -o json gives it: the labels of
@@ -64,10 +68,16 @@ that dropped it or what is wrong with it.
 
 A target is "kept" (scraped), "dropped" (by the rule named) or "invalid"
 (kept by the rules but with no address, say). -o json gives
-discoveredLabels and labels as Prometheus's /api/v1/targets does.`,
+discoveredLabels and labels as Prometheus's /api/v1/targets does.
+
+--series TARGET scrapes one kept target (by the name the TARGET column
+shows, or its URL) and explains its series instead: each as scraped with
+the target's labels, as served, and which metric_relabel_configs rules
+changed or dropped it.`,
 		Example: `  monctl targets --discover docker
   monctl targets --discover docker -o json | jq '.[] | select(.state == "dropped") | .discoveredLabels'
-  monctl targets --discover file:'/etc/prometheus/targets/*.json'`,
+  monctl targets --discover file:'/etc/prometheus/targets/*.json'
+  monctl targets --config monctl.yaml --series 127.0.0.1:9100`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return run(cmd.Context(), f, opts)
@@ -75,13 +85,18 @@ discoveredLabels and labels as Prometheus's /api/v1/targets does.`,
 	}
 	opts.AddDiscoverFlags(cmd, "once: the first answer is used")
 	opts.AddEngineFlags(cmd)
-	cmdutil.DurationVar(cmd.Flags(), &opts.Timeout, "timeout", 10*time.Second, "how long to wait for every discovery mechanism's first answer")
+	cmdutil.DurationVar(cmd.Flags(), &opts.Timeout, "timeout", 10*time.Second, "how long to wait for every discovery mechanism's first answer, and for the target of --series")
+	cmd.Flags().StringVar(&opts.Series, "series", "", "explain what metric_relabel_configs do to the series of this kept target (its name or URL)")
 	opts.Out.AddOutputFlags(cmd, "table", output.RowsShape|output.RecordsShape)
 	return cmd
 }
 
 func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
-	p, err := o.Out.Printer(o.IO, false, Record{})
+	var example any = Record{}
+	if o.Series != "" {
+		example = exposition.SeriesTrace{}
+	}
+	p, err := o.Out.Printer(o.IO, false, example)
 	if err != nil {
 		return err
 	}
@@ -97,6 +112,9 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 	disc, err := o.Once(ctx, f, &o.EngineFlags, o.Timeout, discovery.Scrape{Interval: o.Timeout, Timeout: o.Timeout})
 	if err != nil {
 		return err
+	}
+	if o.Series != "" {
+		return o.explainSeries(ctx, p, disc)
 	}
 	recs := records(disc.Candidates())
 	if err := p.Print(view(recs)); err != nil {
@@ -182,4 +200,70 @@ func labelText(m map[string]string) string {
 		}
 	})
 	return strings.Join(parts, ",")
+}
+
+// explainSeries scrapes the target --series names, without its
+// metric_relabel_configs, and shows what they do to each series.
+func (o *Options) explainSeries(ctx context.Context, p *output.Printer, disc *discovery.Discovery) error {
+	var t *exposition.Target
+	for _, c := range disc.Targets() {
+		if c.Name == o.Series || c.URL == o.Series {
+			t = &c
+			break
+		}
+	}
+	if t == nil {
+		return cmdutil.UsageError("--series %q: no kept target of that name or URL ('monctl targets' lists them)", o.Series)
+	}
+	plain := *t
+	plain.Labels, plain.MetricRelabel = nil, nil
+	s := &exposition.Scraper{Timeout: o.Timeout, UserAgent: "monctl/" + buildinfo.Get().Version}
+	r := s.Scrape(ctx, &plain)
+	if r.Err != nil {
+		return cmdutil.Failure(fmt.Errorf("%w%s", r.Err, cmdutil.ScrapeHint(r.Err)))
+	}
+	traces := t.TraceRelabel(r.Families)
+	dropped, changed := 0, 0
+	for _, tr := range traces {
+		switch {
+		case tr.DroppedBy > 0:
+			dropped++
+		case len(tr.ChangedBy) > 0:
+			changed++
+		}
+	}
+	v := output.View{
+		Title: fmt.Sprintf("%s: %s, %d dropped, %d changed by metric_relabel_configs (%s)", t.Name,
+			strconv.Itoa(len(traces))+" series", dropped, changed, output.Count(len(t.MetricRelabel), "rule")),
+		Rows: func(output.Format) ([]string, [][]string) {
+			rows := make([][]string, len(traces))
+			for i, tr := range traces {
+				result, rules := tr.After, ""
+				if tr.DroppedBy > 0 {
+					result = "dropped by rule " + strconv.Itoa(tr.DroppedBy) + " (" + string(t.MetricRelabel[tr.DroppedBy-1].Action) + ")"
+				} else if tr.After == tr.Before {
+					result = "unchanged"
+				}
+				for j, n := range tr.ChangedBy {
+					if j > 0 {
+						rules += ","
+					}
+					rules += strconv.Itoa(n)
+				}
+				rows[i] = []string{tr.Before, result, rules}
+			}
+			return []string{"SERIES AS SCRAPED", "AS SERVED", "CHANGED BY"}, rows
+		},
+		Records: func() []any {
+			out := make([]any, len(traces))
+			for i := range traces {
+				out[i] = traces[i]
+			}
+			return out
+		},
+	}
+	if err := p.Print(v); err != nil {
+		return cmdutil.Failure(fmt.Errorf("writing output: %w", err))
+	}
+	return nil
 }
