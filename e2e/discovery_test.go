@@ -264,3 +264,43 @@ func TestPushFileSDTargetRemoved(t *testing.T) {
 		t.Errorf("Prometheus refused a batch, or push dropped some:\n%s", errOut.String())
 	}
 }
+
+// TestDiscoverPodman: --discover docker finds a labelled container of a
+// real Podman on the host network through its Docker-compatible API,
+// which lists such a container with no networks (Prometheus's discovery
+// alone finds nothing there), and scrape reads it with the labels
+// discovery gave; an unlabelled one on no network is dropped.
+func TestDiscoverPodman(t *testing.T) {
+	p := startPodman(t)
+	port := freePort(t)
+	p.podman(t, "run", "-d", "--network", "host", "--name", "pod-sd", "--label", "prometheus.io/scrape=true",
+		"--label", fmt.Sprintf("prometheus.io/port=%d", port), testengine.WorkloadImage, "-http", fmt.Sprintf("127.0.0.1:%d", port), "-path", "/metrics")
+	p.podman(t, "run", "-d", "--network", "none", "--name", "pod-plain", testengine.WorkloadImage, "-hold", "1")
+	host := "unix://" + p.socket
+	var out, errOut string
+	defer func() {
+		if t.Failed() {
+			js, e, _ := monctlEnv(t, noEngineEnv(t.TempDir()), "targets", "--discover", "docker", "-H", host, "-o", "json")
+			t.Logf("last scrape: %s\n%s\ntargets: %s\n%s", out, errOut, js, e)
+		}
+	}()
+	waitFor(t, "scrape to find the Podman container's series", 30*time.Second, func() bool {
+		var code int
+		out, errOut, code = monctlEnv(t, noEngineEnv(t.TempDir()), "scrape", "--discover", "docker", "-H", host, "-o", "prom")
+		return code == 0 && strings.Contains(out, "workload_scrapes_total")
+	})
+	if !strings.Contains(out, `container="pod-sd"`) {
+		t.Errorf("the series lack the container label:\n%s\n%s", out, errOut)
+	}
+	js, errOut, code := monctlEnv(t, noEngineEnv(t.TempDir()), "targets", "--discover", "docker", "-H", host, "-o", "json")
+	if code != 0 {
+		t.Fatalf("monctl targets: exit %d: %s", code, errOut)
+	}
+	var recs []explained
+	if err := json.Unmarshal([]byte(js), &recs); err != nil {
+		t.Fatal(err)
+	}
+	if r := byContainer(recs, "pod-plain"); r == nil || r.State != "dropped" {
+		t.Errorf("the unlabelled Podman container is not dropped:\n%s", js)
+	}
+}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/prometheus/discovery"
+	"github.com/prometheus/prometheus/discovery/moby"
 	"github.com/prometheus/prometheus/discovery/targetgroup"
 	"github.com/prometheus/prometheus/model/labels"
 
@@ -90,6 +91,11 @@ func Start(ctx context.Context, jobs []Job, opts Options) (*Discovery, error) {
 			})
 			if err != nil {
 				return nil, fmt.Errorf("job %s: %s discovery: %w", j.Name, p.mech, err)
+			}
+			if dc, ok := c.(*moby.DockerSDConfig); ok && !strings.HasPrefix(dc.Host, "http") {
+				if disc, err = newPodmanFill(disc, dc); err != nil {
+					return nil, fmt.Errorf("job %s: %s discovery: %w", j.Name, p.mech, err)
+				}
 			}
 			d.providers = append(d.providers, p)
 			all = append(all, started{p, disc})
