@@ -5,7 +5,6 @@ package e2e
 import (
 	"bufio"
 	"encoding/json"
-	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/monctl/monctl/internal/benchproc"
 	"github.com/monctl/monctl/pkg/host"
 )
 
@@ -44,8 +44,12 @@ const (
 
 // trackCPU starts reading pid's CPU time (all its threads, from
 // /proc/PID/stat) until the test ends.
-func trackCPU(t *testing.T, pid string) *cpuTrack {
+func trackCPU(t *testing.T, pidText string) *cpuTrack {
 	t.Helper()
+	pid, err := strconv.Atoi(pidText)
+	if err != nil {
+		t.Fatalf("PID %q: %v", pidText, err)
+	}
 	c := &cpuTrack{}
 	stop, done := make(chan struct{}), make(chan struct{})
 	go func() {
@@ -53,7 +57,7 @@ func trackCPU(t *testing.T, pid string) *cpuTrack {
 		tick := time.NewTicker(20 * time.Millisecond)
 		defer tick.Stop()
 		for {
-			v, ok := readProcessCPU(pid)
+			v, ok := benchproc.ProcessCPU(pid)
 			// The host's CPU time as dockerd counts it (no steal); its
 			// reader is unit-tested on a fixture.
 			h, err := host.ReadCPU("/proc")
@@ -84,18 +88,6 @@ func (c *cpuTrack) start() time.Time {
 		c.mu.Unlock()
 	}
 	return time.Now() // no reading: percent will say so
-}
-
-// readProcessCPU is the CPU seconds a process has used, all its threads.
-func readProcessCPU(pid string) (float64, bool) {
-	b, err := os.ReadFile("/proc/" + pid + "/stat")
-	if err != nil {
-		return 0, false
-	}
-	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
-	ut, _ := strconv.ParseFloat(f[11], 64)
-	st, _ := strconv.ParseFloat(f[12], 64)
-	return (ut + st) / 100, true // USER_HZ
 }
 
 // percent is the process's CPU between from and to, in percent of one

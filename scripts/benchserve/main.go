@@ -23,19 +23,16 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
+	"github.com/monctl/monctl/internal/benchproc"
 	"github.com/monctl/monctl/internal/testengine"
 )
 
@@ -70,18 +67,18 @@ func run(monctl, nodeExporter string, opts testengine.Options, containers, scrap
 
 	var nodes []string
 	for range 2 {
-		addr, err := freeAddr()
+		addr, err := benchproc.FreeAddr()
 		if err != nil {
 			return err
 		}
-		stop, _, err := startAndWait("http://"+addr+"/metrics", nodeExporter, "--web.listen-address", addr, "--log.level", "warn")
+		stop, _, err := benchproc.StartAndWait("http://"+addr+"/metrics", nodeExporter, "--web.listen-address", addr, "--log.level", "warn")
 		if err != nil {
 			return err
 		}
 		defer stop()
 		nodes = append(nodes, "http://"+addr+"/metrics")
 	}
-	addr, err := freeAddr()
+	addr, err := benchproc.FreeAddr()
 	if err != nil {
 		return err
 	}
@@ -89,7 +86,7 @@ func run(monctl, nodeExporter string, opts testengine.Options, containers, scrap
 	if err != nil {
 		return err
 	}
-	stop, pid, err := startAndWait("http://"+addr+"/metrics", abs, "serve", "-H", eng.Host,
+	stop, pid, err := benchproc.StartAndWait("http://"+addr+"/metrics", abs, "serve", "-H", eng.Host,
 		"--target", nodes[0], "--target", nodes[1], "--web.listen-address", addr, "--log.level", "warn")
 	if err != nil {
 		return err
@@ -175,9 +172,11 @@ func searchLoad(eng *testengine.Engine, addr string, pid, n int, d time.Duration
 				}
 			})
 		}
-		before, start := processCPU(pid), time.Now()
+		before, _ := benchproc.ProcessCPU(pid)
+		start := time.Now()
 		r := load("http://"+addr+"/metrics", 1, d)
-		cpu := (processCPU(pid) - before) / time.Since(start).Seconds()
+		after, _ := benchproc.ProcessCPU(pid)
+		cpu := (after - before) / time.Since(start).Seconds()
 		cancel()
 		wg.Wait()
 		other := 0
@@ -211,18 +210,6 @@ func containerID(url, name string) (string, error) {
 		}
 	}
 	return "", nil
-}
-
-// processCPU is the CPU seconds a process has used, all its threads.
-func processCPU(pid int) float64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
-	ut, _ := strconv.ParseFloat(f[11], 64)
-	st, _ := strconv.ParseFloat(f[12], 64)
-	return (ut + st) / 100 // USER_HZ
 }
 
 func (r *result) row(name string, d time.Duration) {
@@ -311,37 +298,4 @@ func load(url string, n int, d time.Duration) *result {
 	wg.Wait()
 	r.lat = all
 	return &r
-}
-
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
-}
-
-// startAndWait starts a server and waits until url answers 200; it
-// returns how to stop it and its PID.
-func startAndWait(url, name string, args ...string) (func(), int, error) {
-	cmd := exec.Command(name, args...)
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		return nil, 0, err
-	}
-	stop := func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		cmd.Wait()
-	}
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		if resp, err := http.Get(url); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return stop, cmd.Process.Pid, nil
-			}
-		}
-	}
-	stop()
-	return nil, 0, fmt.Errorf("%s did not answer at %s", filepath.Base(name), url)
 }
