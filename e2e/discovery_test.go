@@ -146,8 +146,10 @@ scrape_configs:
 	}
 
 	// serve follows the containers: a new labelled one is served, a
-	// stopped one is gone at the next collection.
-	srv := startServe(t, nil, "--containers=false", "--discover", "docker", "-H", e.Host, "--discover-interval", "1s")
+	// stopped one is gone at the next collection. Discovery looks again
+	// on the engine's events: with its periodic refresh an hour apart,
+	// both are seen within seconds.
+	srv := startServe(t, nil, "--containers=false", "--discover", "docker", "-H", e.Host, "--discover-interval", "1h")
 	metrics := func() string {
 		resp, err := http.Get("http://" + srv.addr + "/metrics")
 		if err != nil {
@@ -168,11 +170,11 @@ scrape_configs:
 		t.Errorf("serve's answer has sd-off's series, or no discovery series:\n%s", m)
 	}
 	runLabelled(t, e, "sd-late", latePort, "/metrics", "prometheus.io/scrape=true", fmt.Sprintf("prometheus.io/port=%d", latePort))
-	waitFor(t, "serve to serve sd-late, started after it", 30*time.Second, func() bool { return strings.Contains(metrics(), series("sd-late")) })
+	waitFor(t, "serve to serve sd-late, started after it", 15*time.Second, func() bool { return strings.Contains(metrics(), series("sd-late")) })
 	if _, err := e.Docker("stop", "-t", "1", "sd-web"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "sd-web's series to go once it stopped", 30*time.Second, func() bool {
+	waitFor(t, "sd-web's series to go once it stopped", 15*time.Second, func() bool {
 		m := metrics()
 		return !strings.Contains(m, series("sd-web")) && strings.Contains(m, series("sd-late"))
 	})

@@ -19,6 +19,11 @@
 #     1M series): time and memory of monctl, expfmt and textparse, and the
 #     heap of serve re-exposing a 1M-series target, with and without a
 #     sample_limit.
+#  6. discovery: 200 labelled containers on a sandboxed Engine 29 found
+#     by 'monctl serve --discover docker' and by Prometheus's
+#     docker_sd_configs: discovery's CPU over one window, and the time
+#     from a container's start to its first sample in serve, push and
+#     Prometheus.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${TOOLS_BIN:?run through make bench}"
@@ -80,3 +85,8 @@ go test ./pkg/exporter -run '^$' -bench BenchmarkHugeTarget -benchtime 3x -count
 echo
 echo "## push --every next to vmagent and Prometheus --agent, into VictoriaMetrics over remote write"
 go run ./scripts/benchpush -monctl "$work/monctl-static" -prometheus "$TOOLS_BIN/prometheus" -targets "${PUSH_TARGETS:-50}" -duration "${PUSH_DURATION:-60s}"
+
+echo
+echo "## discovery: --discover docker next to Prometheus's docker_sd_configs (sandboxed Engine 29)"
+go run ./scripts/benchdiscover -monctl "$work/monctl-static" -prometheus "$TOOLS_BIN/prometheus" -containers "${DISCOVER_CONTAINERS:-200}" \
+	-duration "${DISCOVER_DURATION:-60s}" -dockerd29 "$TOOLS_BIN/dockerd-29" -runc "$TOOLS_BIN/runc-1.5"

@@ -85,17 +85,19 @@ func Start(ctx context.Context, jobs []Job, opts Options) (*Discovery, error) {
 		j := &jobs[i]
 		for _, c := range j.SD {
 			p := &provider{job: j, mech: c.Name(), groups: map[string]*targetgroup.Group{}, errs: map[string]string{}}
-			disc, err := c.NewDiscoverer(discovery.DiscovererOptions{
+			opts := discovery.DiscovererOptions{
 				Logger:  slog.New(&errorRecorder{next: logger.Handler(), d: d, p: p}).With("job", j.Name, "mechanism", p.mech),
 				Metrics: metrics[c.Name()],
-			})
+			}
+			var disc discovery.Discoverer
+			var err error
+			if dc, ok := c.(*moby.DockerSDConfig); ok && !strings.HasPrefix(dc.Host, "http") {
+				disc, err = newDockerDiscoverer(dc, opts)
+			} else {
+				disc, err = c.NewDiscoverer(opts)
+			}
 			if err != nil {
 				return nil, fmt.Errorf("job %s: %s discovery: %w", j.Name, p.mech, err)
-			}
-			if dc, ok := c.(*moby.DockerSDConfig); ok && !strings.HasPrefix(dc.Host, "http") {
-				if disc, err = newPodmanFill(disc, dc); err != nil {
-					return nil, fmt.Errorf("job %s: %s discovery: %w", j.Name, p.mech, err)
-				}
 			}
 			d.providers = append(d.providers, p)
 			all = append(all, started{p, disc})
