@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -305,4 +306,81 @@ func TestDiscoverPodman(t *testing.T) {
 	if r := byContainer(recs, "pod-plain"); r == nil || r.State != "dropped" {
 		t.Errorf("the unlabelled Podman container is not dropped:\n%s", js)
 	}
+}
+
+// TestWatchTargetsDiscovery: watch targets follows a file_sd file as it
+// is rewritten (a target leaves, another comes, and stderr says so), and
+// says when an http_sd endpoint fails and when it works again.
+func TestWatchTargetsDiscovery(t *testing.T) {
+	a, c := fmt.Sprintf("127.0.0.1:%d", freePort(t)), fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	startNodeExporter(t, a)
+	startNodeExporter(t, c)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "targets.json")
+	write := func(target string) {
+		if err := os.WriteFile(file+".new", []byte(fmt.Sprintf(`[{"targets": [%q], "labels": {"team": "x"}}]`, target)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(file+".new", file); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(a)
+	var failing atomic.Bool // the http_sd endpoint answers 503
+	sd := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		if failing.Load() {
+			http.Error(w, "down for the test", http.StatusServiceUnavailable)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, "[]")
+	})}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go sd.Serve(l)
+	t.Cleanup(func() { sd.Close() })
+
+	cmd := exec.Command(monctlBin, "watch", "targets", "-o", "jsonl", "--interval", "0.3", "--count", "200",
+		"--discover", "file:"+filepath.Join(dir, "*.json"), "--discover", "http://"+l.Addr().String()+"/sd", "--discover-interval", "0.3s")
+	cmd.Env = append(os.Environ(), "XDG_CONFIG_HOME="+t.TempDir(), "MONCTL_CONFIG=")
+	var errOut syncBuffer
+	cmd.Stderr = &errOut
+	var out syncBuffer
+	cmd.Stdout = &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	waitFor(t, "a record of the file's target", 20*time.Second, func() bool { return strings.Contains(out.String(), `"target":"`+a+`"`) })
+	write(c)
+	waitFor(t, "the rewritten file's target, and stderr saying so", 20*time.Second, func() bool {
+		return strings.Contains(out.String(), `"target":"`+c+`"`) && strings.Contains(errOut.String(), a+": gone (no longer discovered)") &&
+			strings.Contains(errOut.String(), c+": discovered")
+	})
+	failing.Store(true)
+	waitFor(t, "stderr to say http_sd fails", 20*time.Second, func() bool {
+		return strings.Contains(errOut.String(), "discovery failing (last good targets kept): http http: ") && strings.Contains(errOut.String(), "503")
+	})
+	failing.Store(false)
+	waitFor(t, "stderr to say discovery works again", 20*time.Second, func() bool { return strings.Contains(errOut.String(), "discovery works again") })
+}
+
+// syncBuffer is a buffer a process writes while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

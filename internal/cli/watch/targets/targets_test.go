@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/monctl/monctl/internal/cli/cmdtest"
 	"github.com/monctl/monctl/internal/cli/cmdutil"
@@ -203,5 +204,20 @@ func TestLiveViewOnATerminal(t *testing.T) {
 	}
 	if regexp.MustCompile(`\d{4}-\d\d-\d\dT`).MatchString(out) {
 		t.Errorf("the live view has no time lines of piped tables:\n%q", out)
+	}
+}
+
+// A failing discovery mechanism is a banner of the live view, before the
+// targets that are down.
+func TestScreenFrameBanners(t *testing.T) {
+	fr := &frame{time: time.Now(), discovery: "discovery failing (last good targets kept): h http: 503",
+		rows: []Row{{Target: "a", Up: true}, {Target: "b", Error: "b: connection refused"}}}
+	got := screenFrame(fr).Banners
+	if len(got) != 2 || got[0] != fr.discovery || got[1] != "b: connection refused" {
+		t.Errorf("banners %q", got)
+	}
+	fr.discovery = ""
+	if got := screenFrame(fr).Banners; len(got) != 1 {
+		t.Errorf("without a failing mechanism: banners %q", got)
 	}
 }
