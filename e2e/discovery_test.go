@@ -384,3 +384,33 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// TestDiscoverOverSSH: --discover docker -H ssh://... finds the labelled
+// container of the engine on the far side of ssh: Prometheus's client
+// reaches it through monctl's own connection (a socket of monctl's that
+// the ssh connection carries). The container on the host network is
+// reached at the ssh host's name.
+func TestDiscoverOverSSH(t *testing.T) {
+	e := engines[len(engines)-1]
+	port := freePort(t)
+	runLabelled(t, e, "sd-ssh", port, "/metrics", "prometheus.io/scrape=true", fmt.Sprintf("prometheus.io/port=%d", port))
+	sshPort, bin := sshServer(t, e)
+	url := fmt.Sprintf("ssh://root@127.0.0.1:%d", sshPort)
+	env := append(noEngineEnv(t.TempDir()), "PATH="+bin+":"+os.Getenv("PATH"))
+	out, errOut, code := monctlEnv(t, env, "targets", "--discover", "docker", "-H", url, "-o", "json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var recs []explained
+	if err := json.Unmarshal([]byte(out), &recs); err != nil {
+		t.Fatalf("%v:\n%s", err, out)
+	}
+	r := byContainer(recs, "sd-ssh")
+	if want := fmt.Sprintf("http://127.0.0.1:%d/metrics", port); r == nil || r.State != "kept" || r.URL != want {
+		t.Fatalf("sd-ssh over ssh: %+v; want kept at %s:\n%s", r, want, out)
+	}
+	prom, errOut, code := monctlEnv(t, env, "scrape", "--discover", "docker", "-H", url, "-o", "prom")
+	if code != 0 || !strings.Contains(prom, `workload_scrapes_total{container="sd-ssh"`) {
+		t.Errorf("scrape over ssh: exit %d: %s\n%s", code, errOut, prom)
+	}
+}
