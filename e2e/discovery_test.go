@@ -15,7 +15,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -195,17 +194,8 @@ func TestPushDiscoveredContainers(t *testing.T) {
 	runLabelled(t, e, "sd-push", port, "/metrics", "prometheus.io/scrape=true", fmt.Sprintf("prometheus.io/port=%d", port),
 		"com.docker.compose.project=pushed")
 	prom := startPrometheusReceiver(t)
-	cmd := exec.Command(monctlBin, "push", "--every", "0.5", "--queue-dir", "", "--discover", "docker", "-H", e.Host,
+	stop, errOut := startPushAgent(t, "--every", "0.5", "--queue-dir", "", "--discover", "docker", "-H", e.Host,
 		"--containers=false", "--discover-interval", "0.5s", "--remote-write", "http://"+prom+"/api/v1/write")
-	cmd.Env = append(os.Environ(), "XDG_CONFIG_HOME="+t.TempDir(), "MONCTL_CONFIG=")
-	var errOut strings.Builder
-	cmd.Stderr = &errOut
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var once sync.Once
-	stop := func() { once.Do(func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }) }
-	defer stop()
 	sel := `workload_scrapes_total{job="docker",container="sd-push",compose_project="pushed"}`
 	waitFor(t, "the container's series at Prometheus", 30*time.Second, func() bool { return len(query(t, prom, sel)) == 1 })
 	if got := query(t, prom, `up{job="docker",container="sd-push"}`); len(got) != 1 {
@@ -247,17 +237,8 @@ func TestPushFileSDTargetRemoved(t *testing.T) {
 	}
 	write(fmt.Sprintf(`[{"targets": [%q], "labels": {"team": "blue"}}]`, l.Addr().String()))
 	prom := startPrometheusReceiver(t)
-	cmd := exec.Command(monctlBin, "push", "--every", "0.5", "--queue-dir", "", "--discover", "file:"+filepath.Join(dir, "*.json"),
+	stop, errOut := startPushAgent(t, "--every", "0.5", "--queue-dir", "", "--discover", "file:"+filepath.Join(dir, "*.json"),
 		"--remote-write", "http://"+prom+"/api/v1/write")
-	cmd.Env = append(os.Environ(), "XDG_CONFIG_HOME="+t.TempDir(), "MONCTL_CONFIG=")
-	var errOut strings.Builder
-	cmd.Stderr = &errOut
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var once sync.Once
-	stop := func() { once.Do(func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }) }
-	defer stop()
 	sel := `kept_serving{job="file",team="blue"}`
 	waitFor(t, "the file's target's series at Prometheus", 30*time.Second, func() bool { return len(query(t, prom, sel)) == 1 })
 	write(`[]`)

@@ -545,16 +545,7 @@ func TestPushAgentExitCodes(t *testing.T) {
 func TestPushStaleMarkers(t *testing.T) {
 	prom := startPrometheusReceiver(t)
 	file := writeTemp(t, "in.prom", "stay 1\ngo{e=\"\"} 1\n")
-	cmd := exec.Command(monctlBin, "push", "--every", "0.3", "--queue-dir", "", "--remote-write", "http://"+prom+"/api/v1/write", file)
-	cmd.Env = append(os.Environ(), "XDG_CONFIG_HOME="+t.TempDir(), "MONCTL_CONFIG=")
-	var errOut strings.Builder
-	cmd.Stderr = &errOut
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var once sync.Once
-	stop := func() { once.Do(func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }) }
-	defer stop()
+	stop, errOut := startPushAgent(t, "--every", "0.3", "--queue-dir", "", "--remote-write", "http://"+prom+"/api/v1/write", file)
 	waitFor(t, "both series at Prometheus", 20*time.Second, func() bool {
 		return len(query(t, prom, "stay")) == 1 && len(query(t, prom, "go")) == 1
 	})
@@ -571,6 +562,23 @@ func TestPushStaleMarkers(t *testing.T) {
 	if strings.Contains(errOut.String(), "HTTP 400") {
 		t.Errorf("Prometheus refused a batch:\n%s", errOut.String())
 	}
+}
+
+// startPushAgent runs 'monctl push ARGS' (an agent: --every) until stop,
+// which the test's end calls too; its stderr is read once it has ended.
+func startPushAgent(t *testing.T, args ...string) (stop func(), errOut *strings.Builder) {
+	t.Helper()
+	cmd := exec.Command(monctlBin, append([]string{"push"}, args...)...)
+	cmd.Env = append(os.Environ(), "XDG_CONFIG_HOME="+t.TempDir(), "MONCTL_CONFIG=")
+	errOut = &strings.Builder{}
+	cmd.Stderr = errOut
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	stop = func() { once.Do(func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }) }
+	t.Cleanup(stop)
+	return stop, errOut
 }
 
 // TestPushSpoolKeepsTenantsApart: two cron jobs push to the same URL as
