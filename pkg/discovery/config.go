@@ -20,9 +20,9 @@ import (
 	"github.com/prometheus/prometheus/discovery"
 	"go.yaml.in/yaml/v2"
 
-	// The mechanisms monctl offers; importing one registers its key.
+	// The mechanisms monctl offers; importing one registers its key
+	// (discovery/http and discovery/moby are imported where used).
 	_ "github.com/prometheus/prometheus/discovery/file"
-	_ "github.com/prometheus/prometheus/discovery/http"
 	"github.com/prometheus/prometheus/discovery/moby"
 	"github.com/prometheus/prometheus/model/relabel"
 )

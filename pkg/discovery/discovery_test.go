@@ -231,7 +231,9 @@ func TestHTTPSD(t *testing.T) {
 		_, _ = w.Write([]byte(a))
 	}))
 	defer srv.Close()
-	d := startSettled(t, "scrape_configs:\n- job_name: h\n  http_sd_configs: [{url: '"+srv.URL+"', refresh_interval: 100ms}]\n")
+	// Credentials in the URL never show in a source's name or error.
+	sdURL := strings.Replace(srv.URL, "http://", "http://monitor:s3cret-pw@", 1) + "/sd?token=t0ken-value"
+	d := startSettled(t, "scrape_configs:\n- job_name: h\n  http_sd_configs: [{url: '"+sdURL+"', refresh_interval: 100ms}]\n")
 	if got := urls(d); !slices.Equal(got, []string{"http://127.0.0.1:1/metrics"}) {
 		t.Fatalf("targets %v", got)
 	}
@@ -247,5 +249,11 @@ func TestHTTPSD(t *testing.T) {
 	waitFor(t, "the new answer", func() bool { return slices.Equal(urls(d), []string{"http://127.0.0.1:2/metrics"}) })
 	if msg := Failing(d.Sources()); msg != "" {
 		t.Errorf("the endpoint answers again, but failing says %q", msg)
+	}
+	srv.Close() // the error now quotes the URL
+	waitFor(t, "the closed endpoint to be reported", func() bool { return strings.Contains(Failing(d.Sources()), "connection refused") })
+	shown := Failing(d.Sources()) + d.Candidates()[0].Source
+	if strings.Contains(shown, "s3cret-pw") || strings.Contains(shown, "t0ken-value") || !strings.Contains(shown, "xxxxx") {
+		t.Errorf("a secret of the URL shows, or nothing was masked: %s", shown)
 	}
 }

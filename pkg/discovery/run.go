@@ -13,11 +13,13 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/prometheus/discovery"
+	httpsd "github.com/prometheus/prometheus/discovery/http"
 	"github.com/prometheus/prometheus/discovery/moby"
 	"github.com/prometheus/prometheus/discovery/targetgroup"
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/monctl/monctl/pkg/exposition"
+	"github.com/monctl/monctl/pkg/redact"
 )
 
 // Discovery runs the mechanisms of some jobs and keeps what they last
@@ -40,6 +42,9 @@ type Discovery struct {
 type provider struct {
 	job  *Job
 	mech string
+	// url is an http_sd endpoint's URL, whose credentials never show in
+	// a source's name or error.
+	url string
 	// groups are its target groups by their Source; a group sent with
 	// no targets is gone.
 	groups  map[string]*targetgroup.Group
@@ -85,6 +90,9 @@ func Start(ctx context.Context, jobs []Job, opts Options) (*Discovery, error) {
 		j := &jobs[i]
 		for _, c := range j.SD {
 			p := &provider{job: j, mech: c.Name(), groups: map[string]*targetgroup.Group{}, errs: map[string]string{}}
+			if hc, ok := c.(*httpsd.SDConfig); ok {
+				p.url = hc.URL
+			}
 			opts := discovery.DiscovererOptions{
 				Logger:  slog.New(&errorRecorder{next: logger.Handler(), d: d, p: p}).With("job", j.Name, "mechanism", p.mech),
 				Metrics: metrics[c.Name()],
@@ -127,6 +135,14 @@ func Start(ctx context.Context, jobs []Job, opts Options) (*Discovery, error) {
 	return d, nil
 }
 
+// redact masks the credentials of an http_sd URL in s.
+func (p *provider) redact(s string) string {
+	if p.url == "" {
+		return s
+	}
+	return redact.In(s, p.url)
+}
+
 // update takes a mechanism's groups.
 func (d *Discovery) update(p *provider, tgs []*targetgroup.Group) {
 	d.mu.Lock()
@@ -159,7 +175,7 @@ func (d *Discovery) failed(p *provider, file, msg string) {
 	if len(p.errs) == 0 {
 		p.since = time.Now()
 	}
-	p.errs[file] = msg
+	p.errs[file] = p.redact(msg)
 	p.failures++
 	d.settle(p)
 	d.notify()
@@ -194,7 +210,7 @@ func (d *Discovery) rebuild() {
 		}
 		slices.Sort(sources)
 		for _, s := range sources {
-			cands = append(cands, p.job.candidates(p.mech+": "+s, p.groups[s], d.scrape, lb)...)
+			cands = append(cands, p.job.candidates(p.mech+": "+p.redact(s), p.groups[s], d.scrape, lb)...)
 		}
 	}
 	// A target found twice (by two mechanisms, say) is scraped once, as

@@ -16,6 +16,7 @@ import (
 
 	"github.com/monctl/monctl/pkg/discovery"
 	"github.com/monctl/monctl/pkg/exposition"
+	"github.com/monctl/monctl/pkg/redact"
 )
 
 // DiscoverFlags find targets beside those given: --discover, and the
@@ -99,6 +100,17 @@ func (d *DiscoverFlags) jobs(ctx context.Context, f *Factory, e *EngineFlags, re
 		}
 		byMech[mech] = append(byMech[mech], c)
 	}
+	// Every value is checked before any engine is reached.
+	for _, v := range d.Discover {
+		switch {
+		case v == "docker", strings.HasPrefix(v, "http://"), strings.HasPrefix(v, "https://"):
+		case v == "file:":
+			return nil, UsageError("--discover file:GLOB: the glob is missing")
+		case strings.HasPrefix(v, "file:"):
+		default:
+			return nil, UsageError("--discover %q: want docker, file:GLOB or an http(s):// URL", redact.URL(v))
+		}
+	}
 	for _, v := range d.Discover {
 		switch {
 		case v == "docker":
@@ -113,15 +125,9 @@ func (d *DiscoverFlags) jobs(ctx context.Context, f *Factory, e *EngineFlags, re
 				add("docker", c)
 			}
 		case strings.HasPrefix(v, "file:"):
-			glob := strings.TrimPrefix(v, "file:")
-			if glob == "" {
-				return nil, UsageError("--discover file:GLOB: the glob is missing")
-			}
-			add("file", map[string]any{"files": []string{glob}})
-		case strings.HasPrefix(v, "http://"), strings.HasPrefix(v, "https://"):
-			add("http", map[string]any{"url": v, "refresh_interval": every})
+			add("file", map[string]any{"files": []string{strings.TrimPrefix(v, "file:")}})
 		default:
-			return nil, UsageError("--discover %q: want docker, file:GLOB or an http(s):// URL", v)
+			add("http", map[string]any{"url": v, "refresh_interval": every})
 		}
 	}
 	var out []discovery.Job
@@ -134,7 +140,7 @@ func (d *DiscoverFlags) jobs(ctx context.Context, f *Factory, e *EngineFlags, re
 		}
 		jobs, err := discovery.ParseJobs(doc)
 		if err != nil {
-			return nil, UsageError("--discover: %v", err)
+			return nil, UsageError("--discover: %s", redactURLs(err.Error(), d.Discover))
 		}
 		out = append(out, jobs...)
 	}
@@ -220,4 +226,12 @@ func (d *DiscoverFlags) Once(ctx context.Context, f *Factory, e *EngineFlags, ti
 		fmt.Fprintf(f.IO.ErrOut, "monctl: %s\n", msg)
 	}
 	return disc, nil
+}
+
+// redactURLs masks in msg the credentials of every http_sd URL of vs.
+func redactURLs(msg string, vs []string) string {
+	for _, v := range vs {
+		msg = redact.In(msg, v)
+	}
+	return msg
 }
