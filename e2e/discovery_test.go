@@ -195,11 +195,16 @@ func TestPushDiscoveredContainers(t *testing.T) {
 		"com.docker.compose.project=pushed")
 	prom := startPrometheusReceiver(t)
 	stop, errOut := startPushAgent(t, "--every", "0.5", "--queue-dir", "", "--discover", "docker", "-H", e.Host,
-		"--containers=false", "--discover-interval", "0.5s", "--remote-write", "http://"+prom+"/api/v1/write")
+		"--discover-interval", "0.5s", "--remote-write", "http://"+prom+"/api/v1/write")
 	sel := `workload_scrapes_total{job="docker",container="sd-push",compose_project="pushed"}`
 	waitFor(t, "the container's series at Prometheus", 30*time.Second, func() bool { return len(query(t, prom, sel)) == 1 })
 	if got := query(t, prom, `up{job="docker",container="sd-push"}`); len(got) != 1 {
 		t.Errorf("up of the discovered target: %v", got)
+	}
+	// -H names the engine of --discover docker: its containers' own
+	// numbers are not pushed unless --containers asks.
+	if got := query(t, prom, "monctl_container_pids"); len(got) != 0 {
+		t.Errorf("-H with --discover docker pushed the containers' numbers: %v", got)
 	}
 	if _, err := e.Docker("stop", "-t", "1", "sd-push"); err != nil {
 		t.Fatal(err)

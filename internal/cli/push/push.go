@@ -113,7 +113,7 @@ dropped; -o json (or table, jsonl, yaml, csv) prints it on stdout.`,
 	fl := cmd.Flags()
 	opts.AddScrapeFlags(cmd)
 	opts.AddDiscoverFlags(cmd, "--every, else 15s")
-	fl.BoolVar(&opts.Containers, "containers", false, "push the containers of the Docker engine(s) (implied by --host and --context)")
+	fl.BoolVar(&opts.Containers, "containers", false, "push the containers of the Docker engine(s) (implied by --host and --context, unless they name the engines of --discover docker)")
 	opts.AddEngineFlags(cmd)
 	opts.AddContainerFlags(cmd, f, &opts.EngineFlags, "include stopped containers (info, state, restarts)", "f")
 	// --concurrency is the targets': the engines' has a name of its own.
@@ -444,7 +444,9 @@ func (o *Options) newGatherer(ctx context.Context, f *cmdutil.Factory) (*gathere
 			}
 		}
 	}
-	if o.Containers || o.Named() {
+	// -H names the engines whose containers are pushed, or, with
+	// --discover docker, those whose labelled containers are scraped.
+	if o.Containers || (o.Named() && !slices.Contains(o.Discover, "docker")) {
 		if err := o.StatsFlags.Check(); err != nil {
 			return nil, err
 		}
