@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -257,6 +258,30 @@ func (o *Options) validate() error {
 	return nil
 }
 
+// discovered are the targets disc finds now, each named apart from the
+// static ones (whose names are the target label of their series): one
+// of the same name is called JOB/NAME.
+func (o *Options) discovered(disc *discovery.Discovery) func() []exposition.Target {
+	static := map[string]bool{}
+	for _, t := range o.targets {
+		static[t.DisplayName()] = true
+	}
+	return func() []exposition.Target {
+		found := disc.Targets()
+		out := found
+		for i := range found {
+			if !static[found[i].DisplayName()] {
+				continue
+			}
+			if &out[0] == &found[0] {
+				out = slices.Clone(found) // found is shared
+			}
+			out[i].Name = out[i].Job + "/" + out[i].DisplayName()
+		}
+		return out
+	}
+}
+
 // defaultDiscoverInterval is how often serve's discovery looks again: a
 // usual scrape interval, since serve has no interval of its own.
 const defaultDiscoverInterval = 15 * time.Second
@@ -339,7 +364,7 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 		Logger:          logger,
 	}
 	if disc != nil {
-		opts.Discovered, opts.Discovery = disc.Targets, disc.Families
+		opts.Discovered, opts.Discovery = o.discovered(disc), disc.Families
 	}
 	if o.Once {
 		opts.Served = func() { once.Do(func() { close(served) }) }

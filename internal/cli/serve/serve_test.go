@@ -7,10 +7,13 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/monctl/monctl/internal/cli/cmdtest"
 	"github.com/monctl/monctl/internal/cli/cmdutil"
 	"github.com/monctl/monctl/pkg/containers"
+	"github.com/monctl/monctl/pkg/discovery"
+	"github.com/monctl/monctl/pkg/exposition"
 )
 
 // TestFlags runs serve from its flags to the engines it would ask, with
@@ -47,5 +50,32 @@ func TestFlags(t *testing.T) {
 		if c.hosts != nil && !slices.Equal(asked, c.hosts) {
 			t.Errorf("%v: asked engines %q, want %q", c.args, asked, c.hosts)
 		}
+	}
+}
+
+// A discovered target named as a static one is told apart by its job,
+// so that the two never serve series with the same target label.
+func TestDiscoveredNamesApart(t *testing.T) {
+	jobs, err := discovery.ParseJobs([]byte("scrape_configs:\n- job_name: found\n  static_configs: [{targets: ['a:1', 'b:2']}]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	disc, err := discovery.Start(t.Context(), jobs, discovery.Options{Scrape: discovery.Scrape{Interval: time.Second, Timeout: time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-disc.Settled()
+	static := exposition.NewTarget("http://a:1/metrics")
+	static.Name = "a:1"
+	o := &Options{targets: []exposition.Target{static}}
+	var names []string
+	for _, tg := range o.discovered(disc)() {
+		names = append(names, tg.DisplayName())
+	}
+	if !slices.Equal(names, []string{"found/a:1", "b:2"}) {
+		t.Errorf("discovered names %v, want [found/a:1 b:2]", names)
+	}
+	if disc.Targets()[0].Name != "a:1" {
+		t.Errorf("the discovery's own targets were renamed: %v", disc.Targets()[0].Name)
 	}
 }
