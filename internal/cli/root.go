@@ -14,6 +14,7 @@ import (
 
 	"github.com/monctl/monctl/internal/buildinfo"
 	"github.com/monctl/monctl/internal/cli/cmdutil"
+	"github.com/monctl/monctl/internal/cli/events"
 	"github.com/monctl/monctl/internal/cli/logs"
 	"github.com/monctl/monctl/internal/cli/push"
 	"github.com/monctl/monctl/internal/cli/scrape"
@@ -99,7 +100,7 @@ scripts and cron, with stable exit codes (see 'monctl help exit-codes').`,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return &cmdutil.ExitError{Code: cmdutil.ExitUsage, Err: err}
 	})
-	root.AddCommand(watch.NewCmd(f), scrape.NewCmd(f), serve.NewCmd(f), push.NewCmd(f), logs.NewCmd(f), targets.NewCmd(f), version.NewCmd(f))
+	root.AddCommand(watch.NewCmd(f), scrape.NewCmd(f), serve.NewCmd(f), push.NewCmd(f), logs.NewCmd(f), events.NewCmd(f), targets.NewCmd(f), version.NewCmd(f))
 	root.AddCommand(exitCodesTopic())
 	return root
 }

@@ -8,9 +8,11 @@ package containerstest
 
 import (
 	"encoding/json"
+	"github.com/docker/docker/api/types/events"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -51,6 +53,8 @@ type Engine struct {
 	// reached: per container, so that each interval of each comes out
 	// at its CPUPercent however many are asked.
 	cpu, sys map[string]uint64
+	history  []events.Message
+	filters  []string // of each events request, as sent
 	done     chan struct{}
 	once     sync.Once
 }
@@ -99,15 +103,42 @@ func writeJSON(w http.ResponseWriter, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// events holds the stream open with nothing to tell: the containers do
-// not change.
+// AddEvents gives every events stream opened from now on msgs first,
+// as an engine's past events (the containers do not change for them).
+func (e *Engine) AddEvents(msgs ...events.Message) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.history = append(e.history, msgs...)
+}
+
+// events sends the events added, then holds the stream open with nothing
+// more to tell, or ends it when the client gave an until, as an engine
+// does once that time has passed. The filters asked for are kept.
 func (e *Engine) events(w http.ResponseWriter, r *http.Request) {
+	e.mu.Lock()
+	history := slices.Clone(e.history)
+	e.filters = append(e.filters, r.URL.Query().Get("filters"))
+	e.mu.Unlock()
 	w.WriteHeader(http.StatusOK)
+	for _, m := range history {
+		writeJSON(w, m)
+	}
 	w.(http.Flusher).Flush()
+	if r.URL.Query().Get("until") != "" {
+		return
+	}
 	select {
 	case <-r.Context().Done():
 	case <-e.done:
 	}
+}
+
+// EventFilters are the filters of every events request so far, as the
+// client encoded them.
+func (e *Engine) EventFilters() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return slices.Clone(e.filters)
 }
 
 func (e *Engine) find(id string) (Container, bool) {
