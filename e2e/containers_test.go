@@ -42,22 +42,24 @@ func monctlOn(t *testing.T, e *testengine.Engine, args ...string) (string, strin
 
 // ctr is the part of monctl's JSON record that the tests check.
 type ctr struct {
-	Host        string  `json:"host"`
-	ID          string  `json:"id"`
-	Name        string  `json:"name"`
-	Image       string  `json:"image"`
-	State       string  `json:"state"`
-	Health      string  `json:"health"`
-	Restarts    int     `json:"restarts"`
-	OOMKilled   bool    `json:"oom_killed"`
-	CPUPercent  float64 `json:"cpu_percent"`
-	MemoryUsed  float64 `json:"memory_used_bytes"`
-	MemoryLimit float64 `json:"memory_limit_bytes"`
-	NetRx       float64 `json:"network_rx_bytes"`
-	BlkRead     float64 `json:"block_read_bytes"`
-	BlkWrite    float64 `json:"block_write_bytes"`
-	PIDs        float64 `json:"pids"`
-	Uptime      float64 `json:"uptime_seconds"`
+	Host        string         `json:"host"`
+	ID          string         `json:"id"`
+	Name        string         `json:"name"`
+	Image       string         `json:"image"`
+	State       string         `json:"state"`
+	Health      string         `json:"health"`
+	Restarts    int            `json:"restarts"`
+	OOMKilled   bool           `json:"oom_killed"`
+	OOMKills    int            `json:"oom_kills"`
+	Exits       map[string]int `json:"exits"`
+	CPUPercent  float64        `json:"cpu_percent"`
+	MemoryUsed  float64        `json:"memory_used_bytes"`
+	MemoryLimit float64        `json:"memory_limit_bytes"`
+	NetRx       float64        `json:"network_rx_bytes"`
+	BlkRead     float64        `json:"block_read_bytes"`
+	BlkWrite    float64        `json:"block_write_bytes"`
+	PIDs        float64        `json:"pids"`
+	Uptime      float64        `json:"uptime_seconds"`
 }
 
 // runContainer starts the workload in a container without a network and
@@ -605,6 +607,26 @@ func testWatchMarksOOMKills(t *testing.T, e *testengine.Engine) {
 	if c := byName(fr)["oom-1"]; !c.OOMKilled {
 		t.Errorf("oom-1 exited but is not marked OOM-killed: %+v", c)
 	}
+	// Its oom and die events are counted: the series an alert on OOM
+	// kills reads.
+	fr = p.until(t, "oom-1's oom and die events counted", 10*time.Second, func(fr []ctr) bool {
+		c := byName(fr)["oom-1"]
+		return c.OOMKills >= 1 && c.Exits["137"] == 1
+	})
+}
+
+// TestWatchCountsACrashLoop: a container that exits 1 every few hundred
+// milliseconds, restarted by the engine, has its exits counted by code.
+func TestWatchCountsACrashLoop(t *testing.T) { forEachEngine(t, testWatchCountsACrashLoop) }
+
+func testWatchCountsACrashLoop(t *testing.T, e *testengine.Engine) {
+	p := startWatch(t, e, "--all", "--interval", "500ms", "--filter", "name=^loop-")
+	p.next(t, 30*time.Second)
+	runContainer(t, e, "loop-1", []string{"--restart", "always"}, testengine.WorkloadImage, "-exit-after", "300ms")
+	p.until(t, "loop-1's exits counted", 30*time.Second, func(fr []ctr) bool {
+		c := byName(fr)["loop-1"]
+		return c.Exits["1"] >= 2 && c.Restarts >= 2 && c.OOMKills == 0
+	})
 }
 
 // TestWatchNamedContainers: arguments pick containers by name or ID

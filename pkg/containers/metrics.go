@@ -1,7 +1,9 @@
 package containers
 
 import (
+	"maps"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/monctl/monctl/pkg/exposition"
@@ -38,6 +40,8 @@ func Families(stats []Stats, labelKeys []string) []exposition.Family {
 	state := exposition.Family{Name: "monctl_container_state", Type: exposition.Gauge, Help: "1 for the state the container is in, 0 for the others."}
 	health := exposition.Family{Name: "monctl_container_health_status", Type: exposition.Gauge, Help: "1 for the health status of a container with a health check, 0 for the others."}
 	restarts := exposition.Family{Name: "monctl_container_restarts_total", Type: exposition.Counter, Help: "Times the engine restarted the container."}
+	ooms := exposition.Family{Name: "monctl_container_oom_kills_total", Type: exposition.Counter, Help: "OOM kills of the container (its oom events) since monctl began to watch it."}
+	exits := exposition.Family{Name: "monctl_container_exits_total", Type: exposition.Counter, Help: "Exits of the container (its die events) since monctl began to watch it, by exit code."}
 	states := containerStates()
 	for i := range stats {
 		s := &stats[i]
@@ -52,8 +56,12 @@ func Families(stats []Stats, labelKeys []string) []exposition.Family {
 			}
 		}
 		restarts.Metrics = append(restarts.Metrics, exposition.Metric{Labels: base, Value: float64(s.Restarts)})
+		ooms.Metrics = append(ooms.Metrics, exposition.Metric{Labels: base, Value: float64(s.OOMKills)})
+		for _, code := range slices.Sorted(maps.Keys(s.Exits)) {
+			exits.Metrics = append(exits.Metrics, exposition.Metric{Labels: with(base, "code", strconv.Itoa(code)), Value: float64(s.Exits[code])})
+		}
 	}
-	fams = append(fams, info, state, health, restarts)
+	fams = append(fams, info, state, health, restarts, ooms, exits)
 	for _, d := range defs {
 		f := exposition.Family{Name: d.name, Help: d.help, Type: d.typ}
 		for i := range stats {

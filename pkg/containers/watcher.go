@@ -31,8 +31,14 @@ type Container struct {
 	Health    string            `json:"health,omitempty"`
 	Restarts  int               `json:"restarts"`
 	OOMKilled bool              `json:"oom_killed"`
-	Created   time.Time         `json:"created"`
-	StartedAt time.Time         `json:"started_at,omitzero"`
+	// OOMKills and Exits (by exit code) count the oom and die events
+	// seen since monctl began to watch the container: the series that
+	// alert on a crash loop. Exits is replaced, never changed, once a
+	// Stats holds it.
+	OOMKills  uint64         `json:"oom_kills"`
+	Exits     map[int]uint64 `json:"exits,omitempty"`
+	Created   time.Time      `json:"created"`
+	StartedAt time.Time      `json:"started_at,omitzero"`
 
 	// For reading its numbers from the cgroup files: the main process
 	// and the network mode ("host" has no networks of its own).
@@ -521,11 +527,23 @@ func (w *Watcher) apply(ctx context.Context, queued []events.Message) error {
 		return nil
 	}
 	last := map[string]events.Message{}
-	oom := map[string]bool{}
+	oom := map[string]uint64{}
+	exits := map[string]map[int]uint64{}
 	for _, m := range queued {
-		last[m.Actor.ID] = m
-		if m.Action == events.ActionOOM {
-			oom[m.Actor.ID] = true
+		id := m.Actor.ID
+		last[id] = m
+		switch m.Action {
+		case events.ActionOOM:
+			oom[id]++
+		case events.ActionDie:
+			code, err := strconv.Atoi(m.Actor.Attributes["exitCode"])
+			if err != nil {
+				continue
+			}
+			if exits[id] == nil {
+				exits[id] = map[int]uint64{}
+			}
+			exits[id][code]++
 		}
 	}
 	var reread []string
@@ -546,7 +564,20 @@ func (w *Watcher) apply(ctx context.Context, queued []events.Message) error {
 			w.forget(id)
 			continue
 		}
-		c.OOMKilled = c.OOMKilled || oom[id]
+		c.OOMKilled = c.OOMKilled || oom[id] > 0
+		if e != nil {
+			c.OOMKills, c.Exits = e.c.OOMKills, e.c.Exits
+		}
+		c.OOMKills += oom[id]
+		if len(exits[id]) > 0 {
+			c.Exits = maps.Clone(c.Exits) // a snapshot may hold the old one
+			if c.Exits == nil {
+				c.Exits = map[int]uint64{}
+			}
+			for code, n := range exits[id] {
+				c.Exits[code] += n
+			}
+		}
 		if e == nil {
 			w.known[id] = &entry{c: *c}
 			continue
