@@ -59,10 +59,11 @@ browser:
 	fi
 
 ## sink-servers: Debian's Pushgateway, InfluxDB 1.x and VictoriaMetrics,
-## which the push tests write to and read back from
+## which the push tests write to and read back from, and Alertmanager,
+## which alerts are delivered to
 sink-servers:
-	@if ! command -v prometheus-pushgateway >/dev/null || ! command -v influxd >/dev/null || ! command -v victoria-metrics >/dev/null; then \
-		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 apt-get install -y -qq prometheus-pushgateway influxdb victoria-metrics; \
+	@if ! command -v prometheus-pushgateway >/dev/null || ! command -v influxd >/dev/null || ! command -v victoria-metrics >/dev/null || ! command -v prometheus-alertmanager >/dev/null; then \
+		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 apt-get install -y -qq prometheus-pushgateway influxdb victoria-metrics prometheus-alertmanager; \
 	fi
 
 lint:

@@ -230,3 +230,34 @@ func TestRuleFileErrorsSayWhere(t *testing.T) {
 		}
 	}
 }
+
+// A series that leaves a gathering is stale at once: questions stop
+// seeing it at the next gathering, not 5 minutes later.
+func TestStoreEndedMarksGoneSeriesStale(t *testing.T) {
+	s := NewStore()
+	e := NewEngine(Options{Timeout: time.Minute, MaxSamples: 1000})
+	t0 := time.Unix(1_800_000_000, 0)
+	both := []exposition.Family{{Name: "up_a", Type: exposition.Gauge, Metrics: []exposition.Metric{{Value: 1}}},
+		{Name: "up_b", Type: exposition.Gauge, Metrics: []exposition.Metric{{Value: 1}}}}
+	s.Add(t0, both)
+	s.Ended(t0)
+	s.Add(t0.Add(time.Second), both[:1])
+	s.Ended(t0.Add(time.Second))
+	count := func() string {
+		r, err := e.Instant(context.Background(), s, "count({__name__=~'up_.*'})", s.Latest())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.Value.String()
+	}
+	if got := count(); !strings.Contains(got, "=> 1 @") {
+		t.Errorf("after up_b left: %s, want 1 series", got)
+	}
+	s.Ended(t0.Add(2 * time.Second)) // a gathering that found nothing
+	if got := count(); got != "" {
+		t.Errorf("after a gathering of nothing: %q, want no series", got)
+	}
+	if !s.Latest().Equal(t0.Add(2 * time.Second)) {
+		t.Errorf("Latest %v: a gathering of nothing still moves it", s.Latest())
+	}
+}

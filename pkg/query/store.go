@@ -8,12 +8,14 @@ package query
 import (
 	"cmp"
 	"context"
+	"math"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/value"
 	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/tsdb/chunkenc"
 	"github.com/prometheus/prometheus/tsdb/chunks"
@@ -30,6 +32,7 @@ type Store struct {
 	series map[uint64][]*series
 	count  int
 	latest int64 // ms, the newest sample
+	round  int64 // ms, the last Ended gathering
 	b      labels.ScratchBuilder
 }
 
@@ -98,6 +101,25 @@ func (s *Store) append(lset labels.Labels, smp sample) {
 	s.latest = max(s.latest, smp.t)
 }
 
+// Ended marks the end of a gathering at at, all of whose series were
+// Added: a series the gathering before had and this one has not is gone,
+// and gets a stale marker at at, as Prometheus gives a series that leaves
+// a scrape, so that questions stop seeing it at once rather than for the
+// 5 minutes of PromQL's lookback. Latest is at least at from then on,
+// even when the gathering found nothing.
+func (s *Store) Ended(at time.Time) {
+	ms := at.UnixMilli()
+	if s.round != 0 && ms > s.round {
+		s.each(func(sr *series) {
+			if n := len(sr.samples); n > 0 && sr.samples[n-1].t == s.round && !value.IsStaleNaN(sr.samples[n-1].f) {
+				sr.samples = append(sr.samples, sample{t: ms, f: math.Float64frombits(value.StaleNaN)})
+			}
+		})
+	}
+	s.round = ms
+	s.latest = max(s.latest, ms)
+}
+
 // Merge adds the samples of o to the store.
 func (s *Store) Merge(o *Store) {
 	if s.count == 0 {
@@ -115,7 +137,7 @@ func (s *Store) Merge(o *Store) {
 // Latest is the time of the newest sample, where questions about "now"
 // are asked; the zero time for an empty store.
 func (s *Store) Latest() time.Time {
-	if s.count == 0 {
+	if s.count == 0 && s.round == 0 {
 		return time.Time{}
 	}
 	return time.UnixMilli(s.latest)

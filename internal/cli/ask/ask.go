@@ -17,13 +17,18 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/common/config"
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql"
 	"github.com/spf13/pflag"
 
+	"github.com/monctl/monctl/internal/buildinfo"
 	"github.com/monctl/monctl/internal/cli/cmdutil"
 	"github.com/monctl/monctl/internal/output"
+	"github.com/monctl/monctl/pkg/notify"
 	"github.com/monctl/monctl/pkg/query"
+	"github.com/monctl/monctl/pkg/redact"
 )
 
 // Flags are the questions, checks and rule files of a verb.
@@ -37,9 +42,16 @@ type Flags struct {
 	// its state (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN).
 	Nagios bool
 
-	eng    *query.Engine
-	rules  *query.Rules
-	alerts []query.Alert // of the last Round
+	// Delivery of the rules' alerts to Alertmanager.
+	Alertmanagers  []string
+	ResendDelay    time.Duration
+	ExternalLabels []string
+
+	eng      *query.Engine
+	rules    *query.Rules
+	alerts   []query.Alert // of the last Round
+	notifier *notify.Notifier
+	errOut   io.Writer
 }
 
 // AddFlags registers --query, --fail-if and --query-timeout; what names
@@ -50,13 +62,17 @@ func (f *Flags) AddFlags(fl *pflag.FlagSet, what string) {
 	fl.StringArrayVar(&f.RuleFiles, "rules", nil, "evaluate this Prometheus rule file: recording rules add series, alerting rules fire (exit 4) with their labels and annotations (repeatable)")
 	cmdutil.DurationVar(fl, &f.QueryTimeout, "query-timeout", 2*time.Minute, "how long one expression may take")
 	fl.IntVar(&f.MaxSamples, "query-max-samples", 50_000_000, "how many samples one expression may hold at once (Prometheus's --query.max-samples)")
+	fl.StringArrayVar(&f.Alertmanagers, "alertmanager", nil, "deliver the alerts of --rules to this Alertmanager (http://host:9093; API v2), as Prometheus does: when they fire, again every --alert-resend-delay, and when resolved (repeatable)")
+	cmdutil.DurationVar(fl, &f.ResendDelay, "alert-resend-delay", time.Minute, "how often a firing alert is sent to Alertmanager again (Prometheus's --rules.alert.resend-delay)")
+	fl.StringArrayVar(&f.ExternalLabels, "external-label", nil, "NAME=VALUE added to every alert delivered that has no label of that name (Prometheus's external_labels; repeatable)")
 	fl.BoolVar(&f.Nagios, "nagios", false, "answer as a Nagios/Icinga plugin: a status line with performance data, exit 0 OK, 1 WARNING, 2 CRITICAL (a firing alert's severity label, else critical), 3 UNKNOWN")
 }
 
 // Asking says whether the run answers questions instead of printing what
 // it gathered.
 func (f *Flags) Asking() bool {
-	return len(f.Queries) > 0 || len(f.FailIf) > 0 || len(f.RuleFiles) > 0 || f.Nagios
+	return len(f.Queries) > 0 || len(f.FailIf) > 0 || len(f.RuleFiles) > 0 || f.Nagios ||
+		len(f.Alertmanagers) > 0 || len(f.ExternalLabels) > 0
 }
 
 // Shapes are what answers have, whatever the verb gathers: rows (a table
@@ -67,6 +83,7 @@ const Shapes = output.RowsShape | output.RecordsShape
 // Check refuses bad questions and formats that cannot print answers
 // before anything is gathered.
 func (f *Flags) Check(p *output.Printer) error {
+	f.errOut = p.ErrOut
 	for _, e := range append(append([]string{}, f.Queries...), f.FailIf...) {
 		if err := query.Parse(e); err != nil {
 			return cmdutil.UsageError("%v", err)
@@ -81,6 +98,9 @@ func (f *Flags) Check(p *output.Printer) error {
 		if f.rules, err = query.LoadRules(f.RuleFiles...); err != nil {
 			return cmdutil.UsageError("%v", err)
 		}
+	}
+	if err := f.startNotifier(); err != nil {
+		return err
 	}
 	if p.Template != nil {
 		return cmdutil.UsageError("--format cannot print query results; use -o json")
@@ -99,12 +119,79 @@ func (f *Flags) Round(ctx context.Context, store *query.Store) error {
 	if f.rules == nil {
 		return nil
 	}
-	alerts, err := f.rules.Eval(ctx, f.eng, store, store.Latest())
+	at := store.Latest()
+	alerts, err := f.rules.Eval(ctx, f.eng, store, at)
 	if err != nil {
 		return cmdutil.Failure(err)
 	}
 	f.alerts = alerts
+	if f.notifier != nil {
+		active := make([]notify.Active, len(alerts))
+		for i, a := range alerts {
+			active[i] = notify.Active{Labels: a.Labels, Annotations: a.Annotations, Firing: a.State == query.Firing}
+		}
+		f.notifier.Round(at, active)
+		f.sayDeliveryErrors()
+	}
 	return nil
+}
+
+// startNotifier starts the delivery --alertmanager asks for.
+func (f *Flags) startNotifier() error {
+	if len(f.Alertmanagers) == 0 {
+		if len(f.ExternalLabels) > 0 {
+			return cmdutil.UsageError("--external-label labels the alerts --alertmanager delivers; give --alertmanager")
+		}
+		return nil
+	}
+	if f.rules == nil {
+		return cmdutil.UsageError("--alertmanager delivers the alerts of --rules; give a rule file")
+	}
+	if f.ResendDelay <= 0 {
+		return cmdutil.UsageError("--alert-resend-delay must be positive, got %s", f.ResendDelay)
+	}
+	external := map[string]string{}
+	for _, l := range f.ExternalLabels {
+		k, v, ok := strings.Cut(l, "=")
+		if !ok || !model.LabelName(k).IsValid() || strings.HasPrefix(k, "__") {
+			return cmdutil.UsageError("--external-label %q: want NAME=VALUE, NAME a label name", l)
+		}
+		external[k] = v
+	}
+	var ams []notify.Alertmanager
+	for _, u := range f.Alertmanagers {
+		if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
+			return cmdutil.UsageError("--alertmanager %q: want an http(s):// URL", redact.URL(u))
+		}
+		ams = append(ams, notify.Alertmanager{URL: u, HTTP: config.DefaultHTTPClientConfig})
+	}
+	n, err := notify.New(notify.Options{Alertmanagers: ams, ResendDelay: f.ResendDelay, ExternalLabels: external,
+		UserAgent: "monctl/" + buildinfo.Get().Version})
+	if err != nil {
+		return cmdutil.UsageError("%v", err)
+	}
+	f.notifier = n
+	return nil
+}
+
+// sayDeliveryErrors tells stderr what failed to reach an Alertmanager.
+func (f *Flags) sayDeliveryErrors() {
+	for _, e := range f.notifier.Errors() {
+		fmt.Fprintf(f.errOut, "monctl: delivering alerts: %s\n", e)
+	}
+}
+
+// Close delivers the alerts still queued (for 10 seconds at most) and
+// says what could not be; a verb calls it once it is done, so that a run
+// from cron delivers what it found.
+func (f *Flags) Close() {
+	if f.notifier == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	f.notifier.Close(ctx)
+	f.sayDeliveryErrors()
 }
 
 // Answers are a round's answers: every question and check, and the

@@ -271,6 +271,7 @@ func (o *Options) runAsking(ctx context.Context, p *output.Printer, s *expositio
 	if err := o.check(p, o.Rate, targets); err != nil {
 		return err
 	}
+	defer o.Close() // delivers the alerts found
 	store, results, err := o.gather(ctx, s, targets, sel)
 	if err != nil {
 		return err

@@ -170,6 +170,7 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 		if err := o.Ask.Check(p); err != nil {
 			return err
 		}
+		defer o.Ask.Close() // delivers the alerts found
 	}
 
 	watchers, failed := connect(ctx, f, o)
@@ -272,6 +273,7 @@ const keepSamples = 15 * time.Minute
 // the last interval's answer turns into exit 4.
 func (o *Options) answer(ctx context.Context, p *output.Printer, store *query.Store, fr *frame) (fired bool, err error) {
 	store.Add(fr.time, ctr.QueryFamilies(fr.stats))
+	store.Ended(fr.time) // a container that went is gone for the questions at once
 	store.DropBefore(fr.time.Add(-keepSamples))
 	if err := o.Ask.Round(ctx, store); err != nil {
 		return false, err

@@ -1,0 +1,117 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/monctl/monctl/internal/testengine"
+)
+
+// startAlertmanager runs Debian's Alertmanager on loopback, alone (no
+// cluster), its alerts routed nowhere, and returns its URL.
+func startAlertmanager(t *testing.T) string {
+	t.Helper()
+	bin := "/usr/bin/prometheus-alertmanager"
+	if _, err := os.Stat(bin); err != nil {
+		t.Fatalf("%s is missing: 'make e2e' installs Debian's prometheus-alertmanager", bin)
+	}
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "alertmanager.yml")
+	if err := os.WriteFile(cfg, []byte("route:\n  receiver: none\nreceivers:\n  - name: none\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	addr := loopback(t)
+	start(t, "http://"+addr+"/-/ready", bin, "--config.file", cfg, "--storage.path", filepath.Join(dir, "data"),
+		"--web.listen-address", addr, "--cluster.listen-address=")
+	return "http://" + addr
+}
+
+// amAlert is an alert as Alertmanager's API v2 lists it.
+type amAlert struct {
+	Labels       map[string]string `json:"labels"`
+	Annotations  map[string]string `json:"annotations"`
+	StartsAt     time.Time         `json:"startsAt"`
+	EndsAt       time.Time         `json:"endsAt"`
+	GeneratorURL string            `json:"generatorURL"`
+	Status       struct {
+		State string `json:"state"`
+	} `json:"status"`
+}
+
+// amAlerts are the alerts Alertmanager has now, of one alertname.
+func amAlerts(t *testing.T, am, name string) []amAlert {
+	t.Helper()
+	resp, err := http.Get(am + "/api/v2/alerts?filter=alertname%3D%22" + name + "%22")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	var out []amAlert
+	if err := json.Unmarshal(body, &out); err != nil {
+		t.Fatalf("%v: %s", err, body)
+	}
+	return out
+}
+
+// TestAlertsReachAlertmanager: watch containers evaluates a rule over
+// the sandboxed engine's containers and delivers its alert to a real
+// Alertmanager, with its labels, annotations and the external label;
+// once the container stops, the alert is delivered resolved and
+// Alertmanager no longer lists it.
+func TestAlertsReachAlertmanager(t *testing.T) {
+	e := engines[len(engines)-1]
+	am := startAlertmanager(t)
+	rules := writeTemp(t, "rules.yml", `groups:
+  - name: containers
+    rules:
+      - alert: ContainerUp
+        expr: monctl_container_pids{name="am-hot"} > 0
+        labels:
+          severity: page
+        annotations:
+          summary: "{{ $labels.name }} runs {{ $value }} processes"
+`)
+	cmd := exec.Command(monctlBin, "watch", "containers", "--interval", "0.5", "--count", "200", "--filter", "name=^am-",
+		"--rules", rules, "--alertmanager", am, "--external-label", "monitor=e2e", "-o", "json")
+	cmd.Env = append(os.Environ(), "DOCKER_HOST="+e.Host, "XDG_CONFIG_HOME="+t.TempDir(), "MONCTL_CONFIG=")
+	var errOut syncBuffer
+	cmd.Stderr = &errOut
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	time.Sleep(time.Second) // watching
+	started := time.Now()
+	runContainer(t, e, "am-hot", nil, testengine.WorkloadImage, "-hold", "1")
+	var got []amAlert
+	waitFor(t, "the alert at Alertmanager", 30*time.Second, func() bool {
+		got = amAlerts(t, am, "ContainerUp")
+		return len(got) == 1
+	})
+	t.Logf("from the container's start to Alertmanager listing its alert: %.1f s", time.Since(started).Seconds())
+	a := got[0]
+	if a.Labels["name"] != "am-hot" || a.Labels["severity"] != "page" || a.Labels["monitor"] != "e2e" || a.Labels["host"] != e.Host ||
+		!strings.HasPrefix(a.Annotations["summary"], "am-hot runs ") || a.Status.State != "active" {
+		t.Errorf("the alert at Alertmanager: %+v", a)
+	}
+	if !a.EndsAt.After(time.Now()) {
+		t.Errorf("a firing alert ends at %v, already past", a.EndsAt)
+	}
+	if _, err := e.Docker("stop", "-t", "1", "am-hot"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the alert to be resolved at Alertmanager", 30*time.Second, func() bool { return len(amAlerts(t, am, "ContainerUp")) == 0 })
+	if s := errOut.String(); strings.Contains(s, "delivering alerts") {
+		t.Errorf("delivery errors: %s", s)
+	}
+}
