@@ -83,7 +83,7 @@ func TestAlertsReachAlertmanager(t *testing.T) {
 `)
 	cmd := exec.Command(monctlBin, "watch", "containers", "--interval", "0.5", "--count", "200", "--filter", "name=^am-",
 		"--rules", rules, "--alertmanager", am, "--external-label", "monitor=e2e", "-o", "json")
-	cmd.Env = append(os.Environ(), "DOCKER_HOST="+e.Host, "XDG_CONFIG_HOME="+t.TempDir(), "MONCTL_CONFIG=")
+	cmd.Env = append(os.Environ(), "DOCKER_HOST="+e.Host, "XDG_CONFIG_HOME="+t.TempDir(), "XDG_STATE_HOME="+t.TempDir(), "MONCTL_CONFIG=")
 	var errOut syncBuffer
 	cmd.Stderr = &errOut
 	if err := cmd.Start(); err != nil {
@@ -113,5 +113,57 @@ func TestAlertsReachAlertmanager(t *testing.T) {
 	waitFor(t, "the alert to be resolved at Alertmanager", 30*time.Second, func() bool { return len(amAlerts(t, am, "ContainerUp")) == 0 })
 	if s := errOut.String(); strings.Contains(s, "delivering alerts") {
 		t.Errorf("delivery errors: %s", s)
+	}
+}
+
+// TestRulesStateAcrossCronRuns: three runs of watch containers --once a
+// few seconds apart, as cron would run them, with a rule whose for: is
+// shorter than the span: pending (exit 0, nothing delivered), then firing
+// (exit 4, at Alertmanager), then, the container gone, resolved there.
+// Rule files that changed start afresh, with a warning.
+func TestRulesStateAcrossCronRuns(t *testing.T) {
+	e := engines[len(engines)-1]
+	am := startAlertmanager(t)
+	rule := `groups:
+  - name: cron
+    rules:
+      - alert: CronUp
+        expr: monctl_container_pids{name="cron-hot"} > 0
+        for: 2s
+`
+	rules := writeTemp(t, "rules.yml", rule)
+	state := t.TempDir()
+	runContainer(t, e, "cron-hot", nil, testengine.WorkloadImage, "-hold", "1")
+	waitReady(t, e, "cron-hot")
+	cron := func() (string, int) {
+		t.Helper()
+		_, errOut, code := monctlEnv(t, []string{"DOCKER_HOST=" + e.Host}, "watch", "containers", "--once", "--filter", "name=^cron-",
+			"--rules", rules, "--state-dir", state, "--alertmanager", am, "-o", "json")
+		return errOut, code
+	}
+	if errOut, code := cron(); code != 0 || len(amAlerts(t, am, "CronUp")) != 0 {
+		t.Fatalf("run 1: exit %d (want 0: pending), %d alerts at Alertmanager: %s", code, len(amAlerts(t, am, "CronUp")), errOut)
+	}
+	time.Sleep(2500 * time.Millisecond)
+	if errOut, code := cron(); code != 4 {
+		t.Fatalf("run 2: exit %d, want 4 (firing: for: counted across the runs): %s", code, errOut)
+	}
+	if got := amAlerts(t, am, "CronUp"); len(got) != 1 || got[0].Labels["name"] != "cron-hot" {
+		t.Fatalf("run 2: Alertmanager has %+v, want the firing alert", got)
+	}
+	if _, err := e.Docker("stop", "-t", "1", "cron-hot"); err != nil {
+		t.Fatal(err)
+	}
+	if errOut, code := cron(); code != 0 {
+		t.Fatalf("run 3: exit %d, want 0 (resolved): %s", code, errOut)
+	}
+	if got := amAlerts(t, am, "CronUp"); len(got) != 0 {
+		t.Errorf("run 3: the alert resolved between the runs is still at Alertmanager: %+v", got)
+	}
+	if err := os.WriteFile(rules, []byte(strings.Replace(rule, "for: 2s", "for: 3s", 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if errOut, _ := cron(); !strings.Contains(errOut, "was left by other rules (their files changed): starting afresh") {
+		t.Errorf("run 4, the rule file changed: stderr %q", errOut)
 	}
 }

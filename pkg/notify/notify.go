@@ -330,3 +330,33 @@ func (n *Notifier) Close(ctx context.Context) {
 		n.mu.Unlock()
 	}
 }
+
+// Tracked is what the notifier remembers of one alert, for a run that
+// goes on where an earlier one stopped.
+type Tracked struct {
+	Alert      Alert     `json:"alert"`
+	FiredAt    time.Time `json:"firedAt"`
+	LastSent   time.Time `json:"lastSent,omitzero"`
+	ResolvedAt time.Time `json:"resolvedAt,omitzero"`
+}
+
+// Save is every alert the notifier remembers.
+func (n *Notifier) Save() []Tracked {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	out := make([]Tracked, 0, len(n.tracked))
+	for _, h := range slices.Sorted(maps.Keys(n.tracked)) {
+		t := n.tracked[h]
+		out = append(out, Tracked{Alert: t.alert, FiredAt: t.firedAt, LastSent: t.lastSent, ResolvedAt: t.resolvedAt})
+	}
+	return out
+}
+
+// Restore takes up what Save gave, before the first Round.
+func (n *Notifier) Restore(ts []Tracked) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, t := range ts {
+		n.tracked[labels.FromMap(t.Alert.Labels).Hash()] = &tracked{alert: t.Alert, firedAt: t.FiredAt, lastSent: t.LastSent, resolvedAt: t.ResolvedAt}
+	}
+}

@@ -3,6 +3,8 @@ package query
 import (
 	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"maps"
@@ -31,6 +33,9 @@ import (
 // service discovery, 5 MB of binary for a CLI that sends no alerts.
 type Rules struct {
 	groups []ruleGroup
+	// fingerprint tells these rules from others: a hash of the files'
+	// contents, in order.
+	fingerprint string
 }
 
 type ruleGroup struct {
@@ -51,11 +56,15 @@ type rule struct {
 // rule.
 func LoadRules(files ...string) (*Rules, error) {
 	rs := &Rules{}
+	sum := sha256.New()
+	defer func() { rs.fingerprint = hex.EncodeToString(sum.Sum(nil)) }()
 	for _, file := range files {
 		content, err := os.ReadFile(file)
 		if err != nil {
 			return nil, fmt.Errorf("rule file %s: %w", file, errors.Unwrap(err))
 		}
+		fmt.Fprintf(sum, "%d:", len(content))
+		sum.Write(content)
 		if err := checkRuleFile(file, content); err != nil {
 			return nil, err
 		}
@@ -99,6 +108,63 @@ type Alert struct {
 	Value       string            `json:"value"`
 
 	keepSince time.Time
+}
+
+// State is what the rules remember between evaluations, for a run that
+// goes on where an earlier one stopped (cron): the active alerts of each
+// alerting rule, of rules whose files hash to Fingerprint.
+type State struct {
+	Fingerprint string         `json:"fingerprint"`
+	Alerts      [][]SavedAlert `json:"alerts"` // per rule, in file order
+}
+
+// SavedAlert is an active alert as State keeps it.
+type SavedAlert struct {
+	Alert
+	KeepSince time.Time `json:"keepSince,omitzero"`
+}
+
+// ErrOtherRules is a State of other rules (their files changed).
+var ErrOtherRules = errors.New("the state is of other rules")
+
+// Save is the rules' state.
+func (rs *Rules) Save() State {
+	st := State{Fingerprint: rs.fingerprint}
+	for _, g := range rs.groups {
+		for _, r := range g.rules {
+			var saved []SavedAlert
+			for _, h := range slices.Sorted(maps.Keys(r.active)) {
+				a := r.active[h]
+				saved = append(saved, SavedAlert{Alert: *a, KeepSince: a.keepSince})
+			}
+			st.Alerts = append(st.Alerts, saved)
+		}
+	}
+	return st
+}
+
+// Restore takes up a saved state, which must be of these rules.
+func (rs *Rules) Restore(st State) error {
+	n := 0
+	for _, g := range rs.groups {
+		n += len(g.rules)
+	}
+	if st.Fingerprint != rs.fingerprint || len(st.Alerts) != n {
+		return ErrOtherRules
+	}
+	i := 0
+	for _, g := range rs.groups {
+		for _, r := range g.rules {
+			r.active = map[uint64]*Alert{}
+			for _, sa := range st.Alerts[i] {
+				a := sa.Alert
+				a.keepSince = sa.KeepSince
+				r.active[labels.FromMap(a.Labels).Hash()] = &a
+			}
+			i++
+		}
+	}
+	return nil
 }
 
 // The states of an active alert.

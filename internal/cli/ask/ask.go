@@ -46,11 +46,14 @@ type Flags struct {
 	Alertmanagers  []string
 	ResendDelay    time.Duration
 	ExternalLabels []string
+	// StateDir keeps the rules' state between runs ("": none).
+	StateDir string
 
 	eng      *query.Engine
 	rules    *query.Rules
 	alerts   []query.Alert // of the last Round
 	notifier *notify.Notifier
+	state    *stateFile
 	errOut   io.Writer
 }
 
@@ -65,6 +68,7 @@ func (f *Flags) AddFlags(fl *pflag.FlagSet, what string) {
 	fl.StringArrayVar(&f.Alertmanagers, "alertmanager", nil, "deliver the alerts of --rules to this Alertmanager (http://host:9093; API v2), as Prometheus does: when they fire, again every --alert-resend-delay, and when resolved (repeatable)")
 	cmdutil.DurationVar(fl, &f.ResendDelay, "alert-resend-delay", time.Minute, "how often a firing alert is sent to Alertmanager again (Prometheus's --rules.alert.resend-delay)")
 	fl.StringArrayVar(&f.ExternalLabels, "external-label", nil, "NAME=VALUE added to every alert delivered that has no label of that name (Prometheus's external_labels; repeatable)")
+	fl.StringVar(&f.StateDir, "state-dir", cmdutil.StateDir("rules"), "where --rules keep their alerts' state between runs, so that for: counts across cron runs and an alert resolved between two is delivered resolved ('' to keep nothing)")
 	fl.BoolVar(&f.Nagios, "nagios", false, "answer as a Nagios/Icinga plugin: a status line with performance data, exit 0 OK, 1 WARNING, 2 CRITICAL (a firing alert's severity label, else critical), 3 UNKNOWN")
 }
 
@@ -100,6 +104,9 @@ func (f *Flags) Check(p *output.Printer) error {
 		}
 	}
 	if err := f.startNotifier(); err != nil {
+		return err
+	}
+	if err := f.restore(); err != nil {
 		return err
 	}
 	if p.Template != nil {
@@ -185,13 +192,53 @@ func (f *Flags) sayDeliveryErrors() {
 // says what could not be; a verb calls it once it is done, so that a run
 // from cron delivers what it found.
 func (f *Flags) Close() {
-	if f.notifier == nil {
+	if f.notifier != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		f.notifier.Close(ctx)
+		f.sayDeliveryErrors()
+	}
+	if f.state == nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	f.notifier.Close(ctx)
-	f.sayDeliveryErrors()
+	st := savedState{Rules: f.rules.Save()}
+	if f.notifier != nil {
+		st.Notifications = f.notifier.Save()
+	}
+	if err := f.state.save(st); err != nil {
+		fmt.Fprintf(f.errOut, "monctl: saving the rules' state: %v\n", err)
+	}
+	f.state.close()
+}
+
+// restore takes up the state an earlier run of the same rule files left
+// in --state-dir; a state of other rules (their files changed) is set
+// aside with a warning.
+func (f *Flags) restore() error {
+	if f.rules == nil || f.StateDir == "" {
+		return nil
+	}
+	state, err := openState(f.StateDir, f.RuleFiles)
+	if err != nil {
+		return cmdutil.Failure(fmt.Errorf("--state-dir: %w", err))
+	}
+	f.state = state
+	st, err := state.load()
+	if err != nil {
+		fmt.Fprintf(f.errOut, "monctl: warning: the rules' state cannot be read, starting afresh: %v\n", err)
+		return nil
+	}
+	if st.Rules.Fingerprint == "" {
+		return nil // the first run
+	}
+	if err := f.rules.Restore(st.Rules); err != nil {
+		fmt.Fprintf(f.errOut, "monctl: warning: %s was left by other rules (their files changed): starting afresh\n", state.path)
+		return nil
+	}
+	if f.notifier != nil {
+		f.notifier.Restore(st.Notifications)
+	}
+	return nil
 }
 
 // Answers are a round's answers: every question and check, and the

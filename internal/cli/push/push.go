@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -127,7 +126,7 @@ dropped; -o json (or table, jsonl, yaml, csv) prints it on stdout.`,
 	fl.StringArrayVar(&opts.Grouping, "grouping", nil, "Pushgateway grouping label KEY=VALUE (repeatable)")
 	fl.StringVar(&opts.Method, "method", "put", "Pushgateway method: put (replace the group), post (replace families of the same name), delete (remove the group)")
 	fl.StringVar(&opts.InfluxTokenFile, "influx-token-file", "", "file holding an InfluxDB 2.x token (Authorization: Token ...)")
-	fl.StringVar(&opts.QueueDir, "queue-dir", defaultQueueDir(), "the spool of what sinks did not take ('' to keep nothing)")
+	fl.StringVar(&opts.QueueDir, "queue-dir", cmdutil.StateDir("queue"), "the spool of what sinks did not take ('' to keep nothing)")
 	fl.StringVar(&opts.QueueSize, "queue-size", "256MiB", "most bytes spooled per sink; past it the oldest go, counted as dropped")
 	cmdutil.DurationVar(fl, &opts.Every, "every", 0, "push every DURATION, with jitter, until interrupted (0: once)")
 	fl.StringArrayVar(&opts.ListenAddresses, "web.listen-address", nil, "with --every, serve the monctl_push_* metrics on /metrics at this address (e.g. 127.0.0.1:19101; repeatable, as serve's)")
@@ -137,20 +136,6 @@ dropped; -o json (or table, jsonl, yaml, csv) prints it on stdout.`,
 	opts.Out.AddOutputFlags(cmd, "table", output.RowsShape|output.RecordsShape)
 	_ = cmd.RegisterFlagCompletionFunc("method", cobra.FixedCompletions([]string{"put", "post", "delete"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
-}
-
-// defaultQueueDir is $XDG_STATE_HOME/monctl/queue, ~/.local/state when
-// unset: where a cron job's spool survives to the next run.
-func defaultQueueDir() string {
-	dir := os.Getenv("XDG_STATE_HOME")
-	if dir == "" {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			return ""
-		}
-		dir = filepath.Join(home, ".local", "state")
-	}
-	return filepath.Join(dir, "monctl", "queue")
 }
 
 func run(ctx context.Context, f *cmdutil.Factory, o *Options, report bool) error {

@@ -386,6 +386,8 @@ func execute(t *testing.T, stdin io.Reader, args ...string) (string, string, int
 	if stdin == nil {
 		stdin = strings.NewReader("")
 	}
+	// --rules keep their state under XDG_STATE_HOME: the test's own.
+	t.Setenv("XDG_STATE_HOME", t.TempDir())
 	var out, errOut bytes.Buffer
 	err := cmdtest.Execute(NewCmd(cmdutil.NewFactory(cmdutil.IOStreams{In: stdin, Out: &out, ErrOut: &errOut})), args...)
 	var ee *cmdutil.ExitError
