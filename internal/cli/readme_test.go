@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"github.com/monctl/monctl/internal/cli/watch/containers"
 	"github.com/monctl/monctl/internal/output"
 	"github.com/monctl/monctl/pkg/discovery"
+	"github.com/monctl/monctl/pkg/query"
 )
 
 // example is a command of the README's code blocks, with the output
@@ -428,5 +430,40 @@ func TestReadmeShowsTheDefaultDockerRules(t *testing.T) {
 	}
 	if !strings.Contains(string(b), "        relabel_configs:\n"+want.String()) {
 		t.Errorf("the README's default rules are not discovery.DockerRulesYAML():\n%s", want.String())
+	}
+}
+
+// TestReadmeRuleFilesLoad: every rule file the README shows (an indented
+// block that starts with groups:) is one monctl loads.
+func TestReadmeRuleFilesLoad(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(b), "\n")
+	found := 0
+	for i, l := range lines {
+		if strings.TrimSpace(l) != "groups:" || !strings.HasPrefix(l, "    ") {
+			continue
+		}
+		indent := l[:len(l)-len(strings.TrimLeft(l, " "))]
+		var block []string
+		for _, m := range lines[i:] {
+			if strings.TrimSpace(m) != "" && !strings.HasPrefix(m, indent) {
+				break
+			}
+			block = append(block, strings.TrimPrefix(m, indent))
+		}
+		file := filepath.Join(t.TempDir(), "rules.yml")
+		if err := os.WriteFile(file, []byte(strings.Join(block, "\n")), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := query.LoadRules(file); err != nil {
+			t.Errorf("README line %d: %v", i+1, err)
+		}
+		found++
+	}
+	if found == 0 {
+		t.Error("the README shows no rule file")
 	}
 }

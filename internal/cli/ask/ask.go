@@ -218,7 +218,7 @@ func (f *Flags) restore() error {
 	if f.rules == nil || f.StateDir == "" {
 		return nil
 	}
-	state, err := openState(f.StateDir, f.RuleFiles)
+	state, err := openState(f.StateDir, f.RuleFiles, lockWait)
 	if err != nil {
 		return cmdutil.Failure(fmt.Errorf("--state-dir: %w", err))
 	}

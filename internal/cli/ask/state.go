@@ -36,8 +36,9 @@ type stateFile struct {
 const lockWait = 10 * time.Second
 
 // openState locks the state of ruleFiles in dir (made if need be): one
-// file per set of rule files, named by a hash of their paths.
-func openState(dir string, ruleFiles []string) (*stateFile, error) {
+// file per set of rule files, named by a hash of their paths. It waits
+// for a run that holds it wait at most.
+func openState(dir string, ruleFiles []string, wait time.Duration) (*stateFile, error) {
 	sum := sha256.New()
 	for _, f := range ruleFiles {
 		abs, err := filepath.Abs(f)
@@ -54,14 +55,14 @@ func openState(dir string, ruleFiles []string) (*stateFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	for deadline := time.Now().Add(lockWait); ; time.Sleep(50 * time.Millisecond) {
+	for deadline := time.Now().Add(wait); ; time.Sleep(50 * time.Millisecond) {
 		err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
 		if err == nil {
 			return &stateFile{path: path, lock: lock}, nil
 		}
 		if !errors.Is(err, syscall.EWOULDBLOCK) || time.Now().After(deadline) {
 			lock.Close()
-			return nil, fmt.Errorf("%s is held by another run of monctl (waited %s): %w", path+".lock", lockWait, err)
+			return nil, fmt.Errorf("%s is held by another run of monctl (waited %s): %w", path+".lock", wait, err)
 		}
 	}
 }
