@@ -103,19 +103,18 @@ func (f *Flags) Check(p *output.Printer) error {
 			return cmdutil.UsageError("%v", err)
 		}
 	}
-	if err := f.startNotifier(); err != nil {
-		return err
-	}
-	if err := f.restore(); err != nil {
-		return err
-	}
 	if p.Template != nil {
 		return cmdutil.UsageError("--format cannot print query results; use -o json")
 	}
 	if _, err := output.ParseFormatOf(string(p.Format), Shapes); err != nil {
 		return cmdutil.UsageError("query results: %v", err)
 	}
-	return nil
+	// Last, once nothing else can be refused: these start delivering
+	// and lock the state, which Close ends.
+	if err := f.startNotifier(); err != nil {
+		return err
+	}
+	return f.restore()
 }
 
 // Round evaluates the rules at the store's newest sample: what recording
