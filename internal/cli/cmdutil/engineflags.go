@@ -3,6 +3,7 @@ package cmdutil
 import (
 	"context"
 	"fmt"
+	"io"
 
 	"github.com/spf13/cobra"
 
@@ -39,6 +40,26 @@ func (e *EngineFlags) Named() bool { return len(e.Hosts) > 0 || e.Context != "" 
 // calls in flight each.
 func (e *EngineFlags) Connect(ctx context.Context, f *Factory, conns int) ([]*containers.Engine, []error) {
 	return f.Engines(ctx, e.Hosts, e.Context, conns)
+}
+
+// ConnectSome reaches the engines the flags name, as Connect, and tells
+// errOut of each that fails: a verb that goes on with the others (logs,
+// events). It returns the engines reached, how many failed, and done,
+// which closes them. None reached is Silent: each failure was said.
+func (e *EngineFlags) ConnectSome(ctx context.Context, f *Factory, conns int, errOut io.Writer) ([]*containers.Engine, int, func(), error) {
+	engines, failed := e.Connect(ctx, f, conns)
+	for _, err := range failed {
+		fmt.Fprintf(errOut, "monctl: %v\n", err)
+	}
+	done := func() {
+		for _, en := range engines {
+			en.Close()
+		}
+	}
+	if len(engines) == 0 {
+		return nil, len(failed), done, Silent
+	}
+	return engines, len(failed), done, nil
 }
 
 // ContainerFlags choose the containers of the engines: --all, --filter.

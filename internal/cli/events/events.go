@@ -83,17 +83,10 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 			return cmdutil.UsageError("--until: %v", err)
 		}
 	}
-	engines, failed := o.Connect(ctx, f, 1)
-	defer func() {
-		for _, e := range engines {
-			e.Close()
-		}
-	}()
-	for _, err := range failed {
-		fmt.Fprintf(o.IO.ErrOut, "monctl: %v\n", err)
-	}
-	if len(engines) == 0 {
-		return cmdutil.Silent
+	engines, failed, done, err := o.ConnectSome(ctx, f, 1, o.IO.ErrOut)
+	defer done()
+	if err != nil {
+		return err
 	}
 	w := &writer{p: p, out: o.IO.Out, multi: len(engines) > 1}
 	var wg sync.WaitGroup
@@ -114,9 +107,9 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 		return cmdutil.Failure(fmt.Errorf("writing output: %w", w.err))
 	case ctx.Err() != nil:
 		return context.Cause(ctx)
-	case lost == len(engines) && len(failed) == 0:
+	case lost == len(engines) && failed == 0:
 		return cmdutil.Silent
-	case lost > 0 || len(failed) > 0:
+	case lost > 0 || failed > 0:
 		return cmdutil.Partial
 	}
 	return nil

@@ -131,17 +131,10 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 		defer files.Close()
 	}
 	filter.Refs = o.Refs
-	engines, failed := o.Connect(ctx, f, 4)
-	defer func() {
-		for _, e := range engines {
-			e.Close()
-		}
-	}()
-	for _, err := range failed {
-		fmt.Fprintf(o.IO.ErrOut, "monctl: %v\n", err)
-	}
-	if len(engines) == 0 {
-		return cmdutil.Silent
+	engines, failed, done, err := o.ConnectSome(ctx, f, 4, o.IO.ErrOut)
+	defer done()
+	if err != nil {
+		return err
 	}
 
 	// Lines go out through a buffer, flushed every 50ms and at the end: a
@@ -200,7 +193,7 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 		return cmdutil.Failure(fmt.Errorf("writing output: %w", w.err))
 	case len(o.Refs) > 0 && len(found) == 0:
 		return cmdutil.Silent
-	case s.failed > 0 || len(failed) > 0 || files != nil && files.failed() > 0:
+	case s.failed > 0 || failed > 0 || files != nil && files.failed() > 0:
 		return cmdutil.Partial
 	}
 	return nil
