@@ -120,7 +120,8 @@ func TestAlertsReachAlertmanager(t *testing.T) {
 // few seconds apart, as cron would run them, with a rule whose for: is
 // shorter than the span: pending (exit 0, nothing delivered), then firing
 // (exit 4, at Alertmanager), then, the container gone, resolved there.
-// Rule files that changed start afresh, with a warning.
+// Rule files that changed start afresh, with a warning. The Alertmanager
+// is the one the config file's alerting section names.
 func TestRulesStateAcrossCronRuns(t *testing.T) {
 	e := engines[len(engines)-1]
 	am := startAlertmanager(t)
@@ -135,10 +136,12 @@ func TestRulesStateAcrossCronRuns(t *testing.T) {
 	state := t.TempDir()
 	runContainer(t, e, "cron-hot", nil, testengine.WorkloadImage, "-hold", "1")
 	waitReady(t, e, "cron-hot")
+	// The Alertmanager is the config file's, with Prometheus's keys.
+	cfg := writeTemp(t, "monctl.yaml", "alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: ['"+strings.TrimPrefix(am, "http://")+"']\n")
 	cron := func() (string, int) {
 		t.Helper()
 		_, errOut, code := monctlEnv(t, []string{"DOCKER_HOST=" + e.Host}, "watch", "containers", "--once", "--filter", "name=^cron-",
-			"--rules", rules, "--state-dir", state, "--alertmanager", am, "-o", "json")
+			"--rules", rules, "--state-dir", state, "--config", cfg, "-o", "json")
 		return errOut, code
 	}
 	if errOut, code := cron(); code != 0 || len(amAlerts(t, am, "CronUp")) != 0 {

@@ -11,6 +11,7 @@ package notify
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -67,10 +68,13 @@ type Options struct {
 	UserAgent string
 }
 
-// Alertmanager is one Alertmanager to deliver to.
+// Alertmanager is one Alertmanager to deliver to: its base URL (with
+// its path prefix), http_config, and time limit for one POST (0:
+// Options.Timeout).
 type Alertmanager struct {
-	URL  string
-	HTTP config.HTTPClientConfig
+	URL     string
+	HTTP    config.HTTPClientConfig
+	Timeout time.Duration
 }
 
 // resolvedRetention is how long a resolved alert is still sent, every
@@ -134,7 +138,7 @@ func New(opts Options) (*Notifier, error) {
 		if err != nil {
 			return nil, fmt.Errorf("alertmanager %s: %w", redact.URL(am.URL), err)
 		}
-		c.Timeout = opts.Timeout
+		c.Timeout = cmp.Or(am.Timeout, opts.Timeout)
 		n.clients = append(n.clients, c)
 		n.stats = append(n.stats, Stats{URL: redact.URL(am.URL)})
 	}

@@ -42,10 +42,12 @@ type Flags struct {
 	// its state (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN).
 	Nagios bool
 
-	// Delivery of the rules' alerts to Alertmanager.
-	Alertmanagers  []string
-	ResendDelay    time.Duration
-	ExternalLabels []string
+	// Delivery of the rules' alerts to Alertmanager: --alertmanager's,
+	// and the config file's alerting section's.
+	Alertmanagers       []string
+	ConfigAlertmanagers []notify.Alertmanager
+	ResendDelay         time.Duration
+	ExternalLabels      []string
 	// StateDir keeps the rules' state between runs ("": none).
 	StateDir string
 
@@ -144,13 +146,16 @@ func (f *Flags) Round(ctx context.Context, store *query.Store) error {
 
 // startNotifier starts the delivery --alertmanager asks for.
 func (f *Flags) startNotifier() error {
-	if len(f.Alertmanagers) == 0 {
+	if len(f.Alertmanagers) == 0 && len(f.ConfigAlertmanagers) == 0 {
 		if len(f.ExternalLabels) > 0 {
 			return cmdutil.UsageError("--external-label labels the alerts --alertmanager delivers; give --alertmanager")
 		}
 		return nil
 	}
 	if f.rules == nil {
+		if len(f.Alertmanagers) == 0 {
+			return nil // the config file's wait for a run with rules
+		}
 		return cmdutil.UsageError("--alertmanager delivers the alerts of --rules; give a rule file")
 	}
 	if f.ResendDelay <= 0 {
@@ -164,7 +169,7 @@ func (f *Flags) startNotifier() error {
 		}
 		external[k] = v
 	}
-	var ams []notify.Alertmanager
+	ams := slices.Clone(f.ConfigAlertmanagers)
 	for _, u := range f.Alertmanagers {
 		if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
 			return cmdutil.UsageError("--alertmanager %q: want an http(s):// URL", redact.URL(u))

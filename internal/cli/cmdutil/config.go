@@ -18,6 +18,7 @@ import (
 
 	"github.com/monctl/monctl/pkg/discovery"
 	"github.com/monctl/monctl/pkg/exposition"
+	"github.com/monctl/monctl/pkg/notify"
 )
 
 // EnvPrefix starts every environment variable monctl reads.
@@ -34,6 +35,9 @@ type Config struct {
 	Sinks []SinkConfig
 	// Jobs are the file's scrape_configs, as in Prometheus's file.
 	Jobs []discovery.Job
+	// Alertmanagers are the file's alerting.alertmanagers, as in
+	// Prometheus's file.
+	Alertmanagers []notify.Alertmanager
 
 	file *viper.Viper // the file's settings
 	env  *viper.Viper // MONCTL_* variables, looked up by key
@@ -119,6 +123,12 @@ func LoadConfig(path string, named bool, keys ConfigKeys) (*Config, error) {
 		if k.Value == "targets" {
 			if c.Targets, err = decodeTargets(path, val); err != nil {
 				return nil, err
+			}
+			continue
+		}
+		if k.Value == "alerting" {
+			if c.Alertmanagers, err = notify.ParseAlerting(data, filepath.Dir(path)); err != nil {
+				return nil, ConfigError("config file %s: %v", path, err)
 			}
 			continue
 		}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/monctl/monctl/pkg/containers"
 	"github.com/monctl/monctl/pkg/exposition"
+	"github.com/monctl/monctl/pkg/notify"
 )
 
 // Factory is what the root command hands each verb: the streams, the
@@ -52,4 +53,13 @@ func (f *Factory) ConfigTargets() []exposition.Target {
 		return nil
 	}
 	return f.Config.Targets
+}
+
+// ConfigAlertmanagers returns the Alertmanagers of the configuration
+// file's alerting section, if any.
+func (f *Factory) ConfigAlertmanagers() []notify.Alertmanager {
+	if f.Config == nil {
+		return nil
+	}
+	return f.Config.Alertmanagers
 }

@@ -82,6 +82,7 @@ for the first sample to be in it.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Args = args
 			opts.ConfigTargets = f.ConfigTargets()
+			opts.ConfigAlertmanagers = f.ConfigAlertmanagers()
 			return opts.NagiosError(opts.IO.Out, run(cmd.Context(), opts))
 		},
 	}

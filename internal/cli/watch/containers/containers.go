@@ -99,6 +99,7 @@ stats API. -o wide's time line says which.`,
 		ValidArgsFunction: opts.CompleteContainers(f, &opts.All),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Refs = args
+			opts.Ask.ConfigAlertmanagers = f.ConfigAlertmanagers()
 			return opts.Ask.NagiosError(opts.IO.Out, run(cmd.Context(), f, opts))
 		},
 	}
