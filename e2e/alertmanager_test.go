@@ -5,11 +5,14 @@ package e2e
 import (
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -168,5 +171,112 @@ func TestRulesStateAcrossCronRuns(t *testing.T) {
 	}
 	if errOut, _ := cron(); !strings.Contains(errOut, "was left by other rules (their files changed): starting afresh") {
 		t.Errorf("run 4, the rule file changed: stderr %q", errOut)
+	}
+}
+
+// webhookPayloads is a test server that keeps the webhook payloads
+// posted to it.
+type webhookPayloads struct {
+	mu   sync.Mutex
+	body []map[string]any
+}
+
+func (w *webhookPayloads) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
+	var p map[string]any
+	if err := json.NewDecoder(r.Body).Decode(&p); err != nil {
+		http.Error(rw, err.Error(), http.StatusBadRequest)
+		return
+	}
+	w.mu.Lock()
+	w.body = append(w.body, p)
+	w.mu.Unlock()
+}
+
+func (w *webhookPayloads) first() map[string]any {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.body) == 0 {
+		return nil
+	}
+	return w.body[0]
+}
+
+// TestWebhookLikeAlertmanagers: one rule's alert goes to a real
+// Alertmanager, whose webhook receiver posts it to one test server, and
+// through monctl's own --notify-webhook to another: the two payloads are
+// the same, field for field, but for the external URL (Alertmanager's
+// own) and endsAt (Alertmanager's view of a firing alert's end).
+func TestWebhookLikeAlertmanagers(t *testing.T) {
+	e := engines[len(engines)-1]
+	serve := func(h http.Handler) string {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := &http.Server{Handler: h}
+		go srv.Serve(l)
+		t.Cleanup(func() { srv.Close() })
+		return "http://" + l.Addr().String() + "/"
+	}
+	fromAM, fromMonctl := &webhookPayloads{}, &webhookPayloads{}
+	amHook, monctlHook := serve(fromAM), serve(fromMonctl)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "alertmanager.yml")
+	if err := os.WriteFile(cfg, []byte(`route:
+  receiver: monctl
+  group_wait: 1s
+  group_interval: 1s
+  repeat_interval: 1h
+receivers:
+  - name: monctl
+    webhook_configs:
+      - url: `+amHook+`
+        send_resolved: true
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	addr := loopback(t)
+	start(t, "http://"+addr+"/-/ready", "/usr/bin/prometheus-alertmanager", "--config.file", cfg, "--storage.path", filepath.Join(dir, "data"),
+		"--web.listen-address", addr, "--cluster.listen-address=")
+	rules := writeTemp(t, "rules.yml", `groups:
+  - name: containers
+    rules:
+      - alert: HookUp
+        expr: monctl_container_pids{name="hook-hot"} > 0
+        labels:
+          severity: page
+        annotations:
+          summary: "{{ $labels.name }} runs"
+`)
+	runContainer(t, e, "hook-hot", nil, testengine.WorkloadImage, "-hold", "1")
+	waitReady(t, e, "hook-hot")
+	cmd := exec.Command(monctlBin, "watch", "containers", "--interval", "0.5", "--count", "200", "--filter", "name=^hook-",
+		"--rules", rules, "--alertmanager", "http://"+addr, "--notify-webhook", monctlHook, "--group-wait", "1s", "--group-interval", "1s", "-o", "json")
+	cmd.Env = append(os.Environ(), "DOCKER_HOST="+e.Host, "XDG_CONFIG_HOME="+t.TempDir(), "XDG_STATE_HOME="+t.TempDir(), "MONCTL_CONFIG=")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	waitFor(t, "both webhook payloads", 30*time.Second, func() bool { return fromAM.first() != nil && fromMonctl.first() != nil })
+	am, mine := fromAM.first(), fromMonctl.first()
+	for _, k := range []string{"receiver", "status", "groupLabels", "commonLabels", "commonAnnotations", "version", "groupKey", "truncatedAlerts"} {
+		if !reflect.DeepEqual(am[k], mine[k]) {
+			t.Errorf("%s: Alertmanager's %v, monctl's %v", k, am[k], mine[k])
+		}
+	}
+	amAlerts, myAlerts := am["alerts"].([]any), mine["alerts"].([]any)
+	if len(amAlerts) != 1 || len(myAlerts) != 1 {
+		t.Fatalf("alerts: Alertmanager's %v, monctl's %v", amAlerts, myAlerts)
+	}
+	a, m := amAlerts[0].(map[string]any), myAlerts[0].(map[string]any)
+	for _, k := range []string{"status", "labels", "annotations", "generatorURL", "fingerprint"} {
+		if !reflect.DeepEqual(a[k], m[k]) {
+			t.Errorf("alert %s: Alertmanager's %v, monctl's %v", k, a[k], m[k])
+		}
+	}
+	as, _ := time.Parse(time.RFC3339Nano, a["startsAt"].(string))
+	ms, _ := time.Parse(time.RFC3339Nano, m["startsAt"].(string))
+	if !as.Equal(ms) || as.IsZero() {
+		t.Errorf("startsAt: Alertmanager's %v, monctl's %v", a["startsAt"], m["startsAt"])
 	}
 }

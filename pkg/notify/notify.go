@@ -66,6 +66,9 @@ type Options struct {
 	Timeout time.Duration
 	// UserAgent is sent with every POST.
 	UserAgent string
+	// Webhooks get every alert as an Alertmanager would, and notify
+	// their URL as its webhook receiver would.
+	Webhooks []WebhookOptions
 }
 
 // Alertmanager is one Alertmanager to deliver to: its base URL (with
@@ -90,8 +93,9 @@ const retries = 3
 // Notifier decides what to send at each evaluation and delivers it in the
 // background until Close.
 type Notifier struct {
-	opts    Options
-	clients []*http.Client
+	opts     Options
+	clients  []*http.Client
+	webhooks []*Webhook
 
 	mu      sync.Mutex
 	tracked map[uint64]*tracked
@@ -142,8 +146,23 @@ func New(opts Options) (*Notifier, error) {
 		n.clients = append(n.clients, c)
 		n.stats = append(n.stats, Stats{URL: redact.URL(am.URL)})
 	}
+	for _, wo := range opts.Webhooks {
+		wo.UserAgent = opts.UserAgent
+		w, err := NewWebhook(wo)
+		if err != nil {
+			n.closeWebhooks(context.Background())
+			return nil, err
+		}
+		n.webhooks = append(n.webhooks, w)
+	}
 	go n.deliver()
 	return n, nil
+}
+
+func (n *Notifier) closeWebhooks(ctx context.Context) {
+	for _, w := range n.webhooks {
+		w.Close(ctx)
+	}
 }
 
 // Round takes the alerts of an evaluation at now and queues what is due:
@@ -233,6 +252,9 @@ func (n *Notifier) deliver() {
 			<-n.more
 			continue
 		}
+		for _, w := range n.webhooks {
+			w.Receive(time.Now(), batch)
+		}
 		body, err := json.Marshal(batch)
 		if err != nil {
 			continue // maps of strings and times: cannot happen
@@ -293,9 +315,12 @@ func (n *Notifier) postOnce(i int, url string, body []byte) error {
 // Errors returns what went wrong since the last call.
 func (n *Notifier) Errors() []string {
 	n.mu.Lock()
-	defer n.mu.Unlock()
 	errs := n.errs
 	n.errs = nil
+	n.mu.Unlock()
+	for _, w := range n.webhooks {
+		errs = append(errs, w.Errors()...)
+	}
 	return errs
 }
 
@@ -333,6 +358,7 @@ func (n *Notifier) Close(ctx context.Context) {
 		n.queue = nil
 		n.mu.Unlock()
 	}
+	n.closeWebhooks(ctx) // after the last batch reached them
 }
 
 // Tracked is what the notifier remembers of one alert, for a run that

@@ -48,6 +48,12 @@ type Flags struct {
 	ConfigAlertmanagers []notify.Alertmanager
 	ResendDelay         time.Duration
 	ExternalLabels      []string
+	// Webhooks get the alerts as a single-route Alertmanager's webhook
+	// receiver would post them, grouped and repeated as it would.
+	Webhooks       []string
+	GroupWait      time.Duration
+	GroupInterval  time.Duration
+	RepeatInterval time.Duration
 	// StateDir keeps the rules' state between runs ("": none).
 	StateDir string
 
@@ -70,6 +76,10 @@ func (f *Flags) AddFlags(fl *pflag.FlagSet, what string) {
 	fl.StringArrayVar(&f.Alertmanagers, "alertmanager", nil, "deliver the alerts of --rules to this Alertmanager (http://host:9093; API v2), as Prometheus does: when they fire, again every --alert-resend-delay, and when resolved (repeatable)")
 	cmdutil.DurationVar(fl, &f.ResendDelay, "alert-resend-delay", time.Minute, "how often a firing alert is sent to Alertmanager again (Prometheus's --rules.alert.resend-delay)")
 	fl.StringArrayVar(&f.ExternalLabels, "external-label", nil, "NAME=VALUE added to every alert delivered that has no label of that name (Prometheus's external_labels; repeatable)")
+	fl.StringArrayVar(&f.Webhooks, "notify-webhook", nil, "post the alerts of --rules to this URL as Alertmanager's webhook receiver does (payload version 4), grouped and repeated as a single-route Alertmanager would (repeatable)")
+	cmdutil.DurationVar(fl, &f.GroupWait, "group-wait", 30*time.Second, "with --notify-webhook, how long a new group of alerts waits before its first notification (Alertmanager's group_wait)")
+	cmdutil.DurationVar(fl, &f.GroupInterval, "group-interval", 5*time.Minute, "with --notify-webhook, how long a group waits before it is notified of a change (Alertmanager's group_interval)")
+	cmdutil.DurationVar(fl, &f.RepeatInterval, "repeat-interval", 4*time.Hour, "with --notify-webhook, how often firing alerts are notified again (Alertmanager's repeat_interval)")
 	fl.StringVar(&f.StateDir, "state-dir", cmdutil.StateDir("rules"), "where --rules keep their alerts' state between runs, so that for: counts across cron runs and an alert resolved between two is delivered resolved ('' to keep nothing)")
 	fl.BoolVar(&f.Nagios, "nagios", false, "answer as a Nagios/Icinga plugin: a status line with performance data, exit 0 OK, 1 WARNING, 2 CRITICAL (a firing alert's severity label, else critical), 3 UNKNOWN")
 }
@@ -78,7 +88,7 @@ func (f *Flags) AddFlags(fl *pflag.FlagSet, what string) {
 // it gathered.
 func (f *Flags) Asking() bool {
 	return len(f.Queries) > 0 || len(f.FailIf) > 0 || len(f.RuleFiles) > 0 || f.Nagios ||
-		len(f.Alertmanagers) > 0 || len(f.ExternalLabels) > 0
+		len(f.Alertmanagers) > 0 || len(f.ExternalLabels) > 0 || len(f.Webhooks) > 0
 }
 
 // Shapes are what answers have, whatever the verb gathers: rows (a table
@@ -146,17 +156,17 @@ func (f *Flags) Round(ctx context.Context, store *query.Store) error {
 
 // startNotifier starts the delivery --alertmanager asks for.
 func (f *Flags) startNotifier() error {
-	if len(f.Alertmanagers) == 0 && len(f.ConfigAlertmanagers) == 0 {
+	if len(f.Alertmanagers) == 0 && len(f.ConfigAlertmanagers) == 0 && len(f.Webhooks) == 0 {
 		if len(f.ExternalLabels) > 0 {
-			return cmdutil.UsageError("--external-label labels the alerts --alertmanager delivers; give --alertmanager")
+			return cmdutil.UsageError("--external-label labels the alerts --alertmanager and --notify-webhook deliver; give one")
 		}
 		return nil
 	}
 	if f.rules == nil {
-		if len(f.Alertmanagers) == 0 {
+		if len(f.Alertmanagers)+len(f.Webhooks) == 0 {
 			return nil // the config file's wait for a run with rules
 		}
-		return cmdutil.UsageError("--alertmanager delivers the alerts of --rules; give a rule file")
+		return cmdutil.UsageError("--alertmanager and --notify-webhook deliver the alerts of --rules; give a rule file")
 	}
 	if f.ResendDelay <= 0 {
 		return cmdutil.UsageError("--alert-resend-delay must be positive, got %s", f.ResendDelay)
@@ -176,8 +186,19 @@ func (f *Flags) startNotifier() error {
 		}
 		ams = append(ams, notify.Alertmanager{URL: u, HTTP: config.DefaultHTTPClientConfig})
 	}
+	if f.GroupWait <= 0 || f.GroupInterval <= 0 || f.RepeatInterval <= 0 {
+		return cmdutil.UsageError("--group-wait, --group-interval and --repeat-interval must be positive")
+	}
+	var hooks []notify.WebhookOptions
+	for _, u := range f.Webhooks {
+		if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
+			return cmdutil.UsageError("--notify-webhook %q: want an http(s):// URL", redact.URL(u))
+		}
+		hooks = append(hooks, notify.WebhookOptions{URL: u, HTTP: config.DefaultHTTPClientConfig,
+			GroupWait: f.GroupWait, GroupInterval: f.GroupInterval, RepeatInterval: f.RepeatInterval})
+	}
 	n, err := notify.New(notify.Options{Alertmanagers: ams, ResendDelay: f.ResendDelay, ExternalLabels: external,
-		UserAgent: "monctl/" + buildinfo.Get().Version})
+		UserAgent: "monctl/" + buildinfo.Get().Version, Webhooks: hooks})
 	if err != nil {
 		return cmdutil.UsageError("%v", err)
 	}
