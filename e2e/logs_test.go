@@ -377,3 +377,31 @@ func (f *logsFollow) wait(t *testing.T, limit time.Duration) (string, string) {
 	}
 	return f.out.String(), f.errOut.String()
 }
+
+// TestLogsFailIfMatch: --fail-if-match is a check for cron: the lines
+// that match are said on stderr with their container, escaped, and
+// monctl exits 4; without a match, 0; a bad expression, 2.
+func TestLogsFailIfMatch(t *testing.T) {
+	e := engines[len(engines)-1]
+	runContainer(t, e, "log-check", nil, testengine.WorkloadImage, "-log-lines", "20", "-log-rate", "1000")
+	waitFor(t, "log-check's 20 lines", 30*time.Second, func() bool {
+		out, _ := e.Docker("logs", "log-check")
+		return strings.Contains(out, "line 19 out")
+	})
+	out, errOut, code := monctlOn(t, e, "logs", "log-check", "--fail-if-match", `line 1[37] `)
+	if code != 4 || strings.Count(errOut, "monctl: matched: log-check | line 1") != 2 || !strings.Contains(errOut, "line 13 out") {
+		t.Errorf("two matching lines: exit %d, stderr:\n%s", code, errOut)
+	}
+	if !strings.Contains(out, "line 12 err") {
+		t.Errorf("stdout lost the other lines:\n%s", out)
+	}
+	if strings.ContainsAny(errOut, "\x1b") {
+		t.Errorf("an escape reached stderr raw: %q", errOut)
+	}
+	if _, errOut, code := monctlOn(t, e, "logs", "log-check", "--fail-if-match", "no such text"); code != 0 || strings.Contains(errOut, "matched") {
+		t.Errorf("no match: exit %d, %s", code, errOut)
+	}
+	if _, errOut, code := monctlOn(t, e, "logs", "log-check", "--fail-if-match", "("); code != 2 || !strings.Contains(errOut, "--fail-if-match") {
+		t.Errorf("a bad expression: exit %d, %s", code, errOut)
+	}
+}

@@ -13,8 +13,8 @@ const ExitCodesHelp = `monctl's exit codes are stable; scripts and cron jobs may
        was printed, and each failure was reported (on stderr, and in the
        record's "error" field of json/jsonl/yaml output)
   4    a check failed: a --fail-if expression returned at least one
-       series, or a --rules alert fired (what fired was printed); this
-       wins over 3. With --nagios the plugin's codes apply instead:
+       series, a --rules alert fired, or logs --fail-if-match matched a
+       line (what fired or matched was printed); this wins over 3. With --nagios the plugin's codes apply instead:
        0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN
   130  interrupted by SIGINT (Ctrl-C)
   143  terminated by SIGTERM

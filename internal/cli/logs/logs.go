@@ -44,7 +44,12 @@ type Options struct {
 	MaxFiles    int
 	Out         cmdutil.OutputFlags
 
-	grep *regexp.Regexp
+	// FailIfMatch is a check: lines matching it are also said on stderr,
+	// and the run exits 4.
+	FailIfMatch string
+
+	grep   *regexp.Regexp
+	failIf *regexp.Regexp
 }
 
 // NewCmd builds 'monctl logs'.
@@ -83,6 +88,7 @@ lines are escaped in human output.`,
 	fl.BoolVarP(&opts.Timestamps, "timestamps", "t", false, "show the engine's time of each line")
 	fl.StringVar(&opts.Grep, "grep", "", "only lines matching this regular expression (RE2)")
 	fl.BoolVarP(&opts.InvertMatch, "invert-match", "v", false, "with --grep, only lines that do not match")
+	fl.StringVar(&opts.FailIfMatch, "fail-if-match", "", "a check for cron: the lines matching this regular expression (RE2) are also written to stderr, and monctl exits 4 when there is one")
 	fl.BoolVar(&opts.NoColor, "no-color", false, "no colour in the prefixes (as docker compose logs; also --color never)")
 	fl.BoolVar(&opts.NoPrefix, "no-log-prefix", false, "print the lines without the container's name before them (as docker compose logs)")
 	fl.StringVar(&opts.OutputDir, "output-dir", "", "write each container's lines to DIR/HOST_NAME.log (.jsonl with -o jsonl), appended across runs, instead of stdout")
@@ -103,6 +109,11 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 		}
 	} else if o.InvertMatch {
 		return cmdutil.UsageError("--invert-match needs --grep")
+	}
+	if o.FailIfMatch != "" {
+		if o.failIf, err = regexp.Compile(o.FailIfMatch); err != nil {
+			return cmdutil.UsageError("--fail-if-match: %v", err)
+		}
 	}
 	filter, err := o.Filter()
 	if err != nil {
@@ -145,7 +156,7 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 	if o.NoColor {
 		p.Term.Color = false
 	}
-	w := &writer{p: p, out: out, files: files, multi: len(engines) > 1, timestamps: o.Timestamps, prefix: !o.NoPrefix, colours: map[string]string{}}
+	w := &writer{p: p, out: out, errOut: o.IO.ErrOut, files: files, multi: len(engines) > 1, timestamps: o.Timestamps, prefix: !o.NoPrefix, colours: map[string]string{}}
 	stopFlushing := w.flushEvery(50 * time.Millisecond)
 	defer stopFlushing()
 	// With --follow, containers that start join from their start, and
@@ -193,6 +204,8 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 		return cmdutil.Failure(fmt.Errorf("writing output: %w", w.err))
 	case len(o.Refs) > 0 && len(found) == 0:
 		return cmdutil.Silent
+	case w.matches > 0:
+		return cmdutil.CheckFailed // said on stderr, line by line
 	case s.failed > 0 || failed > 0 || files != nil && files.failed() > 0:
 		return cmdutil.Partial
 	}
@@ -292,6 +305,9 @@ func (s *session) read(ctx context.Context, e *ctr.Engine, c ctr.Container, opts
 				last = l.Time
 				if s.o.grep != nil && s.o.grep.MatchString(l.Message) == s.o.InvertMatch {
 					return nil
+				}
+				if s.o.failIf != nil && s.o.failIf.MatchString(l.Message) {
+					s.w.matched(&l)
 				}
 				return s.w.line(&l)
 			})
@@ -394,6 +410,8 @@ type writer struct {
 	timestamps bool
 	colours    map[string]string // host/id → SGR colour
 	err        error
+	errOut     io.Writer // --fail-if-match's lines
+	matches    int
 }
 
 // flushEvery flushes the output every d until the returned func is
@@ -429,6 +447,19 @@ func (w *writer) flush() {
 	if w.out.Buffered() > 0 && w.err == nil {
 		w.err = w.out.Flush()
 	}
+}
+
+// matched says a line that --fail-if-match matched on stderr, escaped,
+// with its container, as a check that fired.
+func (w *writer) matched(l *ctr.LogLine) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.matches++
+	name := l.Name
+	if w.multi {
+		name = l.Host + "/" + l.Name
+	}
+	fmt.Fprintf(w.errOut, "monctl: matched: %s | %s\n", output.Escape(name), output.Escape(l.Message))
 }
 
 // The colours containers take in turn, as docker compose's.
