@@ -51,7 +51,14 @@ func startPodman(t *testing.T) *podmanEngine {
 	if _, err := exec.LookPath("podman"); err != nil {
 		t.Fatal("podman is missing: 'make e2e' installs Debian's podman")
 	}
-	dir := t.TempDir()
+	// Not t.TempDir: Podman's storage can still be settling when the
+	// test ends (a container's files being removed after 'rm' returned),
+	// and a directory that is not empty yet must not fail the test; it
+	// is removed below, and tried again while it is busy.
+	dir, err := os.MkdirTemp("", "monctl-podman-")
+	if err != nil {
+		t.Fatal(err)
+	}
 	p := &podmanEngine{dir: dir, socket: filepath.Join(dir, "xdg", "podman", "podman.sock")}
 	// This sandbox's hard limits are below Podman's default nofile and
 	// nproc ulimits, which runc then fails to set.
@@ -93,6 +100,14 @@ volume_path = "` + filepath.Join(dir, "volumes") + `"
 		if t.Failed() {
 			t.Logf("podman system service:\n%s", logs.String())
 		}
+		var err error
+		for range 40 {
+			if err = os.RemoveAll(dir); err == nil {
+				return
+			}
+			time.Sleep(250 * time.Millisecond)
+		}
+		t.Logf("left %s behind: %v", dir, err)
 	})
 	waitFor(t, "Podman's API socket", 30*time.Second, func() bool {
 		_, err := os.Stat(p.socket)
