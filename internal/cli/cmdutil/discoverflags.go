@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"slices"
@@ -213,19 +214,29 @@ func (d *DiscoverFlags) Once(ctx context.Context, f *Factory, e *EngineFlags, ti
 	if disc == nil || err != nil {
 		return nil, err
 	}
-	timer := time.NewTimer(timeout)
-	defer timer.Stop()
-	select {
-	case <-disc.Settled():
-	case <-timer.C:
-		fmt.Fprintf(f.IO.ErrOut, "monctl: discovery: not every mechanism answered within %s (raise --timeout)\n", timeout)
-	case <-ctx.Done():
-		return nil, context.Cause(ctx)
+	if err := WaitSettled(ctx, disc, timeout, f.IO.ErrOut); err != nil {
+		return nil, err
 	}
 	if msg := discovery.Failing(disc.Sources()); msg != "" {
 		fmt.Fprintf(f.IO.ErrOut, "monctl: %s\n", msg)
 	}
 	return disc, nil
+}
+
+// WaitSettled waits until every mechanism of disc has answered once, for
+// timeout at most (an engine that hangs must not hold the verb): then it
+// says so on errOut and the verb goes on with what was found.
+func WaitSettled(ctx context.Context, disc *discovery.Discovery, timeout time.Duration, errOut io.Writer) error {
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	select {
+	case <-disc.Settled():
+	case <-timer.C:
+		fmt.Fprintf(errOut, "monctl: discovery: not every mechanism answered within %s (raise --timeout)\n", timeout)
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+	return nil
 }
 
 // redactURLs masks in msg the credentials of every http_sd URL of vs.

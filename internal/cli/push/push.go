@@ -416,10 +416,8 @@ func (o *Options) newGatherer(ctx context.Context, f *cmdutil.Factory) (*gathere
 		}
 		if disc != nil {
 			// The first round pushes what every mechanism found.
-			select {
-			case <-disc.Settled():
-			case <-ctx.Done():
-				return nil, context.Cause(ctx)
+			if err := cmdutil.WaitSettled(ctx, disc, o.Timeout, o.IO.ErrOut); err != nil {
+				return nil, err
 			}
 		}
 		g.targets = o.TargetsNow(static, disc)

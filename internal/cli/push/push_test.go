@@ -301,3 +301,25 @@ func TestMatch(t *testing.T) {
 		t.Errorf("a bad selector: exit %d, %s", code, errOut)
 	}
 }
+
+// A discovery mechanism that never answers (an http_sd endpoint that
+// hangs) holds push for --timeout, not for ever: it says so and pushes
+// what was found.
+func TestPushDoesNotWaitForAHungDiscovery(t *testing.T) {
+	release := make(chan struct{})
+	hung := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer hung.Close()
+	defer close(release)
+	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer sink.Close()
+	f := factory(nil)
+	_, errOut, code := execute(t, f, "--discover", hung.URL+"/sd", "--timeout", "500ms", "--queue-dir", "", "--remote-write", sink.URL)
+	if !strings.Contains(errOut, "not every mechanism answered within 500ms") {
+		t.Errorf("exit %d; stderr does not say discovery was not waited for: %s", code, errOut)
+	}
+}
