@@ -10,12 +10,10 @@
 package notify
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"maps"
 	"net/http"
 	"slices"
@@ -270,46 +268,16 @@ func (n *Notifier) deliver() {
 // post sends one batch to Alertmanager i, retrying a failure.
 func (n *Notifier) post(i int, body []byte, count int) {
 	am := n.opts.Alertmanagers[i]
-	url := strings.TrimSuffix(am.URL, "/") + "/api/v2/alerts"
-	var err error
-	for attempt := range retries + 1 {
-		if attempt > 0 {
-			time.Sleep(time.Duration(attempt) * 200 * time.Millisecond)
-		}
-		start := time.Now()
-		if err = n.postOnce(i, url, body); err == nil {
-			n.mu.Lock()
-			n.stats[i].Sent += count
-			n.stats[i].Latency = time.Since(start)
-			n.mu.Unlock()
-			return
-		}
-	}
+	took, err := postJSON(context.Background(), n.clients[i], strings.TrimSuffix(am.URL, "/")+"/api/v2/alerts", n.opts.UserAgent, body)
 	n.mu.Lock()
+	defer n.mu.Unlock()
+	if err == nil {
+		n.stats[i].Sent += count
+		n.stats[i].Latency = took
+		return
+	}
 	n.stats[i].Errors += count
 	n.errs = append(n.errs, fmt.Sprintf("alertmanager %s: %s", redact.URL(am.URL), redact.In(err.Error(), am.URL)))
-	n.mu.Unlock()
-}
-
-func (n *Notifier) postOnce(i int, url string, body []byte) error {
-	req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, url, bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if n.opts.UserAgent != "" {
-		req.Header.Set("User-Agent", n.opts.UserAgent)
-	}
-	resp, err := n.clients[i].Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("HTTP %s: %s", resp.Status, strings.TrimSpace(string(msg)))
-	}
-	return nil
 }
 
 // Errors returns what went wrong since the last call.

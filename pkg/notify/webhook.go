@@ -1,12 +1,10 @@
 package notify
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"maps"
 	"net/http"
 	"slices"
@@ -147,7 +145,7 @@ func (w *Webhook) flush(ctx context.Context, now time.Time, final bool) {
 	w.nextAt = now.Add(w.opts.GroupInterval)
 	w.mu.Unlock()
 	if body != nil {
-		if err := w.post(ctx, body); err != nil {
+		if _, err := postJSON(ctx, w.client, w.opts.URL, w.opts.UserAgent, body); err != nil {
 			w.mu.Lock()
 			w.errs = append(w.errs, fmt.Sprintf("webhook %s: %s", redact.URL(w.opts.URL), redact.In(err.Error(), w.opts.URL)))
 			w.mu.Unlock()
@@ -242,40 +240,6 @@ func labelSet(m map[string]string) model.LabelSet {
 		ls[model.LabelName(k)] = model.LabelValue(v)
 	}
 	return ls
-}
-
-func (w *Webhook) post(ctx context.Context, body []byte) error {
-	var err error
-	for attempt := range retries + 1 {
-		if attempt > 0 {
-			time.Sleep(time.Duration(attempt) * 200 * time.Millisecond)
-		}
-		if err = w.postOnce(ctx, body); err == nil {
-			return nil
-		}
-	}
-	return err
-}
-
-func (w *Webhook) postOnce(ctx context.Context, body []byte) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.opts.URL, bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if w.opts.UserAgent != "" {
-		req.Header.Set("User-Agent", w.opts.UserAgent)
-	}
-	resp, err := w.client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("HTTP %s: %s", resp.Status, strings.TrimSpace(string(msg)))
-	}
-	return nil
 }
 
 // Errors returns what went wrong since the last call.
