@@ -414,6 +414,19 @@ func (s *Scraper) limits(t *Target) Limits {
 // Up reports whether the target was scraped and parsed.
 func (r *Result) Up() bool { return r.Err == nil }
 
+// ScrapeFamilies are the series Prometheus records of every scrape, for
+// questions asked of it: up and scrape_duration_seconds.
+func (r *Result) ScrapeFamilies() []Family {
+	up := 0.0
+	if r.Up() {
+		up = 1
+	}
+	return []Family{
+		{Name: "up", Type: Gauge, Metrics: []Metric{{Value: up}}},
+		{Name: "scrape_duration_seconds", Type: Gauge, Metrics: []Metric{{Value: r.Duration.Seconds()}}},
+	}
+}
+
 // GuessContentType tells the format of a file: binary is protobuf, text
 // that ends in "# EOF" is OpenMetrics, anything else the text format.
 func GuessContentType(body []byte) string {

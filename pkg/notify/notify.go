@@ -306,6 +306,9 @@ func (n *Notifier) QueueLength() int {
 	return len(n.queue)
 }
 
+// QueueCapacity is the most alerts that can wait.
+func (n *Notifier) QueueCapacity() int { return n.opts.QueueCapacity }
+
 // Close delivers what is queued, waiting until ctx ends at most; what is
 // left then is counted as dropped.
 func (n *Notifier) Close(ctx context.Context) {

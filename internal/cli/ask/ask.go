@@ -332,13 +332,7 @@ func Print(p *output.Printer, errOut io.Writer, as *Answers, nagios bool) error 
 // then each annotation.
 func reportAlerts(w io.Writer, alerts []query.Alert) {
 	for _, a := range alerts {
-		var ls []string
-		for _, k := range slices.Sorted(maps.Keys(a.Labels)) {
-			if k != "alertname" {
-				ls = append(ls, k+"="+strconv.Quote(a.Labels[k]))
-			}
-		}
-		fmt.Fprintf(w, "monctl: alert %s: %s{%s} value %s\n", a.State, output.Escape(a.Labels["alertname"]), output.Escape(strings.Join(ls, ", ")), a.Value)
+		fmt.Fprintf(w, "monctl: alert %s: %s value %s\n", a.State, output.Escape(alertText(a.Labels)), a.Value)
 		for _, k := range slices.Sorted(maps.Keys(a.Annotations)) {
 			fmt.Fprintf(w, "  %s: %s\n", output.Escape(k), output.Escape(a.Annotations[k]))
 		}

@@ -105,20 +105,7 @@ func (o *Options) gatherOnce(ctx context.Context, s *exposition.Scraper, targets
 		if r.Err == nil {
 			store.Merge(stores[i])
 		}
-		store.Add(r.Start, scrapeFamilies(r), extra(r.Target)...)
+		store.Add(r.Start, r.ScrapeFamilies(), extra(r.Target)...)
 	}
 	return results
-}
-
-// scrapeFamilies are the series Prometheus records of every scrape: up
-// and scrape_duration_seconds.
-func scrapeFamilies(r *exposition.Result) []exposition.Family {
-	up := 0.0
-	if r.Err == nil {
-		up = 1
-	}
-	return []exposition.Family{
-		{Name: "up", Type: exposition.Gauge, Metrics: []exposition.Metric{{Value: up}}},
-		{Name: "scrape_duration_seconds", Type: exposition.Gauge, Metrics: []exposition.Metric{{Value: r.Duration.Seconds()}}},
-	}
 }

@@ -5,7 +5,6 @@ package containers
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -265,35 +264,12 @@ func (o *Options) printIDs(stats []ctr.Stats) error {
 	return err
 }
 
-// keepSamples is how far back the questions of a long watch can look
-// (ranges, offsets): older samples are dropped.
-const keepSamples = 15 * time.Minute
-
 // answer adds an interval's series to the store and answers the
 // questions over it; fired says whether a check fired this time, which
 // the last interval's answer turns into exit 4.
 func (o *Options) answer(ctx context.Context, p *output.Printer, store *query.Store, fr *frame) (fired bool, err error) {
 	store.Add(fr.time, ctr.QueryFamilies(fr.stats))
-	store.Ended(fr.time) // a container that went is gone for the questions at once
-	store.DropBefore(fr.time.Add(-keepSamples))
-	if err := o.Ask.Round(ctx, store); err != nil {
-		return false, err
-	}
-	answers, err := o.Ask.Evaluate(ctx, store)
-	if err != nil {
-		return false, err
-	}
-	if len(fr.down) == len(fr.engines) {
-		answers.NothingGathered()
-	}
-	err = ask.Print(p, o.IO.ErrOut, answers, o.Ask.Nagios)
-	if o.Ask.Nagios {
-		return false, err // the plugin's state ends the watch
-	}
-	if errors.Is(err, cmdutil.CheckFailed) {
-		return true, nil
-	}
-	return false, err
+	return o.Ask.Answer(ctx, p, store, fr.time, len(fr.down) == len(fr.engines))
 }
 
 // view is one interval in every shape: a table after a time line (which

@@ -8,6 +8,7 @@ import (
 	"github.com/monctl/monctl/internal/cli/watch/live"
 	"github.com/monctl/monctl/pkg/discovery"
 	"github.com/monctl/monctl/pkg/exposition"
+	"github.com/monctl/monctl/pkg/query"
 )
 
 // shownQuantiles are the quantiles of a histogram's last interval.
@@ -76,6 +77,10 @@ type sampler struct {
 	sel         *exposition.Selector
 	prev        map[string]*exposition.Result // by target
 	trend       *live.History
+	// store, when set, gets every interval's series (those of --match,
+	// if given), for --query, --fail-if and --rules: the first, which
+	// primes the rates, too.
+	store *query.Store
 }
 
 func newSampler(s *exposition.Scraper, targets func() []exposition.Target, disc *discovery.Discovery, concurrency int, sel *exposition.Selector, interval time.Duration) *sampler {
@@ -98,10 +103,21 @@ func (s *sampler) sample(ctx context.Context) (*frame, error) {
 		r := &results[i]
 		// Only the matching families are kept, for the next rates: the
 		// rest of a large target is not held between scrapes.
+		if !s.sel.Empty() {
+			r.Families = s.sel.Filter(r.Families)
+		}
+		if s.store != nil {
+			var target []exposition.Label
+			if len(results) > 1 {
+				target = []exposition.Label{{Name: exposition.TargetLabel, Value: r.Target}}
+			}
+			// At the frame's time, not the scrape's: a series that a
+			// frame no longer has goes stale at the next (Store.Ended).
+			s.store.Add(fr.time, r.Families, target...)
+			s.store.Add(fr.time, r.ScrapeFamilies(), target...)
+		}
 		if s.sel.Empty() {
 			r.Families = nil
-		} else {
-			r.Families = s.sel.Filter(r.Families)
 		}
 		var prev *exposition.Result
 		next[r.Target] = r

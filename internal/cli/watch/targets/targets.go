@@ -13,11 +13,13 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/monctl/monctl/internal/cli/ask"
 	"github.com/monctl/monctl/internal/cli/cmdutil"
 	"github.com/monctl/monctl/internal/cli/watch/live"
 	"github.com/monctl/monctl/internal/output"
 	"github.com/monctl/monctl/pkg/discovery"
 	"github.com/monctl/monctl/pkg/exposition"
+	"github.com/monctl/monctl/pkg/query"
 )
 
 // Options of 'monctl watch targets'.
@@ -35,6 +37,9 @@ type Options struct {
 	Match         []string
 
 	Out cmdutil.OutputFlags
+	// Ask holds --query, --fail-if and --rules, over what each interval
+	// scraped (with up and scrape_duration_seconds per target).
+	Ask ask.Flags
 
 	table *live.Table[Row]
 }
@@ -65,7 +70,8 @@ real.`,
 		Example: `  monctl watch targets localhost:9100 localhost:9090
   monctl watch targets --match 'node_network_receive_bytes_total{device="lo"}' localhost:9100
   monctl watch targets --match prometheus_http_request_duration_seconds_bucket localhost:9090
-  monctl watch targets -o jsonl --interval 30 >> targets.jsonl`,
+  monctl watch targets -o jsonl --interval 30 >> targets.jsonl
+  monctl watch targets --rules exporters.rules.yml --alertmanager http://localhost:9093 localhost:9100`,
 		ValidArgsFunction: func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		},
@@ -73,7 +79,8 @@ real.`,
 			opts.Args = args
 			opts.ConfigTargets = f.ConfigTargets()
 			opts.factory = f
-			return run(cmd.Context(), opts)
+			opts.Ask.ConfigAlertmanagers = f.ConfigAlertmanagers()
+			return opts.Ask.NagiosError(opts.IO.Out, run(cmd.Context(), opts))
 		},
 	}
 	opts.Flags.AddFlags(cmd, newTable(false).SortNames(), "name")
@@ -83,6 +90,7 @@ real.`,
 	cmd.Flags().StringArrayVar(&opts.Match, "match", nil, `PromQL series selector whose series to show under their target (repeatable, OR'ed)`)
 	_ = cmd.RegisterFlagCompletionFunc("match", opts.CompleteMetrics)
 	opts.Out.AddOutputFlags(cmd, "table", output.RowsShape|output.RecordsShape)
+	opts.Ask.AddFlags(cmd.Flags(), "what each interval scraped (with up and scrape_duration_seconds per target)")
 	return cmd
 }
 
@@ -93,6 +101,12 @@ func run(ctx context.Context, o *Options) error {
 	p, err := o.Out.Printer(o.IO, true, Record{})
 	if err != nil {
 		return err
+	}
+	if o.Ask.Asking() {
+		if err := o.Ask.Check(p); err != nil {
+			return err
+		}
+		defer o.Ask.Close() // delivers the alerts found
 	}
 	s, err := o.Scraper(nil)
 	if err != nil {
@@ -120,13 +134,16 @@ func run(ctx context.Context, o *Options) error {
 	}
 	o.table = newTable(len(o.Match) > 0)
 	smp := newSampler(s, o.TargetsNow(targets, disc), disc, o.Concurrency, sel, o.Interval)
+	if o.Ask.Asking() {
+		smp.store = query.NewStore()
+	}
 	down := map[string]bool{} // targets reported down, to say so once
-	anyDown := false
+	anyDown, fired := false, false
 	// What was said of discovery: the targets found, and whether it fails.
 	var found map[string]bool
 	failing := ""
 	lastRows := 0
-	return live.Run(ctx, o.IO, &o.Flags, p, live.Resource[Row, *frame]{
+	res := live.Resource[Row, *frame]{
 		Name: "targets", Table: o.table, Sample: smp.sample, Screen: screenFrame,
 		Print: func(fr *frame) error {
 			if disc != nil {
@@ -148,6 +165,11 @@ func run(ctx context.Context, o *Options) error {
 				}
 			}
 			lastRows = len(fr.rows)
+			if o.Ask.Asking() {
+				var err error
+				fired, err = o.Ask.Answer(ctx, p, smp.store, fr.time, len(down) == len(fr.rows))
+				return err
+			}
 			fr.rows = o.table.Arrange(fr.rows, o.Sort, false, o.Top)
 			if err := p.Print(o.view(fr)); err != nil {
 				return fmt.Errorf("writing output: %w", err)
@@ -156,6 +178,8 @@ func run(ctx context.Context, o *Options) error {
 		},
 		Done: func() error {
 			switch {
+			case fired:
+				return cmdutil.CheckFailed
 			case len(down) > 0 && len(down) == lastRows:
 				return cmdutil.Silent // every target is down at the end, and said so
 			case anyDown:
@@ -163,7 +187,11 @@ func run(ctx context.Context, o *Options) error {
 			}
 			return nil
 		},
-	})
+	}
+	if o.Ask.Asking() {
+		res.Screen = nil // answers are printed, never drawn
+	}
+	return live.Run(ctx, o.IO, &o.Flags, p, res)
 }
 
 // sayFound tells stderr of the targets discovery found and lost since

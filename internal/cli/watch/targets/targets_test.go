@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -219,5 +221,48 @@ func TestScreenFrameBanners(t *testing.T) {
 	fr.discovery = ""
 	if got := screenFrame(fr).Banners; len(got) != 1 {
 		t.Errorf("without a failing mechanism: banners %q", got)
+	}
+}
+
+// TestRulesOverIntervals: --rules see every interval's series, the
+// priming scrape's too (so rate() has two samples at --once), and up per
+// target; an alert whose for: the intervals outlast fires (exit 4), a
+// down target's up is 0 for a check.
+func TestRulesOverIntervals(t *testing.T) {
+	srv := exporter(t)
+	dead := httptest.NewServer(http.NotFoundHandler())
+	dead.Close()
+	rules := filepath.Join(t.TempDir(), "rules.yml")
+	if err := os.WriteFile(rules, []byte(`groups:
+- name: t
+  rules:
+  - alert: JobsRunning
+    expr: rate(jobs_total[1m]) > 0
+    for: 100ms
+    annotations: {summary: "jobs at {{ $value | humanize }}/s"}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := execute(t, nil, "-o", "json", "--once", "--interval", "0.05", "--rules", rules,
+		"--query", "rate(jobs_total[1m]) > 0", "--state-dir", "", srv.URL)
+	if code != 0 {
+		t.Errorf("exit %d: the alert is pending at --once (its for: is longer than one interval): %s", code, errOut)
+	}
+	if !strings.Contains(out, `"state":"pending"`) || !strings.Contains(out, `"metric":{"q":"a"}`) {
+		t.Errorf("want the rate over the priming scrape and the alert pending:\n%s", out)
+	}
+
+	out, errOut, code = execute(t, nil, "--count", "4", "--interval", "0.05", "--rules", rules, "--state-dir", "",
+		"--fail-if", "up == 0", srv.URL, dead.URL)
+	if code != cmdutil.ExitCheck {
+		t.Errorf("exit %d, want %d: %s", code, cmdutil.ExitCheck, errOut)
+	}
+	for _, want := range []string{`monctl: alert firing: JobsRunning{q="a", target="`, "monctl: check failed: up == 0", `up{target="` + dead.URL} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errOut)
+		}
+	}
+	if strings.Contains(out, "LAST ERROR") {
+		t.Errorf("answers are printed instead of the table:\n%s", out)
 	}
 }
