@@ -14,6 +14,7 @@ import (
 
 	"github.com/monctl/monctl/pkg/containers"
 	"github.com/monctl/monctl/pkg/exporter"
+	"github.com/monctl/monctl/pkg/query"
 )
 
 // Bounds of a logs request: lines looked at, the pattern's length, and
@@ -63,6 +64,17 @@ func (d *Dashboard) Handler() http.Handler {
 			Time    any      `json:"time"`
 			Targets []Target `json:"targets"`
 		}{r.Time, nonNil(r.Targets)})
+	})
+	mux.HandleFunc("GET /api/v1/alerts", func(w http.ResponseWriter, _ *http.Request) {
+		if d.opts.Alerts == nil {
+			apiError(w, http.StatusNotFound, "no rules: serve evaluates alerts with --rules")
+			return
+		}
+		r := d.snapshot()
+		writeJSON(w, http.StatusOK, struct {
+			Time   any           `json:"time"`
+			Alerts []query.Alert `json:"alerts"`
+		}{r.Time, nonNil(r.Alerts)})
 	})
 	var h http.Handler = mux
 	if d.opts.MaxRequests > 0 {

@@ -24,6 +24,7 @@ import (
 
 	"github.com/monctl/monctl/pkg/containers"
 	"github.com/monctl/monctl/pkg/exporter"
+	"github.com/monctl/monctl/pkg/query"
 )
 
 // Options of a Dashboard.
@@ -53,6 +54,9 @@ type Options struct {
 	TelemetryPath string
 	Version       string
 	Logger        *slog.Logger
+	// Alerts, when set, gives the active alerts of the rules, evaluated
+	// over each collection before Record takes it in.
+	Alerts func() []query.Alert
 }
 
 // Dashboard keeps the latest round and the history, and serves them.
@@ -77,6 +81,9 @@ type Round struct {
 	Engines    []Engine    `json:"engines"`
 	Containers []Container `json:"containers"`
 	Targets    []Target    `json:"targets"`
+	// Alerts are the rules' active alerts, as Prometheus's
+	// /api/v1/alerts lists them.
+	Alerts []query.Alert `json:"alerts"`
 }
 
 // Engine is one engine's part of a round.
@@ -183,6 +190,9 @@ func (d *Dashboard) Record(c *exporter.Collection) {
 		}
 	}
 	slices.SortFunc(r.Containers, func(a, b Container) int { return cmp.Or(cmp.Compare(a.Host, b.Host), cmp.Compare(a.Name, b.Name)) })
+	if d.opts.Alerts != nil {
+		r.Alerts = d.opts.Alerts()
+	}
 
 	d.mu.Lock()
 	defer d.mu.Unlock()

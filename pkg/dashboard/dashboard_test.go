@@ -14,6 +14,7 @@ import (
 
 	"github.com/monctl/monctl/pkg/containers"
 	"github.com/monctl/monctl/pkg/exporter"
+	"github.com/monctl/monctl/pkg/query"
 )
 
 const hostA, hostB = "unix:///a.sock", "unix:///b.sock"
@@ -239,5 +240,35 @@ func TestAssets(t *testing.T) {
 	})
 	if err != nil || total > 150<<10 {
 		t.Errorf("%v; %d bytes, want under 150 KiB", err, total)
+	}
+}
+
+// TestAlerts: the alerts of the rules, as of the last round, are listed
+// by /api/v1/alerts as Prometheus's alerts are, and shown on the index
+// page escaped (their labels and annotations come from targets); without
+// rules the API says there are none to list.
+func TestAlerts(t *testing.T) {
+	resp, body := serve(t, New(Options{}), "/api/v1/alerts")
+	if resp.StatusCode != http.StatusNotFound || !strings.Contains(body, "--rules") {
+		t.Errorf("without rules: %d %s", resp.StatusCode, body)
+	}
+	alerts := []query.Alert{{Labels: map[string]string{"alertname": "Big", "container": "<script>x</script>"},
+		Annotations: map[string]string{"summary": "<img src=x>"}, State: "firing", ActiveAt: time.Unix(1000, 0).UTC(), Value: "3"}}
+	d := New(Options{Alerts: func() []query.Alert { return alerts }})
+	d.Record(collection(nil))
+	alerts = nil // the round keeps what the rules said at its time
+	resp, body = serve(t, d, "/api/v1/alerts")
+	var got struct {
+		Alerts []query.Alert `json:"alerts"`
+	}
+	if err := json.Unmarshal([]byte(body), &got); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("%d %s: %v", resp.StatusCode, body, err)
+	}
+	if len(got.Alerts) != 1 || got.Alerts[0].State != "firing" || got.Alerts[0].Labels["container"] != "<script>x</script>" || got.Alerts[0].Value != "3" {
+		t.Errorf("alerts %+v", got.Alerts)
+	}
+	_, page := serve(t, d, "/")
+	if strings.Contains(page, "<script>x") || strings.Contains(page, "<img") || !strings.Contains(page, `alert-firing`) || !strings.Contains(page, "&lt;img src=x&gt;") {
+		t.Errorf("the alerts' panel, escaped:\n%s", page)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"html/template"
 	"io/fs"
+	"maps"
 	"math"
 	"net/http"
 	"slices"
@@ -31,6 +32,7 @@ func parsePages() *template.Template {
 		"visible":  visible,
 		"peak":     peak,
 		"rfc3339":  func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+		"labels":   alertLabels,
 	}).ParseFS(webFS, "web/templates/*.html"))
 }
 
@@ -46,11 +48,14 @@ func staticFiles() fs.FS {
 type page struct {
 	Version, TelemetryPath string
 	IntervalSeconds        float64
+	// Rules: there are alerts to show.
+	Rules bool
 	Round
 }
 
 func (d *Dashboard) page(r Round) page {
-	return page{Version: d.opts.Version, TelemetryPath: d.opts.TelemetryPath, IntervalSeconds: d.opts.Interval.Seconds(), Round: r}
+	return page{Version: d.opts.Version, TelemetryPath: d.opts.TelemetryPath, IntervalSeconds: d.opts.Interval.Seconds(),
+		Rules: d.opts.Alerts != nil, Round: r}
 }
 
 func (d *Dashboard) indexPage(w http.ResponseWriter, _ *http.Request) {
@@ -193,4 +198,15 @@ func humanDuration(seconds float64) string {
 		return fmt.Sprintf("%dm%ds", int(d.Minutes()), int(d.Seconds())%60)
 	}
 	return fmt.Sprintf("%ds", int(d.Seconds()))
+}
+
+// alertLabels are an alert's labels but its name, as PromQL writes them.
+func alertLabels(ls map[string]string) string {
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(ls)) {
+		if k != "alertname" {
+			parts = append(parts, k+"="+strconv.Quote(ls[k]))
+		}
+	}
+	return strings.Join(parts, ", ")
 }

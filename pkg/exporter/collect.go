@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"log/slog"
 	"maps"
 	"slices"
@@ -163,6 +164,9 @@ func (e *Exporter) collect(ctx context.Context, f *flight) *Collection {
 	f.mu.Lock() // partial may be reading the sources
 	c := &Collection{Start: f.start, End: time.Now(), Sources: slices.Clone(f.sources)}
 	f.mu.Unlock()
+	if e.opts.Evaluate != nil {
+		e.opts.Evaluate(c)
+	}
 	e.build(c)
 	e.logChanges(c)
 	if c.GatherErr != nil && c.GatherErr.Error() != e.lastGatherErr {
@@ -311,6 +315,32 @@ func (e *Exporter) plan(c *Collection) []servedFamily {
 		self = append(self, servedAs(&own[i], exposition.Label{}))
 	}
 	return append(self, served...)
+}
+
+// Series gives every family of the collection's sources with the label
+// that marks its source as served (target="node"; none for the
+// containers'), then monctl's own about the sources (monctl_target_up...).
+func (c *Collection) Series() iter.Seq2[*exposition.Family, exposition.Label] {
+	return func(yield func(*exposition.Family, exposition.Label) bool) {
+		for i := range c.Sources {
+			s := &c.Sources[i]
+			var source exposition.Label
+			if s.Collector == CollectorTarget {
+				source = exposition.Label{Name: TargetLabel, Value: s.Source}
+			}
+			for j := range s.Families {
+				if !yield(&s.Families[j], source) {
+					return
+				}
+			}
+		}
+		own := sourceFamilies(c.Sources)
+		for i := range own {
+			if !yield(&own[i], exposition.Label{}) {
+				return
+			}
+		}
+	}
 }
 
 // TargetLabel marks every re-exposed series with its target; a label of

@@ -81,6 +81,14 @@ type Options struct {
 	// Collected, when set, is called with every complete collection (not
 	// the partial ones of a request that could not wait), one at a time.
 	Collected func(*Collection)
+	// Evaluate, when set, is called with every complete collection
+	// before it is served, one at a time: rules evaluated over its series
+	// (Collection.Series) make what Alerts gives.
+	Evaluate func(*Collection)
+	// Alerts, when set, gives families served beside monctl's own (ALERTS,
+	// ALERTS_FOR_STATE, monctl_notifications_*): their names, reserved
+	// for them, are those of its first answer.
+	Alerts func() []exposition.Family
 }
 
 // Exporter collects and serves. Its zero value is not usable; see New.

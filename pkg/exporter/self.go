@@ -5,9 +5,23 @@ import (
 )
 
 // selfFamilies are monctl's own metrics about a collection: how each
-// source did, and the static families (monctl_build_info). Called without
-// sources, it gives every family with no series, for their names.
+// source did, and the static families (monctl_build_info), discovery's
+// and the alerts'. Called without sources, it gives every family with no
+// series, for their names.
 func (e *Exporter) selfFamilies(sources []SourceResult) []exposition.Family {
+	out := append(sourceFamilies(sources), e.opts.Static...)
+	if e.opts.Discovery != nil {
+		out = append(out, e.opts.Discovery()...)
+	}
+	if e.opts.Alerts != nil {
+		out = append(out, e.opts.Alerts()...)
+	}
+	return out
+}
+
+// sourceFamilies say how each source did: monctl_collector_* per source,
+// monctl_target_* per target.
+func sourceFamilies(sources []SourceResult) []exposition.Family {
 	success := exposition.Family{Name: "monctl_collector_success", Type: exposition.Gauge,
 		Help: "1 if the source was collected in the last scrape, 0 if it failed."}
 	duration := exposition.Family{Name: "monctl_collector_duration_seconds", Type: exposition.Gauge,
@@ -38,11 +52,7 @@ func (e *Exporter) selfFamilies(sources []SourceResult) []exposition.Family {
 		samples.Metrics = append(samples.Metrics, exposition.Metric{Labels: t, Value: float64(s.Samples)})
 		dropped.Metrics = append(dropped.Metrics, exposition.Metric{Labels: t, Value: float64(len(s.Dropped))})
 	}
-	out := append([]exposition.Family{success, duration, up, scrapeDuration, samples, dropped}, e.opts.Static...)
-	if e.opts.Discovery != nil {
-		out = append(out, e.opts.Discovery()...)
-	}
-	return out
+	return []exposition.Family{success, duration, up, scrapeDuration, samples, dropped}
 }
 
 func boolValue(b bool) float64 {

@@ -56,6 +56,9 @@ type Flags struct {
 	RepeatInterval time.Duration
 	// StateDir keeps the rules' state between runs ("": none).
 	StateDir string
+	// GeneratorURL is where a delivered alert links to (serve's web
+	// view); "": nowhere.
+	GeneratorURL string
 
 	eng      *query.Engine
 	rules    *query.Rules
@@ -65,11 +68,19 @@ type Flags struct {
 	errOut   io.Writer
 }
 
-// AddFlags registers --query, --fail-if and --query-timeout; what names
-// the series the questions see.
+// AddFlags registers --query, --nagios and the rules' flags (AddRuleFlags);
+// what names the series the questions see.
 func (f *Flags) AddFlags(fl *pflag.FlagSet, what string) {
 	fl.StringArrayVar(&f.Queries, "query", nil, "evaluate this PromQL expression over "+what+" and print its result (repeatable)")
-	fl.StringArrayVar(&f.FailIf, "fail-if", nil, "a check: exit 4 when this PromQL expression returns any series, which are printed (repeatable)")
+	f.AddRuleFlags(fl, "a check: exit 4 when this PromQL expression returns any series, which are printed (repeatable)")
+	fl.BoolVar(&f.Nagios, "nagios", false, "answer as a Nagios/Icinga plugin: a status line with performance data, exit 0 OK, 1 WARNING, 2 CRITICAL (a firing alert's severity label, else critical), 3 UNKNOWN")
+}
+
+// AddRuleFlags registers --fail-if, --rules and the delivery of their
+// alerts: the flags of a verb that prints no answers (serve, logs -f),
+// which says what a check that fails does.
+func (f *Flags) AddRuleFlags(fl *pflag.FlagSet, failIf string) {
+	fl.StringArrayVar(&f.FailIf, "fail-if", nil, failIf)
 	fl.StringArrayVar(&f.RuleFiles, "rules", nil, "evaluate this Prometheus rule file: recording rules add series, alerting rules fire (exit 4) with their labels and annotations (repeatable)")
 	cmdutil.DurationVar(fl, &f.QueryTimeout, "query-timeout", 2*time.Minute, "how long one expression may take")
 	fl.IntVar(&f.MaxSamples, "query-max-samples", 50_000_000, "how many samples one expression may hold at once (Prometheus's --query.max-samples)")
@@ -81,7 +92,6 @@ func (f *Flags) AddFlags(fl *pflag.FlagSet, what string) {
 	cmdutil.DurationVar(fl, &f.GroupInterval, "group-interval", 5*time.Minute, "with --notify-webhook, how long a group waits before it is notified of a change (Alertmanager's group_interval)")
 	cmdutil.DurationVar(fl, &f.RepeatInterval, "repeat-interval", 4*time.Hour, "with --notify-webhook, how often firing alerts are notified again (Alertmanager's repeat_interval)")
 	fl.StringVar(&f.StateDir, "state-dir", cmdutil.StateDir("rules"), "where --rules keep their alerts' state between runs, so that for: counts across cron runs and an alert resolved between two is delivered resolved ('' to keep nothing)")
-	fl.BoolVar(&f.Nagios, "nagios", false, "answer as a Nagios/Icinga plugin: a status line with performance data, exit 0 OK, 1 WARNING, 2 CRITICAL (a firing alert's severity label, else critical), 3 UNKNOWN")
 }
 
 // Asking says whether the run answers questions instead of printing what
@@ -99,7 +109,21 @@ const Shapes = output.RowsShape | output.RecordsShape
 // Check refuses bad questions and formats that cannot print answers
 // before anything is gathered.
 func (f *Flags) Check(p *output.Printer) error {
-	f.errOut = p.ErrOut
+	if p.Template != nil {
+		return cmdutil.UsageError("--format cannot print query results; use -o json")
+	}
+	if _, err := output.ParseFormatOf(string(p.Format), Shapes); err != nil {
+		return cmdutil.UsageError("query results: %v", err)
+	}
+	return f.CheckRules(p.ErrOut)
+}
+
+// CheckRules refuses bad expressions and rule files, then starts the
+// delivery of alerts and takes up the rules' state: what a verb that
+// prints no answers checks. errOut gets the warnings and what failed to
+// be delivered.
+func (f *Flags) CheckRules(errOut io.Writer) error {
+	f.errOut = errOut
 	for _, e := range append(append([]string{}, f.Queries...), f.FailIf...) {
 		if err := query.Parse(e); err != nil {
 			return cmdutil.UsageError("%v", err)
@@ -114,12 +138,6 @@ func (f *Flags) Check(p *output.Printer) error {
 		if f.rules, err = query.LoadRules(f.RuleFiles...); err != nil {
 			return cmdutil.UsageError("%v", err)
 		}
-	}
-	if p.Template != nil {
-		return cmdutil.UsageError("--format cannot print query results; use -o json")
-	}
-	if _, err := output.ParseFormatOf(string(p.Format), Shapes); err != nil {
-		return cmdutil.UsageError("query results: %v", err)
 	}
 	// Last, once nothing else can be refused: these start delivering
 	// and lock the state, which Close ends.
@@ -198,7 +216,7 @@ func (f *Flags) startNotifier() error {
 			GroupWait: f.GroupWait, GroupInterval: f.GroupInterval, RepeatInterval: f.RepeatInterval})
 	}
 	n, err := notify.New(notify.Options{Alertmanagers: ams, ResendDelay: f.ResendDelay, ExternalLabels: external,
-		UserAgent: "monctl/" + buildinfo.Get().Version, Webhooks: hooks})
+		UserAgent: "monctl/" + buildinfo.Get().Version, Webhooks: hooks, GeneratorURL: f.GeneratorURL})
 	if err != nil {
 		return cmdutil.UsageError("%v", err)
 	}

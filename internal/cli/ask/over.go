@@ -3,8 +3,6 @@ package ask
 import (
 	"context"
 	"errors"
-	"fmt"
-	"io"
 	"maps"
 	"slices"
 	"strconv"
@@ -110,26 +108,53 @@ func (f *Flags) notificationFamilies() []exposition.Family {
 // AlertChanges tracks which alerts were said, so that a verb that
 // prints no answers (serve, logs -f) says each change of state once.
 type AlertChanges struct {
-	said map[string]string // alert key → state said
+	said map[string]string // alert text → state said
 }
 
-// Report writes what changed since the last call: an alert that became
-// pending or firing, and one that is no longer active (resolved).
-func (c *AlertChanges) Report(w io.Writer, alerts []query.Alert) {
+// AlertChange is an alert that became pending or firing, or that is no
+// longer active (State "resolved", no Value): Alert is its name and
+// labels as PromQL writes a series, escaped for a terminal.
+type AlertChange struct {
+	State, Alert, Value string
+}
+
+func (c AlertChange) String() string {
+	if c.State == "resolved" {
+		return "alert resolved: " + c.Alert
+	}
+	return "alert " + c.State + ": " + c.Alert + " value " + c.Value
+}
+
+// Since are the changes since the last call.
+func (c *AlertChanges) Since(alerts []query.Alert) []AlertChange {
+	var out []AlertChange
 	now := make(map[string]string, len(alerts))
 	for _, a := range alerts {
-		key := alertText(a.Labels)
+		key := output.Escape(alertText(a.Labels))
 		now[key] = a.State
 		if c.said[key] != a.State {
-			fmt.Fprintf(w, "monctl: alert %s: %s value %s\n", a.State, output.Escape(key), a.Value)
+			out = append(out, AlertChange{State: a.State, Alert: key, Value: a.Value})
 		}
 	}
 	for _, key := range slices.Sorted(maps.Keys(c.said)) {
 		if _, ok := now[key]; !ok {
-			fmt.Fprintf(w, "monctl: alert resolved: %s\n", output.Escape(key))
+			out = append(out, AlertChange{State: "resolved", Alert: key})
 		}
 	}
 	c.said = now
+	return out
+}
+
+// FailedChecks are the checks (--fail-if) of the answers that fired,
+// with how many series each returned.
+func (as *Answers) FailedChecks() map[string]int {
+	failed := map[string]int{}
+	for i := range as.list {
+		if a := &as.list[i]; a.fired() {
+			failed[a.Expr] = a.Len()
+		}
+	}
+	return failed
 }
 
 // alertText is an alert as PromQL writes a series: alertname{k="v", ...}.

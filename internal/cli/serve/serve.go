@@ -21,6 +21,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/monctl/monctl/internal/buildinfo"
+	"github.com/monctl/monctl/internal/cli/ask"
 	"github.com/monctl/monctl/internal/cli/cmdutil"
 	"github.com/monctl/monctl/internal/cli/version"
 	"github.com/monctl/monctl/pkg/containers"
@@ -92,6 +93,11 @@ type Options struct {
 	LogLevel  string
 	LogFormat string
 
+	// Ask holds --rules and --fail-if, evaluated over every collection,
+	// and the delivery of the alerts.
+	Ask         ask.Flags
+	ExternalURL string
+
 	discovering bool
 	filter      containers.Filter
 	sel         *exposition.Selector
@@ -132,8 +138,16 @@ containers with CPU and memory sparklines of the last ten minutes, the
 targets, and a page per container with its numbers over time and a search
 of its recent logs; it collects every --web.ui.interval. Its JSON API is
 /api/v1/containers, /api/v1/containers/ID, /api/v1/containers/ID/logs
-?tail=N&grep=RE and /api/v1/targets (docs/api.md). /-/healthy and
+?tail=N&grep=RE, /api/v1/targets and /api/v1/alerts (docs/api.md). /-/healthy and
 /-/ready answer health checks.
+
+--rules and --fail-if are evaluated over every collection, as Prometheus
+would over what it scraped: the alerts are served as ALERTS and
+ALERTS_FOR_STATE, listed in the web view and at /api/v1/alerts, logged
+when they change, and delivered to --alertmanager and --notify-webhook
+(their generatorURL is the web view, --web.external-url); a check is
+logged when it begins and stops returning series, and served as
+monctl_check_failing. With the web view that is every --web.ui.interval.
 
 --once serves until one /metrics response has been sent, then exits 0:
 the ad-hoc mode for scripts. SIGINT and SIGTERM stop serving gracefully:
@@ -142,10 +156,12 @@ scrapes in flight get ` + shutdownGrace.String() + ` to finish, and the exit cod
   monctl serve --web.listen-address :19100 --container-labels com.docker.compose.service
   monctl serve --target localhost:9100 --target http://app:8080/metrics --containers=false
   monctl serve --web.config.file web.yml --cache-ttl 5s
-  monctl serve --once --once-timeout 1m --web.listen-address 127.0.0.1:0`,
+  monctl serve --once --once-timeout 1m --web.listen-address 127.0.0.1:0
+  monctl serve --rules containers.rules.yml --alertmanager http://localhost:9093`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.ConfigTargets = f.ConfigTargets()
+			opts.Ask.ConfigAlertmanagers = f.ConfigAlertmanagers()
 			return run(cmd.Context(), f, opts)
 		},
 	}
@@ -175,6 +191,8 @@ scrapes in flight get ` + shutdownGrace.String() + ` to finish, and the exit cod
 	cmdutil.DurationVar(fl, &opts.CacheTTL, "cache-ttl", 0, "answer scrapes within this long of a collection from it (0: collect on every scrape)")
 	fl.BoolVar(&opts.Once, "once", false, "exit 0 after one /metrics response has been sent")
 	cmdutil.DurationVar(fl, &opts.OnceTimeout, "once-timeout", 0, "with --once, exit 1 if nobody scraped within this long (0: wait forever)")
+	opts.Ask.AddRuleFlags(fl, "a check evaluated over every collection: logged when this PromQL expression begins to return series and when it stops, and served as monctl_check_failing (repeatable)")
+	fl.StringVar(&opts.ExternalURL, "web.external-url", "", "the URL by which the web view is reached, which delivered alerts link to (default: http://HOST:PORT of the first --web.listen-address)")
 	fl.StringVar(&opts.LogLevel, "log.level", "info", "log level: debug, info, warn, error")
 	fl.StringVar(&opts.LogFormat, "log.format", "logfmt", "log format: logfmt, json")
 	_ = cmd.RegisterFlagCompletionFunc("log.level", cobra.FixedCompletions([]string{"debug", "info", "warn", "error"}, cobra.ShellCompDirectiveNoFileComp))
@@ -206,6 +224,8 @@ func (o *Options) validate() error {
 		return cmdutil.UsageError("--web.write-timeout %s must be longer than --scrape-timeout %s, or no scrape could be answered", o.WriteTimeout, o.ScrapeTimeout)
 	case o.OnceTimeout > 0 && !o.Once:
 		return cmdutil.UsageError("--once-timeout goes with --once")
+	case o.ExternalURL != "" && !strings.HasPrefix(o.ExternalURL, "http://") && !strings.HasPrefix(o.ExternalURL, "https://"):
+		return cmdutil.UsageError("--web.external-url %q: want an http(s):// URL", o.ExternalURL)
 	}
 	o.logLevel, o.logFormat = promslog.NewLevel(), promslog.NewFormat()
 	if err := o.logLevel.Set(o.LogLevel); err != nil {
@@ -340,6 +360,17 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 	// in flight can finish.
 	collectCtx, stopCollecting := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopCollecting()
+	var rules *evaluator
+	if o.Ask.Asking() {
+		if o.WebUI {
+			o.Ask.GeneratorURL = o.externalURL(listeners[0].Addr()) + "/#alerts-section"
+		}
+		if err := o.Ask.CheckRules(logWriter{logger}); err != nil {
+			return err
+		}
+		defer o.Ask.Close() // delivers what is queued, keeps the state
+		rules = newEvaluator(collectCtx, &o.Ask, logger)
+	}
 	served := make(chan struct{})
 	var once sync.Once
 	disc, err := o.Discovery(collectCtx, f, &o.EngineFlags, defaultDiscoverInterval,
@@ -366,6 +397,9 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 	if disc != nil {
 		opts.Discovered, opts.Discovery = o.discovered(disc), disc.Families
 	}
+	if rules != nil {
+		opts.Evaluate, opts.Alerts = rules.evaluate, rules.Families
+	}
 	if o.Once {
 		opts.Served = func() { once.Do(func() { close(served) }) }
 	}
@@ -388,9 +422,13 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 		for _, w := range watchers {
 			engines = append(engines, w.Engine())
 		}
-		dash = dashboard.New(dashboard.Options{Exporter: exp, Engines: engines, ContainerLabels: o.ContainerLabels,
+		dopts := dashboard.Options{Exporter: exp, Engines: engines, ContainerLabels: o.ContainerLabels,
 			Interval: o.WebUIInterval, MaxRequests: o.MaxRequests, LogsTimeout: min(10*time.Second, o.WriteTimeout/2),
-			TelemetryPath: o.TelemetryPath, Version: info.Version, Logger: logger, AllowedHosts: o.allowedHosts()})
+			TelemetryPath: o.TelemetryPath, Version: info.Version, Logger: logger, AllowedHosts: o.allowedHosts()}
+		if rules != nil && o.Ask.Rules() {
+			dopts.Alerts = rules.Alerts
+		}
+		dash = dashboard.New(dopts)
 		handler.Handle("/", dash.Handler())
 		go dash.Run(collectCtx)
 	}
@@ -453,6 +491,21 @@ func shutdown(servers []*http.Server, stopCollecting context.CancelFunc) {
 		})
 	}
 	wg.Wait()
+}
+
+// externalURL is --web.external-url, else http://HOST:PORT of the first
+// listener, HOST this host's name when it listens on every address.
+func (o *Options) externalURL(first net.Addr) string {
+	if o.ExternalURL != "" {
+		return strings.TrimSuffix(o.ExternalURL, "/")
+	}
+	host, port, _ := net.SplitHostPort(first.String())
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		if name, err := os.Hostname(); err == nil {
+			host = name
+		}
+	}
+	return "http://" + net.JoinHostPort(host, port)
 }
 
 // unwrapOp drops net.OpError's repetition of the address.

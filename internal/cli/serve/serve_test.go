@@ -79,3 +79,23 @@ func TestDiscoveredNamesApart(t *testing.T) {
 		t.Errorf("the discovery's own targets were renamed: %v", disc.Targets()[0].Name)
 	}
 }
+
+// TestRulesFlags: the rules' mistakes are refused before serving.
+func TestRulesFlags(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--fail-if", "rate(x[5m]"}, "unclosed left parenthesis"},
+		{[]string{"--rules", "/nonexistent/rules.yml"}, "/nonexistent/rules.yml"},
+		{[]string{"--alertmanager", "http://127.0.0.1:9093"}, "give a rule file"},
+		{[]string{"--web.external-url", "localhost:19100"}, "--web.external-url"},
+	} {
+		var out, errOut bytes.Buffer
+		f := cmdutil.NewFactory(cmdutil.IOStreams{Out: &out, ErrOut: &errOut})
+		err := cmdtest.Execute(NewCmd(f), append(c.args, "--containers=false", "--target", "127.0.0.1:1", "--web.listen-address", "127.0.0.1:0")...)
+		if code := cmdutil.CodeOf(err); code != cmdutil.ExitUsage || err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: exit %d, %v; want exit %d about %s", c.args, code, err, cmdutil.ExitUsage, c.want)
+		}
+	}
+}

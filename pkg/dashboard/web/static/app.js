@@ -152,11 +152,36 @@
         ['num', t.scrape_duration_seconds.toFixed(3) + 's'], ['num', t.series], ['', t.last_scrape]] })),
       6, 'No targets: serve re-exposes those given with --target or in the config file.');
     };
+    // The alerts' table is there when serve has rules.
+    const atable = document.getElementById('alerts');
+    let alerts = null;
+    const renderAlerts = () => {
+      if (!alerts) return;
+      fill(atable.tBodies[0], sortAlerts(alerts).map((a) => {
+        const notes = document.createDocumentFragment();
+        for (const k of Object.keys(a.annotations || {}).sort()) {
+          const line = el('div');
+          line.append(el('b', '', k), ': ' + a.annotations[k]);
+          notes.appendChild(line);
+        }
+        const labels = Object.keys(a.labels).filter((k) => k !== 'alertname').sort()
+          .map((k) => k + '=' + JSON.stringify(a.labels[k])).join(', ');
+        return { cells: [['', el('span', 'badge alert-' + a.state, a.state)], ['', a.labels.alertname],
+          ['labels', labels], ['', notes], ['num', a.value], ['', a.activeAt]] };
+      }), 6, 'No alert is pending or firing.');
+    };
+    const sortAlerts = atable ? sortable(atable, renderAlerts) : null;
     const sortContainers = sortable(ctable, renderContainers);
     const sortTargets = sortable(ttable, renderTargets);
     const refresh = async () => {
       try {
-        const [c, t] = await Promise.all([getJSON('/api/v1/containers'), getJSON('/api/v1/targets')]);
+        const [c, t, a] = await Promise.all([getJSON('/api/v1/containers'), getJSON('/api/v1/targets'),
+          atable ? getJSON('/api/v1/alerts') : null]);
+        if (a) {
+          alerts = a.alerts.map((x) => Object.assign({ name: x.labels.alertname }, x));
+          document.getElementById('alert-count').textContent = alerts.length;
+          renderAlerts();
+        }
         containers = c.containers;
         targets = t.targets;
         document.getElementById('container-count').textContent = containers.length;
