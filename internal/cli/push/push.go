@@ -21,11 +21,13 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/monctl/monctl/internal/cli/ask"
 	"github.com/monctl/monctl/internal/cli/cmdutil"
 	"github.com/monctl/monctl/internal/output"
 	"github.com/monctl/monctl/pkg/containers"
 	"github.com/monctl/monctl/pkg/discovery"
 	"github.com/monctl/monctl/pkg/exposition"
+	"github.com/monctl/monctl/pkg/query"
 	"github.com/monctl/monctl/pkg/push"
 )
 
@@ -68,6 +70,9 @@ type Options struct {
 	FlushTimeout time.Duration
 
 	Out cmdutil.OutputFlags
+	// Ask holds --query, --fail-if and --rules, over what each round
+	// pushed, as the receiver stores it.
+	Ask ask.Flags
 }
 
 // NewCmd builds 'monctl push'.
@@ -94,7 +99,13 @@ refuses (4xx) is dropped with the sink's message. SIGINT and SIGTERM let
 deliveries in flight finish within --flush-timeout, then spool the rest.
 
 A line per sink on stderr says what was sent, retried, spooled and
-dropped; -o json (or table, jsonl, yaml, csv) prints it on stdout.`,
+dropped; -o json (or table, jsonl, yaml, csv) prints it on stdout.
+
+--query, --fail-if and --rules are asked of what each round pushed, with
+its job and instance labels and the scrape's series, as the receiver
+stores it; their answers are printed instead of the sinks' lines each
+round, and exit 4 says a check or an alert fired in the last. The alerts
+go to --alertmanager and --notify-webhook.`,
 		Example: `  monctl push --remote-write http://vm:8428/api/v1/write --containers
   monctl watch containers --once -o prom | monctl push --pushgateway http://pgw:9091 --job containers -
   monctl push --pushgateway http://pgw:9091 --job backup --grouping instance=db1 metrics.prom
@@ -106,7 +117,8 @@ dropped; -o json (or table, jsonl, yaml, csv) prints it on stdout.`,
 			if f.Config != nil {
 				opts.ConfigSinks = f.Config.Sinks
 			}
-			return run(cmd.Context(), f, opts, cmd.Flags().Changed("output") || cmd.Flags().Changed("format"))
+			opts.Ask.ConfigAlertmanagers = f.ConfigAlertmanagers()
+			return opts.Ask.NagiosError(opts.IO.Out, run(cmd.Context(), f, opts, cmd.Flags().Changed("output") || cmd.Flags().Changed("format")))
 		},
 	}
 	fl := cmd.Flags()
@@ -134,6 +146,7 @@ dropped; -o json (or table, jsonl, yaml, csv) prints it on stdout.`,
 	cmdutil.DurationVar(fl, &opts.PushTimeout, "push-timeout", 30*time.Second, "time limit of one request to a sink")
 	cmdutil.DurationVar(fl, &opts.FlushTimeout, "flush-timeout", 10*time.Second, "after SIGINT or SIGTERM, how long deliveries in flight may take before the rest is spooled")
 	opts.Out.AddOutputFlags(cmd, "table", output.RowsShape|output.RecordsShape)
+	opts.Ask.AddFlags(fl, "what each round pushed (with job and instance, and up and the scrape series per target)")
 	_ = cmd.RegisterFlagCompletionFunc("method", cobra.FixedCompletions([]string{"put", "post", "delete"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
@@ -144,10 +157,16 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options, report bool) error
 		return err
 	}
 	var p *output.Printer
-	if report {
+	if report || o.Ask.Asking() {
 		if p, err = o.Out.Printer(o.IO, o.Every > 0, push.Stats{}); err != nil {
 			return err
 		}
+	}
+	if o.Ask.Asking() {
+		if err := o.Ask.Check(p); err != nil {
+			return err
+		}
+		defer o.Ask.Close() // delivers the alerts found
 	}
 	switch {
 	case o.Every < 0 || o.Retries < 0 || o.PushTimeout <= 0 || o.FlushTimeout < 0:
@@ -175,6 +194,9 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options, report bool) error
 		return err
 	}
 	defer src.close()
+	if o.Ask.Asking() {
+		src.store = query.NewStore()
+	}
 	var metrics *agentMetrics
 	if len(o.ListenAddresses) > 0 {
 		metrics = newAgentMetrics()
@@ -191,12 +213,13 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options, report bool) error
 	// The agent's exit code is its rounds': 1 when none delivered or
 	// spooled anything, 3 when some round fell short, else 0.
 	reachedRounds, shortRounds := 0, 0
+	fired := false // a check or an alert, in the last round
 	for {
 		roundStart := time.Now()
 		// What was gathered goes out even when a signal came meanwhile:
 		// deliver gives it --flush-timeout, then spools the rest.
 		rctx, done := o.graceful(ctx)
-		encoded, gathered := src.round(rctx, sinks)
+		encoded, gathered := src.round(rctx, roundStart, sinks)
 		// A DELETE needs nothing gathered: it removes the group.
 		gathered = gathered || strings.EqualFold(o.Method, "delete")
 		// A target that failed still has its up 0 and stale markers to
@@ -209,7 +232,12 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options, report bool) error
 		if metrics != nil {
 			metrics.observe(stats)
 		}
-		if p != nil {
+		switch {
+		case src.store != nil:
+			if fired, err = o.Ask.Answer(ctx, p, src.store, roundStart, !gathered); err != nil {
+				return err
+			}
+		case p != nil:
 			if err := p.Print(view(stats)); err != nil {
 				return cmdutil.Failure(fmt.Errorf("writing output: %w", err))
 			}
@@ -217,6 +245,9 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options, report bool) error
 		code := exitOf(stats, gathered, src.partial)
 		if o.Every == 0 {
 			o.summarize(stats)
+			if fired && code != cmdutil.Silent {
+				return cmdutil.CheckFailed
+			}
 			return code
 		}
 		if code != cmdutil.Silent {
@@ -241,6 +272,8 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options, report bool) error
 	switch {
 	case reachedRounds == 0:
 		return cmdutil.Graceful(cmdutil.Silent)
+	case fired:
+		return cmdutil.Graceful(cmdutil.CheckFailed)
 	case shortRounds > 0:
 		return cmdutil.Graceful(cmdutil.Partial)
 	}
@@ -390,6 +423,9 @@ type gatherer struct {
 	labels  []string
 	sel     *exposition.Selector // --match
 	partial bool                 // a source failed in the last round
+	// store, when set, gets what each round pushed, for --query,
+	// --fail-if and --rules.
+	store *query.Store
 }
 
 func (o *Options) newGatherer(ctx context.Context, f *cmdutil.Factory) (*gatherer, error) {
@@ -466,7 +502,7 @@ type encoding struct {
 // are the sources kept whole, in the order they were given, and encoded
 // at the end. A source that fails gets the stale markers of the series it
 // sent last round, at sinks that send them.
-func (g *gatherer) round(ctx context.Context, sinks []push.Sink) ([]encoding, bool) {
+func (g *gatherer) round(ctx context.Context, roundAt time.Time, sinks []push.Sink) ([]encoding, bool) {
 	var streams, buffered []int // indexes into sinks
 	for i, s := range sinks {
 		if _, ok := s.(push.StreamSink); ok {
@@ -485,16 +521,25 @@ func (g *gatherer) round(ctx context.Context, sinks []push.Sink) ([]encoding, bo
 	g.each(ctx, targets, func(i int, target string, at time.Time, read func(emit func(*exposition.Family) error) error, scraped func() []exposition.Family) {
 		var sts []push.Stream
 		var src *exposition.Source
+		var asked *query.Store // what the questions see of this source
 		start := func() {
 			sts = make([]push.Stream, len(streams))
 			for j, si := range streams {
 				sts[j] = sinks[si].(push.StreamSink).NewStream(addTarget)
 			}
 			src = &exposition.Source{Target: target, Time: at}
+			if g.store != nil {
+				asked = query.NewStore()
+			}
 		}
 		emit := func(f *exposition.Family) error {
 			if len(buffered) > 0 {
 				src.Families = append(src.Families, *f) // an emitted family is the reader's
+			}
+			if asked != nil {
+				// At the round's time, so that a series the next round
+				// has not goes stale then (query.Store.Ended).
+				asked.Add(roundAt, []exposition.Family{*f})
 			}
 			for _, st := range sts {
 				if err := st.Family(target, at, f); err != nil {
@@ -533,6 +578,9 @@ func (g *gatherer) round(ctx context.Context, sinks []push.Sink) ([]encoding, bo
 			}
 		} else {
 			gathered = true
+		}
+		if asked != nil {
+			g.store.Merge(asked)
 		}
 		if len(buffered) > 0 {
 			kept[i] = src

@@ -323,3 +323,45 @@ func TestPushDoesNotWaitForAHungDiscovery(t *testing.T) {
 		t.Errorf("exit %d; stderr does not say discovery was not waited for: %s", code, errOut)
 	}
 }
+
+// TestQuestionsOverWhatWasPushed: --query and --fail-if see what the
+// round pushed as the receiver stores it (job, instance, the scrape's
+// series); the answers replace the sinks' lines, and a check that fired
+// is exit 4 though everything was delivered.
+func TestQuestionsOverWhatWasPushed(t *testing.T) {
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "# TYPE queue gauge\nqueue 12\n")
+	}))
+	defer target.Close()
+	instance := strings.TrimPrefix(target.URL, "http://")
+	srv, got := received(t)
+	var asked []string
+	out, errOut, code := execute(t, factory(&asked), "--queue-dir", "", "--job", "app", "--remote-write", srv.URL+"/api/v1/write",
+		"-o", "json", "--query", "queue", "--fail-if", "queue > 10", "--fail-if", "up == 0", target.URL+"/metrics")
+	if code != cmdutil.ExitCheck {
+		t.Errorf("exit %d, want %d: %s", code, cmdutil.ExitCheck, errOut)
+	}
+	var answers struct {
+		Queries []struct {
+			Result []struct {
+				Metric map[string]string `json:"metric"`
+			} `json:"result"`
+		} `json:"queries"`
+		Firing []struct {
+			Expr string `json:"expr"`
+		} `json:"firing"`
+	}
+	if err := json.Unmarshal([]byte(out), &answers); err != nil {
+		t.Fatalf("%v:\n%s", err, out)
+	}
+	if len(answers.Queries) != 1 || len(answers.Queries[0].Result) != 1 || answers.Queries[0].Result[0].Metric["job"] != "app" ||
+		answers.Queries[0].Result[0].Metric["instance"] != instance {
+		t.Errorf("queue with the job and instance pushed: %s", out)
+	}
+	if len(answers.Firing) != 1 || answers.Firing[0].Expr != "queue > 10" {
+		t.Errorf("want only queue > 10 firing: %s", out)
+	}
+	if got()["__name__=queue,instance="+instance+",job=app"] != 12 {
+		t.Errorf("the round was still pushed: %v", got())
+	}
+}
