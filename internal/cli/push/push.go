@@ -27,8 +27,8 @@ import (
 	"github.com/monctl/monctl/pkg/containers"
 	"github.com/monctl/monctl/pkg/discovery"
 	"github.com/monctl/monctl/pkg/exposition"
-	"github.com/monctl/monctl/pkg/query"
 	"github.com/monctl/monctl/pkg/push"
+	"github.com/monctl/monctl/pkg/query"
 )
 
 // Options of 'monctl push'.
