@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
+	"regexp/syntax"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
@@ -242,3 +244,37 @@ func (e *Engine) Starts(ctx context.Context, since time.Time, fn func(Container)
 
 // unixNano is t as the engine's API takes a time: seconds.nanoseconds.
 func unixNano(t time.Time) string { return fmt.Sprintf("%d.%09d", t.Unix(), t.Nanosecond()) }
+
+// Bounds of a pattern matched against log lines (the web view's search,
+// logs --grep, --pattern, --fail-if-match): its length, and what it
+// compiles to. (\w+\s?){1000} is 6,002 instructions, each of which a
+// match may visit for every byte of every line.
+const (
+	MaxLogPattern      = 1000
+	MaxLogPatternInsts = 2000
+)
+
+// CompileLogPattern compiles an RE2 pattern for log lines within the
+// bounds, and says how many instructions it compiled to: the cost of a
+// byte matched.
+func CompileLogPattern(pattern string) (*regexp.Regexp, int, error) {
+	if len(pattern) > MaxLogPattern {
+		return nil, 0, fmt.Errorf("longer than %d characters", MaxLogPattern)
+	}
+	parsed, err := syntax.Parse(pattern, syntax.Perl)
+	if err != nil {
+		return nil, 0, err
+	}
+	prog, err := syntax.Compile(parsed.Simplify())
+	if err != nil {
+		return nil, 0, err
+	}
+	if insts := len(prog.Inst); insts > MaxLogPatternInsts {
+		return nil, 0, fmt.Errorf("the pattern compiles to %d instructions, more than the %d a search may take: simplify it (a counted repetition such as {1000} repeats what it counts)", insts, MaxLogPatternInsts)
+	}
+	re, err := regexp.Compile(pattern)
+	if err != nil {
+		return nil, 0, err
+	}
+	return re, len(prog.Inst), nil
+}

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"regexp"
-	"regexp/syntax"
 	"strconv"
 	"strings"
 
@@ -17,16 +16,13 @@ import (
 	"github.com/monctl/monctl/pkg/query"
 )
 
-// Bounds of a logs request: lines looked at, the pattern's length, and
-// the bytes of lines answered (beyond it the answer says truncated).
+// Bounds of a logs request: lines looked at and the bytes of lines
+// answered (beyond it the answer says truncated); the pattern's are
+// containers.CompileLogPattern's.
 const (
 	DefaultTail  = 100
 	MaxTail      = 10000
-	maxGrep      = 1000
 	maxLogsBytes = 8 << 20
-	// maxGrepInsts bounds the compiled pattern: (\w+\s?){1000} is
-	// 6,002 instructions, each of which a match may visit per byte.
-	maxGrepInsts = 2000
 	// maxSearchCost bounds one search's work, instructions × bytes
 	// scanned: 10 MB of lines for a pattern of 50 instructions, 250 KB
 	// for one of 2,000. Past it the answer says where the search stopped.
@@ -189,16 +185,7 @@ func (d *Dashboard) logs(ctx context.Context, c *Container, tailText, grep strin
 	insts := 0
 	if grep != "" {
 		var err error
-		if len(grep) > maxGrep {
-			return nil, http.StatusBadRequest, fmt.Errorf("grep: longer than %d characters", maxGrep)
-		}
-		if insts, err = grepSize(grep); err != nil {
-			return nil, http.StatusBadRequest, fmt.Errorf("grep: %v", err)
-		}
-		if insts > maxGrepInsts {
-			return nil, http.StatusBadRequest, fmt.Errorf("grep: the pattern compiles to %d instructions, more than the %d a search may take: simplify it (a counted repetition such as {1000} repeats what it counts)", insts, maxGrepInsts)
-		}
-		if re, err = regexp.Compile(grep); err != nil {
+		if re, insts, err = containers.CompileLogPattern(grep); err != nil {
 			return nil, http.StatusBadRequest, fmt.Errorf("grep: %v", err)
 		}
 	}
@@ -250,20 +237,6 @@ func (d *Dashboard) logs(ctx context.Context, c *Container, tailText, grep strin
 		a.Error = oneLine(err.Error())
 	}
 	return a, 0, nil
-}
-
-// grepSize is the number of instructions pattern compiles to, as the
-// regexp package compiles it: what a match may visit for each byte.
-func grepSize(pattern string) (int, error) {
-	re, err := syntax.Parse(pattern, syntax.Perl)
-	if err != nil {
-		return 0, err
-	}
-	prog, err := syntax.Compile(re.Simplify())
-	if err != nil {
-		return 0, err
-	}
-	return len(prog.Inst), nil
 }
 
 // cutShort is why a logs call ended early: the client left, or the engine

@@ -17,10 +17,12 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/monctl/monctl/internal/cli/ask"
 	"github.com/monctl/monctl/internal/cli/cmdutil"
 	"github.com/monctl/monctl/internal/output"
 	ctr "github.com/monctl/monctl/pkg/containers"
 	"github.com/monctl/monctl/pkg/exposition"
+	"github.com/monctl/monctl/pkg/query"
 )
 
 // Options of 'monctl logs'.
@@ -47,9 +49,15 @@ type Options struct {
 	// FailIfMatch is a check: lines matching it are also said on stderr,
 	// and the run exits 4.
 	FailIfMatch string
+	// Patterns count the lines they match per container, for the rules
+	// and checks of Ask, asked every EvalInterval and at the end.
+	Patterns     []string
+	EvalInterval time.Duration
+	Ask          ask.Flags
 
-	grep   *regexp.Regexp
-	failIf *regexp.Regexp
+	grep     *regexp.Regexp
+	failIf   *regexp.Regexp
+	counters *counters
 }
 
 // NewCmd builds 'monctl logs'.
@@ -69,12 +77,22 @@ On a terminal each line has a "name |" prefix (host/name with several
 engines) in a colour per container, as docker compose logs does; piped,
 the same without colour; -o jsonl writes {time, host, id, name, stream,
 message} records with the engine's timestamps. Control characters in log
-lines are escaped in human output.`,
+lines are escaped in human output.
+
+--pattern NAME=RE counts the lines each container wrote that match RE,
+as monctl_log_lines_total{host, id, name, pattern="NAME"}: --rules and
+--fail-if are asked of these counters every --evaluation-interval while
+following and once at the end; alerts and checks that change are said on
+stderr, the alerts are delivered to --alertmanager and --notify-webhook,
+and exit 4 says one fired at the end. Without rules or checks the counts
+are said on stderr at the end.`,
 		Example: `  monctl logs --tail 20 web db
   monctl logs -f --since 10m --grep 'error|panic' -H unix:///var/run/docker.sock -H ssh://root@build
-  monctl logs --since 2026-11-22T08:00:00Z --until 2026-11-22T09:00:00Z -o jsonl > window.jsonl`,
+  monctl logs --since 2026-11-22T08:00:00Z --until 2026-11-22T09:00:00Z -o jsonl > window.jsonl
+  monctl logs -f --tail 0 --pattern errors='(?i)error|panic' --rules logs.rules.yml --alertmanager http://localhost:9093`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Refs = args
+			opts.Ask.ConfigAlertmanagers = f.ConfigAlertmanagers()
 			return run(cmd.Context(), f, opts)
 		},
 	}
@@ -94,6 +112,9 @@ lines are escaped in human output.`,
 	fl.StringVar(&opts.OutputDir, "output-dir", "", "write each container's lines to DIR/HOST_NAME.log (.jsonl with -o jsonl), appended across runs, instead of stdout")
 	fl.StringVar(&opts.MaxSize, "max-size", "10MiB", "with --output-dir, rotate a file before it grows past this")
 	fl.IntVar(&opts.MaxFiles, "max-files", 5, "with --output-dir, rotated files kept per container (NAME.log.1 is the newest)")
+	fl.StringArrayVar(&opts.Patterns, "pattern", nil, "NAME=RE: count each container's lines that match RE (RE2) as monctl_log_lines_total{pattern=\"NAME\"}, for --rules and --fail-if (repeatable)")
+	cmdutil.DurationVar(fl, &opts.EvalInterval, "evaluation-interval", 15*time.Second, "with --follow, how often --rules and --fail-if are asked of the --pattern counters")
+	opts.Ask.AddRuleFlags(fl, "a check over the --pattern counters: said on stderr when this PromQL expression begins and stops returning series, exit 4 if it does at the end (repeatable)")
 	opts.Out.AddOutputFormats(cmd, output.Table, output.Table, output.JSONL)
 	return cmd
 }
@@ -104,15 +125,35 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 		return err
 	}
 	if o.Grep != "" {
-		if o.grep, err = regexp.Compile(o.Grep); err != nil {
+		if o.grep, _, err = ctr.CompileLogPattern(o.Grep); err != nil {
 			return cmdutil.UsageError("--grep: %v", err)
 		}
 	} else if o.InvertMatch {
 		return cmdutil.UsageError("--invert-match needs --grep")
 	}
 	if o.FailIfMatch != "" {
-		if o.failIf, err = regexp.Compile(o.FailIfMatch); err != nil {
+		if o.failIf, _, err = ctr.CompileLogPattern(o.FailIfMatch); err != nil {
 			return cmdutil.UsageError("--fail-if-match: %v", err)
+		}
+	}
+	patterns, err := parsePatterns(o.Patterns)
+	if err != nil {
+		return err
+	}
+	var ev *evaluator
+	switch {
+	case o.EvalInterval <= 0:
+		return cmdutil.UsageError("--evaluation-interval must be positive")
+	case o.Ask.Asking() && len(patterns) == 0:
+		return cmdutil.UsageError("--rules and --fail-if in logs are asked of the counters of --pattern NAME=RE: give one")
+	case len(patterns) > 0:
+		o.counters = &counters{patterns: patterns, n: map[counter]float64{}}
+		if o.Ask.Asking() {
+			if err := o.Ask.CheckRules(o.IO.ErrOut); err != nil {
+				return err
+			}
+			defer o.Ask.Close() // delivers the alerts found
+			ev = &evaluator{ask: &o.Ask, counters: o.counters, errOut: o.IO.ErrOut, store: query.NewStore()}
 		}
 	}
 	filter, err := o.Filter()
@@ -167,6 +208,10 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 	s := &session{o: o, w: w, filter: filter, errOut: o.IO.ErrOut, done: stopFollowing,
 		active: map[string]bool{}, resume: map[string]time.Time{}, down: map[string]bool{}}
 	found := map[string]bool{}
+	stopEvaluating := func() {}
+	if ev != nil && o.Follow {
+		stopEvaluating = ev.every(ctx, o.EvalInterval)
+	}
 	var following sync.WaitGroup
 	for _, e := range engines {
 		if o.Follow {
@@ -192,6 +237,15 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 	following.Wait()
 	s.wg.Wait()
 	stopFlushing()
+	stopEvaluating()
+	if ev != nil {
+		// The last answer is over every line read, interrupted or not.
+		if err := ev.evaluate(context.WithoutCancel(ctx), time.Now()); err != nil {
+			return err
+		}
+	} else if o.counters != nil {
+		o.counters.say(o.IO.ErrOut)
+	}
 	for _, ref := range o.Refs {
 		if !found[ref] {
 			s.fail(fmt.Errorf("no such container: %s", ref))
@@ -204,8 +258,8 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 		return cmdutil.Failure(fmt.Errorf("writing output: %w", w.err))
 	case len(o.Refs) > 0 && len(found) == 0:
 		return cmdutil.Silent
-	case w.matches > 0:
-		return cmdutil.CheckFailed // said on stderr, line by line
+	case w.matches > 0 || ev != nil && ev.fired:
+		return cmdutil.CheckFailed // said on stderr
 	case s.failed > 0 || failed > 0 || files != nil && files.failed() > 0:
 		return cmdutil.Partial
 	}
@@ -293,6 +347,9 @@ func (s *session) read(ctx context.Context, e *ctr.Engine, c ctr.Container, opts
 		return
 	}
 	s.active[key] = true
+	if s.o.counters != nil {
+		s.o.counters.start(e.Host, c)
+	}
 	if _, ok := s.resume[key]; !ok {
 		// Until a line comes, a later read starts where this one does.
 		s.resume[key] = cmp.Or(opts.From, time.Now())
@@ -303,6 +360,9 @@ func (s *session) read(ctx context.Context, e *ctr.Engine, c ctr.Container, opts
 			var last time.Time
 			err := e.Logs(ctx, c, opts, func(l ctr.LogLine) error {
 				last = l.Time
+				if s.o.counters != nil {
+					s.o.counters.line(&l)
+				}
 				if s.o.grep != nil && s.o.grep.MatchString(l.Message) == s.o.InvertMatch {
 					return nil
 				}
