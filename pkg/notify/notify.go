@@ -353,6 +353,27 @@ func (n *Notifier) Save() []Tracked {
 	return out
 }
 
+// SaveWebhooks is what each webhook remembers of its group, after Close.
+func (n *Notifier) SaveWebhooks() []WebhookState {
+	out := make([]WebhookState, len(n.webhooks))
+	for i, w := range n.webhooks {
+		out[i] = w.save()
+	}
+	return out
+}
+
+// RestoreWebhooks gives each webhook what it remembered in an earlier
+// run, by its URL, before the first Round.
+func (n *Notifier) RestoreWebhooks(sts []WebhookState) {
+	for _, st := range sts {
+		for _, w := range n.webhooks {
+			if redact.URL(w.opts.URL) == st.URL {
+				w.restore(st)
+			}
+		}
+	}
+}
+
 // Restore takes up what Save gave, before the first Round.
 func (n *Notifier) Restore(ts []Tracked) {
 	n.mu.Lock()

@@ -84,12 +84,22 @@ func (w *Webhook) Receive(now time.Time, alerts []Alert) {
 	for _, a := range alerts {
 		w.alerts[labelSet(a.Labels).Fingerprint()] = a
 	}
-	if w.started.IsZero() && len(w.alerts) > 0 {
+	if !w.nextAt.IsZero() || len(w.alerts) == 0 {
+		return
+	}
+	if w.started.IsZero() {
 		w.started, w.nextAt = now, now.Add(w.opts.GroupWait)
-		select {
-		case w.wake <- struct{}{}:
-		default:
+	} else {
+		// A group an earlier run left: group_interval after its last
+		// notification.
+		w.nextAt = w.last.Add(w.opts.GroupInterval)
+		if w.nextAt.Before(now) {
+			w.nextAt = now
 		}
+	}
+	select {
+	case w.wake <- struct{}{}:
+	default:
 	}
 }
 
@@ -113,16 +123,16 @@ func (w *Webhook) run(ctx context.Context) {
 		case <-w.wake:
 		case <-timer.C:
 			if !next.IsZero() {
-				w.flush(ctx, time.Now(), false)
+				w.flush(ctx, time.Now())
 			}
 		}
 	}
 }
 
 // flush notifies the group when it changed, or when repeat_interval has
-// passed while it fires (always, when final: the run ends), and forgets
-// the alerts resolved once notified.
-func (w *Webhook) flush(ctx context.Context, now time.Time, final bool) {
+// passed since the last notification (of an earlier run too) while it
+// fires, and forgets the alerts resolved once notified.
+func (w *Webhook) flush(ctx context.Context, now time.Time) {
 	w.mu.Lock()
 	firing := map[model.Fingerprint]bool{}
 	changed := false
@@ -135,9 +145,6 @@ func (w *Webhook) flush(ctx context.Context, now time.Time, final bool) {
 		}
 	}
 	due := changed || (len(firing) > 0 && now.Sub(w.last) >= w.opts.RepeatInterval)
-	if final {
-		due = changed
-	}
 	var body []byte
 	if due && len(w.alerts) > 0 {
 		body = w.payload(now)
@@ -257,5 +264,52 @@ func (w *Webhook) Errors() []string {
 func (w *Webhook) Close(ctx context.Context) {
 	w.stop()
 	<-w.done
-	w.flush(ctx, time.Now(), true)
+	w.flush(ctx, time.Now())
+}
+
+// WebhookState is what a webhook remembers of its group, for a run that
+// goes on where an earlier one stopped (cron): so that repeat_interval
+// spans runs, and an alert notified firing is notified resolved.
+type WebhookState struct {
+	URL      string    `json:"url"` // redacted: the state file holds no secret
+	Alerts   []Alert   `json:"alerts"`
+	Notified []string  `json:"notified,omitempty"` // the fingerprints notified firing
+	Started  time.Time `json:"started,omitzero"`
+	Last     time.Time `json:"last,omitzero"`
+}
+
+func (w *Webhook) save() WebhookState {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	st := WebhookState{URL: redact.URL(w.opts.URL), Started: w.started, Last: w.last, Alerts: []Alert{}}
+	for _, fp := range slices.Sorted(maps.Keys(w.alerts)) {
+		st.Alerts = append(st.Alerts, w.alerts[fp])
+		if w.notified[fp] {
+			st.Notified = append(st.Notified, fp.String())
+		}
+	}
+	return st
+}
+
+// restore takes up what save gave; a group that was notified before is
+// flushed again group_interval after its last notification at the
+// earliest.
+func (w *Webhook) restore(st WebhookState) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	notified := map[string]bool{}
+	for _, fp := range st.Notified {
+		notified[fp] = true
+	}
+	for _, a := range st.Alerts {
+		fp := labelSet(a.Labels).Fingerprint()
+		w.alerts[fp] = a
+		if notified[fp.String()] {
+			w.notified[fp] = true
+		}
+	}
+	// The group is flushed when the rules next send something (Receive),
+	// not before: an alert restored may have ended (endsAt passed) only
+	// because this run has not re-sent it yet.
+	w.last, w.started = st.Last, st.Started
 }

@@ -108,3 +108,45 @@ func TestWebhookGroupsAndRepeats(t *testing.T) {
 		t.Errorf("on Close: %d notifications, the last %+v", sink.count(), p)
 	}
 }
+
+// TestWebhookStateAcrossRuns: three runs from cron, each a webhook that
+// takes up the last one's group: the alert firing is notified once, not
+// again within repeat_interval by the next run, and notified resolved by
+// the run that sees it resolved.
+func TestWebhookStateAcrossRuns(t *testing.T) {
+	sink := &webhookSink{}
+	srv := httptest.NewServer(sink)
+	defer srv.Close()
+	var state []WebhookState
+	run := func(a Alert) {
+		t.Helper()
+		w, err := NewWebhook(WebhookOptions{URL: srv.URL, HTTP: config.DefaultHTTPClientConfig, GroupWait: time.Hour, GroupInterval: time.Hour, RepeatInterval: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if state != nil {
+			w.restore(state[0])
+		}
+		w.Receive(time.Now(), []Alert{a})
+		w.Close(t.Context())
+		state = []WebhookState{w.save()}
+	}
+	firing := Alert{Labels: map[string]string{"alertname": "Down"}, StartsAt: time.Now(), EndsAt: time.Now().Add(time.Hour)}
+	run(firing)
+	if sink.count() != 1 || sink.last().Status != "firing" {
+		t.Fatalf("the first run notifies the alert firing: %d %+v", sink.count(), sink.payloads)
+	}
+	run(firing)
+	if sink.count() != 1 {
+		t.Fatalf("the second run notified again within repeat_interval: %+v", sink.last())
+	}
+	resolved := firing
+	resolved.EndsAt = time.Now()
+	run(resolved)
+	if sink.count() != 2 || sink.last().Status != "resolved" || sink.last().Alerts[0].Labels["alertname"] != "Down" {
+		t.Fatalf("the third run notifies it resolved: %d %+v", sink.count(), sink.last())
+	}
+	if len(state[0].Alerts) != 0 {
+		t.Errorf("a resolved alert, once notified, is forgotten: %+v", state[0])
+	}
+}

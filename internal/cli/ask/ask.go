@@ -246,7 +246,7 @@ func (f *Flags) Close() {
 	}
 	st := savedState{Rules: f.rules.Save()}
 	if f.notifier != nil {
-		st.Notifications = f.notifier.Save()
+		st.Notifications, st.Webhooks = f.notifier.Save(), f.notifier.SaveWebhooks()
 	}
 	if err := f.state.save(st); err != nil {
 		fmt.Fprintf(f.errOut, "monctl: saving the rules' state: %v\n", err)
@@ -280,6 +280,7 @@ func (f *Flags) restore() error {
 	}
 	if f.notifier != nil {
 		f.notifier.Restore(st.Notifications)
+		f.notifier.RestoreWebhooks(st.Webhooks)
 	}
 	return nil
 }

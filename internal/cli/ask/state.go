@@ -19,10 +19,14 @@ import (
 // savedState is what one set of rule files leaves for the next run: the
 // rules' active alerts (so that for: counts across cron runs) and what
 // was delivered of them (so that an alert resolved between two runs is
-// delivered resolved).
+// delivered resolved, and a webhook is not notified again within its
+// repeat_interval).
 type savedState struct {
 	Rules         query.State      `json:"rules"`
 	Notifications []notify.Tracked `json:"notifications,omitempty"`
+	// Webhooks are the webhooks' groups, so that repeat_interval spans
+	// cron runs.
+	Webhooks []notify.WebhookState `json:"webhooks,omitempty"`
 }
 
 // stateFile is the state of one set of rule files in the state
