@@ -280,3 +280,164 @@ receivers:
 		t.Errorf("startsAt: Alertmanager's %v, monctl's %v", a["startsAt"], m["startsAt"])
 	}
 }
+
+// TestServeAlertsOnContainerTroubles: serve evaluates rules over the
+// sandboxed engine's containers at every collection and a real
+// Alertmanager gets an alert for each trouble the issue names: memory
+// over a threshold, an unhealthy container, an OOM kill of a container
+// with a small memory limit, a crash loop; each with its labels and
+// annotations and a generatorURL at serve's web view. /metrics serves
+// ALERTS, the web view's API lists them; once the containers are gone
+// the alerts are resolved at Alertmanager.
+func TestServeAlertsOnContainerTroubles(t *testing.T) {
+	e := engines[len(engines)-1]
+	am := startAlertmanager(t)
+	rules := writeTemp(t, "rules.yml", `groups:
+  - name: troubles
+    rules:
+      - alert: MemoryHigh
+        expr: monctl_container_memory_working_set_bytes{name="trouble-mem"} / monctl_container_memory_limit_bytes > 0.5
+        labels: {severity: warning}
+        annotations:
+          summary: "{{ $labels.name }} uses {{ $value | humanizePercentage }} of its memory limit"
+      - alert: Unhealthy
+        expr: monctl_container_health_status{health="unhealthy"} == 1
+        annotations:
+          summary: "{{ $labels.name }} is unhealthy"
+      - alert: OOMKilled
+        expr: monctl_container_oom_kills_total > 0
+        annotations:
+          summary: "{{ $labels.name }} was killed for want of memory"
+      - alert: CrashLooping
+        expr: increase(monctl_container_restarts_total[1m]) >= 1
+        annotations:
+          summary: "{{ $labels.name }} restarts"
+`)
+	p := startServe(t, []string{"DOCKER_HOST=" + e.Host}, "--all", "--filter", "name=^trouble-", "--web.ui.interval", "1s",
+		"--rules", rules, "--alertmanager", am, "--alert-resend-delay", "2s")
+	started := time.Now()
+	runContainer(t, e, "trouble-mem", []string{"-m", "80m"}, testengine.WorkloadImage, "-hold", "64")
+	waitFor(t, "MemoryHigh at Alertmanager", 30*time.Second, func() bool { return len(amAlerts(t, am, "MemoryHigh")) == 1 })
+	t.Logf("from the container's start to Alertmanager listing its alert, through serve: %.1f s", time.Since(started).Seconds())
+	// A health check the image cannot run (it has no shell); a container
+	// that needs 64 MiB within 16; one that exits 1 and is restarted.
+	runContainer(t, e, "trouble-sick", []string{"--health-cmd", "true", "--health-interval", "1s", "--health-retries", "1"}, testengine.WorkloadImage)
+	runContainer(t, e, "trouble-oom", []string{"-m", "16m", "--memory-swap", "16m"}, testengine.WorkloadImage, "-hold", "64")
+	runContainer(t, e, "trouble-loop", []string{"--restart", "always"}, testengine.WorkloadImage, "-exit-after", "300ms")
+	want := map[string]string{
+		"MemoryHigh":   "trouble-mem uses ",
+		"Unhealthy":    "trouble-sick is unhealthy",
+		"OOMKilled":    "trouble-oom was killed for want of memory",
+		"CrashLooping": "trouble-loop restarts",
+	}
+	web := "http://" + p.addr + "/#alerts-section"
+	for name, summary := range want {
+		var got []amAlert
+		waitFor(t, name+" at Alertmanager", 60*time.Second, func() bool {
+			got = amAlerts(t, am, name)
+			return len(got) == 1
+		})
+		a := got[0]
+		if !strings.HasPrefix(a.Annotations["summary"], summary) || a.Labels["host"] != e.Host || a.GeneratorURL != web || a.Status.State != "active" {
+			t.Errorf("%s at Alertmanager: %+v (want summary %q, generatorURL %s)", name, a, summary, web)
+		}
+	}
+	if a := amAlerts(t, am, "MemoryHigh")[0]; a.Labels["severity"] != "warning" || a.Labels["name"] != "trouble-mem" {
+		t.Errorf("MemoryHigh's labels: %v", a.Labels)
+	}
+	client := &http.Client{Timeout: 10 * time.Second}
+	alerts := metricsOf(t, client, "http://"+p.addr+"/metrics")["ALERTS"]
+	firing := map[string]bool{}
+	for _, m := range alerts.Metrics {
+		if m.Labels.Get("alertstate") == "firing" {
+			firing[m.Labels.Get("alertname")] = true
+		}
+	}
+	for name := range want {
+		if !firing[name] {
+			t.Errorf("ALERTS on /metrics lacks %s firing: %+v", name, alerts.Metrics)
+		}
+	}
+	if sent := metricsOf(t, client, "http://"+p.addr+"/metrics")["monctl_notifications_sent_total"]; len(sent.Metrics) != 1 || sent.Metrics[0].Value < 4 {
+		t.Errorf("monctl_notifications_sent_total: %+v", sent.Metrics)
+	}
+	resp, err := client.Get("http://" + p.addr + "/api/v1/alerts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var listed struct {
+		Alerts []struct {
+			Labels map[string]string `json:"labels"`
+			State  string            `json:"state"`
+		} `json:"alerts"`
+	}
+	json.NewDecoder(resp.Body).Decode(&listed)
+	resp.Body.Close()
+	if len(listed.Alerts) < len(want) {
+		t.Errorf("/api/v1/alerts lists %+v", listed.Alerts)
+	}
+	if _, err := e.Docker("rm", "-f", "trouble-mem", "trouble-sick", "trouble-oom", "trouble-loop"); err != nil {
+		t.Fatal(err)
+	}
+	for name := range want {
+		waitFor(t, name+" resolved at Alertmanager", 60*time.Second, func() bool { return len(amAlerts(t, am, name)) == 0 })
+	}
+	if log := p.log(); strings.Contains(log, "delivering alerts") || !strings.Contains(log, `msg="alert firing: OOMKilled{`) {
+		t.Errorf("serve's log: the alerts' changes, no delivery errors:\n%s", log)
+	}
+}
+
+// TestLogPatternsReachAlertmanager: logs -f counts a container's lines
+// that match a --pattern, a rule over the counter's increase fires, and
+// a real Alertmanager lists the alert with the container and the
+// pattern; for cron, a check over the counters of the lines read so far
+// exits 4 and says what failed.
+func TestLogPatternsReachAlertmanager(t *testing.T) {
+	e := engines[len(engines)-1]
+	am := startAlertmanager(t)
+	rules := writeTemp(t, "rules.yml", `groups:
+  - name: logs
+    rules:
+      - alert: LogErrors
+        expr: increase(monctl_log_lines_total{pattern="errs"}[1m]) > 0
+        annotations:
+          summary: "{{ $labels.name }} logged lines on stderr"
+`)
+	runContainer(t, e, "log-alarm", nil, testengine.WorkloadImage, "-log-lines", "20", "-log-rate", "1000", "-log-on-usr1")
+	waitReady(t, e, "log-alarm")
+	cmd := exec.Command(monctlBin, "logs", "-f", "--tail", "0", "log-alarm", "--pattern", "errs= err$", "--evaluation-interval", "500ms",
+		"--rules", rules, "--alertmanager", am)
+	cmd.Env = append(os.Environ(), "DOCKER_HOST="+e.Host, "XDG_CONFIG_HOME="+t.TempDir(), "XDG_STATE_HOME="+t.TempDir(), "MONCTL_CONFIG=")
+	var out, errOut syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	time.Sleep(1500 * time.Millisecond) // following, the counters at 0 evaluated
+	started := time.Now()
+	if _, err := e.Docker("kill", "-s", "USR1", "log-alarm"); err != nil {
+		t.Fatal(err)
+	}
+	var got []amAlert
+	waitFor(t, "LogErrors at Alertmanager", 30*time.Second, func() bool {
+		got = amAlerts(t, am, "LogErrors")
+		return len(got) == 1
+	})
+	t.Logf("from the lines written to Alertmanager listing the alert: %.1f s", time.Since(started).Seconds())
+	if a := got[0]; a.Labels["name"] != "log-alarm" || a.Labels["pattern"] != "errs" || a.Annotations["summary"] != "log-alarm logged lines on stderr" {
+		t.Errorf("the alert at Alertmanager: %+v", a)
+	}
+	if s := errOut.String(); !strings.Contains(s, `monctl: alert firing: LogErrors{host="`+e.Host+`"`) || !strings.Contains(out.String(), "line 19 out") {
+		t.Errorf("stderr says the alert, stdout has the lines:\n%s\n%s", s, out.String())
+	}
+
+	_, cronErr, code := monctlOn(t, e, "logs", "log-alarm", "--pattern", "errs= err$", "--fail-if", `monctl_log_lines_total{pattern="errs"} >= 10`)
+	if code != 4 || !strings.Contains(cronErr, `monctl: check failed: monctl_log_lines_total{pattern="errs"} >= 10 (1 series)`) {
+		t.Errorf("cron: exit %d, stderr:\n%s", code, cronErr)
+	}
+	_, cronErr, code = monctlOn(t, e, "logs", "log-alarm", "--pattern", "errs= err$", "--pattern", "none=^nothing")
+	if code != 0 || !strings.Contains(cronErr, "monctl: log-alarm: 10 lines matched errs") || !strings.Contains(cronErr, "monctl: log-alarm: 0 lines matched none") {
+		t.Errorf("--pattern alone says the counts: exit %d, stderr:\n%s", code, cronErr)
+	}
+}

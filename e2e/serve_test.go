@@ -44,7 +44,7 @@ func startServe(t *testing.T, env []string, args ...string) *serveProc {
 	t.Helper()
 	args = append([]string{"serve", "--web.listen-address", "127.0.0.1:0"}, args...)
 	p := &serveProc{cmd: exec.Command(monctlBin, args...), done: make(chan struct{})}
-	p.cmd.Env = append(append(os.Environ(), "XDG_CONFIG_HOME="+t.TempDir(), "MONCTL_CONFIG="), env...)
+	p.cmd.Env = append(append(os.Environ(), "XDG_CONFIG_HOME="+t.TempDir(), "XDG_STATE_HOME="+t.TempDir(), "MONCTL_CONFIG="), env...)
 	stderr, err := p.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
