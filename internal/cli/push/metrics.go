@@ -5,18 +5,24 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/monctl/monctl/internal/cli/cmdutil"
+	"github.com/monctl/monctl/pkg/exposition"
 	"github.com/monctl/monctl/pkg/push"
 )
 
-// agentMetrics are the agent loop's monctl_push_* metrics, per sink.
+// agentMetrics are the agent loop's monctl_push_* metrics, per sink,
+// and with --rules the alerts of the last round (ALERTS...).
 type agentMetrics struct {
+	alerts atomic.Pointer[[]exposition.Family]
+
 	reg                                                  *prometheus.Registry
 	sent, requests, retried, spooled, dropped, fromSpool *prometheus.CounterVec
 	errors                                               *prometheus.CounterVec
@@ -62,6 +68,24 @@ func (m *agentMetrics) observe(stats []push.Stats) {
 	}
 }
 
+// setAlerts keeps what is served of the rules after a round.
+func (m *agentMetrics) setAlerts(fams []exposition.Family) { m.alerts.Store(&fams) }
+
+// gatherAlerts gives the families of the last round's alerts.
+func (m *agentMetrics) gatherAlerts() ([]*dto.MetricFamily, error) {
+	fams := m.alerts.Load()
+	if fams == nil {
+		return nil, nil
+	}
+	var out []*dto.MetricFamily
+	for i := range *fams {
+		if f := &(*fams)[i]; len(f.Metrics) > 0 {
+			out = append(out, f.DTO())
+		}
+	}
+	return out, nil
+}
+
 // serve answers /metrics on addr until ctx ends.
 func (m *agentMetrics) serve(ctx context.Context, addr string) (func(), error) {
 	l, err := net.Listen("tcp", addr)
@@ -69,7 +93,7 @@ func (m *agentMetrics) serve(ctx context.Context, addr string) (func(), error) {
 		return nil, cmdutil.Failure(fmt.Errorf("--web.listen-address: %w", err))
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{MaxRequestsInFlight: 10, Timeout: 10 * time.Second}))
+	mux.Handle("/metrics", promhttp.HandlerFor(prometheus.Gatherers{m.reg, prometheus.GathererFunc(m.gatherAlerts)}, promhttp.HandlerOpts{MaxRequestsInFlight: 10, Timeout: 10 * time.Second}))
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 30 * time.Second}
 	go srv.Serve(l) // ends with Shutdown
 	return func() {

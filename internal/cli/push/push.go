@@ -237,6 +237,9 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options, report bool) error
 			if fired, err = o.Ask.Answer(ctx, p, src.store, roundStart, !gathered); err != nil {
 				return err
 			}
+			if metrics != nil {
+				metrics.setAlerts(o.Ask.AlertFamilies())
+			}
 		case p != nil:
 			if err := p.Print(view(stats)); err != nil {
 				return cmdutil.Failure(fmt.Errorf("writing output: %w", err))

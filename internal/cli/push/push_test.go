@@ -365,3 +365,44 @@ func TestQuestionsOverWhatWasPushed(t *testing.T) {
 		t.Errorf("the round was still pushed: %v", got())
 	}
 }
+
+// TestAgentRules: push --every evaluates --rules every round, for: counts
+// across rounds, the agent's /metrics serves ALERTS once it fires, and an
+// agent stopped while the alert fires exits 4.
+func TestAgentRules(t *testing.T) {
+	rw, _ := received(t)
+	file := filepath.Join(t.TempDir(), "in.prom")
+	os.WriteFile(file, []byte("a 1\n"), 0o600)
+	rules := filepath.Join(t.TempDir(), "rules.yml")
+	os.WriteFile(rules, []byte("groups:\n- name: t\n  rules:\n  - alert: AUp\n    expr: a > 0\n    for: 300ms\n"), 0o600)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	var asked []string
+	cmd := NewCmd(factory(&asked))
+	cmd.SetArgs([]string{"--every", "0.2", "--queue-dir", "", "--state-dir", "", "--remote-write", rw.URL + "/api/v1/write",
+		"--web.listen-address", addr, "--rules", rules, "-o", "json", file})
+	cmd.SilenceErrors, cmd.SilenceUsage = true, true
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- cmd.ExecuteContext(ctx) }()
+	want := `ALERTS{alertname="AUp",alertstate="firing",instance="` + file + `",job="monctl"} 1`
+	var body []byte
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline) && !strings.Contains(string(body), want); time.Sleep(50 * time.Millisecond) {
+		if resp, err := http.Get("http://" + addr + "/metrics"); err == nil {
+			body, _ = io.ReadAll(resp.Body)
+			resp.Body.Close()
+		}
+	}
+	cancel()
+	err = <-done
+	if !strings.Contains(string(body), want) || !strings.Contains(string(body), "ALERTS_FOR_STATE{") {
+		t.Errorf("the agent's metrics lack %s:\n%s", want, body)
+	}
+	if code := cmdutil.CodeOf(err); code != cmdutil.ExitCheck {
+		t.Errorf("stopped while the alert fires: exit %d (%v), want %d", code, err, cmdutil.ExitCheck)
+	}
+}
