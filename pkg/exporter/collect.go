@@ -300,12 +300,8 @@ func (e *Exporter) plan(c *Collection) []servedFamily {
 	}
 	for i := range c.Sources {
 		s := &c.Sources[i]
-		var source exposition.Label
-		if s.Collector == CollectorTarget {
-			source = exposition.Label{Name: TargetLabel, Value: s.Source}
-		}
 		for j := range s.Families {
-			add(s, &s.Families[j], source)
+			add(s, &s.Families[j], s.label())
 		}
 	}
 	// monctl's own go first; their names were reserved by New.
@@ -324,12 +320,8 @@ func (c *Collection) Series() iter.Seq2[*exposition.Family, exposition.Label] {
 	return func(yield func(*exposition.Family, exposition.Label) bool) {
 		for i := range c.Sources {
 			s := &c.Sources[i]
-			var source exposition.Label
-			if s.Collector == CollectorTarget {
-				source = exposition.Label{Name: TargetLabel, Value: s.Source}
-			}
 			for j := range s.Families {
-				if !yield(&s.Families[j], source) {
+				if !yield(&s.Families[j], s.label()) {
 					return
 				}
 			}
@@ -341,6 +333,15 @@ func (c *Collection) Series() iter.Seq2[*exposition.Family, exposition.Label] {
 			}
 		}
 	}
+}
+
+// label marks the source's series as served: target="node" for a
+// target, none for the containers (their own labels tell them apart).
+func (s *SourceResult) label() exposition.Label {
+	if s.Collector == CollectorTarget {
+		return exposition.Label{Name: TargetLabel, Value: s.Source}
+	}
+	return exposition.Label{}
 }
 
 // TargetLabel marks every re-exposed series with its target; a label of
