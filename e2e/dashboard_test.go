@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -59,8 +60,22 @@ func TestDashboardInABrowser(t *testing.T) {
 	}
 	webConfig := filepath.Join(dir, "web.yml")
 	os.WriteFile(webConfig, []byte("basic_auth_users:\n  alice: "+string(hash)+"\n"), 0o600)
+	// Rules whose alerts the page lists: one of them carries a label of a
+	// container's, HTML, in its annotation.
+	rules := writeTemp(t, "rules.yml", `groups:
+  - name: web
+    rules:
+      - alert: Unhealthy
+        expr: monctl_container_health_status{health="unhealthy"} == 1
+        annotations:
+          summary: "{{ $labels.name }} is unhealthy"
+      - alert: Noted
+        expr: monctl_container_info{container_label_note!=""}
+        annotations:
+          summary: "{{ $labels.container_label_note }}"
+`)
 	p := startServe(t, []string{"DOCKER_HOST=" + e.Host}, "--web.config.file", webConfig, "--web.ui.interval", "1s",
-		"--filter", "name=^web-", "--container-labels", "note")
+		"--filter", "name=^web-", "--container-labels", "note", "--rules", rules)
 	base := "http://" + p.addr
 	auth := "Basic " + base64.StdEncoding.EncodeToString([]byte("alice:s3cret"))
 
@@ -277,6 +292,14 @@ func TestDashboardInABrowser(t *testing.T) {
 		eval(`document.querySelector('#containers tbody tr:last-child td:nth-child(2)').textContent`, &last))
 	if last != "web-burner" {
 		t.Errorf("sorted by CPU %% ascending, the last row is %q", last)
+	}
+	var alerts []string
+	do("the alerts, as the script draws them", poll(`document.querySelectorAll('#alerts tbody tr:not(.empty)').length === 2`),
+		eval(`[...document.querySelectorAll('#alerts tbody tr')].map(r => [...r.cells].map(c => c.textContent).join(' | '))`, &alerts))
+	slices.Sort(alerts)
+	if len(alerts) != 2 || !strings.HasPrefix(alerts[0], "firing | Noted | ") || !strings.Contains(alerts[0], "summary: <img src=x onerror=alert(2)>") ||
+		!strings.HasPrefix(alerts[1], "firing | Unhealthy | ") || !strings.Contains(alerts[1], "summary: web-sick is unhealthy") {
+		t.Errorf("the alerts panel:\n%s", strings.Join(alerts, "\n"))
 	}
 	screenshot("index.png")
 
