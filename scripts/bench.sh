@@ -57,6 +57,11 @@ echo "## Questions over the whole file: --query and --analyze next to plain -o j
 	"$work/monctl" scrape -o json "$work/bench.prom"
 
 echo
+echo "## Many targets in one document: scrape -o json of 1000 loopback targets next to curl fetching them"
+go run ./scripts/benchmany -monctl "$work/monctl" -node-exporter "$TOOLS_BIN/node_exporter" -measure "$work/measure" \
+	-targets "${MANY_TARGETS:-1000}" -runs "${RUNS:-5}"
+
+echo
 echo "## watch containers next to docker stats (sandboxed engine)"
 CGO_ENABLED=0 go build -o "$work/monctl-static" ./cmd/monctl
 go run ./scripts/benchcontainers -monctl "$work/monctl-static" -runs "${RUNS:-5}" -duration "${WATCH_DURATION:-60s}" \

@@ -113,11 +113,33 @@ for the first sample to be in it.`,
 // that memory stays at the size of the body plus one family.
 func (o *Options) stream(ctx context.Context, s *exposition.Scraper, t *exposition.Target, sel *exposition.Selector, format output.Format) error {
 	jw := output.NewJSONWriter(o.IO.Out, false)
+	if format == output.JSON {
+		jw.BeginArray()
+	}
+	r := scrapeInto(ctx, s, t, sel, format, jw)
+	if ctx.Err() != nil {
+		return context.Cause(ctx)
+	}
+	if format == output.JSON {
+		jw.EndArray()
+		jw.Newline()
+	}
+	if err := jw.Flush(); err != nil {
+		return cmdutil.Failure(fmt.Errorf("writing output: %w", err))
+	}
+	if !o.report(&r) {
+		return cmdutil.Silent
+	}
+	return nil
+}
+
+// scrapeInto scrapes t and writes what -o json or jsonl says of it to jw
+// as its families are parsed: the target's object, or its lines.
+func scrapeInto(ctx context.Context, s *exposition.Scraper, t *exposition.Target, sel *exposition.Selector, format output.Format, jw *output.JSONWriter) exposition.Result {
 	name := t.DisplayName()
 	headWritten := false
 	head := func(r *exposition.Result) {
 		if format == output.JSON {
-			jw.BeginArray()
 			writeTargetHead(jw, r)
 		}
 		headWritten = true
@@ -132,26 +154,15 @@ func (o *Options) stream(ctx context.Context, s *exposition.Scraper, t *expositi
 		}
 		return jw.Err()
 	})
-	if ctx.Err() != nil {
-		return context.Cause(ctx)
-	}
 	if format == output.JSON {
 		if !headWritten {
 			head(&r)
 		}
 		writeTargetTail(jw, &r)
-		jw.EndArray()
-		jw.Newline()
 	} else {
 		writeErrorLine(jw, &r)
 	}
-	if err := jw.Flush(); err != nil {
-		return cmdutil.Failure(fmt.Errorf("writing output: %w", err))
-	}
-	if !o.report(&r) {
-		return cmdutil.Silent
-	}
-	return nil
+	return r
 }
 
 // report writes a result's error or warnings to stderr and says whether
@@ -222,9 +233,12 @@ func run(ctx context.Context, o *Options) error {
 			}
 		}
 	}
-	// One target written as JSON needs no model: stream it.
-	if len(targets) == 1 && o.Rate == 0 && p.Template == nil && (p.Format == output.JSON || p.Format == output.JSONL) {
-		return o.stream(ctx, s, &targets[0], sel, p.Format)
+	// JSON needs no model: each target is written as it is parsed.
+	if o.Rate == 0 && p.Template == nil && (p.Format == output.JSON || p.Format == output.JSONL) {
+		if len(targets) == 1 {
+			return o.stream(ctx, s, &targets[0], sel, p.Format)
+		}
+		return o.streamAll(ctx, s, targets, sel, p.Format)
 	}
 	results := s.ScrapeAll(ctx, targets, o.Concurrency)
 	if o.Rate > 0 && ctx.Err() == nil {

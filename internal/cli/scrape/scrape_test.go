@@ -28,6 +28,8 @@ import (
 
 	"github.com/monctl/monctl/internal/cli/cmdtest"
 	"github.com/monctl/monctl/internal/cli/cmdutil"
+	"github.com/monctl/monctl/internal/output"
+	"github.com/monctl/monctl/pkg/exposition"
 )
 
 const thingsBody = `# HELP up_things Things.
@@ -359,23 +361,67 @@ func issue(t *testing.T, ca *x509.Certificate, caKey *ecdsa.PrivateKey, name str
 	return out
 }
 
-// TestStreamedJSONEqualsBuffered compares the streamed document (one
-// target) with the buffered one (the same target twice).
-func TestStreamedJSONEqualsBuffered(t *testing.T) {
+// TestStreamedJSONEqualsModel: the document streamed target by target
+// (several at once, written in argument order) is the one the whole
+// model would give, failed targets and --match included, for -o json
+// and jsonl; only the scrape durations differ between two scrapes.
+func TestStreamedJSONEqualsModel(t *testing.T) {
 	fixture := filepath.Join("..", "testdata", "sample.prom")
-	one, _, _ := execute(t, nil, "-o", "json", fixture)
-	two, _, _ := execute(t, nil, "-o", "json", fixture, fixture)
-	var a, b []map[string]any
-	if err := json.Unmarshal([]byte(one), &a); err != nil {
+	bad := filepath.Join(t.TempDir(), "bad.prom")
+	if err := os.WriteFile(bad, []byte("ok 1\nbad{ 1\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := json.Unmarshal([]byte(two), &b); err != nil {
+	args := []string{fixture, bad, fixture, fixture, bad, fixture, "--match", `{__name__=~"ok|.+_total"}`, "--concurrency", "2"}
+	var targets []exposition.Target
+	for _, a := range args[:6] {
+		tg, err := exposition.ParseTargetArg(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		targets = append(targets, tg)
+	}
+	sel, err := exposition.NewSelector([]string{`{__name__=~"ok|.+_total"}`}, nil)
+	if err != nil {
 		t.Fatal(err)
 	}
-	ja, _ := json.Marshal(a[0]["families"])
-	jb, _ := json.Marshal(b[1]["families"])
-	if string(ja) != string(jb) || a[0]["series"] != b[1]["series"] {
-		t.Errorf("streamed and buffered JSON differ:\n%s\n%s", ja, jb)
+	results := (&exposition.Scraper{}).ScrapeAll(t.Context(), targets, 2)
+	for i := range results {
+		results[i].Families = sel.Filter(results[i].Families)
+	}
+	withoutDurations := func(doc string) string {
+		t.Helper()
+		var v []map[string]any
+		if err := json.Unmarshal([]byte(doc), &v); err != nil {
+			t.Fatalf("%v:\n%s", err, doc)
+		}
+		for _, o := range v {
+			delete(o, "scrape_duration_seconds")
+		}
+		b, _ := json.Marshal(v)
+		return string(b)
+	}
+	var model bytes.Buffer
+	jw := output.NewJSONWriter(&model, false)
+	writeJSON(jw, results)
+	jw.Flush()
+	out, errOut, code := execute(t, nil, append([]string{"-o", "json"}, args...)...)
+	if code != cmdutil.ExitPartial || strings.Count(errOut, "bad.prom") != 2 || !strings.HasSuffix(out, "]\n") {
+		t.Errorf("exit %d, stderr %q", code, errOut)
+	}
+	if got, want := withoutDurations(out), withoutDurations(model.String()); got != want {
+		t.Errorf("-o json streamed:\n%s\nthe model's:\n%s", got, want)
+	}
+	model.Reset()
+	jw = output.NewJSONWriter(&model, false)
+	for i := range results {
+		for fi := range results[i].Families {
+			writeFamilyLines(jw, results[i].Target, &results[i].Families[fi])
+		}
+		writeErrorLine(jw, &results[i])
+	}
+	jw.Flush()
+	if out, _, _ := execute(t, nil, append([]string{"-o", "jsonl"}, args...)...); out != model.String() {
+		t.Errorf("-o jsonl streamed:\n%s\nthe model's:\n%s", out, model.String())
 	}
 }
 
