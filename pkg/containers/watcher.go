@@ -130,6 +130,14 @@ type WatchOptions struct {
 	Totals bool
 	// Stats chooses where the numbers come from (default SourceAuto).
 	Stats StatsSource
+	// WallClockCPU takes the CPU % of the containers read from cgroup
+	// files over the wall clock between two reads, as podman stats does,
+	// rather than over the host's CPU time (/proc/stat), which counts in
+	// 1/100 s: exact over a window as short as one snapshot's, where the
+	// host's clock would be off by several points. (It leaves steal time
+	// in, which docker stats leaves out: on a VM with steal the numbers
+	// are that much lower.)
+	WallClockCPU bool
 }
 
 // Watcher keeps the set of containers of one engine up to date by
@@ -273,8 +281,9 @@ func (w *Watcher) Sample(parent context.Context) (Snapshot, error) {
 			if u, ok := e.readFiles(fs, system); ok {
 				// CPU % as the engine's own stats command takes it:
 				// podman stats over the wall clock, docker stats over
-				// the host's CPU time (which leaves out steal).
-				u.WallClock = w.eng.Product == Podman
+				// the host's CPU time (which leaves out steal), unless
+				// the window is too short for the host's clock.
+				u.WallClock = w.eng.Product == Podman || w.opts.WallClockCPU
 				samples[i], byFile[i] = &u, true
 				return nil
 			}

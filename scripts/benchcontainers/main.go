@@ -23,6 +23,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -85,6 +86,9 @@ func run(monctl string, opts testengine.Options, sizes []int, runs int, duration
 			if err := snapshot(monctl, n, runs); err != nil {
 				return err
 			}
+			if err := snapshotAccuracy(eng, monctl, runs); err != nil {
+				return err
+			}
 		}
 		if err := cpuTable(eng, monctl, n, duration); err != nil {
 			return err
@@ -122,6 +126,53 @@ func snapshot(monctl string, n, runs int) error {
 		fmt.Printf("| `monctl watch containers --once -o json --stats-source %s` | %.3f s | %.2f× |\n", src, m.Seconds(), m.Seconds()/base.Seconds())
 	}
 	fmt.Printf("| `docker stats --no-stream` | %.3f s | 1.00× |\n", base.Seconds())
+	return nil
+}
+
+// snapshotAccuracy compares a busy container's CPU % in one snapshot
+// (the default window) with a snapshot over a one-second window, each
+// way of reading: the short window must say the same within a point or
+// two. The two windows are taken one after the other, interleaved.
+func snapshotAccuracy(eng *testengine.Engine, monctl string, runs int) error {
+	if _, err := eng.Docker("run", "-d", "--network", "none", "--name", "bench-burner", testengine.WorkloadImage, "-burn", "1"); err != nil {
+		return err
+	}
+	defer eng.Docker("rm", "-f", "bench-burner")
+	time.Sleep(time.Second) // burning
+	cpu := func(args ...string) (float64, time.Duration, error) {
+		d, out, err := timed(monctl, append([]string{"watch", "containers", "--once", "-o", "json", "bench-burner"}, args...)...)
+		if err != nil {
+			return 0, 0, err
+		}
+		var recs []struct {
+			CPU float64 `json:"cpu_percent"`
+		}
+		if err := json.Unmarshal(out, &recs); err != nil || len(recs) != 1 {
+			return 0, 0, fmt.Errorf("monctl showed %s (%v)", out, err)
+		}
+		return recs[0].CPU, d, nil
+	}
+	fmt.Printf("\n### One busy container's CPU %%: one snapshot next to a one-second window (median of %d)\n\n", runs)
+	fmt.Println("| stats source | snapshot: wall | snapshot: CPU % | --interval 1s: CPU % | difference (points) |\n|---|---|---|---|---|")
+	for _, src := range sources {
+		var short, long, diffs []float64
+		var walls []time.Duration
+		for range runs {
+			s, d, err := cpu("--stats-source", src)
+			if err != nil {
+				return err
+			}
+			l, _, err := cpu("--stats-source", src, "--interval", "1s")
+			if err != nil {
+				return err
+			}
+			short, long, diffs, walls = append(short, s), append(long, l), append(diffs, math.Abs(s-l)), append(walls, d)
+		}
+		slices.Sort(short)
+		slices.Sort(long)
+		slices.Sort(diffs)
+		fmt.Printf("| %s | %.3f s | %.1f | %.1f | %.1f |\n", src, median(walls).Seconds(), short[len(short)/2], long[len(long)/2], diffs[len(diffs)/2])
+	}
 	return nil
 }
 

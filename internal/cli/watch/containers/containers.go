@@ -70,8 +70,11 @@ On a terminal the view is redrawn in place; keys: c cpu, m memory, i net I/O,
 b block I/O, p PIDs, n name, u uptime (sort), r reverse, q quit.
 Elsewhere one record is printed per interval: a table with a time line,
 a JSON array (-o json) or one JSON object per container (-o jsonl).
---once prints one snapshot, taken from two samples half a second apart
-(or --interval apart, when given), so CPU % and rates are real.
+--once prints one snapshot, taken from two samples a tenth of a second
+apart when read from cgroup files (CPU % over the wall clock), half a
+second apart when an engine is asked (over the host's CPU clock, which
+counts in 1/100 s), or --interval apart when given, so CPU % and rates
+are real.
 
 --group-by compose (or any label key) shows one row per compose project
 (label value) with the totals of its containers; e shows them under it.
@@ -105,9 +108,10 @@ stats API. -o wide's time line says which.`,
 	fl := cmd.Flags()
 	opts.AddEngineFlags(cmd)
 	opts.AddContainerFlags(cmd, f, &opts.EngineFlags, "include stopped containers", "f")
-	// A snapshot's CPU % over half a second: as exact as the host's CPU
-	// clock (1/100 s) allows, and an answer in about half the time of
-	// docker stats' one-second window.
+	// A snapshot's CPU % over half a second when an engine is asked: as
+	// exact as the host's CPU clock (1/100 s) allows, and an answer in
+	// about half the time of docker stats' one-second window; read from
+	// cgroup files, over a tenth of a second (cgroupSnapshotInterval).
 	opts.Flags.SnapshotInterval = 500 * time.Millisecond
 	opts.Flags.AddFlags(cmd, newTable(&cells{}, false).SortNames(), "name")
 	fl.BoolVar(&opts.NoStream, "no-stream", false, "same as --once, as in docker stats")
@@ -328,12 +332,24 @@ func (o *Options) screenFrame(fr *frame) *live.Frame[ctr.Stats] {
 // as errors.
 func connect(ctx context.Context, f *cmdutil.Factory, o *Options) ([]*ctr.Watcher, []error) {
 	engines, errs := o.Connect(ctx, f, o.EngineConcurrency)
-	watchers, err := o.Watchers(engines, ctr.WatchOptions{All: o.All, Filter: o.filter, Timeout: o.Timeout})
+	watchers, err := o.Watchers(engines, ctr.WatchOptions{All: o.All, Filter: o.filter, Timeout: o.Timeout, WallClockCPU: o.Flags.Snapshot()})
 	if err != nil {
 		for _, eng := range engines {
 			eng.Close()
 		}
 		return nil, append(errs, err)
 	}
+	// A snapshot read from cgroup files alone takes its rates over the
+	// wall clock, exact over a tenth of a second; one that asks an
+	// engine keeps SnapshotInterval, over the host's CPU clock.
+	if o.Flags.Snapshot() && len(watchers) > 0 && !slices.ContainsFunc(watchers, func(w *ctr.Watcher) bool { return w.Source() == string(ctr.SourceAPI) }) {
+		o.Flags.Interval = cgroupSnapshotInterval
+	}
 	return watchers, errs
 }
+
+// cgroupSnapshotInterval is the window of one snapshot read from cgroup
+// files: long enough for a container's CPU counter (ns) to say its share
+// within a point or two, short enough for an answer in a tenth of
+// docker stats' time.
+const cgroupSnapshotInterval = 100 * time.Millisecond

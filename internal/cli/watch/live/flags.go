@@ -36,7 +36,7 @@ func (f *Flags) AddFlags(cmd *cobra.Command, sortNames []string, def string) {
 	f.flags = fl
 	help := "time between samples (5 means 5s)"
 	if f.SnapshotInterval > 0 {
-		help += "; one snapshot (--once, --count 1) takes its rates over " + f.SnapshotInterval.String() + " unless given"
+		help += "; one snapshot (--once, --count 1) takes its rates over " + f.SnapshotInterval.String() + " (or less, where its clock is exact) unless given"
 	}
 	cmdutil.DurationVar(fl, &f.Interval, "interval", time.Second, help)
 	fl.IntVar(&f.Count, "count", 0, "stop after N snapshots (0: run until interrupted)")
@@ -44,6 +44,13 @@ func (f *Flags) AddFlags(cmd *cobra.Command, sortNames []string, def string) {
 	fl.StringVar(&f.Sort, "sort", def, "sort by "+strings.Join(sortNames, "|")+" (numbers descending)")
 	fl.IntVar(&f.Top, "top", 0, "show only the first N after sorting (0: all)")
 	_ = cmd.RegisterFlagCompletionFunc("sort", cobra.FixedCompletions(sortNames, cobra.ShellCompDirectiveNoFileComp))
+}
+
+// Snapshot says whether the watch is one snapshot whose --interval was
+// not given: its window is SnapshotInterval, which a caller that knows
+// a more exact clock may shorten. Valid after Validate.
+func (f *Flags) Snapshot() bool {
+	return f.Count == 1 && f.SnapshotInterval > 0 && f.flags != nil && !f.flags.Changed("interval")
 }
 
 // Validate checks the flags; --once becomes --count 1.
@@ -54,7 +61,7 @@ func (f *Flags) Validate() error {
 		}
 		f.Count = 1
 	}
-	if f.Count == 1 && f.SnapshotInterval > 0 && f.flags != nil && !f.flags.Changed("interval") {
+	if f.Snapshot() {
 		f.Interval = f.SnapshotInterval
 	}
 	switch {
