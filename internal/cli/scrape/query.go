@@ -2,6 +2,7 @@ package scrape
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -93,13 +94,31 @@ func (o *Options) gatherOnce(ctx context.Context, s *exposition.Scraper, targets
 		}
 		return nil
 	}
+	// Each target's families go into its store on a goroutine of their
+	// own while the parser goes on: parsing and storing overlap.
+	type parsed struct {
+		at time.Time
+		f  exposition.Family
+	}
+	queues := make([]chan parsed, len(targets))
+	var adders sync.WaitGroup
 	for i := range stores {
 		stores[i] = query.NewStore()
+		queues[i] = make(chan parsed, 256)
+		adders.Go(func() {
+			for p := range queues[i] {
+				stores[i].Add(p.at, sel.Filter([]exposition.Family{p.f}), extra(targets[i].DisplayName())...)
+			}
+		})
 	}
 	results := s.StreamAll(ctx, targets, o.Concurrency, func(i int, start time.Time, f *exposition.Family) error {
-		stores[i].Add(start, sel.Filter([]exposition.Family{*f}), extra(targets[i].DisplayName())...)
+		queues[i] <- parsed{start, *f} // an emitted family is the reader's
 		return nil
 	})
+	for _, q := range queues {
+		close(q)
+	}
+	adders.Wait()
 	for i := range results {
 		r := &results[i]
 		if r.Err == nil {
