@@ -34,6 +34,7 @@ type Store struct {
 	latest int64 // ms, the newest sample
 	round  int64 // ms, the last Ended gathering
 	b      labels.ScratchBuilder
+	only   *Reads // nil: every series is kept
 }
 
 type series struct {
@@ -43,6 +44,10 @@ type series struct {
 
 // NewStore is an empty store.
 func NewStore() *Store { return &Store{series: map[uint64][]*series{}} }
+
+// Only keeps, from now on, only the series that r can read (nil: all),
+// so that the store holds what its questions need.
+func (s *Store) Only(r *Reads) { s.only = r }
 
 // Add stores the families of one gathering, taken at (an exposed
 // timestamp wins), as Prometheus stores them (Family.StoredSeries), each
@@ -73,7 +78,11 @@ func (s *Store) Add(at time.Time, fams []exposition.Family, extra ...exposition.
 					s.b.Add(l.Name, l.Value)
 				}
 				s.b.Sort()
-				s.append(s.b.Labels(), sample{t: ts, f: v, fh: h})
+				lset := s.b.Labels()
+				if s.only != nil && !s.only.Match(lset) {
+					return
+				}
+				s.append(lset, sample{t: ts, f: v, fh: h})
 			})
 		}
 	}
@@ -120,14 +129,18 @@ func (s *Store) Ended(at time.Time) {
 	s.latest = max(s.latest, ms)
 }
 
-// Merge adds the samples of o to the store.
+// Merge adds the samples of o to the store (those it can read, when it
+// keeps only some).
 func (s *Store) Merge(o *Store) {
-	if s.count == 0 {
+	if s.count == 0 && s.only == nil {
 		s.series, s.count, s.latest = o.series, o.count, o.latest
 		o.series, o.count = map[uint64][]*series{}, 0
 		return
 	}
 	o.each(func(sr *series) {
+		if s.only != nil && !s.only.Match(sr.lset) {
+			return
+		}
 		for _, smp := range sr.samples {
 			s.append(sr.lset, smp)
 		}

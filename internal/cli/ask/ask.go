@@ -62,6 +62,7 @@ type Flags struct {
 
 	eng      *query.Engine
 	rules    *query.Rules
+	reads    *query.Reads // what the questions and rules can read
 	alerts   []query.Alert // of the last Round
 	notifier *notify.Notifier
 	state    *stateFile
@@ -139,12 +140,22 @@ func (f *Flags) CheckRules(errOut io.Writer) error {
 			return cmdutil.UsageError("%v", err)
 		}
 	}
+	f.reads = query.ReadsOf(f.rules, append(slices.Clone(f.Queries), f.FailIf...)...)
 	// Last, once nothing else can be refused: these start delivering
 	// and lock the state, which Close ends.
 	if err := f.startNotifier(); err != nil {
 		return err
 	}
 	return f.restore()
+}
+
+// NewStore is a store for what a verb gathers that keeps only the series
+// the questions and rules can read: the rest of a large target is never
+// held. Valid after Check.
+func (f *Flags) NewStore() *query.Store {
+	s := query.NewStore()
+	s.Only(f.reads)
+	return s
 }
 
 // Round evaluates the rules at the store's newest sample: what recording

@@ -22,7 +22,6 @@ import (
 	"github.com/monctl/monctl/internal/output"
 	ctr "github.com/monctl/monctl/pkg/containers"
 	"github.com/monctl/monctl/pkg/exposition"
-	"github.com/monctl/monctl/pkg/query"
 )
 
 // Options of 'monctl logs'.
@@ -153,7 +152,7 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 				return err
 			}
 			defer o.Ask.Close() // delivers the alerts found
-			ev = &evaluator{ask: &o.Ask, counters: o.counters, errOut: o.IO.ErrOut, store: query.NewStore()}
+			ev = &evaluator{ask: &o.Ask, counters: o.counters, errOut: o.IO.ErrOut, store: o.Ask.NewStore()}
 		}
 	}
 	filter, err := o.Filter()

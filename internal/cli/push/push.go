@@ -195,7 +195,7 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options, report bool) error
 	}
 	defer src.close()
 	if o.Ask.Asking() {
-		src.store = query.NewStore()
+		src.store = o.Ask.NewStore()
 	}
 	var metrics *agentMetrics
 	if len(o.ListenAddresses) > 0 {
@@ -532,7 +532,7 @@ func (g *gatherer) round(ctx context.Context, roundAt time.Time, sinks []push.Si
 			}
 			src = &exposition.Source{Target: target, Time: at}
 			if g.store != nil {
-				asked = query.NewStore()
+				asked = g.o.Ask.NewStore()
 			}
 		}
 		emit := func(f *exposition.Family) error {

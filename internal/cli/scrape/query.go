@@ -56,7 +56,7 @@ func (q *QueryFlags) check(p *output.Printer, rate time.Duration, targets []expo
 // Prometheus records them. It returns the store and the results of the
 // last gathering.
 func (o *Options) gather(ctx context.Context, s *exposition.Scraper, targets []exposition.Target, sel *exposition.Selector) (*query.Store, []exposition.Result, error) {
-	store := query.NewStore()
+	store := o.NewStore()
 	rounds := 1
 	if o.Window > 0 {
 		rounds = o.Samples
@@ -103,7 +103,7 @@ func (o *Options) gatherOnce(ctx context.Context, s *exposition.Scraper, targets
 	queues := make([]chan parsed, len(targets))
 	var adders sync.WaitGroup
 	for i := range stores {
-		stores[i] = query.NewStore()
+		stores[i] = o.NewStore()
 		queues[i] = make(chan parsed, 256)
 		adders.Go(func() {
 			for p := range queues[i] {

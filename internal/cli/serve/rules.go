@@ -35,7 +35,7 @@ type evaluator struct {
 }
 
 func newEvaluator(ctx context.Context, a *ask.Flags, logger *slog.Logger) *evaluator {
-	ev := &evaluator{ask: a, ctx: ctx, logger: logger, store: query.NewStore(), failed: map[string]int{}}
+	ev := &evaluator{ask: a, ctx: ctx, logger: logger, store: a.NewStore(), failed: map[string]int{}}
 	ev.families = ev.served()
 	return ev
 }

@@ -193,7 +193,7 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 
 	s := newSampler(watchers)
 	partial, printed, fired := len(failed) > 0, 0, false
-	store := query.NewStore()
+	store := o.Ask.NewStore()
 	reported := map[string]bool{} // engines reported down, to say so once
 	res := live.Resource[ctr.Stats, *frame]{
 		Name: "containers", Table: o.table, Sample: s.sample, Screen: o.screenFrame,

@@ -19,7 +19,6 @@ import (
 	"github.com/monctl/monctl/internal/output"
 	"github.com/monctl/monctl/pkg/discovery"
 	"github.com/monctl/monctl/pkg/exposition"
-	"github.com/monctl/monctl/pkg/query"
 )
 
 // Options of 'monctl watch targets'.
@@ -135,7 +134,7 @@ func run(ctx context.Context, o *Options) error {
 	o.table = newTable(len(o.Match) > 0)
 	smp := newSampler(s, o.TargetsNow(targets, disc), disc, o.Concurrency, sel, o.Interval)
 	if o.Ask.Asking() {
-		smp.store = query.NewStore()
+		smp.store = o.Ask.NewStore()
 	}
 	down := map[string]bool{} // targets reported down, to say so once
 	anyDown, fired := false, false
