@@ -62,7 +62,7 @@ type Flags struct {
 
 	eng      *query.Engine
 	rules    *query.Rules
-	reads    *query.Reads // what the questions and rules can read
+	reads    *query.Reads  // what the questions and rules can read
 	alerts   []query.Alert // of the last Round
 	notifier *notify.Notifier
 	state    *stateFile
