@@ -52,6 +52,7 @@ echo
 echo "## Questions over the whole file: --query and --analyze next to plain -o json (the baseline)"
 "$work/measure" -runs "${RUNS:-5}" -- \
 	"$work/monctl" scrape "$work/bench.prom" -o json --query 'topk(10, count by (__name__)({__name__=~".+"}))' :: \
+	"$work/monctl" scrape "$work/bench.prom" -o json --query 'topk(3, sum by (service) (bench_requests_000_total))' :: \
 	"$work/monctl" scrape "$work/bench.prom" -o json --analyze :: \
 	"$TOOLS_BIN/prom2json" "$work/bench.prom" :: \
 	"$work/monctl" scrape -o json "$work/bench.prom"
