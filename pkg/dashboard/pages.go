@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"html/template"
 	"io/fs"
-	"maps"
 	"math"
 	"net/http"
 	"slices"
@@ -32,7 +31,6 @@ func parsePages() *template.Template {
 		"visible":  visible,
 		"peak":     peak,
 		"rfc3339":  func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
-		"labels":   alertLabels,
 	}).ParseFS(webFS, "web/templates/*.html"))
 }
 
@@ -198,15 +196,4 @@ func humanDuration(seconds float64) string {
 		return fmt.Sprintf("%dm%ds", int(d.Minutes()), int(d.Seconds())%60)
 	}
 	return fmt.Sprintf("%ds", int(d.Seconds()))
-}
-
-// alertLabels are an alert's labels but its name, as PromQL writes them.
-func alertLabels(ls map[string]string) string {
-	var parts []string
-	for _, k := range slices.Sorted(maps.Keys(ls)) {
-		if k != "alertname" {
-			parts = append(parts, k+"="+strconv.Quote(ls[k]))
-		}
-	}
-	return strings.Join(parts, ", ")
 }

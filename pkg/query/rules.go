@@ -10,6 +10,7 @@ import (
 	"maps"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -108,6 +109,23 @@ type Alert struct {
 	Value       string            `json:"value"`
 
 	keepSince time.Time
+}
+
+// OtherLabels are the alert's labels but its alertname, as PromQL writes
+// a series' labels: k="v", sorted by name.
+func (a *Alert) OtherLabels() string {
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(a.Labels)) {
+		if k != model.AlertNameLabel {
+			parts = append(parts, k+"="+strconv.Quote(a.Labels[k]))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// String is the alert as PromQL writes a series: alertname{k="v", ...}.
+func (a *Alert) String() string {
+	return a.Labels[model.AlertNameLabel] + "{" + a.OtherLabels() + "}"
 }
 
 // State is what the rules remember between evaluations, for a run that

@@ -362,7 +362,7 @@ func Print(p *output.Printer, errOut io.Writer, as *Answers, nagios bool) error 
 // then each annotation.
 func reportAlerts(w io.Writer, alerts []query.Alert) {
 	for _, a := range alerts {
-		fmt.Fprintf(w, "monctl: alert %s: %s value %s\n", a.State, output.Escape(alertText(a.Labels)), a.Value)
+		fmt.Fprintf(w, "monctl: alert %s: %s value %s\n", a.State, output.Escape(a.String()), a.Value)
 		for _, k := range slices.Sorted(maps.Keys(a.Annotations)) {
 			fmt.Fprintf(w, "  %s: %s\n", output.Escape(k), output.Escape(a.Annotations[k]))
 		}

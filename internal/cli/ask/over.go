@@ -5,8 +5,6 @@ import (
 	"errors"
 	"maps"
 	"slices"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/monctl/monctl/internal/cli/cmdutil"
@@ -130,7 +128,7 @@ func (c *AlertChanges) Since(alerts []query.Alert) []AlertChange {
 	var out []AlertChange
 	now := make(map[string]string, len(alerts))
 	for _, a := range alerts {
-		key := output.Escape(alertText(a.Labels))
+		key := output.Escape(a.String())
 		now[key] = a.State
 		if c.said[key] != a.State {
 			out = append(out, AlertChange{State: a.State, Alert: key, Value: a.Value})
@@ -155,15 +153,4 @@ func (as *Answers) FailedChecks() map[string]int {
 		}
 	}
 	return failed
-}
-
-// alertText is an alert as PromQL writes a series: alertname{k="v", ...}.
-func alertText(ls map[string]string) string {
-	var parts []string
-	for _, k := range slices.Sorted(maps.Keys(ls)) {
-		if k != "alertname" {
-			parts = append(parts, k+"="+strconv.Quote(ls[k]))
-		}
-	}
-	return ls["alertname"] + "{" + strings.Join(parts, ", ") + "}"
 }
