@@ -24,9 +24,7 @@ const KeepSamples = 15 * time.Minute
 // fired says whether a check or an alert fired (exit 4 if it was the
 // last interval); with --nagios the plugin's state is the error.
 func (f *Flags) Answer(ctx context.Context, p *output.Printer, store *query.Store, at time.Time, nothingGathered bool) (fired bool, err error) {
-	store.Ended(at)
-	store.DropBefore(at.Add(-KeepSamples))
-	if err := f.Round(ctx, store); err != nil {
+	if err := f.end(ctx, store, at); err != nil {
 		return false, err
 	}
 	answers, err := f.Evaluate(ctx, store)
@@ -44,6 +42,69 @@ func (f *Flags) Answer(ctx context.Context, p *output.Printer, store *query.Stor
 		return true, nil
 	}
 	return false, err
+}
+
+// end ends a gathering added to store at at: a series it no longer has
+// goes stale at once, samples older than KeepSamples go, and the rules
+// are evaluated.
+func (f *Flags) end(ctx context.Context, store *query.Store, at time.Time) error {
+	store.Ended(at)
+	store.DropBefore(at.Add(-KeepSamples))
+	return f.Round(ctx, store)
+}
+
+// Changes are what changed at one Watch: what a verb that prints no
+// answers (serve, logs -f) says.
+type Changes struct {
+	// Alerts that became pending or firing, or were resolved.
+	Alerts []AlertChange
+	// Failed are the checks that began to return series (with how
+	// many), Passed those that stopped.
+	Failed map[string]int
+	Passed []string
+	// Fired: an alert fires, or a check returns series, now.
+	Fired bool
+}
+
+// Said is what a verb that prints no answers has said of the alerts and
+// checks, so that Watch tells each change once.
+type Said struct {
+	alerts AlertChanges
+	failed map[string]int
+}
+
+// Failing are the checks that returned series at the last Watch.
+func (s *Said) Failing(expr string) bool {
+	_, ok := s.failed[expr]
+	return ok
+}
+
+// Watch ends a gathering added to store at at, as Answer does, asks the
+// checks, and returns what changed since the last Watch of said.
+func (f *Flags) Watch(ctx context.Context, store *query.Store, at time.Time, said *Said) (Changes, error) {
+	if err := f.end(ctx, store, at); err != nil {
+		return Changes{}, err
+	}
+	ch := Changes{Alerts: said.alerts.Since(f.alerts), Failed: map[string]int{}}
+	ch.Fired = slices.ContainsFunc(f.alerts, func(a query.Alert) bool { return a.State == query.Firing })
+	answers, err := f.Evaluate(ctx, store)
+	if err != nil {
+		return ch, err
+	}
+	failed := answers.failedChecks()
+	for expr, n := range failed {
+		if !said.Failing(expr) {
+			ch.Failed[expr] = n
+		}
+	}
+	for _, expr := range slices.Sorted(maps.Keys(said.failed)) {
+		if _, ok := failed[expr]; !ok {
+			ch.Passed = append(ch.Passed, expr)
+		}
+	}
+	said.failed = failed
+	ch.Fired = ch.Fired || len(failed) > 0
+	return ch, nil
 }
 
 // Alerts are the rules' active alerts at the last Round.
@@ -143,9 +204,9 @@ func (c *AlertChanges) Since(alerts []query.Alert) []AlertChange {
 	return out
 }
 
-// FailedChecks are the checks (--fail-if) of the answers that fired,
+// failedChecks are the checks (--fail-if) of the answers that fired,
 // with how many series each returned.
-func (as *Answers) FailedChecks() map[string]int {
+func (as *Answers) failedChecks() map[string]int {
 	failed := map[string]int{}
 	for i := range as.list {
 		if a := &as.list[i]; a.fired() {

@@ -118,46 +118,27 @@ type evaluator struct {
 	counters *counters
 	errOut   io.Writer
 	store    *query.Store
-	changes  ask.AlertChanges
-	failed   map[string]bool // the checks that failed at the last evaluation
-	fired    bool            // a check or an alert fired at the last one
+	said     ask.Said
+	fired    bool // a check or an alert fired at the last evaluation
 }
 
 // evaluate takes the counters in at at and evaluates over them.
 func (ev *evaluator) evaluate(ctx context.Context, at time.Time) error {
 	ev.store.Add(at, []exposition.Family{ev.counters.family()})
-	ev.store.Ended(at)
-	ev.store.DropBefore(at.Add(-ask.KeepSamples))
-	if err := ev.ask.Round(ctx, ev.store); err != nil {
-		return err
-	}
-	ev.fired = false
-	for _, a := range ev.ask.Alerts() {
-		ev.fired = ev.fired || a.State == query.Firing
-	}
-	for _, ch := range ev.changes.Since(ev.ask.Alerts()) {
-		fmt.Fprintf(ev.errOut, "monctl: %s\n", ch)
-	}
-	answers, err := ev.ask.Evaluate(ctx, ev.store)
+	ch, err := ev.ask.Watch(ctx, ev.store, at, &ev.said)
 	if err != nil {
 		return err
 	}
-	failed := answers.FailedChecks()
-	for _, expr := range slices.Sorted(maps.Keys(failed)) {
-		if !ev.failed[expr] {
-			fmt.Fprintf(ev.errOut, "monctl: check failed: %s (%s)\n", output.Escape(expr), output.Count(failed[expr], "series"))
-		}
+	for _, a := range ch.Alerts {
+		fmt.Fprintf(ev.errOut, "monctl: %s\n", a)
 	}
-	for _, expr := range slices.Sorted(maps.Keys(ev.failed)) {
-		if _, ok := failed[expr]; !ok {
-			fmt.Fprintf(ev.errOut, "monctl: check passes again: %s\n", output.Escape(expr))
-		}
+	for _, expr := range slices.Sorted(maps.Keys(ch.Failed)) {
+		fmt.Fprintf(ev.errOut, "monctl: check failed: %s (%s)\n", output.Escape(expr), output.Count(ch.Failed[expr], "series"))
 	}
-	ev.failed = map[string]bool{}
-	for expr := range failed {
-		ev.failed[expr] = true
+	for _, expr := range ch.Passed {
+		fmt.Fprintf(ev.errOut, "monctl: check passes again: %s\n", output.Escape(expr))
 	}
-	ev.fired = ev.fired || len(failed) > 0
+	ev.fired = ch.Fired
 	return nil
 }
 

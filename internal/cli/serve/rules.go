@@ -26,8 +26,7 @@ type evaluator struct {
 	logger *slog.Logger
 	store  *query.Store // only evaluate touches it (collections come one at a time)
 
-	changes ask.AlertChanges
-	failed  map[string]int // check → series, at the last evaluation
+	said ask.Said
 
 	mu       sync.Mutex // what is served and shown, read by requests
 	families []exposition.Family
@@ -35,7 +34,7 @@ type evaluator struct {
 }
 
 func newEvaluator(ctx context.Context, a *ask.Flags, logger *slog.Logger) *evaluator {
-	ev := &evaluator{ask: a, ctx: ctx, logger: logger, store: a.NewStore(), failed: map[string]int{}}
+	ev := &evaluator{ask: a, ctx: ctx, logger: logger, store: a.NewStore()}
 	ev.families = ev.served()
 	return ev
 }
@@ -51,41 +50,23 @@ func (ev *evaluator) evaluate(c *exporter.Collection) {
 			ev.store.Add(at, fams)
 		}
 	}
-	ev.store.Ended(at)
-	ev.store.DropBefore(at.Add(-ask.KeepSamples))
-	if err := ev.ask.Round(ev.ctx, ev.store); err != nil {
+	ch, err := ev.ask.Watch(ev.ctx, ev.store, at, &ev.said)
+	if err != nil {
 		ev.logger.Warn("evaluating the rules", "err", err)
 	}
-	for _, ch := range ev.changes.Since(ev.ask.Alerts()) {
-		ev.logger.Warn(ch.String())
+	for _, a := range ch.Alerts {
+		ev.logger.Warn(a.String())
 	}
-	if len(ev.ask.FailIf) > 0 {
-		answers, err := ev.ask.Evaluate(ev.ctx, ev.store)
-		if err != nil {
-			ev.logger.Warn("evaluating the checks", "err", err)
-		} else {
-			ev.reportChecks(answers.FailedChecks())
-		}
+	for _, expr := range slices.Sorted(maps.Keys(ch.Failed)) {
+		ev.logger.Warn("check failed", "check", output.Escape(expr), "series", ch.Failed[expr])
+	}
+	for _, expr := range ch.Passed {
+		ev.logger.Info("check passes again", "check", output.Escape(expr))
 	}
 	families := ev.served()
 	ev.mu.Lock()
 	ev.families, ev.alerts = families, ev.ask.Alerts()
 	ev.mu.Unlock()
-}
-
-// reportChecks logs a check that began to fail or passes again.
-func (ev *evaluator) reportChecks(failed map[string]int) {
-	for _, expr := range slices.Sorted(maps.Keys(failed)) {
-		if _, ok := ev.failed[expr]; !ok {
-			ev.logger.Warn("check failed", "check", output.Escape(expr), "series", failed[expr])
-		}
-	}
-	for _, expr := range slices.Sorted(maps.Keys(ev.failed)) {
-		if _, ok := failed[expr]; !ok {
-			ev.logger.Info("check passes again", "check", output.Escape(expr))
-		}
-	}
-	ev.failed = failed
 }
 
 // served are the families of the last evaluation.
@@ -96,7 +77,7 @@ func (ev *evaluator) served() []exposition.Family {
 			Help: "1 if the check of --fail-if returned series at the last evaluation, 0 if not."}
 		for _, expr := range slices.Compact(slices.Sorted(slices.Values(ev.ask.FailIf))) {
 			v := 0.0
-			if _, ok := ev.failed[expr]; ok {
+			if ev.said.Failing(expr) {
 				v = 1
 			}
 			checks.Metrics = append(checks.Metrics, exposition.Metric{Labels: exposition.Labels{{Name: "check", Value: expr}}, Value: v})
