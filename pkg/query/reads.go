@@ -50,6 +50,24 @@ func ReadsOf(rs *Rules, exprs ...string) *Reads {
 	return r
 }
 
+// mayRead says whether a series of this metric name can be read, before
+// its labels are built: the name matchers of some selector take it.
+func (r *Reads) mayRead(name string) bool {
+	for _, sel := range r.selectors {
+		ok := true
+		for _, m := range sel {
+			if m.Name == labels.MetricName && !m.Matches(name) {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
+}
+
 // Match says whether a series of these labels can be read.
 func (r *Reads) Match(ls labels.Labels) bool {
 	for _, sel := range r.selectors {

@@ -63,6 +63,9 @@ func (s *Store) Add(at time.Time, fams []exposition.Family, extra ...exposition.
 				ts = m.TimestampMs
 			}
 			f.StoredSeries(m, func(name string, le exposition.Label, v float64, h *histogram.FloatHistogram) {
+				if s.only != nil && !s.only.mayRead(name) {
+					return // its labels need not be built
+				}
 				s.b.Reset()
 				s.b.Add(labels.MetricName, name)
 				for _, l := range m.Labels {
