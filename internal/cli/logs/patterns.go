@@ -1,6 +1,7 @@
 package logs
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -93,7 +94,7 @@ func (c *counters) family() exposition.Family {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, k := range slices.SortedFunc(maps.Keys(c.n), func(a, b counter) int {
-		return strings.Compare(a.host+"\x00"+a.name+"\x00"+a.id+"\x00"+a.pattern, b.host+"\x00"+b.name+"\x00"+b.id+"\x00"+b.pattern)
+		return cmp.Or(strings.Compare(a.host, b.host), strings.Compare(a.name, b.name), strings.Compare(a.id, b.id), strings.Compare(a.pattern, b.pattern))
 	}) {
 		f.Metrics = append(f.Metrics, exposition.Metric{Value: c.n[k], Labels: exposition.Labels{
 			{Name: "host", Value: k.host}, {Name: "id", Value: k.id}, {Name: "name", Value: k.name}, {Name: "pattern", Value: k.pattern}}})
