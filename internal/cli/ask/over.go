@@ -69,7 +69,7 @@ type Changes struct {
 // Said is what a verb that prints no answers has said of the alerts and
 // checks, so that Watch tells each change once.
 type Said struct {
-	alerts AlertChanges
+	alerts alertChanges
 	failed map[string]int
 }
 
@@ -85,7 +85,7 @@ func (f *Flags) Watch(ctx context.Context, store *query.Store, at time.Time, sai
 	if err := f.end(ctx, store, at); err != nil {
 		return Changes{}, err
 	}
-	ch := Changes{Alerts: said.alerts.Since(f.alerts), Failed: map[string]int{}}
+	ch := Changes{Alerts: said.alerts.since(f.alerts), Failed: map[string]int{}}
 	ch.Fired = slices.ContainsFunc(f.alerts, func(a query.Alert) bool { return a.State == query.Firing })
 	answers, err := f.Evaluate(ctx, store)
 	if err != nil {
@@ -164,9 +164,9 @@ func (f *Flags) notificationFamilies() []exposition.Family {
 	return []exposition.Family{sent, errs, latency, dropped, queue, capacity, ams}
 }
 
-// AlertChanges tracks which alerts were said, so that a verb that
+// alertChanges tracks which alerts were said, so that a verb that
 // prints no answers (serve, logs -f) says each change of state once.
-type AlertChanges struct {
+type alertChanges struct {
 	said map[string]string // alert text → state said
 }
 
@@ -184,8 +184,8 @@ func (c AlertChange) String() string {
 	return "alert " + c.State + ": " + c.Alert + " value " + c.Value
 }
 
-// Since are the changes since the last call.
-func (c *AlertChanges) Since(alerts []query.Alert) []AlertChange {
+// since are the changes since the last call.
+func (c *alertChanges) since(alerts []query.Alert) []AlertChange {
 	var out []AlertChange
 	now := make(map[string]string, len(alerts))
 	for _, a := range alerts {
