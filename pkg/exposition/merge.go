@@ -5,8 +5,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/cespare/xxhash/v2"
 )
 
 // Source is one set of families and where they came from.
@@ -31,7 +29,7 @@ func Merge(sources []Source) ([]MergedFamily, []string) {
 		byName   = map[string]int{}
 		seen     []seriesSet // per family of out
 		warnings Warnings
-		hasher   = xxhash.New()
+		hashBuf  []byte
 	)
 	// Each family's size is known before it is filled, so that a round of
 	// many targets does not copy its metrics again at every growth.
@@ -63,7 +61,7 @@ func Merge(sources []Source) ([]MergedFamily, []string) {
 				if addTarget {
 					m.Labels = WithTargetLabel(m.Labels, TargetLabel, src.Target)
 				}
-				if !seen[j].add(hasher, m.Labels, out[j].Metrics) {
+				if !seen[j].add(&hashBuf, m.Labels, out[j].Metrics) {
 					warnings.Add(fmt.Sprintf("%s: series %s%s is there twice; the first is kept", src.Target, name, m.Labels))
 					continue
 				}
@@ -85,15 +83,8 @@ type seriesSet struct {
 
 // add says whether ls is new among metrics (the family's so far), and
 // notes it; it will be metrics[len(metrics)].
-func (s *seriesSet) add(h *xxhash.Digest, ls Labels, metrics []Metric) bool {
-	h.Reset()
-	for _, l := range ls {
-		h.WriteString(l.Name)
-		h.Write(labelSep)
-		h.WriteString(l.Value)
-		h.Write(labelSep)
-	}
-	sum := h.Sum64()
+func (s *seriesSet) add(buf *[]byte, ls Labels, metrics []Metric) bool {
+	sum := hashLabels(buf, ls)
 	i, ok := s.byHash[sum]
 	if !ok {
 		s.byHash[sum] = len(metrics)

@@ -36,7 +36,8 @@ func parsePromText(ctx context.Context, body []byte, lim Limits, emit func(*Fami
 		open:   map[string]*textFam{},
 		closed: map[uint64]closedType{},
 		emit:   emit,
-		hasher: xxhash.New(),
+		index:  newSeriesIndex(),
+		names:  newNameTable(),
 	}
 	if err := p.run(); err != nil {
 		return p.warnings, &ParseError{Line: p.line, Err: err}
@@ -77,48 +78,13 @@ func (c closedType) Type() Type {
 }
 
 // textFam is a family being parsed, with what the parser knows of it.
+// Its metrics are in the parser's buffer while it is the current family
+// (only the current family has samples: the others are emitted, or have
+// metadata alone).
 type textFam struct {
-	Family      // Metrics is filled from chunks when the family is emitted
+	Family      // Metrics is filled when the family is emitted
 	typed, help bool
-	index       map[uint64]int // label hash -> metric, for duplicates and regrouping; made on first sample
-	// chunks hold the metrics while parsing: growing one slice of a
-	// million 160-byte Metrics copies it again and again, in memmoves the
-	// garbage collector cannot interrupt. The first chunk grows as a
-	// slice does, so a small family costs what it did.
-	chunks [][]Metric
-	n      int
-}
-
-const chunkBits = 12 // 4096 metrics a chunk
-
-func (f *textFam) at(i int) *Metric { return &f.chunks[i>>chunkBits][i&(1<<chunkBits-1)] }
-
-// push appends m and returns its index.
-func (f *textFam) push(m Metric) int {
-	last := len(f.chunks) - 1
-	if last < 0 || len(f.chunks[last]) == 1<<chunkBits {
-		size := 1 << chunkBits
-		if last < 0 {
-			size = 4 // the first chunk grows as a slice does
-		}
-		f.chunks = append(f.chunks, make([]Metric, 0, size))
-		last++
-	}
-	f.chunks[last] = append(f.chunks[last], m)
-	f.n++
-	return f.n - 1
-}
-
-// metrics joins the chunks: the one chunk of a small family as it is.
-func (f *textFam) metrics() []Metric {
-	if len(f.chunks) == 1 {
-		return f.chunks[0]
-	}
-	out := make([]Metric, 0, f.n)
-	for _, c := range f.chunks {
-		out = append(out, c...)
-	}
-	return out
+	n           int // metrics so far
 }
 
 type textParser struct {
@@ -140,15 +106,32 @@ type textParser struct {
 	samples  int
 
 	scratch Labels // labels of the current line
-	hasher  *xxhash.Digest
+	names   *nameTable
+	hashBuf []byte
+
+	// The current family's metrics and their index by label hash, and
+	// where finished families' metrics and labels are stored.
+	series      seriesBuf
+	index       seriesIndex
+	metricStore slab[Metric]
+	labelStore  slab[Label]
 }
+
+// Slab sizes: a slab of metrics is 2048 × 160 bytes, of labels 4096 × 32.
+const (
+	metricSlab = 2048
+	labelSlab  = 4096
+)
 
 // flush completes family f and emits it, unless it has nothing to show yet.
 func (p *textParser) flush(f *textFam) error {
 	if f.n == 0 {
 		return nil
 	}
-	f.Metrics, f.chunks = f.metrics(), nil
+	f.Metrics = p.metricStore.take(f.n, metricSlab)
+	p.series.copyTo(f.Metrics)
+	p.series.reset()
+	p.index.reset()
 	f.complete()
 	for i := range f.Metrics {
 		p.dedupe(&f.Family, &f.Metrics[i])
@@ -310,21 +293,63 @@ func unescapeHelp(s string) string {
 	return b.String()
 }
 
-func isNameStart(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' || c == ':'
+// nameTable classes the bytes of metric and label names, and those of
+// quoted strings, for the loops that scan them byte by byte. Label names
+// are metric names without colons.
+type nameTable [256]uint8
+
+const (
+	metricStart = 1 << iota
+	metricChar
+	labelStart
+	labelChar
+	quotedPlain // ASCII but for the quote and the backslash
+)
+
+func newNameTable() *nameTable {
+	var t nameTable
+	for c := range 256 {
+		letter := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_'
+		digit := c >= '0' && c <= '9'
+		if letter {
+			t[c] |= metricStart | labelStart
+		}
+		if letter || digit {
+			t[c] |= metricChar | labelChar
+		}
+		if c == ':' {
+			t[c] |= metricStart | metricChar
+		}
+		if c < utf8.RuneSelf && c != '"' && c != '\\' {
+			t[c] |= quotedPlain
+		}
+	}
+	return &t
 }
 
-func isNameChar(c byte) bool { return isNameStart(c) || c >= '0' && c <= '9' }
+// nameLen is the length of the name at the start of s: a metric name, or
+// with labelName a label name.
+func (t *nameTable) nameLen(s string, labelName bool) int {
+	start, more := uint8(metricStart), uint8(metricChar)
+	if labelName {
+		start, more = labelStart, labelChar
+	}
+	if s == "" || t[s[0]]&start == 0 {
+		return 0
+	}
+	i := 1
+	for i < len(s) && t[s[i]]&more != 0 {
+		i++
+	}
+	return i
+}
 
 // metricName reads a plain or "quoted" metric name at the start of s.
 func (p *textParser) metricName(s string) (string, string, error) {
 	if s != "" && s[0] == '"' {
 		return p.quoted(s)
 	}
-	i := 0
-	for i < len(s) && isNameChar(s[i]) && (i > 0 || isNameStart(s[i])) {
-		i++
-	}
+	i := p.names.nameLen(s, false)
 	if i == 0 {
 		return "", s, fmt.Errorf("invalid metric name at %q", abbrev(s))
 	}
@@ -334,10 +359,15 @@ func (p *textParser) metricName(s string) (string, string, error) {
 // quoted reads a double-quoted string with the escapes \\, \" and \n.
 // Without escapes the result points into the body.
 func (p *textParser) quoted(s string) (string, string, error) {
+	t := p.names
 	i := 1
-	esc := false
+	esc, high := false, false // high: a byte past ASCII, to check UTF-8
 	for i < len(s) {
 		c := s[i]
+		if t[c]&quotedPlain != 0 {
+			i++
+			continue
+		}
 		if c == '\\' {
 			if i+1 >= len(s) || (s[i+1] != '\\' && s[i+1] != '"' && s[i+1] != 'n') {
 				return "", s, fmt.Errorf("invalid escape in %q", abbrev(s))
@@ -348,7 +378,7 @@ func (p *textParser) quoted(s string) (string, string, error) {
 		}
 		if c == '"' {
 			v := s[1:i]
-			if !utf8.ValidString(v) {
+			if high && !utf8.ValidString(v) {
 				return "", s, fmt.Errorf("invalid UTF-8 in %q", abbrev(s))
 			}
 			if esc {
@@ -356,6 +386,7 @@ func (p *textParser) quoted(s string) (string, string, error) {
 			}
 			return v, s[i+1:], nil
 		}
+		high = true
 		i++
 	}
 	return "", s, fmt.Errorf("unterminated quoted string %q", abbrev(s))
@@ -407,7 +438,7 @@ func (p *textParser) sample(line string) error {
 	if i := strings.IndexByte(valText, '\t'); i >= 0 {
 		valText, tsText = valText[:i], valText[i+1:]
 	}
-	v, err := strconv.ParseFloat(valText, 64)
+	v, err := parseValue(valText)
 	if err != nil {
 		return fmt.Errorf("%s: invalid value %q", name, valText)
 	}
@@ -427,6 +458,23 @@ func (p *textParser) sample(line string) error {
 		return fmt.Errorf("%s: label %q appears twice", name, dup)
 	}
 	return p.add(name, v, ts, hasTS)
+}
+
+// parseValue is strconv.ParseFloat, with a shortcut for the integers
+// most samples are: up to 15 digits, a float64 holds them exactly.
+func parseValue(s string) (float64, error) {
+	if n := len(s); n > 0 && n <= 15 {
+		var v uint64
+		for i := 0; i < n; i++ {
+			d := s[i] - '0'
+			if d > 9 {
+				return strconv.ParseFloat(s, 64)
+			}
+			v = v*10 + uint64(d)
+		}
+		return float64(v), nil
+	}
+	return strconv.ParseFloat(s, 64)
 }
 
 // labels reads name="value" pairs up to the closing brace. A quoted name
@@ -457,10 +505,7 @@ func (p *textParser) labels(s, name string) (string, string, error) {
 				continue
 			}
 		} else {
-			i := 0 // label names are metric names without colons
-			for i < len(s) && s[i] != ':' && isNameChar(s[i]) && (i > 0 || isNameStart(s[i])) {
-				i++
-			}
+			i := p.names.nameLen(s, true)
 			if i == 0 {
 				return name, s, fmt.Errorf("invalid label name at %q", abbrev(s))
 			}
@@ -498,8 +543,13 @@ func (p *textParser) newFamily(name string) *textFam {
 // split is true when the name belongs to a family already emitted.
 func (p *textParser) owner(name string) (f *textFam, suffix string, split bool) {
 	cur := ""
-	if p.cur != nil {
-		cur = p.cur.Name
+	if c := p.cur; c != nil {
+		// familyOf's first guess, without its map lookups: nearly every
+		// sample belongs to the current family.
+		if suf, ok := strings.CutPrefix(name, c.Name); ok && owns(c.Type, FormatText, suf) {
+			return c, suf, false
+		}
+		cur = c.Name
 	}
 	fam, suffix, ok := familyOf(name, FormatText, cur, func(n string) (Type, bool) {
 		if f, ok := p.open[n]; ok {
@@ -528,9 +578,6 @@ func (p *textParser) add(name string, v float64, ts int64, hasTS bool) error {
 	}
 	if err := p.switchTo(f); err != nil {
 		return err
-	}
-	if f.index == nil {
-		f.index = map[uint64]int{}
 	}
 	drop, forbidden := "", ""
 	switch {
@@ -569,24 +616,32 @@ func (p *textParser) add(name string, v float64, ts int64, hasTS bool) error {
 	// The lines of one histogram or summary are almost always adjacent:
 	// compare with the last metric before hashing anything.
 	mi := -1
-	if n := f.n; grouped && n > 0 && slices.Equal(f.at(n-1).Labels, ls) {
+	if n := f.n; grouped && n > 0 && slices.Equal(p.series.at(n-1).Labels, ls) {
 		mi = n - 1
 	} else {
-		h := p.hash(ls)
-		if j, ok := f.index[h]; ok && slices.Equal(f.at(j).Labels, ls) {
+		h := hashLabels(&p.hashBuf, ls)
+		if j, ok := p.index.get(h); ok && slices.Equal(p.series.at(j).Labels, ls) {
 			if !grouped {
 				p.duplicate(name, ls, "")
 				return nil
 			}
 			mi = j
 		} else {
-			mi = f.push(Metric{Labels: cloneLabels(ls)})
+			m := Metric{Labels: p.cloneLabels(ls)}
+			if grouped && f.n > 0 {
+				// The metric before has as many buckets as this one will.
+				if k := len(p.series.at(f.n - 1).Buckets); k > 0 {
+					m.Buckets = make([]Bucket, 0, k)
+				}
+			}
+			mi = p.series.push(m)
+			f.n++
 			if !ok {
-				f.index[h] = mi
+				p.index.put(h, mi)
 			}
 		}
 	}
-	m := f.at(mi)
+	m := p.series.at(mi)
 	switch suffix {
 	case "_count":
 		if m.HasCount {
@@ -634,17 +689,19 @@ func bucketOrQuantile(f *textFam) string {
 	return "the quantile samples of " + f.Name
 }
 
-var labelSep = []byte{0xff}
-
-func (p *textParser) hash(ls Labels) uint64 {
-	p.hasher.Reset()
+// hashLabels is xxhash of the labels, each name and value followed by
+// 0xff, written into *buf (reused from call to call): one call to hash a
+// short string is cheaper than four to a Digest for every label.
+func hashLabels(buf *[]byte, ls Labels) uint64 {
+	b := (*buf)[:0]
 	for _, l := range ls {
-		p.hasher.WriteString(l.Name)
-		p.hasher.Write(labelSep)
-		p.hasher.WriteString(l.Value)
-		p.hasher.Write(labelSep)
+		b = append(b, l.Name...)
+		b = append(b, 0xff)
+		b = append(b, l.Value...)
+		b = append(b, 0xff)
 	}
-	return p.hasher.Sum64()
+	*buf = b
+	return xxhash.Sum64(b)
 }
 
 func (p *textParser) duplicate(name string, ls Labels, extra string) {
@@ -669,9 +726,9 @@ func (p *textParser) warn(msg string) {
 	}
 }
 
-func cloneLabels(ls Labels) Labels {
-	if len(ls) == 0 {
-		return nil
-	}
-	return append(make(Labels, 0, len(ls)), ls...)
+// cloneLabels copies the current line's labels into the label slab.
+func (p *textParser) cloneLabels(ls Labels) Labels {
+	out := p.labelStore.take(len(ls), labelSlab)
+	copy(out, ls)
+	return out
 }
