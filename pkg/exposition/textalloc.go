@@ -24,18 +24,16 @@ func (b *seriesBuf) at(i int) *Metric { return &b.chunks[i>>chunkBits][i&(1<<chu
 
 // push appends m and returns its index.
 func (b *seriesBuf) push(m Metric) int {
-	c := b.n >> chunkBits
-	switch {
-	case c == len(b.chunks):
-		b.chunks = append(b.chunks, make([]Metric, 0, 1<<chunkBits))
-	case c == 0 && b.n == len(b.chunks[0]):
-		b.chunks[0] = append(b.chunks[0], m)
-		b.n++
-		return b.n - 1
+	c, i := b.n>>chunkBits, b.n&(1<<chunkBits-1)
+	if c == len(b.chunks) {
+		size := 1 << chunkBits
+		if c == 0 {
+			size = 8 // the first chunk grows as a slice does
+		}
+		b.chunks = append(b.chunks, make([]Metric, 0, size))
 	}
-	ch := b.chunks[c]
-	if i := b.n & (1<<chunkBits - 1); i < len(ch) {
-		ch[i] = m
+	if ch := b.chunks[c]; i < len(ch) {
+		ch[i] = m // a slot an earlier family used
 	} else {
 		b.chunks[c] = append(ch, m)
 	}
@@ -57,12 +55,12 @@ func (b *seriesBuf) reset() { b.n = 0 }
 
 // slab hands out slices cut from larger allocations. Each slice has its
 // length as capacity, so appending to it copies rather than writes into
-// its neighbour. A slab grows with what was asked of it, up to limit
-// elements; a request larger than a quarter of that gets its own
-// allocation.
+// its neighbour. The first slab has the size next says (a guess from the
+// body's length), each one after twice the last, up to limit elements; a
+// request larger than a quarter of that gets its own allocation.
 type slab[T any] struct {
-	free  []T
-	taken int
+	free []T
+	next int
 }
 
 func (s *slab[T]) take(n, limit int) []T {
@@ -73,11 +71,12 @@ func (s *slab[T]) take(n, limit int) []T {
 		return make([]T, n)
 	}
 	if len(s.free) < n {
-		s.free = make([]T, min(max(2*s.taken, 64, n), limit))
+		size := min(max(s.next, 64, n), limit)
+		s.free = make([]T, size)
+		s.next = 2 * size
 	}
 	out := s.free[:n:n]
 	s.free = s.free[n:]
-	s.taken += n
 	return out
 }
 

@@ -38,6 +38,10 @@ func parsePromText(ctx context.Context, body []byte, lim Limits, emit func(*Fami
 		emit:   emit,
 		index:  newSeriesIndex(),
 		names:  newNameTable(),
+		// A sample line is some 50 bytes and has a few labels: the
+		// first slabs hold a small body whole.
+		metricStore: slab[Metric]{next: len(body) / 48},
+		labelStore:  slab[Label]{next: len(body) / 24},
 	}
 	if err := p.run(); err != nil {
 		return p.warnings, &ParseError{Line: p.line, Err: err}

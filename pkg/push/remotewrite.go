@@ -8,8 +8,6 @@ import (
 	"hash/maphash"
 	"math"
 	"net/http"
-	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -30,9 +28,13 @@ const maxSeriesPerRequest = 2000
 // Thanos Receive, Cortex.
 type RemoteWrite struct {
 	*endpoint
-	// encoders are reused across targets and rounds: their buffers are
-	// what a round allocates most.
-	encoders sync.Pool
+	// free holds the encoders of streams that ended, for the next ones:
+	// their buffers are what a round would allocate most. (A sync.Pool
+	// is emptied by the collections an agent's rounds cause, so a round
+	// allocated them again.) There are never more than the streams that
+	// ran at once.
+	freeMu sync.Mutex
+	free   []*rwEncoder
 
 	// last is, per target, the series (their encoded labels) sent in its
 	// last round: a series missing from the next round, or every series
@@ -40,7 +42,10 @@ type RemoteWrite struct {
 	// sender must.
 	mu   sync.Mutex
 	last map[string]seriesSet
-	seed maphash.Seed
+	// spare is, per target, the set of the round before last, emptied:
+	// the next round fills it instead of growing a new map.
+	spare map[string]seriesSet
+	seed  maphash.Seed
 }
 
 // seriesSet is a target's series of one round: the encoded labels of
@@ -58,7 +63,7 @@ func NewRemoteWrite(e Endpoint) (*RemoteWrite, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &RemoteWrite{endpoint: ep, seed: maphash.MakeSeed(), last: map[string]seriesSet{}}, nil
+	return &RemoteWrite{endpoint: ep, seed: maphash.MakeSeed(), last: map[string]seriesSet{}, spare: map[string]seriesSet{}}, nil
 }
 
 // Name says which sink.
@@ -90,9 +95,14 @@ func (r *RemoteWrite) Encode(sources []exposition.Source) ([]Batch, error) {
 // that a round never holds a whole target's model; addTarget says that
 // each series gets its source's target label.
 func (r *RemoteWrite) NewStream(addTarget bool) Stream {
-	e, _ := r.encoders.Get().(*rwEncoder)
+	var e *rwEncoder
+	r.freeMu.Lock()
+	if n := len(r.free); n > 0 {
+		e, r.free = r.free[n-1], r.free[:n-1]
+	}
+	r.freeMu.Unlock()
 	if e == nil {
-		e = &rwEncoder{sink: r, pool: &r.encoders}
+		e = &rwEncoder{sink: r}
 	}
 	e.addTarget = addTarget
 	clear(e.seen)
@@ -106,6 +116,7 @@ func (r *RemoteWrite) Gone(target string, at time.Time) []Batch {
 	r.mu.Lock()
 	prev := r.last[target]
 	delete(r.last, target)
+	delete(r.spare, target)
 	r.mu.Unlock()
 	if len(prev) == 0 {
 		return nil
@@ -117,11 +128,17 @@ func (r *RemoteWrite) Gone(target string, at time.Time) []Batch {
 	return e.Batches() // it saw no target: nothing else is marked
 }
 
-// previous is what target sent in its last round.
-func (r *RemoteWrite) previous(target string) seriesSet {
+// previous is what target sent in its last round, and an empty set to
+// fill with this round's.
+func (r *RemoteWrite) previous(target string) (prev, next seriesSet) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.last[target]
+	prev, next = r.last[target], r.spare[target]
+	delete(r.spare, target)
+	if next == nil {
+		next = make(seriesSet, len(prev))
+	}
+	return prev, next
 }
 
 // rounds remembers what each target of a stream sent and returns the
@@ -135,6 +152,10 @@ func (r *RemoteWrite) rounds(seen map[string]*targetSeries) map[*targetSeries][]
 			if _, ok := now.keys[h]; !ok {
 				gone[now] = append(gone[now], labels)
 			}
+		}
+		if old := r.last[target]; old != nil {
+			clear(old) // its bytes that are still sent, now.keys holds
+			r.spare[target] = old
 		}
 		r.last[target] = now.keys
 	}
@@ -174,9 +195,9 @@ func (e *rwEncoder) Batches() []Batch {
 	e.flush()
 	out := e.batches
 	e.batches = nil
-	if e.pool != nil {
-		e.pool.Put(e)
-	}
+	e.sink.freeMu.Lock()
+	e.sink.free = append(e.sink.free, e)
+	e.sink.freeMu.Unlock()
 	return out
 }
 
@@ -188,16 +209,14 @@ func (e *rwEncoder) Batches() []Batch {
 // Sample value = 1 (double), timestamp = 2 (int64).
 type rwEncoder struct {
 	sink      *RemoteWrite
-	pool      *sync.Pool
 	seen      map[string]*targetSeries // per target, what this stream sent
 	current   *targetSeries
 	addTarget bool
 	buf       []byte
 	series    int
-	labels    []exposition.Label // scratch: one series' labels, sorted
-	target    exposition.Labels  // scratch: a metric's labels with its target
-	body      []byte             // scratch: one series' samples or histogram
-	lbuf      []byte             // scratch: one series' encoded labels
+	target    exposition.Labels // scratch: a metric's labels with its target
+	body      []byte            // scratch: one series' samples or histogram
+	lbuf      []byte            // scratch: one series' encoded labels
 	batches   []Batch
 }
 
@@ -216,8 +235,8 @@ func (e *rwEncoder) seriesOf(target string, at time.Time) *targetSeries {
 	}
 	ts := e.seen[target]
 	if ts == nil {
-		prev := e.sink.previous(target)
-		ts = &targetSeries{at: at.UnixMilli(), keys: make(seriesSet, len(prev)), prev: prev}
+		prev, next := e.sink.previous(target)
+		ts = &targetSeries{at: at.UnixMilli(), keys: next, prev: prev}
 		e.seen[target] = ts
 	}
 	return ts
@@ -252,18 +271,26 @@ func (e *rwEncoder) sample(name string, ls exposition.Labels, extra exposition.L
 // value is left out: the spec forbids it, and a receiver would refuse the
 // whole request for it (Prometheus and vmagent drop them too).
 func (e *rwEncoder) series_(name string, ls exposition.Labels, extra exposition.Label, body func([]byte) []byte) {
-	e.labels = append(e.labels[:0], ls...)
-	e.labels = insertLabel(e.labels, exposition.Label{Name: "__name__", Value: name})
-	if extra.Name != "" {
-		e.labels = insertLabel(e.labels, extra)
+	// The two labels to put in their places, in name order: each goes
+	// before the first label of ls not less than it, as an insertion
+	// into the sorted labels would.
+	put := [2]exposition.Label{{Name: "__name__", Value: name}, extra}
+	if extra.Name != "" && extra.Name < put[0].Name {
+		put[0], put[1] = put[1], put[0]
 	}
-	e.labels = slices.DeleteFunc(e.labels, func(l exposition.Label) bool { return l.Value == "" })
+	next := 0
 	e.lbuf = e.lbuf[:0]
-	for _, l := range e.labels {
-		e.lbuf = append(e.lbuf, 0x0a)
-		e.lbuf = binary.AppendUvarint(e.lbuf, uint64(labelSize(l)))
-		e.lbuf = appendString(e.lbuf, 1, l.Name)
-		e.lbuf = appendString(e.lbuf, 2, l.Value)
+	for _, l := range ls {
+		for next < 2 && put[next].Name != "" && put[next].Name <= l.Name {
+			e.lbuf = appendLabel(e.lbuf, put[next])
+			next++
+		}
+		e.lbuf = appendLabel(e.lbuf, l)
+	}
+	for ; next < 2; next++ {
+		if put[next].Name != "" {
+			e.lbuf = appendLabel(e.lbuf, put[next])
+		}
 	}
 	if e.current != nil {
 		h := maphash.Bytes(e.sink.seed, e.lbuf)
@@ -303,6 +330,17 @@ func appendSample(b []byte, v float64, ts int64) []byte {
 	return appendBytesField(b, 2, s[:n])
 }
 
+// appendLabel appends a Label field, unless its value is empty.
+func appendLabel(b []byte, l exposition.Label) []byte {
+	if l.Value == "" {
+		return b
+	}
+	b = append(b, 0x0a)
+	b = binary.AppendUvarint(b, uint64(labelSize(l)))
+	b = appendString(b, 1, l.Name)
+	return appendString(b, 2, l.Value)
+}
+
 // labelSize is the size of a Label message.
 func labelSize(l exposition.Label) int {
 	return 1 + uvarintLen(len(l.Name)) + len(l.Name) + 1 + uvarintLen(len(l.Value)) + len(l.Value)
@@ -315,11 +353,6 @@ func (e *rwEncoder) flush() {
 	}
 	e.batches = append(e.batches, Batch{Body: snappy.Encode(nil, e.buf), Samples: e.series})
 	e.buf, e.series = e.buf[:0], 0
-}
-
-func insertLabel(ls []exposition.Label, l exposition.Label) []exposition.Label {
-	i, _ := slices.BinarySearchFunc(ls, l.Name, func(a exposition.Label, name string) int { return strings.Compare(a.Name, name) })
-	return slices.Insert(ls, i, l)
 }
 
 func uvarintLen(n int) int {

@@ -651,7 +651,7 @@ func (g *gatherer) each(ctx context.Context, targets []exposition.Target, visit 
 		job, instance := cmp.Or(t.Job, g.o.Job), t.Instance()
 		eg.Go(func() error {
 			var r exposition.Result
-			var round targetRound
+			round := g.scrape.startRound(t.DisplayName())
 			visit(len(g.watchers)+i, t.DisplayName(), time.Now(), func(emit func(*exposition.Family) error) error {
 				r = g.scraper.ScrapeStream(ctx, t, nil, func(f *exposition.Family) error {
 					// The scrape series count what the target exposed;

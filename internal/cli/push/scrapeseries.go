@@ -19,23 +19,44 @@ type scrapeLabeler struct {
 	honor bool
 	seed  maphash.Seed
 
-	mu   sync.Mutex
-	seen map[string]map[uint64]struct{} // per target, its series in its last round
+	mu    sync.Mutex
+	seen  map[string]map[uint64]struct{} // per target, its series in its last round
+	spare map[string]map[uint64]struct{} // per target, the round's before, emptied for the next
 }
 
 func newScrapeLabeler(honor bool) *scrapeLabeler {
-	return &scrapeLabeler{honor: honor, seed: maphash.MakeSeed(), seen: map[string]map[uint64]struct{}{}}
+	return &scrapeLabeler{honor: honor, seed: maphash.MakeSeed(), seen: map[string]map[uint64]struct{}{}, spare: map[string]map[uint64]struct{}{}}
 }
 
-// relabel sets job and instance on every metric of f.
+// relabel sets job and instance on every metric of f. The new label sets
+// are cut from one allocation for the family, each with its own capacity
+// (a handful of labels per series, and tens of thousands of series a
+// round, made the allocator and the collector a tenth of the agent's CPU).
 func (s *scrapeLabeler) relabel(f *exposition.Family, job, instance string) {
+	n := 0
+	for i := range f.Metrics {
+		n += len(f.Metrics[i].Labels) + 2
+	}
+	room := make(exposition.Labels, 0, n)
+	var scratch [2]exposition.Labels // one for each label added, never the one read
 	for i := range f.Metrics {
 		m := &f.Metrics[i]
-		for _, l := range [...]exposition.Label{{Name: "job", Value: job}, {Name: "instance", Value: instance}} {
-			if !s.honor || m.Labels.Get(l.Name) == "" {
-				m.Labels = exposition.AppendWithTargetLabel(make(exposition.Labels, 0, len(m.Labels)+2), m.Labels, l.Name, l.Value)
+		ls := m.Labels
+		for j, l := range [...]exposition.Label{{Name: "job", Value: job}, {Name: "instance", Value: instance}} {
+			if !s.honor || ls.Get(l.Name) == "" {
+				scratch[j] = exposition.AppendWithTargetLabel(scratch[j][:0], ls, l.Name, l.Value)
+				ls = scratch[j]
 			}
 		}
+		if len(ls) == len(m.Labels) && &ls[0] == &m.Labels[0] {
+			continue // honored: both were there
+		}
+		if len(ls) > cap(room)-len(room) { // exported_ labels took the room
+			room = make(exposition.Labels, 0, max(len(ls), n))
+		}
+		start := len(room)
+		room = append(room, ls...)
+		m.Labels = room[start:len(room):len(room)]
 	}
 }
 
@@ -46,11 +67,21 @@ type targetRound struct {
 	series  map[uint64]struct{}
 }
 
+// startRound begins a round of target, in the set its round before last
+// filled (emptied), when there is one.
+func (s *scrapeLabeler) startRound(target string) targetRound {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	set := s.spare[target]
+	delete(s.spare, target)
+	if set == nil {
+		set = map[uint64]struct{}{}
+	}
+	return targetRound{series: set}
+}
+
 // count adds f's series, as Prometheus stores them, to the round.
 func (s *scrapeLabeler) count(r *targetRound, f *exposition.Family) {
-	if r.series == nil {
-		r.series = map[uint64]struct{}{}
-	}
 	var h maphash.Hash
 	h.SetSeed(s.seed)
 	for i := range f.Metrics {
@@ -83,6 +114,10 @@ func (s *scrapeLabeler) families(target, job, instance string, own exposition.La
 			if _, ok := last[h]; !ok {
 				added++
 			}
+		}
+		if last != nil {
+			clear(last)
+			s.spare[target] = last
 		}
 		s.seen[target] = round.series
 		s.mu.Unlock()
