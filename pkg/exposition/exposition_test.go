@@ -3,6 +3,7 @@ package exposition
 import (
 	"bytes"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 
@@ -176,6 +177,29 @@ func TestGuessContentType(t *testing.T) {
 		f, err := FormatFromContentType(GuessContentType([]byte(body)))
 		if err != nil || f != want {
 			t.Errorf("%q: guessed %v (%v), want %v", body, f, err, want)
+		}
+	}
+}
+
+func TestWithTargetLabel(t *testing.T) {
+	for _, c := range []struct {
+		in   Labels
+		want string
+	}{
+		{nil, `{target="t"}`},
+		{Labels{{"a", "1"}, {"z", "2"}}, `{a="1", target="t", z="2"}`},
+		{Labels{{"A", "1"}, {"_x", "2"}}, `{A="1", _x="2", target="t"}`},
+		{Labels{{"a", "1"}, {"target", ""}}, `{a="1", target="t"}`},                                                                  // empty counts as absent
+		{Labels{{"target", "mine"}}, `{exported_target="mine", target="t"}`},                                                         // kept as exported_
+		{Labels{{"exported_target", "x"}, {"target", "mine"}}, `{exported_exported_target="mine", exported_target="x", target="t"}`}, // and further out
+		{Labels{{"z", "2"}, {"a", "1"}}, `{a="1", target="t", z="2"}`},                                                               // unsorted in, sorted out
+	} {
+		in := slices.Clone(c.in)
+		if got := WithTargetLabel(c.in, "target", "t").String(); got != c.want {
+			t.Errorf("%v: got %s, want %s", c.in, got, c.want)
+		}
+		if !slices.Equal(in, c.in) {
+			t.Errorf("%v was changed", in)
 		}
 	}
 }

@@ -263,6 +263,26 @@ func WithTargetLabel(ls Labels, name, value string) Labels {
 // AppendWithTargetLabel is WithTargetLabel appending to out (its length
 // 0), so that a hot path can reuse one slice.
 func AppendWithTargetLabel(out, ls Labels, name, value string) Labels {
+	// The common case, sorted labels without one of that name, is an
+	// insertion: it is done for every series pushed or served.
+	at, sorted := len(ls), true
+	for i := range ls {
+		if i > 0 && !nameLess(ls[i-1].Name, ls[i].Name) {
+			sorted = false
+			break
+		}
+		if at == len(ls) && !nameLess(ls[i].Name, name) {
+			at = i
+		}
+	}
+	if sorted && (at == len(ls) || ls[at].Name != name || ls[at].Value == "") {
+		out = append(out, ls[:at]...)
+		out = append(out, Label{name, value})
+		if at < len(ls) && ls[at].Name == name {
+			at++ // an empty label counts as absent
+		}
+		return append(out, ls[at:]...)
+	}
 	existing := ""
 	for _, l := range ls {
 		if l.Name == name {

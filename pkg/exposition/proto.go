@@ -66,17 +66,27 @@ func parseProtobuf(ctx context.Context, body []byte, lim Limits) (*ParseResult, 
 	return res, nil
 }
 
-var protoTypes = map[dto.MetricType]Type{
-	dto.MetricType_COUNTER:         Counter,
-	dto.MetricType_GAUGE:           Gauge,
-	dto.MetricType_SUMMARY:         Summary,
-	dto.MetricType_UNTYPED:         Untyped,
-	dto.MetricType_HISTOGRAM:       Histogram,
-	dto.MetricType_GAUGE_HISTOGRAM: GaugeHistogram,
+// typeFromProto is the model's type of a protobuf family type.
+func typeFromProto(t dto.MetricType) (Type, bool) {
+	switch t {
+	case dto.MetricType_COUNTER:
+		return Counter, true
+	case dto.MetricType_GAUGE:
+		return Gauge, true
+	case dto.MetricType_SUMMARY:
+		return Summary, true
+	case dto.MetricType_UNTYPED:
+		return Untyped, true
+	case dto.MetricType_HISTOGRAM:
+		return Histogram, true
+	case dto.MetricType_GAUGE_HISTOGRAM:
+		return GaugeHistogram, true
+	}
+	return "", false
 }
 
 func familyFromProto(mf *dto.MetricFamily) (Family, error) {
-	t, ok := protoTypes[mf.GetType()]
+	t, ok := typeFromProto(mf.GetType())
 	if !ok {
 		return Family{}, fmt.Errorf("unknown metric type %d", mf.GetType())
 	}
@@ -289,10 +299,18 @@ func (f *Family) ExposedAs() (string, dto.MetricType) {
 	case StateSet:
 		return f.Name, dto.MetricType_GAUGE
 	}
-	for t, typ := range protoTypes {
-		if typ == f.Type {
-			return f.Name, t
-		}
+	// A switch, not a map: this is asked for every metric written.
+	switch f.Type {
+	case Counter:
+		return f.Name, dto.MetricType_COUNTER
+	case Gauge:
+		return f.Name, dto.MetricType_GAUGE
+	case Summary:
+		return f.Name, dto.MetricType_SUMMARY
+	case Histogram:
+		return f.Name, dto.MetricType_HISTOGRAM
+	case GaugeHistogram:
+		return f.Name, dto.MetricType_GAUGE_HISTOGRAM
 	}
-	return f.Name, dto.MetricType_UNTYPED // unknown
+	return f.Name, dto.MetricType_UNTYPED // untyped and unknown
 }
