@@ -27,9 +27,9 @@ import (
 // Store holds gathered samples by series, in time order. It is a
 // storage.Queryable; it is not safe for concurrent Adds.
 type Store struct {
-	// series by the hash of their labels; the rare collisions share a
-	// slot.
-	series map[uint64][]*series
+	// series by the hash of their labels; the rare collisions are
+	// chained.
+	series map[uint64]*series
 	count  int
 	latest int64 // ms, the newest sample
 	round  int64 // ms, the last Ended gathering
@@ -40,10 +40,14 @@ type Store struct {
 type series struct {
 	lset    labels.Labels
 	samples samples
+	// first is the room of the first sample, so that a series is one
+	// allocation: a question asked once has a sample a series.
+	first [1]sample
+	next  *series // the next series of the same hash
 }
 
 // NewStore is an empty store.
-func NewStore() *Store { return &Store{series: map[uint64][]*series{}} }
+func NewStore() *Store { return &Store{series: map[uint64]*series{}} }
 
 // Only keeps, from now on, only the series that r can read (nil: all),
 // so that the store holds what its questions need.
@@ -93,15 +97,14 @@ func (s *Store) Add(at time.Time, fams []exposition.Family, extra ...exposition.
 
 func (s *Store) append(lset labels.Labels, smp sample) {
 	h := lset.Hash()
-	var sr *series
-	for _, c := range s.series[h] {
-		if labels.Equal(c.lset, lset) {
-			sr = c
-		}
+	sr := s.series[h]
+	for sr != nil && !labels.Equal(sr.lset, lset) {
+		sr = sr.next
 	}
 	if sr == nil {
-		sr = &series{lset: lset}
-		s.series[h] = append(s.series[h], sr)
+		sr = &series{lset: lset, next: s.series[h]}
+		sr.samples = sr.first[:0]
+		s.series[h] = sr
 		s.count++
 	}
 	// Samples of a series go in time order; one that is not newer (the
@@ -137,7 +140,7 @@ func (s *Store) Ended(at time.Time) {
 func (s *Store) Merge(o *Store) {
 	if s.count == 0 && s.only == nil {
 		s.series, s.count, s.latest = o.series, o.count, o.latest
-		o.series, o.count = map[uint64][]*series{}, 0
+		o.series, o.count = map[uint64]*series{}, 0
 		return
 	}
 	o.each(func(sr *series) {
@@ -163,21 +166,23 @@ func (s *Store) Latest() time.Time {
 // without any, so that a store fed for a long time stays bounded.
 func (s *Store) DropBefore(t time.Time) {
 	ms := t.UnixMilli()
-	for h, slot := range s.series {
-		kept := slot[:0]
-		for _, sr := range slot {
+	for h, sr := range s.series {
+		var kept *series
+		for sr != nil {
+			next := sr.next
 			i := 0
 			for i < len(sr.samples) && sr.samples[i].t < ms {
 				i++
 			}
 			if i == len(sr.samples) {
 				s.count--
-				continue
+			} else {
+				sr.samples = sr.samples[i:]
+				sr.next, kept = kept, sr
 			}
-			sr.samples = sr.samples[i:]
-			kept = append(kept, sr)
+			sr = next
 		}
-		if len(kept) == 0 {
+		if kept == nil {
 			delete(s.series, h)
 		} else {
 			s.series[h] = kept
@@ -187,8 +192,8 @@ func (s *Store) DropBefore(t time.Time) {
 
 // each calls fn for every series.
 func (s *Store) each(fn func(*series)) {
-	for _, slot := range s.series {
-		for _, sr := range slot {
+	for _, sr := range s.series {
+		for ; sr != nil; sr = sr.next {
 			fn(sr)
 		}
 	}
@@ -215,6 +220,9 @@ func (q *querier) Select(_ context.Context, sortSeries bool, hints *storage.Sele
 	if hints != nil {
 		mint, maxt = hints.Start, hints.End
 	}
+	// The views are cut from chunks, not allocated one by one, nor
+	// moved as one growing slice would be.
+	var chunk []seriesView
 	var out []storage.Series
 	q.s.each(func(sr *series) {
 		if !matches(sr.lset, matchers) {
@@ -226,7 +234,11 @@ func (q *querier) Select(_ context.Context, sortSeries bool, hints *storage.Sele
 			hi++
 		}
 		if lo < hi {
-			out = append(out, &seriesView{lset: sr.lset, samples: sr.samples[lo:hi]})
+			if len(chunk) == cap(chunk) {
+				chunk = make([]seriesView, 0, min(max(2*len(out), 16), 4096))
+			}
+			chunk = append(chunk, seriesView{lset: sr.lset, samples: sr.samples[lo:hi]})
+			out = append(out, &chunk[len(chunk)-1])
 		}
 	})
 	if sortSeries {
@@ -287,25 +299,28 @@ func (s *seriesSet) At() storage.Series                { return s.series[s.i] }
 func (s *seriesSet) Err() error                        { return nil }
 func (s *seriesSet) Warnings() annotations.Annotations { return nil }
 
-// sample is a float or a float histogram at a time (chunks.Sample).
+// sample is a float or a float histogram at a time. Its methods make a
+// *sample a chunks.Sample: a pointer in an interface is no allocation,
+// where a copy of the sample would be one for every sample read.
 type sample struct {
 	t  int64
 	f  float64
 	fh *histogram.FloatHistogram
 }
 
-func (s sample) T() int64                      { return s.t }
-func (s sample) F() float64                    { return s.f }
-func (s sample) H() *histogram.Histogram       { return nil }
-func (s sample) FH() *histogram.FloatHistogram { return s.fh }
-func (s sample) Copy() chunks.Sample {
-	if s.fh != nil {
-		s.fh = s.fh.Copy()
+func (s *sample) T() int64                      { return s.t }
+func (s *sample) F() float64                    { return s.f }
+func (s *sample) H() *histogram.Histogram       { return nil }
+func (s *sample) FH() *histogram.FloatHistogram { return s.fh }
+func (s *sample) Copy() chunks.Sample {
+	c := *s
+	if c.fh != nil {
+		c.fh = c.fh.Copy()
 	}
-	return s
+	return &c
 }
 
-func (s sample) Type() chunkenc.ValueType {
+func (s *sample) Type() chunkenc.ValueType {
 	if s.fh != nil {
 		return chunkenc.ValFloatHistogram
 	}
@@ -321,12 +336,18 @@ type seriesView struct {
 
 func (v *seriesView) Labels() labels.Labels { return v.lset }
 
-func (v *seriesView) Iterator(chunkenc.Iterator) chunkenc.Iterator {
+// Iterator reads the samples in place, reusing it when it is storage's
+// list iterator, which the engine hands back series after series.
+func (v *seriesView) Iterator(it chunkenc.Iterator) chunkenc.Iterator {
+	if r, ok := it.(interface{ Reset(storage.Samples) }); ok {
+		r.Reset(v.samples)
+		return it
+	}
 	return storage.NewListSeriesIterator(v.samples)
 }
 
 // samples are a series' samples as storage.Samples.
 type samples []sample
 
-func (s samples) Get(i int) chunks.Sample { return s[i] }
+func (s samples) Get(i int) chunks.Sample { return &s[i] }
 func (s samples) Len() int                { return len(s) }
