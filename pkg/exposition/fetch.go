@@ -212,6 +212,11 @@ type Scraper struct {
 	UserAgent string
 	// Stdin is read for the target "-".
 	Stdin io.Reader
+	// Parsers, when not nil, bounds how many bodies ScrapeStream parses
+	// at once (one value in the channel a parse). Fetching is waiting,
+	// parsing and what emit does with the families is work: many targets
+	// fetched at once need not hold their models at once.
+	Parsers chan struct{}
 
 	mu      sync.Mutex
 	clients map[*Target]*http.Client
@@ -325,6 +330,15 @@ func (s *Scraper) ScrapeStream(ctx context.Context, t *Target, started func(*Res
 		return r
 	}
 	lim := s.limits(t)
+	if s.Parsers != nil {
+		select {
+		case s.Parsers <- struct{}{}:
+			defer func() { <-s.Parsers }()
+		case <-ctx.Done():
+			r.Err = fmt.Errorf("parsing %s: %w", r.Target, parseCause(ctx))
+			return r
+		}
+	}
 	// started is told just before the first family, once the format is
 	// certain (a failed guess has emitted nothing).
 	parse := func(f Format) ([]string, error) {
@@ -368,16 +382,23 @@ func (s *Scraper) ScrapeStream(ctx context.Context, t *Target, started func(*Res
 	}
 	if err != nil {
 		if ctx.Err() != nil {
-			err = context.Cause(ctx)
-			var te *TimeoutError
-			if errors.As(err, &te) {
-				err = &TimeoutError{Target: te.Target, Timeout: te.Timeout, Parsing: true}
-			}
+			err = parseCause(ctx)
 		}
 		r.Err = fmt.Errorf("parsing %s as %s: %w", r.Target, r.Format, err)
 		return r
 	}
 	return r
+}
+
+// parseCause is why ctx ended while a body was parsed (or waited for its
+// turn): a timeout says it came while parsing.
+func parseCause(ctx context.Context) error {
+	err := context.Cause(ctx)
+	var te *TimeoutError
+	if errors.As(err, &te) {
+		err = &TimeoutError{Target: te.Target, Timeout: te.Timeout, Parsing: true}
+	}
+	return err
 }
 
 // TimeoutError is a target that took longer than the scraper's timeout,

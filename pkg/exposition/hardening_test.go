@@ -6,12 +6,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -433,5 +436,45 @@ func TestBodyOverTheLimitCostsLittleMore(t *testing.T) {
 	}
 	if _, err := readLimited(bytes.NewReader(make([]byte, limit+1)), limit, limit); !errors.Is(err, ErrBodyTooLarge) {
 		t.Errorf("one byte over the limit with a hint of the limit: %v", err)
+	}
+}
+
+// TestParsersBoundsParsing: with Parsers, no more bodies are parsed at
+// once than it has room for, however many targets are fetched at once;
+// a scrape whose turn does not come before its timeout says so.
+func TestParsersBoundsParsing(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "# TYPE a gauge\na 1\n# TYPE b gauge\nb 2\n")
+	}))
+	defer srv.Close()
+	s := &Scraper{Parsers: make(chan struct{}, 1)}
+	var active, most atomic.Int32
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			r := s.ScrapeStream(t.Context(), &Target{URL: srv.URL}, nil, func(*Family) error {
+				n := active.Add(1)
+				for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+				}
+				runtime.Gosched() // give another parse the chance to overlap
+				active.Add(-1)
+				return nil
+			})
+			if r.Err != nil {
+				t.Error(r.Err)
+			}
+		})
+	}
+	wg.Wait()
+	if m := most.Load(); m != 1 {
+		t.Errorf("%d bodies parsed at once, want 1", m)
+	}
+
+	s.Parsers <- struct{}{} // every turn taken
+	s.Timeout = 50 * time.Millisecond
+	r := s.ScrapeStream(t.Context(), &Target{URL: srv.URL}, nil, func(*Family) error { return nil })
+	var te *TimeoutError
+	if !errors.As(r.Err, &te) || !te.Parsing {
+		t.Errorf("waiting for a turn past the timeout: %v, want a timeout while parsing", r.Err)
 	}
 }

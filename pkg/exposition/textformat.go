@@ -123,8 +123,8 @@ type textParser struct {
 
 // Slab sizes: a slab of metrics is 2048 × 160 bytes, of labels 4096 × 32.
 const (
-	metricSlab = 2048
-	labelSlab  = 4096
+	metricSlab = 512
+	labelSlab  = 2048
 )
 
 // flush completes family f and emits it, unless it has nothing to show yet.

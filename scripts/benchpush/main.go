@@ -35,8 +35,9 @@ func main() {
 	targets := flag.Int("targets", 50, "how many targets")
 	series := flag.Int("series", 1500, "series per target")
 	duration := flag.Duration("duration", 60*time.Second, "how long each contender runs")
+	only := flag.String("only", "", "run only the contenders whose name has this in it (to try a change; make bench runs all)")
 	flag.Parse()
-	if err := run(*monctl, *prometheus, *targets, *series, *duration); err != nil {
+	if err := run(*monctl, *prometheus, *targets, *series, *duration, *only); err != nil {
 		fmt.Fprintln(os.Stderr, "benchpush:", err)
 		os.Exit(1)
 	}
@@ -52,7 +53,7 @@ type result struct {
 	servedButNotStored int64
 }
 
-func run(monctl, prometheus string, n, series int, duration time.Duration) error {
+func run(monctl, prometheus string, n, series int, duration time.Duration, only string) error {
 	body := exposition(series)
 	var served atomic.Int64
 	var addrs []string
@@ -90,6 +91,9 @@ func run(monctl, prometheus string, n, series int, duration time.Duration) error
 	}
 	var results []result
 	for _, c := range contenders {
+		if !strings.Contains(c.name, only) {
+			continue
+		}
 		dir, err := os.MkdirTemp("", "monctl-benchpush-")
 		if err != nil {
 			return err

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -444,6 +445,10 @@ func (o *Options) newGatherer(ctx context.Context, f *cmdutil.Factory) (*gathere
 		if g.scraper, err = o.Scraper(o.IO.In); err != nil {
 			return nil, err
 		}
+		// Targets are fetched --concurrency at once, but parsed and
+		// encoded only as many at once as there are CPUs to do it:
+		// more would hold more models in memory for no speed.
+		g.scraper.Parsers = make(chan struct{}, runtime.GOMAXPROCS(0))
 		static, err := o.Targets(o.Args, o.ConfigTargets, discovering)
 		if err != nil {
 			return nil, err
