@@ -206,8 +206,12 @@ func TestFileSD(t *testing.T) {
 	if c := d.Candidates(); c[0].Labels.Get("env") != "" {
 		t.Errorf("the label the file no longer gives is still there: %s", c[0].Labels)
 	}
-	write(`[{"targets": `)
-	waitFor(t, "the broken file to be reported", func() bool { return Failing(d.Sources()) != "" })
+	// Written again until seen, for the same reason: events of the
+	// rewrites above may still be in flight.
+	waitFor(t, "the broken file to be reported", func() bool {
+		write(`[{"targets": `)
+		return Failing(d.Sources()) != ""
+	})
 	if got := urls(d); len(got) != 2 {
 		t.Errorf("a broken file dropped its last good targets: %v", got)
 	}
