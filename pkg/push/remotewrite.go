@@ -28,13 +28,14 @@ const maxSeriesPerRequest = 2000
 // Thanos Receive, Cortex.
 type RemoteWrite struct {
 	*endpoint
-	// free holds the encoders of streams that ended, for the next ones:
-	// their buffers are what a round would allocate most. (A sync.Pool
-	// is emptied by the collections an agent's rounds cause, so a round
-	// allocated them again.) There are never more than the streams that
-	// ran at once.
+	// free holds the buffers of streams that ended, for the next ones:
+	// they are what a round would allocate most. (A sync.Pool is emptied
+	// by the collections an agent's rounds cause, so a round allocated
+	// them again.) A stream takes them when it first writes, so there
+	// are only as many as the streams that wrote at once, however many
+	// were started.
 	freeMu sync.Mutex
-	free   []*rwEncoder
+	free   []*rwBuffers
 
 	// last is, per target, the series (their encoded labels) sent in its
 	// last round: a series missing from the next round, or every series
@@ -95,19 +96,7 @@ func (r *RemoteWrite) Encode(sources []exposition.Source) ([]Batch, error) {
 // that a round never holds a whole target's model; addTarget says that
 // each series gets its source's target label.
 func (r *RemoteWrite) NewStream(addTarget bool) Stream {
-	var e *rwEncoder
-	r.freeMu.Lock()
-	if n := len(r.free); n > 0 {
-		e, r.free = r.free[n-1], r.free[:n-1]
-	}
-	r.freeMu.Unlock()
-	if e == nil {
-		e = &rwEncoder{sink: r}
-	}
-	e.addTarget = addTarget
-	clear(e.seen)
-	e.current = nil
-	return e
+	return &rwEncoder{sink: r, addTarget: addTarget}
 }
 
 // Gone returns the stale markers, at time at, of every series target
@@ -193,11 +182,14 @@ func (e *rwEncoder) Batches() []Batch {
 		}
 	}
 	e.flush()
+	if e.b != nil {
+		e.sink.freeMu.Lock()
+		e.sink.free = append(e.sink.free, e.b)
+		e.sink.freeMu.Unlock()
+		e.b = nil
+	}
 	out := e.batches
 	e.batches = nil
-	e.sink.freeMu.Lock()
-	e.sink.free = append(e.sink.free, e)
-	e.sink.freeMu.Unlock()
 	return out
 }
 
@@ -212,12 +204,34 @@ type rwEncoder struct {
 	seen      map[string]*targetSeries // per target, what this stream sent
 	current   *targetSeries
 	addTarget bool
-	buf       []byte
+	b         *rwBuffers // taken at the first write, given back by Batches
 	series    int
 	target    exposition.Labels // scratch: a metric's labels with its target
-	body      []byte            // scratch: one series' samples or histogram
-	lbuf      []byte            // scratch: one series' encoded labels
 	batches   []Batch
+}
+
+// rwBuffers are an encoder's buffers: the request being written, and the
+// scratch of one series.
+type rwBuffers struct {
+	buf  []byte
+	body []byte // one series' samples or histogram
+	lbuf []byte // one series' encoded labels
+}
+
+// buffers are the encoder's buffers, taken from the sink's free ones the
+// first time.
+func (e *rwEncoder) buffers() *rwBuffers {
+	if e.b == nil {
+		e.sink.freeMu.Lock()
+		if n := len(e.sink.free); n > 0 {
+			e.b, e.sink.free = e.sink.free[n-1], e.sink.free[:n-1]
+		}
+		e.sink.freeMu.Unlock()
+		if e.b == nil {
+			e.b = &rwBuffers{}
+		}
+	}
+	return e.b
 }
 
 // targetSeries is what one stream sent of a target: its series' encoded
@@ -279,42 +293,45 @@ func (e *rwEncoder) series_(name string, ls exposition.Labels, extra exposition.
 		put[0], put[1] = put[1], put[0]
 	}
 	next := 0
-	e.lbuf = e.lbuf[:0]
+	b := e.buffers()
+	lbuf := b.lbuf[:0]
 	for _, l := range ls {
 		for next < 2 && put[next].Name != "" && put[next].Name <= l.Name {
-			e.lbuf = appendLabel(e.lbuf, put[next])
+			lbuf = appendLabel(lbuf, put[next])
 			next++
 		}
-		e.lbuf = appendLabel(e.lbuf, l)
+		lbuf = appendLabel(lbuf, l)
 	}
 	for ; next < 2; next++ {
 		if put[next].Name != "" {
-			e.lbuf = appendLabel(e.lbuf, put[next])
+			lbuf = appendLabel(lbuf, put[next])
 		}
 	}
+	b.lbuf = lbuf
 	if e.current != nil {
-		h := maphash.Bytes(e.sink.seed, e.lbuf)
-		if old, ok := e.current.prev[h]; ok && bytes.Equal(old, e.lbuf) {
+		h := maphash.Bytes(e.sink.seed, lbuf)
+		if old, ok := e.current.prev[h]; ok && bytes.Equal(old, lbuf) {
 			e.current.keys[h] = old
 		} else if _, ok := e.current.keys[h]; !ok {
-			e.current.keys[h] = bytes.Clone(e.lbuf)
+			e.current.keys[h] = bytes.Clone(lbuf)
 		}
 	}
-	e.write(e.lbuf, body(e.body[:0]))
+	e.write(lbuf, body(b.body[:0]))
 }
 
 // stale writes the stale marker of the series of these encoded labels.
 func (e *rwEncoder) stale(labels []byte, ts int64) {
-	e.write(labels, appendSample(e.body[:0], math.Float64frombits(staleNaN), ts))
+	e.write(labels, appendSample(e.buffers().body[:0], math.Float64frombits(staleNaN), ts))
 }
 
 // write appends one TimeSeries of encoded labels and samples.
 func (e *rwEncoder) write(labels, body []byte) {
-	e.body = body
-	e.buf = append(e.buf, 0x0a)
-	e.buf = binary.AppendUvarint(e.buf, uint64(len(labels)+len(body)))
-	e.buf = append(e.buf, labels...)
-	e.buf = append(e.buf, body...)
+	b := e.buffers()
+	b.body = body
+	b.buf = append(b.buf, 0x0a)
+	b.buf = binary.AppendUvarint(b.buf, uint64(len(labels)+len(body)))
+	b.buf = append(b.buf, labels...)
+	b.buf = append(b.buf, body...)
 	if e.series++; e.series >= maxSeriesPerRequest {
 		e.flush()
 	}
@@ -351,8 +368,9 @@ func (e *rwEncoder) flush() {
 	if e.series == 0 {
 		return
 	}
-	e.batches = append(e.batches, Batch{Body: snappy.Encode(nil, e.buf), Samples: e.series})
-	e.buf, e.series = e.buf[:0], 0
+	b := e.buffers()
+	e.batches = append(e.batches, Batch{Body: snappy.Encode(nil, b.buf), Samples: e.series})
+	b.buf, e.series = b.buf[:0], 0
 }
 
 func uvarintLen(n int) int {
