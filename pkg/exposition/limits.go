@@ -51,6 +51,9 @@ func (e *LimitError) Is(target error) bool { return target == ErrLimit }
 // checkLabels applies the label limits to one sample's labels; __name__
 // and extra more (le or quantile, when ls lacks them) count too.
 func (l *Limits) checkLabels(name string, ls Labels, extra int) error {
+	if l.Labels == 0 && l.LabelNameLength == 0 && l.LabelValueLength == 0 {
+		return nil // asked for every sample: no limits is the common case
+	}
 	if n := len(ls) + 1 + extra; l.Labels > 0 && n > l.Labels {
 		return &LimitError{"label_limit", l.Labels, fmt.Sprintf("%q has %d labels", abbrev(name), n)}
 	}

@@ -110,6 +110,7 @@ type textParser struct {
 	samples  int
 
 	scratch Labels // labels of the current line
+	bounds  [32]knownBound
 	names   *nameTable
 	hashBuf []byte
 
@@ -119,6 +120,12 @@ type textParser struct {
 	index       seriesIndex
 	metricStore slab[Metric]
 	labelStore  slab[Label]
+}
+
+// knownBound is the text of a bucket bound and its value.
+type knownBound struct {
+	text  string
+	value float64
 }
 
 // Slab sizes: a slab of metrics is 2048 × 160 bytes, of labels 4096 × 32.
@@ -438,9 +445,14 @@ func (p *textParser) sample(line string) error {
 		return fmt.Errorf("%s: unexpected %q after the metric name", name, abbrev(rest))
 	}
 	rest = skipBlank(rest)
-	valText, tsText, _ := strings.Cut(rest, " ")
-	if i := strings.IndexByte(valText, '\t'); i >= 0 {
-		valText, tsText = valText[:i], valText[i+1:]
+	// The value ends at a space or a tab, and the timestamp follows.
+	end := 0
+	for end < len(rest) && rest[end] != ' ' && rest[end] != '\t' {
+		end++
+	}
+	valText, tsText := rest[:end], ""
+	if end < len(rest) {
+		tsText = rest[end+1:]
 	}
 	v, err := parseValue(valText)
 	if err != nil {
@@ -660,7 +672,7 @@ func (p *textParser) add(name string, v float64, ts int64, hasTS bool) error {
 		}
 		m.Sum, m.HasSum = v, true
 	case "_bucket":
-		le, err := parseBound(special)
+		le, err := p.bound(len(m.Buckets), special)
 		if err != nil {
 			return fmt.Errorf("%s: le label: %w", name, err)
 		}
@@ -684,6 +696,20 @@ func (p *textParser) add(name string, v float64, ts int64, hasTS bool) error {
 		m.TimestampMs, m.HasTimestamp = ts, true
 	}
 	return nil
+}
+
+// bound parses the le label of bucket number i. The buckets of one
+// histogram's series have the bounds of the series before, in the same
+// order, so the text of each position's last bound is remembered.
+func (p *textParser) bound(i int, text string) (float64, error) {
+	if i < len(p.bounds) && p.bounds[i].text == text && text != "" {
+		return p.bounds[i].value, nil
+	}
+	v, err := parseBound(text)
+	if err == nil && i < len(p.bounds) {
+		p.bounds[i] = knownBound{text, v}
+	}
+	return v, err
 }
 
 func bucketOrQuantile(f *textFam) string {
