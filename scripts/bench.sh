@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make bench: monctl's speed and memory next to the ecosystem's, in one run.
 #  1. parse throughput and allocations: monctl vs expfmt's TextParser vs
-#     Prometheus' textparse, on the same ~18 MB exposition (Go benchmarks);
+#     Prometheus' textparse, on the same ~18 MB exposition (Go benchmarks),
+#     and the floor: finding every line at memchr speed;
 #  2. end to end: wall time and peak RSS of 'monctl scrape -o json FILE'
 #     next to prom2json v1.4.2 on the same file, and of --query and
 #     --analyze on it next to plain -o json;
@@ -43,6 +44,9 @@ echo
 echo "| parser | MB/s | allocs/op | bytes/op |"
 echo "|---|---|---|---|"
 awk '/^BenchmarkParse\// { split($1, n, "/"); sub(/-[0-9]+$/, "", n[2]); printf "| %s | %s | %s | %s |\n", n[2], $5, $9, $7 }' "$work/parse.txt"
+echo
+awk '/^BenchmarkParse\// { split($1, n, "/"); sub(/-[0-9]+$/, "", n[2]); mbs[n[2]] = $5 }
+	END { printf "monctl (the full model) / textparse (labels only): %.2f× the speed; the floor (every line found at memchr speed) is %.0f× monctl\n", mbs["monctl"] / mbs["textparse"], mbs["floor"] / mbs["monctl"] }' "$work/parse.txt"
 echo
 
 echo "## End to end: JSON of the whole file"

@@ -72,6 +72,17 @@ type Dashboard struct {
 	round     Round
 	history   map[string]*History // host/id → its last Points samples
 	lastPoint time.Time           // of the last round that made history
+	// index is the index page of the round, rendered once by the first
+	// request that wants it: every visitor until the next round gets
+	// the same bytes.
+	index *renderedPage
+}
+
+// renderedPage is a page rendered once.
+type renderedPage struct {
+	once sync.Once
+	body []byte
+	err  error
 }
 
 // Round is what the last collection found: the API's answer, less the
@@ -137,7 +148,7 @@ func New(opts Options) *Dashboard {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Dashboard{opts: opts, pages: parsePages(), history: map[string]*History{},
+	return &Dashboard{opts: opts, pages: parsePages(), history: map[string]*History{}, index: &renderedPage{},
 		searches: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2))}
 }
 
@@ -197,6 +208,7 @@ func (d *Dashboard) Record(c *exporter.Collection) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.round = r
+	d.index = &renderedPage{}
 	if !d.lastPoint.IsZero() && c.End.Sub(d.lastPoint) < d.opts.Interval/2 {
 		return
 	}

@@ -272,3 +272,19 @@ func TestAlerts(t *testing.T) {
 		t.Errorf("the alerts' panel, escaped:\n%s", page)
 	}
 }
+
+// TestIndexPageFollowsTheRounds: the index page is rendered once a round,
+// and the next round's visitors see the next round.
+func TestIndexPageFollowsTheRounds(t *testing.T) {
+	d := New(Options{})
+	d.Record(collectionAt(1000, nil, stats(hostA, strings.Repeat("c", 64), "first-round", 1, 1<<20)))
+	for range 2 {
+		if _, body := serve(t, d, "/"); !strings.Contains(body, "first-round") {
+			t.Fatalf("the index page does not show the round:\n%s", body)
+		}
+	}
+	d.Record(collectionAt(1005, nil, stats(hostA, strings.Repeat("d", 64), "second-round", 1, 1<<20)))
+	if _, body := serve(t, d, "/"); !strings.Contains(body, "second-round") || strings.Contains(body, "first-round") {
+		t.Errorf("the index page after a new round:\n%s", body)
+	}
+}

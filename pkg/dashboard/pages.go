@@ -57,7 +57,15 @@ func (d *Dashboard) page(r Round) page {
 }
 
 func (d *Dashboard) indexPage(w http.ResponseWriter, _ *http.Request) {
-	d.render(w, "index.html", d.page(d.snapshot()))
+	d.mu.RLock()
+	p := d.index
+	d.mu.RUnlock()
+	p.once.Do(func() {
+		var b bytes.Buffer
+		p.err = d.pages.ExecuteTemplate(&b, "index.html", d.page(d.snapshot()))
+		p.body = b.Bytes()
+	})
+	d.write(w, p.body, p.err)
 }
 
 // containerPage shows one container's numbers over time and its recent
@@ -89,12 +97,18 @@ func (d *Dashboard) containerPage(w http.ResponseWriter, r *http.Request) {
 // render writes a page whole, or an error if it could not be made.
 func (d *Dashboard) render(w http.ResponseWriter, name string, data any) {
 	var b bytes.Buffer
-	if err := d.pages.ExecuteTemplate(&b, name, data); err != nil {
+	err := d.pages.ExecuteTemplate(&b, name, data)
+	d.write(w, b.Bytes(), err)
+}
+
+// write sends a rendered page, or the error that kept it from being one.
+func (d *Dashboard) write(w http.ResponseWriter, page []byte, err error) {
+	if err != nil {
 		http.Error(w, "rendering the page: "+err.Error(), http.StatusInternalServerError)
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Write(b.Bytes())
+	w.Write(page)
 }
 
 // spark is the points of an SVG polyline of values in a w×h box, the

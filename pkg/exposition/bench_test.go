@@ -28,8 +28,19 @@ var benchBody = sync.OnceValue(func() []byte {
 func BenchmarkParse(b *testing.B) { benchParsers(b, "", benchBody()) }
 
 // benchParsers runs monctl's parse and the ecosystem's two on body, as
-// sub-benchmarks prefix+"monctl", prefix+"expfmt", prefix+"textparse".
+// sub-benchmarks prefix+"monctl", prefix+"expfmt", prefix+"textparse",
+// and the physical floor of any parser, prefix+"floor": finding every
+// line of the body at memchr speed.
 func benchParsers(b *testing.B, prefix string, body []byte) {
+	b.Run(prefix+"floor", func(b *testing.B) {
+		b.SetBytes(int64(len(body)))
+		b.ReportAllocs()
+		for b.Loop() {
+			if bytes.Count(body, []byte{'\n'}) == 0 && len(body) > 0 {
+				b.Fatal("no lines")
+			}
+		}
+	})
 	b.Run(prefix+"monctl", func(b *testing.B) {
 		b.SetBytes(int64(len(body)))
 		b.ReportAllocs()
