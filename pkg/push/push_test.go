@@ -596,3 +596,53 @@ func TestSpoolNamesOfEarlierBuilds(t *testing.T) {
 		}
 	}
 }
+
+// TestRemoteWriteTargetLabel: with several sources each series gets its
+// target label in its place among the others (a target label of its own
+// becomes exported_target, an empty one counts as absent), and a bucket's
+// le too.
+func TestRemoteWriteTargetLabel(t *testing.T) {
+	rw, err := NewRemoteWrite(Endpoint{URL: "http://127.0.0.1:9090/api/v1/write"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.UnixMilli(1700000000000)
+	g := exposition.Family{Name: "g", Type: exposition.Gauge, Metrics: []exposition.Metric{
+		{Labels: exposition.Labels{{Name: "Zone", Value: "z"}, {Name: "zz", Value: "1"}}, Value: 1},
+		{Labels: exposition.Labels{{Name: "target", Value: "mine"}}, Value: 2},
+		{Labels: exposition.Labels{{Name: "target", Value: ""}, {Name: "x", Value: "1"}}, Value: 3},
+	}}
+	h := exposition.Family{Name: "h", Type: exposition.Histogram, Metrics: []exposition.Metric{
+		{Labels: exposition.Labels{{Name: "m", Value: "1"}}, Buckets: []exposition.Bucket{{UpperBound: math.Inf(1), Count: 4}}, Count: 4, HasCount: true},
+	}}
+	bs, err := rw.Encode([]exposition.Source{{Target: "a", Time: at, Families: []exposition.Family{g, h}}, {Target: "b", Time: at}})
+	if err != nil || len(bs) != 1 {
+		t.Fatalf("%d batches, %v", len(bs), err)
+	}
+	raw, err := snappy.Decode(nil, bs[0].Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var req prompb.WriteRequest
+	if err := req.Unmarshal(raw); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, ts := range req.Timeseries {
+		var parts []string
+		for _, l := range ts.Labels {
+			parts = append(parts, l.Name+"="+l.Value)
+		}
+		got = append(got, strings.Join(parts, ","))
+	}
+	want := []string{
+		"Zone=z,__name__=g,target=a,zz=1",
+		"__name__=g,exported_target=mine,target=a",
+		"__name__=g,target=a,x=1",
+		"__name__=h_bucket,le=+Inf,m=1,target=a",
+		"__name__=h_count,m=1,target=a",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("series\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}

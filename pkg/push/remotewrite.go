@@ -162,7 +162,15 @@ func (e *rwEncoder) Family(target string, at time.Time, f *exposition.Family) er
 			ts = m.TimestampMs
 		}
 		ls := m.Labels
-		if e.addTarget {
+		e.put = exposition.Label{}
+		switch {
+		case !e.addTarget:
+		case ls.Get(exposition.TargetLabel) == "":
+			// The common case: series_ puts the label in its place
+			// (an empty one of that name counts as absent, and is
+			// not written).
+			e.put = exposition.Label{Name: exposition.TargetLabel, Value: target}
+		default:
 			e.target = exposition.AppendWithTargetLabel(e.target[:0], ls, exposition.TargetLabel, target)
 			ls = e.target
 		}
@@ -204,7 +212,8 @@ type rwEncoder struct {
 	seen      map[string]*targetSeries // per target, what this stream sent
 	current   *targetSeries
 	addTarget bool
-	b         *rwBuffers // taken at the first write, given back by Batches
+	put       exposition.Label // the target label series_ puts in its place, when named
+	b         *rwBuffers       // taken at the first write, given back by Batches
 	series    int
 	target    exposition.Labels // scratch: a metric's labels with its target
 	batches   []Batch
@@ -285,24 +294,26 @@ func (e *rwEncoder) sample(name string, ls exposition.Labels, extra exposition.L
 // value is left out: the spec forbids it, and a receiver would refuse the
 // whole request for it (Prometheus and vmagent drop them too).
 func (e *rwEncoder) series_(name string, ls exposition.Labels, extra exposition.Label, body func([]byte) []byte) {
-	// The two labels to put in their places, in name order: each goes
-	// before the first label of ls not less than it, as an insertion
-	// into the sorted labels would.
-	put := [2]exposition.Label{{Name: "__name__", Value: name}, extra}
-	if extra.Name != "" && extra.Name < put[0].Name {
-		put[0], put[1] = put[1], put[0]
+	// The labels to put in their places (__name__, extra and e.put),
+	// in name order: each goes before the first label of ls not less
+	// than it, as an insertion into the sorted labels would.
+	put := [3]exposition.Label{{Name: "__name__", Value: name}, extra, e.put}
+	for i := 1; i < len(put); i++ { // in name order, the unnamed last
+		for j := i; j > 0 && put[j].Name != "" && (put[j-1].Name == "" || put[j].Name < put[j-1].Name); j-- {
+			put[j], put[j-1] = put[j-1], put[j]
+		}
 	}
 	next := 0
 	b := e.buffers()
 	lbuf := b.lbuf[:0]
 	for _, l := range ls {
-		for next < 2 && put[next].Name != "" && put[next].Name <= l.Name {
+		for next < len(put) && put[next].Name != "" && put[next].Name <= l.Name {
 			lbuf = appendLabel(lbuf, put[next])
 			next++
 		}
 		lbuf = appendLabel(lbuf, l)
 	}
-	for ; next < 2; next++ {
+	for ; next < len(put); next++ {
 		if put[next].Name != "" {
 			lbuf = appendLabel(lbuf, put[next])
 		}

@@ -25,6 +25,7 @@ import (
 	"github.com/monctl/monctl/internal/cli/cmdtest"
 	"github.com/monctl/monctl/internal/cli/cmdutil"
 	"github.com/monctl/monctl/pkg/containers"
+	"github.com/monctl/monctl/pkg/exposition"
 )
 
 func execute(t *testing.T, f *cmdutil.Factory, args ...string) (string, string, int) {
@@ -404,5 +405,43 @@ func TestAgentRules(t *testing.T) {
 	}
 	if code := cmdutil.CodeOf(err); code != cmdutil.ExitCheck {
 		t.Errorf("stopped while the alert fires: exit %d (%v), want %d", code, err, cmdutil.ExitCheck)
+	}
+}
+
+// TestRelabel: job and instance go in their places, an empty one counts
+// as absent, a target's own become exported_ (or stay, honored), and the
+// label sets of a family do not share room.
+func TestRelabel(t *testing.T) {
+	fam := func(sets ...exposition.Labels) *exposition.Family {
+		f := &exposition.Family{Name: "a", Type: exposition.Gauge}
+		for _, ls := range sets {
+			f.Metrics = append(f.Metrics, exposition.Metric{Labels: ls})
+		}
+		return f
+	}
+	in := []exposition.Labels{
+		nil,
+		{{Name: "a", Value: "1"}, {Name: "j", Value: "2"}, {Name: "z", Value: "3"}},
+		{{Name: "instance", Value: ""}, {Name: "job", Value: ""}, {Name: "x", Value: "1"}},
+		{{Name: "job", Value: "theirs"}},
+	}
+	for _, c := range []struct {
+		honor bool
+		want  []string
+	}{
+		{false, []string{`{instance="i", job="n"}`, `{a="1", instance="i", j="2", job="n", z="3"}`, `{instance="i", job="n", x="1"}`, `{exported_job="theirs", instance="i", job="n"}`}},
+		{true, []string{`{instance="i", job="n"}`, `{a="1", instance="i", j="2", job="n", z="3"}`, `{instance="i", job="n", x="1"}`, `{instance="i", job="theirs"}`}},
+	} {
+		f := fam(in...)
+		newScrapeLabeler(c.honor).relabel(f, "n", "i")
+		for i, m := range f.Metrics {
+			if got := m.Labels.String(); got != c.want[i] {
+				t.Errorf("honor %v: %s became %s, want %s", c.honor, in[i], got, c.want[i])
+			}
+		}
+		f.Metrics[0].Labels = append(f.Metrics[0].Labels, exposition.Label{Name: "zz", Value: "x"})
+		if got := f.Metrics[1].Labels.String(); got != c.want[1] {
+			t.Errorf("appending to one label set changed the next: %s", got)
+		}
 	}
 }

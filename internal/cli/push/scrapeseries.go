@@ -42,6 +42,27 @@ func (s *scrapeLabeler) relabel(f *exposition.Family, job, instance string) {
 	for i := range f.Metrics {
 		m := &f.Metrics[i]
 		ls := m.Labels
+		if ls.Get("instance") == "" && ls.Get("job") == "" && sortedByName(ls) {
+			// The common case, whatever honor says: both go in their
+			// places, in one copy (an empty one counts as absent).
+			if len(ls)+2 > cap(room)-len(room) {
+				room = make(exposition.Labels, 0, max(len(ls)+2, n))
+			}
+			start, k := len(room), 0
+			put := [2]exposition.Label{{Name: "instance", Value: instance}, {Name: "job", Value: job}}
+			for _, l := range ls {
+				if l.Name == "instance" || l.Name == "job" {
+					continue
+				}
+				for ; k < len(put) && put[k].Name < l.Name; k++ {
+					room = append(room, put[k])
+				}
+				room = append(room, l)
+			}
+			room = append(room, put[k:]...)
+			m.Labels = room[start:len(room):len(room)]
+			continue
+		}
 		for j, l := range [...]exposition.Label{{Name: "job", Value: job}, {Name: "instance", Value: instance}} {
 			if !s.honor || ls.Get(l.Name) == "" {
 				scratch[j] = exposition.AppendWithTargetLabel(scratch[j][:0], ls, l.Name, l.Value)
@@ -58,6 +79,15 @@ func (s *scrapeLabeler) relabel(f *exposition.Family, job, instance string) {
 		room = append(room, ls...)
 		m.Labels = room[start:len(room):len(room)]
 	}
+}
+
+func sortedByName(ls exposition.Labels) bool {
+	for i := 1; i < len(ls); i++ {
+		if ls[i-1].Name >= ls[i].Name {
+			return false
+		}
+	}
+	return true
 }
 
 // targetRound is what one round of a target exposed, for its scrape
