@@ -167,7 +167,8 @@ func (e *Exporter) collect(ctx context.Context, f *flight) *Collection {
 	if e.opts.Evaluate != nil {
 		e.opts.Evaluate(c)
 	}
-	e.build(c)
+	e.descs.next()
+	e.build(c, &e.descs)
 	e.logChanges(c)
 	if c.GatherErr != nil && c.GatherErr.Error() != e.lastGatherErr {
 		e.opts.Logger.Warn("some series cannot be served", "err", oneLine(c.GatherErr))
@@ -190,15 +191,15 @@ func (e *Exporter) partial(f *flight) *Collection {
 		}
 	}
 	f.mu.Unlock()
-	e.build(c)
+	e.build(c, &descCache{}) // not the collections': partial runs beside collect
 	return c
 }
 
 // build turns the sources' families into what is served.
-func (e *Exporter) build(c *Collection) {
+func (e *Exporter) build(c *Collection, descs *descCache) {
 	served := e.plan(c)
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(familiesCollector(served))
+	reg.MustRegister(familiesCollector{served, descs})
 	mfs, err := reg.Gather()
 	c.GatherErr = err
 	// The exporter metrics are taken with the collection, so that every

@@ -40,14 +40,46 @@ func servedAs(f *exposition.Family, source exposition.Label) servedFamily {
 // the registry asks: each Collect turns them into const metrics. It is
 // unchecked (Describe sends nothing), because re-exposed families are only
 // known once scraped.
-type familiesCollector []servedFamily
+type familiesCollector struct {
+	families []servedFamily
+	descs    *descCache
+}
 
 func (familiesCollector) Describe(chan<- *prometheus.Desc) {}
 
 func (c familiesCollector) Collect(ch chan<- prometheus.Metric) {
-	for i := range c {
-		c[i].collect(ch)
+	for i := range c.families {
+		c.families[i].collect(ch, c.descs)
 	}
+}
+
+// descCache keeps the Descs of one collection for the next: a Desc is
+// costly to make (its names are checked and hashed) and the families of
+// a source change little from one scrape to the next. Those the last
+// collection did not use are forgotten, so that it holds no more than
+// one collection's.
+type descCache struct {
+	last, now map[string]*prometheus.Desc
+}
+
+// next starts a collection.
+func (c *descCache) next() { c.last, c.now = c.now, map[string]*prometheus.Desc{} }
+
+// get is the Desc of a family and help with these label names.
+func (c *descCache) get(name, help string, labelNames []string) *prometheus.Desc {
+	key := name + "\xff" + help + "\xff" + strings.Join(labelNames, "\xff")
+	if d, ok := c.now[key]; ok {
+		return d
+	}
+	d, ok := c.last[key]
+	if !ok {
+		d = prometheus.NewDesc(name, help, slices.Clone(labelNames), nil)
+	}
+	if c.now == nil { // a cache of one build
+		c.now = map[string]*prometheus.Desc{}
+	}
+	c.now[key] = d
+	return d
 }
 
 // collect sends one const metric per series. Series of one family may
@@ -57,8 +89,7 @@ func (c familiesCollector) Collect(ch chan<- prometheus.Metric) {
 // not sorted that way took the registry seconds to sort, through
 // client_model's getters, where sorting the model's labels takes a
 // fraction of that.
-func (s *servedFamily) collect(ch chan<- prometheus.Metric) {
-	descs := map[string]*prometheus.Desc{}
+func (s *servedFamily) collect(ch chan<- prometheus.Metric, descs *descCache) {
 	var names, values []string
 	type labelled struct {
 		m  *exposition.Metric
@@ -76,6 +107,8 @@ func (s *servedFamily) collect(ch chan<- prometheus.Metric) {
 	if !slices.IsSortedFunc(all, func(a, b labelled) int { return compareValues(a.ls, b.ls) }) {
 		slices.SortFunc(all, func(a, b labelled) int { return compareValues(a.ls, b.ls) })
 	}
+	var d *prometheus.Desc
+	var dNames []string // the label names of d
 	for _, x := range all {
 		m, ls := x.m, x.ls
 		names, values = names[:0], values[:0]
@@ -83,11 +116,11 @@ func (s *servedFamily) collect(ch chan<- prometheus.Metric) {
 			names = append(names, l.Name)
 			values = append(values, l.Value)
 		}
-		key := strings.Join(names, "\xff")
-		d, ok := descs[key]
-		if !ok {
-			d = prometheus.NewDesc(s.name, s.help, slices.Clone(names), nil)
-			descs[key] = d
+		// The series of a family mostly share their label names: the
+		// Desc of the series before is looked up only when they differ.
+		if d == nil || !slices.Equal(names, dNames) {
+			d = descs.get(s.name, s.help, names)
+			dNames = append(dNames[:0], names...)
 		}
 		if err := checkCounts(s.typ, m); err != nil {
 			ch <- prometheus.NewInvalidMetric(d, fmt.Errorf("%s%s: %w", s.name, m.Labels, err))

@@ -13,9 +13,10 @@ import (
 
 func gatherServed(t *testing.T, fams ...exposition.Family) ([]*dto.MetricFamily, error) {
 	t.Helper()
-	var served familiesCollector
+	served := familiesCollector{descs: &descCache{}}
+	served.descs.next()
 	for i := range fams {
-		served = append(served, servedAs(&fams[i], exposition.Label{Name: TargetLabel, Value: "t"}))
+		served.families = append(served.families, servedAs(&fams[i], exposition.Label{Name: TargetLabel, Value: "t"}))
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(served)

@@ -113,6 +113,7 @@ type Exporter struct {
 	// Touched only by collect, which never runs twice at once.
 	logged        map[string]sourceLog
 	lastGatherErr string
+	descs         descCache
 }
 
 // New builds an exporter whose collections stop when ctx ends.
