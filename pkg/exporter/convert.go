@@ -73,7 +73,13 @@ func (c *descCache) get(name, help string, labelNames []string) *prometheus.Desc
 	}
 	d, ok := c.last[key]
 	if !ok {
-		d = prometheus.NewDesc(name, help, slices.Clone(labelNames), nil)
+		// Copies: the strings point into a target's body, which a Desc
+		// kept for the next collection would otherwise keep whole.
+		names := make([]string, len(labelNames))
+		for i, n := range labelNames {
+			names[i] = strings.Clone(n)
+		}
+		d = prometheus.NewDesc(strings.Clone(name), strings.Clone(help), names, nil)
 	}
 	if c.now == nil { // a cache of one build
 		c.now = map[string]*prometheus.Desc{}
