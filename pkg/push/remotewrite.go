@@ -222,9 +222,10 @@ type rwEncoder struct {
 // rwBuffers are an encoder's buffers: the request being written, and the
 // scratch of one series.
 type rwBuffers struct {
-	buf  []byte
-	body []byte // one series' samples or histogram
-	lbuf []byte // one series' encoded labels
+	buf    []byte
+	snappy []byte // buf compressed
+	body   []byte // one series' samples or histogram
+	lbuf   []byte // one series' encoded labels
 }
 
 // buffers are the encoder's buffers, taken from the sink's free ones the
@@ -380,7 +381,10 @@ func (e *rwEncoder) flush() {
 		return
 	}
 	b := e.buffers()
-	e.batches = append(e.batches, Batch{Body: snappy.Encode(nil, b.buf), Samples: e.series})
+	// Compressed into the scratch, then copied: snappy's output has room
+	// for the worst case, and a round's batches wait for its delivery.
+	b.snappy = snappy.Encode(b.snappy[:cap(b.snappy)], b.buf)
+	e.batches = append(e.batches, Batch{Body: bytes.Clone(b.snappy), Samples: e.series})
 	b.buf, e.series = b.buf[:0], 0
 }
 
