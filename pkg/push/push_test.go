@@ -291,14 +291,7 @@ func TestRemoteWriteLayout(t *testing.T) {
 	if err != nil || len(bs) != 1 {
 		t.Fatalf("%d batches, %v", len(bs), err)
 	}
-	raw, err := snappy.Decode(nil, bs[0].Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var req prompb.WriteRequest
-	if err := req.Unmarshal(raw); err != nil {
-		t.Fatal(err)
-	}
+	req := writeRequest(t, bs[0])
 	got := map[string]prompb.Sample{}
 	for _, ts := range req.Timeseries {
 		var parts []string
@@ -400,20 +393,26 @@ func TestSpoolPerSinkIdentity(t *testing.T) {
 	}
 }
 
+// writeRequest reads a remote-write batch back.
+func writeRequest(t *testing.T, b Batch) *prompb.WriteRequest {
+	t.Helper()
+	raw, err := snappy.Decode(nil, b.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var req prompb.WriteRequest
+	if err := req.Unmarshal(raw); err != nil {
+		t.Fatal(err)
+	}
+	return &req
+}
+
 // decodeRW reads remote-write batches back: series key -> sample.
 func decodeRW(t *testing.T, bs []Batch) map[string]prompb.Sample {
 	t.Helper()
 	got := map[string]prompb.Sample{}
 	for _, b := range bs {
-		raw, err := snappy.Decode(nil, b.Body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var req prompb.WriteRequest
-		if err := req.Unmarshal(raw); err != nil {
-			t.Fatal(err)
-		}
-		for _, ts := range req.Timeseries {
+		for _, ts := range writeRequest(t, b).Timeseries {
 			var parts []string
 			for _, l := range ts.Labels {
 				parts = append(parts, l.Name+"="+l.Value)
@@ -619,14 +618,7 @@ func TestRemoteWriteTargetLabel(t *testing.T) {
 	if err != nil || len(bs) != 1 {
 		t.Fatalf("%d batches, %v", len(bs), err)
 	}
-	raw, err := snappy.Decode(nil, bs[0].Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var req prompb.WriteRequest
-	if err := req.Unmarshal(raw); err != nil {
-		t.Fatal(err)
-	}
+	req := writeRequest(t, bs[0])
 	var got []string
 	for _, ts := range req.Timeseries {
 		var parts []string
