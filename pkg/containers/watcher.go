@@ -112,6 +112,10 @@ type Snapshot struct {
 	// both joined by "+" when some containers could not be read from
 	// the files.
 	Source string
+	// Stolen says that the host, a VM, lost CPU time to its hypervisor
+	// since the round before, as read from the files: WallClockCPU was
+	// not used then, since the wall clock would count that time.
+	Stolen bool
 }
 
 // WatchOptions choose the containers and bound the work.
@@ -135,8 +139,8 @@ type WatchOptions struct {
 	// rather than over the host's CPU time (/proc/stat), which counts in
 	// 1/100 s: exact over a window as short as one snapshot's, where the
 	// host's clock would be off by several points. (It leaves steal time
-	// in, which docker stats leaves out: on a VM with steal the numbers
-	// are that much lower.)
+	// in, which docker stats leaves out: a round over which the host had
+	// steal takes the host's CPU time, and says so (Snapshot.Stolen).)
 	WallClockCPU bool
 }
 
@@ -154,6 +158,8 @@ type Watcher struct {
 	// be listed afresh (first call, or the engine went away).
 	known map[string]*entry
 	stop  context.CancelFunc
+	// system is the host's CPU time at the last round read from files.
+	system host.CPUTimes
 
 	// Filled by the event stream, drained by Sample.
 	mu        sync.Mutex
@@ -268,22 +274,27 @@ func (w *Watcher) Sample(parent context.Context) (Snapshot, error) {
 	byFile := make([]bool, len(running))
 	fs := w.fs
 	var system host.CPUTimes
+	stolen := false
 	if fs != nil {
 		var err error
 		if system, err = fs.systemCPU(); err != nil {
 			fs = nil // /proc went away under us: ask the engine this time
+		} else {
+			stolen = system.StoleSince(w.system)
+			w.system = system
 		}
 	}
+	// CPU % as the engine's own stats command takes it: podman stats
+	// over the wall clock, docker stats over the host's CPU time (which
+	// leaves out steal), unless the window is too short for the host's
+	// clock and there was no steal in it.
+	wallClock := w.eng.Product == Podman || w.opts.WallClockCPU && !stolen
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(w.opts.Concurrency)
 	for i, e := range running {
 		g.Go(func() error {
 			if u, ok := e.readFiles(fs, system); ok {
-				// CPU % as the engine's own stats command takes it:
-				// podman stats over the wall clock, docker stats over
-				// the host's CPU time (which leaves out steal), unless
-				// the window is too short for the host's clock.
-				u.WallClock = w.eng.Product == Podman || w.opts.WallClockCPU
+				u.WallClock = wallClock
 				samples[i], byFile[i] = &u, true
 				return nil
 			}
@@ -316,7 +327,7 @@ func (w *Watcher) Sample(parent context.Context) (Snapshot, error) {
 		}
 	}
 
-	snap := Snapshot{Host: w.eng.Host, Time: time.Now(), Source: sourceOf(fs, byFile)}
+	snap := Snapshot{Host: w.eng.Host, Time: time.Now(), Source: sourceOf(fs, byFile), Stolen: stolen}
 	for i, e := range running {
 		switch {
 		case gone[i]:

@@ -45,6 +45,10 @@ func (c CPUTimes) DockerNanos() uint64 { return c.dockerTicks() * (1e9 / userHZ)
 // Ticks is every tick, steal included.
 func (c CPUTimes) Ticks() uint64 { return c.dockerTicks() + c.Steal }
 
+// StoleSince says whether the hypervisor took CPU time from this host, a
+// VM, between prev and c; false when prev was never read.
+func (c CPUTimes) StoleSince(prev CPUTimes) bool { return prev.CPUs > 0 && c.Steal > prev.Steal }
+
 // BusyTicks are the ticks that were not idle, waiting for I/O or stolen.
 func (c CPUTimes) BusyTicks() uint64 { return c.User + c.Nice + c.System + c.IRQ + c.SoftIRQ }
 

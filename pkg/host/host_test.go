@@ -65,3 +65,19 @@ func TestReadMemoryLoadUptime(t *testing.T) {
 		t.Errorf("no MemTotal: %v", err)
 	}
 }
+
+func TestStoleSince(t *testing.T) {
+	prev := CPUTimes{User: 10, Steal: 5, CPUs: 2}
+	for _, c := range []struct {
+		prev, now CPUTimes
+		want      bool
+	}{
+		{CPUTimes{}, CPUTimes{Steal: 9, CPUs: 2}, false}, // nothing read before
+		{prev, CPUTimes{User: 20, Steal: 5, CPUs: 2}, false},
+		{prev, CPUTimes{User: 20, Steal: 6, CPUs: 2}, true},
+	} {
+		if got := c.now.StoleSince(c.prev); got != c.want {
+			t.Errorf("%+v since %+v: %v, want %v", c.now, c.prev, got, c.want)
+		}
+	}
+}

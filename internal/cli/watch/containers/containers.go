@@ -177,7 +177,7 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 		defer o.Ask.Close() // delivers the alerts found
 	}
 
-	watchers, failed := connect(ctx, f, o)
+	watchers, failed, snapshot := connect(ctx, f, o)
 	for i, err := range failed {
 		if len(watchers) == 0 && i == len(failed)-1 {
 			return cmdutil.Failure(err) // the root command reports the last
@@ -192,6 +192,9 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 	}()
 
 	s := newSampler(watchers)
+	if snapshot {
+		s.stolenWindow = time.Second - cgroupSnapshotInterval
+	}
 	partial, printed, fired := len(failed) > 0, 0, false
 	store := o.Ask.NewStore()
 	reported := map[string]bool{} // engines reported down, to say so once
@@ -329,23 +332,25 @@ func (o *Options) screenFrame(fr *frame) *live.Frame[ctr.Stats] {
 }
 
 // connect reaches every engine at once; the ones that fail are returned
-// as errors.
-func connect(ctx context.Context, f *cmdutil.Factory, o *Options) ([]*ctr.Watcher, []error) {
+// as errors. The bool says that a snapshot is taken over
+// cgroupSnapshotInterval.
+func connect(ctx context.Context, f *cmdutil.Factory, o *Options) ([]*ctr.Watcher, []error, bool) {
 	engines, errs := o.Connect(ctx, f, o.EngineConcurrency)
 	watchers, err := o.Watchers(engines, ctr.WatchOptions{All: o.All, Filter: o.filter, Timeout: o.Timeout, WallClockCPU: o.Flags.Snapshot()})
 	if err != nil {
 		for _, eng := range engines {
 			eng.Close()
 		}
-		return nil, append(errs, err)
+		return nil, append(errs, err), false
 	}
 	// A snapshot read from cgroup files alone takes its rates over the
 	// wall clock, exact over a tenth of a second; one that asks an
 	// engine keeps SnapshotInterval, over the host's CPU clock.
 	if o.Flags.Snapshot() && len(watchers) > 0 && !slices.ContainsFunc(watchers, func(w *ctr.Watcher) bool { return w.Source() == string(ctr.SourceAPI) }) {
 		o.Flags.Interval = cgroupSnapshotInterval
+		return watchers, errs, true
 	}
-	return watchers, errs
+	return watchers, errs, false
 }
 
 // cgroupSnapshotInterval is the window of one snapshot read from cgroup

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -32,6 +33,12 @@ type sampler struct {
 	// unmatched are the arguments that named nothing at the first
 	// sample, to be reported with the first frame.
 	unmatched []string
+	// stolenWindow, when set, is how much longer a snapshot's window is
+	// made when the host had steal over it: the wall clock it was to be
+	// taken over counts stolen time, and the host's CPU clock, which
+	// leaves it out as docker stats does, needs about a second to be
+	// exact.
+	stolenWindow time.Duration
 }
 
 func newSampler(watchers []*ctr.Watcher) *sampler {
@@ -43,6 +50,23 @@ func newSampler(watchers []*ctr.Watcher) *sampler {
 // the next frame. An engine that is down is in the frame, not an error:
 // the watch goes on, and says so.
 func (s *sampler) sample(ctx context.Context) (*frame, error) {
+	fr, stolen := s.sampleOnce(ctx)
+	if s.samples == 2 && stolen && s.stolenWindow > 0 {
+		select {
+		case <-time.After(s.stolenWindow):
+		case <-ctx.Done():
+			return fr, nil
+		}
+		unmatched := fr.unmatched
+		fr, _ = s.sampleOnce(ctx)
+		fr.unmatched = unmatched
+	}
+	return fr, nil
+}
+
+// sampleOnce is one sample of every engine, and whether any of them had
+// steal over it.
+func (s *sampler) sampleOnce(ctx context.Context) (*frame, bool) {
 	snaps := make([]ctr.Snapshot, len(s.watchers))
 	errs := make([]error, len(s.watchers))
 	var wg sync.WaitGroup
@@ -71,7 +95,7 @@ func (s *sampler) sample(ctx context.Context) (*frame, error) {
 	case 2:
 		fr.unmatched = s.unmatched
 	}
-	return fr, nil
+	return fr, slices.ContainsFunc(snaps, func(sn ctr.Snapshot) bool { return sn.Stolen })
 }
 
 // remember keeps the last CPU % values of each running container, and
