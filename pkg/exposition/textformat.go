@@ -88,7 +88,6 @@ func (c closedType) Type() Type {
 type textFam struct {
 	Family      // Metrics is filled when the family is emitted
 	typed, help bool
-	n           int // metrics so far
 }
 
 type textParser struct {
@@ -128,18 +127,21 @@ type knownBound struct {
 	value float64
 }
 
-// Slab sizes: a slab of metrics is 2048 × 160 bytes, of labels 4096 × 32.
+// Slab sizes: a slab of metrics is at most 512 × 160 bytes, of labels
+// 2048 × 32, so that a consumer of a stream keeps little beside the
+// families it holds.
 const (
 	metricSlab = 512
 	labelSlab  = 2048
 )
 
-// flush completes family f and emits it, unless it has nothing to show yet.
+// flush completes family f, the current one, and emits it, unless it has
+// nothing to show yet.
 func (p *textParser) flush(f *textFam) error {
-	if f.n == 0 {
+	if p.series.n == 0 { // f's metrics, as it is the current family
 		return nil
 	}
-	f.Metrics = p.metricStore.take(f.n, metricSlab)
+	f.Metrics = p.metricStore.take(p.series.n, metricSlab)
 	p.series.copyTo(f.Metrics)
 	p.series.reset()
 	p.index.reset()
@@ -267,7 +269,7 @@ func (p *textParser) comment(line string) error {
 		if f.typed {
 			return fmt.Errorf("second TYPE line for metric family %q", name)
 		}
-		if f.n > 0 {
+		if p.series.n > 0 { // f is current: switchTo made it so
 			return fmt.Errorf("TYPE line for metric family %q after its samples", name)
 		}
 		switch t := Type(text); t {
@@ -632,7 +634,7 @@ func (p *textParser) add(name string, v float64, ts int64, hasTS bool) error {
 	// The lines of one histogram or summary are almost always adjacent:
 	// compare with the last metric before hashing anything.
 	mi := -1
-	if n := f.n; grouped && n > 0 && slices.Equal(p.series.at(n-1).Labels, ls) {
+	if n := p.series.n; grouped && n > 0 && slices.Equal(p.series.at(n-1).Labels, ls) {
 		mi = n - 1
 	} else {
 		h := hashLabels(&p.hashBuf, ls)
@@ -644,14 +646,13 @@ func (p *textParser) add(name string, v float64, ts int64, hasTS bool) error {
 			mi = j
 		} else {
 			m := Metric{Labels: p.cloneLabels(ls)}
-			if grouped && f.n > 0 {
+			if n := p.series.n; grouped && n > 0 {
 				// The metric before has as many buckets as this one will.
-				if k := len(p.series.at(f.n - 1).Buckets); k > 0 {
+				if k := len(p.series.at(n - 1).Buckets); k > 0 {
 					m.Buckets = make([]Bucket, 0, k)
 				}
 			}
 			mi = p.series.push(m)
-			f.n++
 			if !ok {
 				p.index.put(h, mi)
 			}

@@ -22,6 +22,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -70,10 +71,11 @@ func run(monctl, prometheus string, n, series int, duration time.Duration, only 
 			w.Write(body)
 		}))
 	}
-	contenders := []struct {
+	type contender struct {
 		name string
 		cmd  func(dir, write string) (*exec.Cmd, error)
-	}{
+	}
+	contenders := []contender{
 		{"monctl push --every 1s", func(dir, write string) (*exec.Cmd, error) {
 			args := []string{"push", "--every", "1s", "--concurrency", strconv.Itoa(n), "--queue-dir", dir, "--remote-write", write}
 			return exec.Command(monctl, append(args, addrs...)...), nil
@@ -90,10 +92,11 @@ func run(monctl, prometheus string, n, series int, duration time.Duration, only 
 		}},
 	}
 	var results []result
+	contenders = slices.DeleteFunc(contenders, func(c contender) bool { return !strings.Contains(c.name, only) })
+	if len(contenders) == 0 {
+		return fmt.Errorf("no contender's name has %q in it", only)
+	}
 	for _, c := range contenders {
-		if !strings.Contains(c.name, only) {
-			continue
-		}
 		dir, err := os.MkdirTemp("", "monctl-benchpush-")
 		if err != nil {
 			return err
@@ -140,7 +143,7 @@ func run(monctl, prometheus string, n, series int, duration time.Duration, only 
 	}
 	base := results[0]
 	for _, r := range results[1:] {
-		fmt.Printf("\nmonctl / %s: CPU per sample %.2f×, peak RSS %.2f×", r.name, base.cpuPerMillion/r.cpuPerMillion, float64(base.maxRSSKiB)/float64(r.maxRSSKiB))
+		fmt.Printf("\n%s / %s: CPU per sample %.2f×, peak RSS %.2f×", base.name, r.name, base.cpuPerMillion/r.cpuPerMillion, float64(base.maxRSSKiB)/float64(r.maxRSSKiB))
 	}
 	fmt.Println()
 	return nil
