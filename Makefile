@@ -91,7 +91,7 @@ fuzz:
 release-check: $(TOOLS_BIN)/goreleaser
 	$(TOOLS_BIN)/goreleaser check
 
-tools: $(TOOLS_BIN)/node_exporter $(TOOLS_BIN)/prom2json $(TOOLS_BIN)/dockerd-29 $(TOOLS_BIN)/runc-1.5 $(TOOLS_BIN)/prometheus
+tools: $(TOOLS_BIN)/node_exporter $(TOOLS_BIN)/prom2json $(TOOLS_BIN)/dockerd-29 $(TOOLS_BIN)/runc-1.5 $(TOOLS_BIN)/prometheus $(TOOLS_BIN)/versitygw
 
 $(TOOLS_BIN)/node_exporter: tools/node_exporter/go.mod
 	cd tools/node_exporter && $(GO) build -o $(TOOLS_BIN)/ github.com/prometheus/node_exporter
@@ -113,6 +113,10 @@ $(TOOLS_BIN)/dockerd-29: tools/dockerd/go.mod
 
 $(TOOLS_BIN)/runc-1.5: tools/runc/go.mod | docker-engine
 	cd tools/runc && CGO_ENABLED=1 $(GO) build -tags seccomp -o $@ github.com/opencontainers/runc
+
+# versitygw serves S3 over a directory: the real bucket of logs --output-dir s3://.
+$(TOOLS_BIN)/versitygw: tools/versitygw/go.mod
+	cd tools/versitygw && $(GO) build -o $(TOOLS_BIN)/ github.com/versity/versitygw/cmd/versitygw
 
 $(TOOLS_BIN)/goreleaser: tools/goreleaser/go.mod
 	cd tools/goreleaser && $(GO) build -o $(TOOLS_BIN)/ github.com/goreleaser/goreleaser/v2

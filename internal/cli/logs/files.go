@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // rotatingFile appends lines to a file and rotates it before a line would
@@ -24,6 +25,10 @@ type rotatingFile struct {
 	keep int
 	f    *os.File
 	size int64
+	// seal, when set, takes the full file away instead of the numbered
+	// rotation and says where the next one goes (pieces for a bucket).
+	seal   func(path string) (next string, err error)
+	opened time.Time
 }
 
 func openRotating(path string, max int64, keep int) (*rotatingFile, error) {
@@ -59,7 +64,7 @@ func (r *rotatingFile) open() error {
 		f.Close()
 		return err
 	}
-	r.f, r.size = f, fi.Size()
+	r.f, r.size, r.opened = f, fi.Size(), time.Now()
 	return nil
 }
 
@@ -79,7 +84,13 @@ func (r *rotatingFile) rotate() error {
 	if err := r.f.Close(); err != nil {
 		return err
 	}
-	if r.keep < 1 {
+	if r.seal != nil {
+		next, err := r.seal(r.path)
+		if err != nil {
+			return err
+		}
+		r.path = next
+	} else if r.keep < 1 {
 		os.Remove(r.path)
 	} else {
 		os.Remove(fmt.Sprintf("%s.%d", r.path, r.keep))
@@ -105,6 +116,8 @@ type fileSink struct {
 	max    int64
 	keep   int
 	errOut io.Writer
+	// open, when set, opens a container's file instead of dir/key.
+	open   func(key string) (*rotatingFile, error)
 	mu     sync.Mutex
 	files  map[string]*rotatingFile
 	broken map[string]bool
@@ -149,7 +162,12 @@ func (s *fileSink) write(host, name, line string) {
 	f := s.files[key]
 	var err error
 	if f == nil {
-		if f, err = openRotating(filepath.Join(s.dir, key), s.max, s.keep); err == nil {
+		if s.open != nil {
+			f, err = s.open(key)
+		} else {
+			f, err = openRotating(filepath.Join(s.dir, key), s.max, s.keep)
+		}
+		if err == nil {
 			s.files[key] = f
 		}
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/monctl/monctl/internal/output"
 	ctr "github.com/monctl/monctl/pkg/containers"
 	"github.com/monctl/monctl/pkg/exposition"
+	"github.com/monctl/monctl/pkg/objectstore"
 )
 
 // Options of 'monctl logs'.
@@ -43,6 +44,11 @@ type Options struct {
 	OutputDir   string
 	MaxSize     string
 	MaxFiles    int
+	// With --output-dir s3://BUCKET/PREFIX.
+	S3          objectstore.Config
+	QueueDir    string
+	Compress    bool
+	UploadEvery time.Duration
 	Out         cmdutil.OutputFlags
 
 	// FailIfMatch is a check: lines matching it are also said on stderr,
@@ -108,9 +114,17 @@ are said on stderr at the end.`,
 	fl.StringVar(&opts.FailIfMatch, "fail-if-match", "", "a check for cron: the lines matching this regular expression (RE2) are also written to stderr, and monctl exits 4 when there is one")
 	fl.BoolVar(&opts.NoColor, "no-color", false, "no colour in the prefixes (as docker compose logs; also --color never)")
 	fl.BoolVar(&opts.NoPrefix, "no-log-prefix", false, "print the lines without the container's name before them (as docker compose logs)")
-	fl.StringVar(&opts.OutputDir, "output-dir", "", "write each container's lines to DIR/HOST_NAME.log (.jsonl with -o jsonl), appended across runs, instead of stdout")
-	fl.StringVar(&opts.MaxSize, "max-size", "10MiB", "with --output-dir, rotate a file before it grows past this")
-	fl.IntVar(&opts.MaxFiles, "max-files", 5, "with --output-dir, rotated files kept per container (NAME.log.1 is the newest)")
+	fl.StringVar(&opts.OutputDir, "output-dir", "", "write each container's lines to DIR/HOST_NAME.log (.jsonl with -o jsonl), appended across runs, instead of stdout; or s3://BUCKET/PREFIX: objects PREFIX/HOST_NAME.START.log")
+	fl.StringVar(&opts.MaxSize, "max-size", "10MiB", "with --output-dir, rotate a file (start a new object) before it grows past this")
+	fl.IntVar(&opts.MaxFiles, "max-files", 5, "with a local --output-dir, rotated files kept per container (NAME.log.1 is the newest)")
+	fl.BoolVar(&opts.Compress, "compress", false, "with --output-dir s3://, gzip each object (.gz)")
+	cmdutil.DurationVar(fl, &opts.UploadEvery, "upload-every", time.Minute, "with --output-dir s3:// and --follow, put each container's lines into the bucket at least this often")
+	fl.StringVar(&opts.QueueDir, "queue-dir", cmdutil.StateDir("logs-queue"), "with --output-dir s3://, where lines wait to be put, and what the server did not take waits for the next run")
+	fl.StringVar(&opts.S3.Endpoint, "s3-endpoint", "", "the S3 server's URL (default: $AWS_ENDPOINT_URL_S3, $AWS_ENDPOINT_URL, the profile's endpoint_url, AWS)")
+	fl.StringVar(&opts.S3.Region, "s3-region", "", "the bucket's region (default: $AWS_REGION, $AWS_DEFAULT_REGION, the profile's region, asked of the server)")
+	fl.StringVar(&opts.S3.Profile, "s3-profile", "", "the profile of ~/.aws/credentials and ~/.aws/config (default: $AWS_PROFILE, default)")
+	fl.BoolVar(&opts.S3.PathStyle, "s3-path-style", false, "address the bucket as URL/BUCKET rather than BUCKET.HOST (MinIO, versitygw, Ceph)")
+	fl.StringVar(&opts.S3.CAFile, "s3-ca-file", "", "PEM certificates to trust for the S3 server besides the system's (default: $AWS_CA_BUNDLE)")
 	fl.StringArrayVar(&opts.Patterns, "pattern", nil, "NAME=RE: count each container's lines that match RE (RE2) as monctl_log_lines_total{pattern=\"NAME\"}, for --rules and --fail-if (repeatable)")
 	cmdutil.DurationVar(fl, &opts.EvalInterval, "evaluation-interval", 15*time.Second, "with --follow, how often --rules and --fail-if are asked of the --pattern counters")
 	opts.Ask.AddRuleFlags(fl, "a check over the --pattern counters: said on stderr when this PromQL expression begins and stops returning series, exit 4 if it does at the end (repeatable)")
@@ -118,7 +132,7 @@ are said on stderr at the end.`,
 	return cmd
 }
 
-func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
+func run(ctx context.Context, f *cmdutil.Factory, o *Options) (runErr error) {
 	p, err := o.Out.Printer(o.IO, true, ctr.LogLine{})
 	if err != nil {
 		return err
@@ -160,6 +174,7 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 		return err
 	}
 	var files *fileSink
+	var objects *objectSink
 	if o.OutputDir != "" {
 		maxSize, err := exposition.ParseByteSize(o.MaxSize)
 		switch {
@@ -170,16 +185,33 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 		case o.MaxFiles < 0:
 			return cmdutil.UsageError("--max-files %d: want 0 or more rotated files", o.MaxFiles)
 		}
-		if err := os.MkdirAll(o.OutputDir, 0o755); err != nil {
-			return cmdutil.Failure(fmt.Errorf("--output-dir: %w", err))
-		}
 		ext := ".log"
 		if p.Format == output.JSONL {
 			ext = ".jsonl"
 		}
 		files = &fileSink{dir: o.OutputDir, ext: ext, max: int64(maxSize), keep: o.MaxFiles, errOut: o.IO.ErrOut,
 			files: map[string]*rotatingFile{}, broken: map[string]bool{}}
-		defer files.Close()
+		if objectstore.IsURL(o.OutputDir) {
+			if objects, err = o.openBucket(ctx, files); err != nil {
+				return err
+			}
+			defer func() {
+				if cerr := objects.Close(); cerr != nil {
+					fmt.Fprintf(o.IO.ErrOut, "monctl: %v\n", cerr)
+					if runErr == nil {
+						runErr = cmdutil.Partial
+					}
+				}
+			}()
+		} else {
+			if o.Compress {
+				return cmdutil.UsageError("--compress is for --output-dir s3://: a local file is appended to and rotated as it is")
+			}
+			if err := os.MkdirAll(o.OutputDir, 0o755); err != nil {
+				return cmdutil.Failure(fmt.Errorf("--output-dir: %w", err))
+			}
+			defer files.Close()
+		}
 	}
 	filter.Refs = o.Refs
 	engines, failed, done, err := o.ConnectSome(ctx, f, 4, o.IO.ErrOut)
@@ -263,6 +295,44 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 		return cmdutil.Partial
 	}
 	return nil
+}
+
+// openBucket checks that the bucket of --output-dir takes our
+// credentials before any line is read, and starts putting the pieces the
+// earlier runs left.
+func (o *Options) openBucket(ctx context.Context, files *fileSink) (*objectSink, error) {
+	dest, err := objectstore.ParseDest(o.OutputDir)
+	if err != nil {
+		return nil, cmdutil.UsageError("--output-dir: %v", err)
+	}
+	if o.QueueDir == "" {
+		return nil, cmdutil.UsageError("--output-dir s3:// needs a --queue-dir: lines wait there until the server takes them")
+	}
+	if o.UploadEvery <= 0 {
+		return nil, cmdutil.UsageError("--upload-every must be positive")
+	}
+	store, err := objectstore.Open(dest, o.S3)
+	if err != nil {
+		return nil, cmdutil.UsageError("--output-dir %s: %v", dest, err)
+	}
+	// Credentials refused or no bucket: nothing this run keeps could be
+	// sent. A server that cannot be reached now may be later: the lines
+	// wait in the queue.
+	if err := store.Check(ctx); errors.As(err, new(*objectstore.RefusedError)) {
+		return nil, cmdutil.Failure(err)
+	} else if err != nil {
+		fmt.Fprintf(o.IO.ErrOut, "monctl: %v; the lines wait in --queue-dir until it answers\n", err)
+	}
+	every := time.Duration(0)
+	if o.Follow {
+		every = o.UploadEvery
+	}
+	objects, err := newObjectSink(files, store, queueDir(o.QueueDir, store.Where()), o.Compress, every)
+	if err != nil {
+		return nil, cmdutil.Failure(err)
+	}
+	objects.start()
+	return objects, nil
 }
 
 // session reads the logs of every container chosen, each once at a time,
