@@ -246,10 +246,20 @@ func (e *entry) dropCgroup() {
 type EngineError struct {
 	Host string
 	Err  error
+	// What Host is, for messages: "the Docker engine" when empty.
+	What string
 }
 
 func (e *EngineError) Error() string {
-	return fmt.Sprintf("the Docker engine at %s is not answering: %v", e.Host, innermost(e.Err))
+	return fmt.Sprintf("%s at %s is not answering: %v", e.Kind(), e.Host, innermost(e.Err))
+}
+
+// Kind is what Host is: "the Docker engine", or what What says.
+func (e *EngineError) Kind() string {
+	if e.What != "" {
+		return e.What
+	}
+	return "the Docker engine"
 }
 
 func (e *EngineError) Unwrap() error { return e.Err }

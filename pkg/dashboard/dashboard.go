@@ -16,6 +16,7 @@ import (
 	"context"
 	"html/template"
 	"log/slog"
+	"net/url"
 	"runtime"
 	"slices"
 	"strings"
@@ -24,6 +25,7 @@ import (
 
 	"github.com/monctl/monctl/pkg/containers"
 	"github.com/monctl/monctl/pkg/exporter"
+	"github.com/monctl/monctl/pkg/fleet"
 	"github.com/monctl/monctl/pkg/query"
 )
 
@@ -76,6 +78,10 @@ type Dashboard struct {
 	// request that wants it: every visitor until the next round gets
 	// the same bytes.
 	index *renderedPage
+	// hub turns the containers that re-exposed monctl serves expose
+	// into rates between collections. Only Record uses it, and the
+	// exporter records one collection at a time.
+	hub fleet.Rates
 }
 
 // renderedPage is a page rendered once.
@@ -179,6 +185,7 @@ func (d *Dashboard) Run(ctx context.Context) {
 func (d *Dashboard) Record(c *exporter.Collection) {
 	r := Round{Time: c.End}
 	live := map[string]bool{}
+	var hub []containers.Stats
 	for _, s := range c.Sources {
 		switch s.Collector {
 		case exporter.CollectorContainers:
@@ -193,12 +200,21 @@ func (d *Dashboard) Record(c *exporter.Collection) {
 				live[key(st.Host, st.ID)] = true
 			}
 		case exporter.CollectorTarget:
+			// A target that is another host's monctl serve: its
+			// containers join the table under that host.
+			hub = append(hub, fleet.FromTarget(s.Families, targetHost(s.Source), c.End)...)
 			t := Target{Name: s.Source, Up: s.Err == nil, ScrapeDurationSeconds: s.Duration.Seconds(), Series: s.Samples, LastScrape: c.Start}
 			if s.Err != nil {
 				t.Error = oneLine(s.Err.Error())
 			}
 			r.Targets = append(r.Targets, t)
 		}
+	}
+	d.hub.Apply(hub)
+	for _, st := range hub {
+		st.Labels = d.shownLabels(st.Labels)
+		r.Containers = append(r.Containers, Container{Stats: st})
+		live[key(st.Host, st.ID)] = true
 	}
 	slices.SortFunc(r.Containers, func(a, b Container) int { return cmp.Or(cmp.Compare(a.Host, b.Host), cmp.Compare(a.Name, b.Name)) })
 	if d.opts.Alerts != nil {
@@ -280,6 +296,15 @@ func (d *Dashboard) shownLabels(all map[string]string) map[string]string {
 }
 
 func key(host, id string) string { return host + "\x00" + id }
+
+// targetHost is the host a re-exposed target's containers are shown
+// under: its host:port, as Prometheus's instance label.
+func targetHost(name string) string {
+	if u, err := url.Parse(name); err == nil && u.Host != "" {
+		return u.Host
+	}
+	return name
+}
 
 // oneLine keeps an error on one line of a table cell.
 func oneLine(s string) string {

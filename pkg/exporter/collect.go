@@ -18,6 +18,7 @@ import (
 
 	"github.com/monctl/monctl/pkg/containers"
 	"github.com/monctl/monctl/pkg/exposition"
+	"github.com/monctl/monctl/pkg/fleet"
 )
 
 // The collectors a source can belong to, as the collector label says.
@@ -121,13 +122,16 @@ func (e *Exporter) startFlight() *flight {
 	if e.opts.Discovered != nil {
 		targets = append(slices.Clip(targets), e.opts.Discovered()...)
 	}
-	n := len(e.opts.Engines) + len(targets)
+	n := len(e.opts.Engines) + len(e.opts.Fleets) + len(targets)
 	f := &flight{start: time.Now(), done: make(chan struct{}), sources: make([]SourceResult, n), finished: make([]bool, n), targets: targets}
 	for i, w := range e.opts.Engines {
 		f.sources[i] = SourceResult{Collector: CollectorContainers, Source: w.Engine().Host}
 	}
+	for i, fl := range e.opts.Fleets {
+		f.sources[len(e.opts.Engines)+i] = SourceResult{Collector: CollectorContainers, Source: fl.Name(), StatsSource: fl.Kind()}
+	}
 	for i := range targets {
-		f.sources[len(e.opts.Engines)+i] = SourceResult{Collector: CollectorTarget, Source: targets[i].DisplayName()}
+		f.sources[e.firstTarget()+i] = SourceResult{Collector: CollectorTarget, Source: targets[i].DisplayName()}
 	}
 	go func() {
 		ctx, cancel := context.WithTimeout(e.ctx, e.opts.ScrapeTimeout)
@@ -157,8 +161,11 @@ func (e *Exporter) collect(ctx context.Context, f *flight) *Collection {
 	for i, w := range e.opts.Engines {
 		wg.Go(func() { report(i, e.collectEngine(ctx, w)) })
 	}
+	for i, fl := range e.opts.Fleets {
+		wg.Go(func() { report(len(e.opts.Engines)+i, e.collectFleet(ctx, fl)) })
+	}
 	for i := range f.targets {
-		wg.Go(func() { report(len(e.opts.Engines)+i, e.collectTarget(ctx, &f.targets[i])) })
+		wg.Go(func() { report(e.firstTarget()+i, e.collectTarget(ctx, &f.targets[i])) })
 	}
 	wg.Wait()
 	f.mu.Lock() // partial may be reading the sources
@@ -222,6 +229,31 @@ func (e *Exporter) collectEngine(ctx context.Context, w *containers.Watcher) Sou
 		StatsSource: cmp.Or(snap.Source, w.Source())}
 	if err == nil {
 		r.Families, r.Containers = e.opts.Select.Filter(containers.Families(snap.Containers, e.opts.ContainerLabels)), snap.Containers
+	}
+	return r
+}
+
+// firstTarget is the index of the first target's source: after the
+// engines and the fleets.
+func (e *Exporter) firstTarget() int { return len(e.opts.Engines) + len(e.opts.Fleets) }
+
+// collectFleet serves a fleet's containers as an engine's: every
+// container label it has (they were chosen where the containers run).
+func (e *Exporter) collectFleet(ctx context.Context, fl fleet.Source) SourceResult {
+	start := time.Now()
+	stats, err := fl.Sample(ctx)
+	r := SourceResult{Collector: CollectorContainers, Source: fl.Name(), Duration: time.Since(start), Err: err, StatsSource: fl.Kind()}
+	if err == nil {
+		var keys []string
+		for i := range stats {
+			for k := range stats[i].Labels {
+				if !slices.Contains(keys, k) {
+					keys = append(keys, k)
+				}
+			}
+		}
+		slices.Sort(keys)
+		r.Families, r.Containers = e.opts.Select.Filter(containers.Families(stats, keys)), stats
 	}
 	return r
 }

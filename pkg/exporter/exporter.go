@@ -28,6 +28,7 @@ import (
 
 	"github.com/monctl/monctl/pkg/containers"
 	"github.com/monctl/monctl/pkg/exposition"
+	"github.com/monctl/monctl/pkg/fleet"
 )
 
 // Options of an Exporter.
@@ -35,6 +36,9 @@ type Options struct {
 	// Engines are the Docker engines whose containers are served. The
 	// exporter is the only caller of their Sample.
 	Engines []*containers.Watcher
+	// Fleets are sources of other hosts' containers (a Prometheus
+	// query API), served as an engine's are, after the engines.
+	Fleets []fleet.Source
 	// ContainerLabels are the container labels served, as
 	// container_label_<key>; no others become series labels.
 	ContainerLabels []string

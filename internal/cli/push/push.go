@@ -56,6 +56,7 @@ type Options struct {
 	SinkURLs map[string]*[]string
 
 	Job             string
+	Instance        string
 	HonorLabels     bool
 	Grouping        []string
 	Method          string
@@ -134,6 +135,7 @@ go to --alertmanager and --notify-webhook.`,
 	fl.StringArrayVar(&opts.Match, "match", nil, `push only the series that match this PromQL selector, e.g. 'node_cpu_seconds_total{mode="idle"}' (repeatable, OR'ed; matched on the series as the source exposes them; up and the scrape series always go)`)
 	_ = cmd.RegisterFlagCompletionFunc("match", opts.CompleteMetrics)
 	opts.addSinkFlags(cmd)
+	fl.StringVar(&opts.Instance, "instance", "", "the instance label of the containers' series: the host a fleet view shows them under (default: this host's name; set it where that is a container's ID)")
 	fl.StringVar(&opts.Job, "job", "monctl", "the job label of every series, as a Prometheus scrape gives it (and the Pushgateway job); a target in the config file may have its own")
 	fl.BoolVar(&opts.HonorLabels, "honor-labels", false, "keep a target's own job and instance labels (Prometheus's honor_labels) instead of renaming them exported_job and exported_instance")
 	fl.StringArrayVar(&opts.Grouping, "grouping", nil, "Pushgateway grouping label KEY=VALUE (repeatable)")
@@ -434,7 +436,10 @@ type gatherer struct {
 
 func (o *Options) newGatherer(ctx context.Context, f *cmdutil.Factory) (*gatherer, error) {
 	g := &gatherer{o: o, labels: o.ContainerLabels, scrape: newScrapeLabeler(o.HonorLabels)}
-	g.hostname, _ = os.Hostname()
+	g.hostname = o.Instance
+	if g.hostname == "" {
+		g.hostname, _ = os.Hostname()
+	}
 	var err error
 	if g.sel, err = exposition.NewSelector(o.Match, nil); err != nil {
 		return nil, cmdutil.SelectorUsage(err)

@@ -29,6 +29,7 @@ import (
 	"github.com/monctl/monctl/pkg/discovery"
 	"github.com/monctl/monctl/pkg/exporter"
 	"github.com/monctl/monctl/pkg/exposition"
+	"github.com/monctl/monctl/pkg/fleet"
 )
 
 // allowedHosts are the names the web view answers to: --web.allowed-host,
@@ -73,6 +74,9 @@ type Options struct {
 	IdleTimeout            time.Duration
 
 	Containers bool
+	// FromPrometheus are query APIs whose monctl_container_* series are
+	// served as containers (a fleet), instead of the local engines'.
+	FromPrometheus []string
 	cmdutil.EngineFlags
 	cmdutil.ContainerFlags
 	cmdutil.StatsFlags
@@ -160,6 +164,9 @@ scrapes in flight get ` + shutdownGrace.String() + ` to finish, and the exit cod
   monctl serve --rules containers.rules.yml --alertmanager http://localhost:9093`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if len(opts.FromPrometheus) > 0 && !cmd.Flags().Changed("containers") {
+				opts.Containers = false // the fleet's instead of this host's
+			}
 			opts.ConfigTargets = f.ConfigTargets()
 			opts.Ask.ConfigAlertmanagers = f.ConfigAlertmanagers()
 			return run(cmd.Context(), f, opts)
@@ -178,6 +185,7 @@ scrapes in flight get ` + shutdownGrace.String() + ` to finish, and the exit cod
 	cmdutil.DurationVar(fl, &opts.WriteTimeout, "web.write-timeout", 0, "close a connection whose answer is not written within this of its request (0: --scrape-timeout + 10s), so a client that never reads frees its slot")
 	cmdutil.DurationVar(fl, &opts.IdleTimeout, "web.idle-timeout", 30*time.Second, "close a keep-alive connection idle for this long")
 	fl.BoolVar(&opts.Containers, "containers", true, "serve the containers of the Docker engine(s); --containers=false serves only targets")
+	fl.StringArrayVar(&opts.FromPrometheus, "from-prometheus", nil, "serve the containers whose monctl_container_* series are in this Prometheus-compatible query API (Prometheus, VictoriaMetrics, Mimir, Thanos; repeatable), each under its instance label, in the web view and on /metrics, instead of this host's (unless --containers)")
 	opts.AddEngineFlags(cmd)
 	opts.AddContainerFlags(cmd, f, &opts.EngineFlags, "include stopped containers (info, state, restarts)", "f")
 	fl.StringSliceVar(&opts.ContainerLabels, "container-labels", nil, "container labels to serve as container_label_<key> labels (comma-separated or repeatable)")
@@ -272,7 +280,7 @@ func (o *Options) validate() error {
 			return err
 		}
 	}
-	if !o.Containers && len(o.targets) == 0 && !o.discovering {
+	if !o.Containers && len(o.targets) == 0 && !o.discovering && len(o.FromPrometheus) == 0 {
 		return cmdutil.UsageError("nothing to serve: --containers=false and no targets (--target, --discover or the config file's targets or scrape_configs)")
 	}
 	return nil
@@ -378,8 +386,18 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 	if err != nil {
 		return err
 	}
+	var fleets []fleet.Source
+	for _, u := range o.FromPrometheus {
+		st, err := fleet.NewStore(u, nil)
+		if err != nil {
+			return cmdutil.UsageError("%v", err)
+		}
+		fleets = append(fleets, st)
+		logger.Info("Watching the containers of a store", "url", st.Name())
+	}
 	opts := exporter.Options{
 		Engines:         watchers,
+		Fleets:          fleets,
 		ContainerLabels: o.ContainerLabels,
 		Targets:         o.targets,
 		Scraper:         &exposition.Scraper{UserAgent: "monctl/" + info.Version, Limits: o.limits, BodySizeLimit: o.bodyLimit},

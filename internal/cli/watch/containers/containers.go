@@ -13,11 +13,14 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/monctl/monctl/internal/buildinfo"
 	"github.com/monctl/monctl/internal/cli/ask"
 	"github.com/monctl/monctl/internal/cli/cmdutil"
 	"github.com/monctl/monctl/internal/cli/watch/live"
 	"github.com/monctl/monctl/internal/output"
 	ctr "github.com/monctl/monctl/pkg/containers"
+	"github.com/monctl/monctl/pkg/exposition"
+	"github.com/monctl/monctl/pkg/fleet"
 	"github.com/monctl/monctl/pkg/query"
 )
 
@@ -39,6 +42,10 @@ type Options struct {
 	// GroupBy is the label whose values group the rows ("compose": the
 	// compose project).
 	GroupBy string
+	// From are monctl serve addresses, FromPrometheus query APIs: the
+	// containers of a fleet, instead of engines.
+	From           []string
+	FromPrometheus []string
 
 	Out cmdutil.OutputFlags
 	// Ask holds --query and --fail-if, over the monctl_container_*
@@ -117,6 +124,8 @@ stats API. -o wide's time line says which.`,
 	fl.BoolVar(&opts.NoStream, "no-stream", false, "same as --once, as in docker stats")
 	fl.BoolVar(&opts.NoTrunc, "no-trunc", false, "show full container IDs")
 	fl.BoolVarP(&opts.Quiet, "quiet", "q", false, "print only the containers' IDs, one per line, as docker ps -q (with --once: for a script)")
+	fl.StringArrayVar(&opts.From, "from", nil, "show the containers of the monctl serve at this address (host:port or URL; repeatable): a fleet in one view, grouped by host, instead of engines")
+	fl.StringArrayVar(&opts.FromPrometheus, "from-prometheus", nil, "show the containers whose monctl_container_* series are in this Prometheus-compatible query API (Prometheus, VictoriaMetrics, Mimir, Thanos; repeatable), each under its instance label, instead of engines")
 	fl.StringVar(&opts.GroupBy, "group-by", "", "one row per value of this container label, with the totals of its containers: 'compose' (the compose project) or any label key (e key in the live view shows the containers)")
 	opts.AddStatsFlags(cmd, "concurrency")
 	cmdutil.DurationVar(fl, &opts.Timeout, "timeout", 10*time.Second, "time limit for one round of stats calls to an engine")
@@ -148,7 +157,11 @@ func (o *Options) validate() error {
 	}
 	f.Refs = o.Refs
 	o.filter = f
-	o.table = newTable(&o.cells, len(o.Hosts) > 1)
+	fromFleet := len(o.From) > 0 || len(o.FromPrometheus) > 0
+	if fromFleet && len(o.Hosts) > 0 {
+		return cmdutil.UsageError("--from and --from-prometheus show a fleet instead of engines: leave out --host")
+	}
+	o.table = newTable(&o.cells, len(o.Hosts) > 1 || fromFleet)
 	o.cells.noTrunc = o.NoTrunc
 	if o.GroupBy == "compose" {
 		o.GroupBy = ctr.ComposeProject
@@ -177,7 +190,16 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 		defer o.Ask.Close() // delivers the alerts found
 	}
 
-	watchers, failed, snapshot := connect(ctx, f, o)
+	var watchers []*ctr.Watcher
+	var failed []error
+	var snapshot bool
+	fleets, err := o.fleets()
+	if err != nil {
+		return err
+	}
+	if len(fleets) == 0 {
+		watchers, failed, snapshot = connect(ctx, f, o)
+	}
 	for i, err := range failed {
 		if len(watchers) == 0 && i == len(failed)-1 {
 			return cmdutil.Failure(err) // the root command reports the last
@@ -192,29 +214,30 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 	}()
 
 	s := newSampler(watchers)
+	s.fleets, s.filter, s.all = fleets, o.filter, o.All
 	if snapshot {
 		s.stolenWindow = time.Second - cgroupSnapshotInterval
 	}
 	partial, printed, fired := len(failed) > 0, 0, false
 	store := o.Ask.NewStore()
-	reported := map[string]bool{} // engines reported down, to say so once
+	reported := map[string]*ctr.EngineError{} // engines reported down, to say so once
 	res := live.Resource[ctr.Stats, *frame]{
 		Name: "containers", Table: o.table, Sample: s.sample, Screen: o.screenFrame,
 		Print: func(fr *frame) error {
 			for _, err := range fr.down {
 				partial = true
-				if !reported[err.Host] {
+				if reported[err.Host] == nil {
 					fmt.Fprintf(o.IO.ErrOut, "monctl: %v (retrying)\n", err)
-					reported[err.Host] = true
+					reported[err.Host] = err
 				}
 			}
-			for host := range reported {
+			for host, was := range reported {
 				if !slices.ContainsFunc(fr.down, func(e *ctr.EngineError) bool { return e.Host == host }) {
-					fmt.Fprintf(o.IO.ErrOut, "monctl: the Docker engine at %s is back\n", host)
+					fmt.Fprintf(o.IO.ErrOut, "monctl: %s at %s is back\n", was.Kind(), host)
 					delete(reported, host)
 				}
 			}
-			if len(fr.down) == len(watchers) {
+			if len(fr.down) == fr.sourceCount() {
 				return nil // nothing to show this interval
 			}
 			for _, ref := range fr.unmatched {
@@ -276,7 +299,7 @@ func (o *Options) printIDs(stats []ctr.Stats) error {
 // the last interval's answer turns into exit 4.
 func (o *Options) answer(ctx context.Context, p *output.Printer, store *query.Store, fr *frame) (fired bool, err error) {
 	store.Add(fr.time, ctr.QueryFamilies(fr.stats))
-	return o.Ask.Answer(ctx, p, store, fr.time, len(fr.down) == len(fr.engines))
+	return o.Ask.Answer(ctx, p, store, fr.time, len(fr.down) == fr.sourceCount())
 }
 
 // view is one interval in every shape: a table after a time line (which
@@ -317,6 +340,9 @@ func (o *Options) screenFrame(fr *frame) *live.Frame[ctr.Stats] {
 	for i, e := range fr.engines {
 		engines = append(engines, fmt.Sprintf("%s (%s %s, API %s, stats from %s)", e.Host, e.Product, e.ServerVersion, e.APIVersion, fr.sources[i]))
 	}
+	for _, f := range fr.fleets {
+		engines = append(engines, fmt.Sprintf("%s (%s)", f.Name(), f.Kind()))
+	}
 	o.cells.setHistory(fr.history)
 	items, count := fr.stats, output.Count(len(fr.stats), "container")
 	if o.GroupBy != "" {
@@ -329,6 +355,30 @@ func (o *Options) screenFrame(fr *frame) *live.Frame[ctr.Stats] {
 		lf.Banners = append(lf.Banners, e.Error())
 	}
 	return lf
+}
+
+// fleets are the sources of --from and --from-prometheus.
+func (o *Options) fleets() ([]fleet.Source, error) {
+	var out []fleet.Source
+	if len(o.From) > 0 {
+		scraper := &exposition.Scraper{Timeout: o.Timeout, BodySizeLimit: 64 << 20, UserAgent: "monctl/" + buildinfo.Get().Version}
+		for _, arg := range o.From {
+			t, err := exposition.ParseTargetArg(arg)
+			if err != nil || !t.IsHTTP() {
+				return nil, cmdutil.UsageError("--from %s: want the address of a monctl serve (host:port or http(s)://host:port/metrics)", arg)
+			}
+			out = append(out, &fleet.Hub{Target: t, Scraper: scraper})
+		}
+	}
+	for _, u := range o.FromPrometheus {
+		st, err := fleet.NewStore(u, nil)
+		if err != nil {
+			return nil, cmdutil.UsageError("%v", err)
+		}
+		st.Timeout = o.Timeout
+		out = append(out, st)
+	}
+	return out, nil
 }
 
 // connect reaches every engine at once; the ones that fail are returned

@@ -11,6 +11,7 @@ import (
 
 	"github.com/monctl/monctl/internal/cli/watch/live"
 	ctr "github.com/monctl/monctl/pkg/containers"
+	"github.com/monctl/monctl/pkg/fleet"
 )
 
 // frame is what one interval shows: every container of every engine that
@@ -22,14 +23,20 @@ type frame struct {
 	unmatched []string // container arguments that name nothing (first frame only)
 	engines   []*ctr.Engine
 	sources   []string             // where each engine's numbers came from (Snapshot.Source)
+	fleets    []fleet.Source       // the fleets asked, after the engines
 	history   map[string][]float64 // host/id → recent CPU %, oldest first
 }
 
 // sampler asks the watchers of all engines on one clock.
 type sampler struct {
 	watchers []*ctr.Watcher
-	history  *live.History
-	samples  int
+	// fleets are asked beside the engines; their containers pass filter
+	// (all: stopped ones too) as an engine's do.
+	fleets  []fleet.Source
+	filter  ctr.Filter
+	all     bool
+	history *live.History
+	samples int
 	// unmatched are the arguments that named nothing at the first
 	// sample, to be reported with the first frame.
 	unmatched []string
@@ -73,8 +80,13 @@ func (s *sampler) sampleOnce(ctx context.Context) (*frame, bool) {
 	for i, w := range s.watchers {
 		wg.Go(func() { snaps[i], errs[i] = w.Sample(ctx) })
 	}
+	fleetStats := make([][]ctr.Stats, len(s.fleets))
+	fleetErrs := make([]error, len(s.fleets))
+	for i, f := range s.fleets {
+		wg.Go(func() { fleetStats[i], fleetErrs[i] = f.Sample(ctx) })
+	}
 	wg.Wait()
-	fr := &frame{time: time.Now()}
+	fr := &frame{time: time.Now(), fleets: s.fleets}
 	for i, w := range s.watchers {
 		fr.engines = append(fr.engines, w.Engine())
 		fr.sources = append(fr.sources, cmp.Or(snaps[i].Source, w.Source()))
@@ -86,6 +98,16 @@ func (s *sampler) sampleOnce(ctx context.Context) (*frame, bool) {
 			fr.down = append(fr.down, &ctr.EngineError{Host: w.Engine().Host, Err: errs[i]})
 		}
 		fr.stats = append(fr.stats, snaps[i].Containers...)
+	}
+	for i, f := range s.fleets {
+		if fleetErrs[i] != nil {
+			fr.down = append(fr.down, &ctr.EngineError{Host: f.Name(), Err: fleetErrs[i], What: "the " + f.Kind()})
+		}
+		for _, st := range fleetStats[i] {
+			if s.filter.Match(&st.Container, s.all) {
+				fr.stats = append(fr.stats, st)
+			}
+		}
 	}
 	s.remember(fr.stats)
 	fr.history = s.history.Snapshot()
@@ -129,12 +151,18 @@ func (s *sampler) findUnmatched() []string {
 // sourcesText says where the numbers came from: the source, or each
 // engine's when there are several.
 func (fr *frame) sourcesText() string {
-	if len(fr.sources) == 1 {
+	if len(fr.sources) == 1 && len(fr.fleets) == 0 {
 		return fr.sources[0]
 	}
-	parts := make([]string, len(fr.sources))
+	var parts []string
 	for i, src := range fr.sources {
-		parts[i] = fr.engines[i].Host + ": " + src
+		parts = append(parts, fr.engines[i].Host+": "+src)
+	}
+	for _, f := range fr.fleets {
+		parts = append(parts, f.Name()+": "+f.Kind())
 	}
 	return strings.Join(parts, ", ")
 }
+
+// sourceCount is how many engines and fleets were asked.
+func (fr *frame) sourceCount() int { return len(fr.engines) + len(fr.fleets) }
