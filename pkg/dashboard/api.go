@@ -54,6 +54,9 @@ func (d *Dashboard) Handler() http.Handler {
 		writeJSON(w, http.StatusOK, c)
 	})
 	mux.HandleFunc("GET /api/v1/containers/{id}/logs", d.logsAPI)
+	mux.HandleFunc("GET /api/v1/containers/{id}/logs/stream", d.streamOne)
+	mux.HandleFunc("GET /api/v1/logs/stream", d.streamMany)
+	mux.HandleFunc("GET /logs", d.logsPage)
 	mux.HandleFunc("GET /api/v1/targets", func(w http.ResponseWriter, _ *http.Request) {
 		r := d.snapshot()
 		writeJSON(w, http.StatusOK, struct {
@@ -197,12 +200,7 @@ func (d *Dashboard) logs(ctx context.Context, c *Container, tailText, grep strin
 	default:
 		return nil, http.StatusTooManyRequests, fmt.Errorf("%d log reads or searches are running already: try again in a moment", cap(d.searches))
 	}
-	var eng *containers.Engine
-	for _, e := range d.opts.Engines {
-		if e.Host == c.Host {
-			eng = e
-		}
-	}
+	eng := d.engine(c.Host)
 	if eng == nil {
 		return nil, http.StatusNotFound, errors.New("no engine for " + c.Host)
 	}

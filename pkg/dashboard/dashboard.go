@@ -46,6 +46,10 @@ type Options struct {
 	MaxRequests int
 	// LogsTimeout bounds one logs request to an engine (default 10s).
 	LogsTimeout time.Duration
+	// MaxStreams bounds the live log streams open at once, from all
+	// clients (default DefaultMaxStreams). Each holds one of
+	// MaxRequests while it is open, so keep it well below that.
+	MaxStreams int
 
 	// AllowedHosts are the names (no port) by which clients may reach the
 	// view besides IP addresses and localhost: a request for any other
@@ -69,6 +73,8 @@ type Dashboard struct {
 	// searches is the budget of log reads and searches at once: half
 	// the CPUs, at least one.
 	searches chan struct{}
+	// streams is the budget of live log streams.
+	streams chan struct{}
 
 	mu        sync.RWMutex
 	round     Round
@@ -117,6 +123,9 @@ type Engine struct {
 type Container struct {
 	containers.Stats
 	History *History `json:"history,omitempty"`
+	// labels are all the container's labels, for choosing the
+	// containers of a log stream; Labels has only those shown.
+	labels map[string]string
 }
 
 // History is a container's numbers over its last rounds, oldest first:
@@ -148,6 +157,9 @@ func New(opts Options) *Dashboard {
 	if opts.LogsTimeout <= 0 {
 		opts.LogsTimeout = 10 * time.Second
 	}
+	if opts.MaxStreams <= 0 {
+		opts.MaxStreams = DefaultMaxStreams
+	}
 	if opts.TelemetryPath == "" {
 		opts.TelemetryPath = "/metrics"
 	}
@@ -155,7 +167,7 @@ func New(opts Options) *Dashboard {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Dashboard{opts: opts, pages: parsePages(), history: map[string]*History{}, index: &renderedPage{},
-		searches: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2))}
+		searches: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2)), streams: make(chan struct{}, opts.MaxStreams)}
 }
 
 // Run asks for a collection now and every Interval until ctx ends, so
@@ -195,8 +207,9 @@ func (d *Dashboard) Record(c *exporter.Collection) {
 			}
 			r.Engines = append(r.Engines, e)
 			for _, st := range s.Containers {
+				all := st.Labels
 				st.Labels = d.shownLabels(st.Labels)
-				r.Containers = append(r.Containers, Container{Stats: st})
+				r.Containers = append(r.Containers, Container{Stats: st, labels: all})
 				live[key(st.Host, st.ID)] = true
 			}
 		case exporter.CollectorTarget:
@@ -212,8 +225,9 @@ func (d *Dashboard) Record(c *exporter.Collection) {
 	}
 	d.hub.Apply(hub)
 	for _, st := range hub {
+		all := st.Labels
 		st.Labels = d.shownLabels(st.Labels)
-		r.Containers = append(r.Containers, Container{Stats: st})
+		r.Containers = append(r.Containers, Container{Stats: st, labels: all})
 		live[key(st.Host, st.ID)] = true
 	}
 	slices.SortFunc(r.Containers, func(a, b Container) int { return cmp.Or(cmp.Compare(a.Host, b.Host), cmp.Compare(a.Name, b.Name)) })

@@ -94,6 +94,18 @@ func (d *Dashboard) containerPage(w http.ResponseWriter, r *http.Request) {
 	d.render(w, "container.html", data)
 }
 
+// logsPage is the page that follows several containers' logs at once:
+// its form says which (a compose project, a filter as --filter's), the
+// script opens the stream.
+func (d *Dashboard) logsPage(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	d.render(w, "logs.html", struct {
+		page
+		Project, Filter, Grep, Tail string
+		Asked                       bool
+	}{d.page(d.snapshot()), q.Get("project"), q.Get("filter"), q.Get("grep"), q.Get("tail"), q.Has("project") || q.Has("filter")})
+}
+
 // render writes a page whole, or an error if it could not be made.
 func (d *Dashboard) render(w http.ResponseWriter, name string, data any) {
 	var b bytes.Buffer

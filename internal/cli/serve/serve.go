@@ -440,7 +440,14 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 		for _, w := range watchers {
 			engines = append(engines, w.Engine())
 		}
-		dopts := dashboard.Options{Exporter: exp, Engines: engines, ContainerLabels: o.ContainerLabels,
+		// A live log stream holds one of --web.max-requests while it is
+		// open: a quarter of them at most, so that the view and its API
+		// are always served.
+		streams := dashboard.DefaultMaxStreams
+		if o.MaxRequests > 0 {
+			streams = max(1, min(streams, o.MaxRequests/4))
+		}
+		dopts := dashboard.Options{Exporter: exp, Engines: engines, ContainerLabels: o.ContainerLabels, MaxStreams: streams,
 			Interval: o.WebUIInterval, MaxRequests: o.MaxRequests, LogsTimeout: min(10*time.Second, o.WriteTimeout/2),
 			TelemetryPath: o.TelemetryPath, Version: info.Version, Logger: logger, AllowedHosts: o.allowedHosts()}
 		if rules != nil && o.Ask.Rules() {

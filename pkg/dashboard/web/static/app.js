@@ -235,23 +235,133 @@
       const errP = document.getElementById('logs-error');
       try {
         const a = await getJSON('/api/v1/containers/' + encodeURIComponent(id) + '/logs?' + q);
-        pre.replaceChildren(...a.lines.map((l) => {
-          const line = el('span', 'line ' + l.stream);
-          line.appendChild(el('time', '', new Date(l.time).toISOString().replace(/\.\d+Z$/, 'Z')));
-          line.appendChild(document.createTextNode(' ' + visible(l.message)));
-          return line;
-        }));
+        pre.replaceChildren(...a.lines.map((l) => logLine(l, false)));
         errP.textContent = a.error || (a.truncated ? 'only the first lines are shown: the answer was too large' : '');
       } catch (err) {
         pre.replaceChildren();
         errP.textContent = err.message;
       }
     });
+    // Follow streams the lines as they come, with the search as a filter.
+    const controls = document.getElementById('follow-controls');
+    const f = follower(document.getElementById('logs'), false);
+    const followButton = document.getElementById('follow');
+    followButton.addEventListener('click', () => {
+      const q = new URLSearchParams();
+      const grep = form.querySelector('[name=grep]').value;
+      if (grep) q.set('grep', grep);
+      q.set('tail', '10');
+      f.start(controls.dataset.stream + '?' + q);
+    });
     return refresh;
+  }
+
+  // logLine is a line of logs as the page shows it: its time, the
+  // container when several are followed, and the message, all as text.
+  function logLine(l, withName) {
+    const line = el('span', 'line ' + l.stream);
+    line.appendChild(el('time', '', new Date(l.time).toISOString().replace(/\.\d+Z$/, 'Z')));
+    if (withName) line.appendChild(el('span', 'who', ' ' + visible(l.name) + ' |'));
+    line.appendChild(document.createTextNode(' ' + visible(l.message)));
+    return line;
+  }
+
+  // follower follows a stream of lines (Server-Sent Events) into pre: the
+  // last `keep` lines are kept, Pause holds new ones back (as many as
+  // are kept) until Resume, and the page says what the stream does.
+  function follower(pre, withName) {
+    const status = document.getElementById('follow-status');
+    const pause = document.getElementById('pause');
+    const keepInput = document.getElementById('keep');
+    let source = null;
+    let paused = false;
+    let held = [];
+    let dropped = 0;
+    const keep = () => Math.max(10, Math.min(10000, parseInt(keepInput.value, 10) || 1000));
+    const say = (text) => { status.textContent = text + (dropped ? ' · ' + dropped + ' lines dropped (too many at once)' : ''); };
+    const show = (lines) => {
+      const atEnd = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
+      pre.append(...lines.map((l) => logLine(l, withName)));
+      while (pre.childElementCount > keep()) pre.firstElementChild.remove();
+      if (atEnd) pre.scrollTop = pre.scrollHeight;
+    };
+    pause.addEventListener('click', () => {
+      paused = !paused;
+      pause.textContent = paused ? 'Resume' : 'Pause';
+      if (!paused) {
+        show(held);
+        held = [];
+      }
+      say(paused ? 'paused' : 'following');
+    });
+    const stop = (text) => {
+      if (source) source.close();
+      source = null;
+      pause.disabled = true;
+      say(text);
+    };
+    return {
+      start(url) {
+        if (source) source.close();
+        pre.replaceChildren();
+        held = [];
+        dropped = 0;
+        paused = false;
+        pause.textContent = 'Pause';
+        source = new EventSource(url);
+        say('connecting…');
+        source.addEventListener('hello', () => { pause.disabled = false; say('following'); });
+        const take = (ev) => {
+          const e = JSON.parse(ev.data);
+          dropped += e.dropped || 0;
+          if (paused) {
+            held.push(...e.lines);
+            held.splice(0, Math.max(0, held.length - keep()));
+          } else {
+            show(e.lines);
+          }
+          return e;
+        };
+        source.addEventListener('lines', take);
+        source.addEventListener('end', (ev) => {
+          const e = take(ev);
+          stop('ended: ' + (e.error || 'the containers stopped'));
+        });
+        source.onerror = () => {
+          // EventSource tries again by itself, from the last line it had;
+          // a refused stream (429, 404) it does not.
+          if (source && source.readyState === EventSource.CLOSED) stop('the server refused the stream (too many open, or no such container): try again later');
+          else say('reconnecting…');
+        };
+      },
+      stop,
+    };
+  }
+
+  function logsPage() {
+    const form = document.getElementById('stream-form');
+    const f = follower(document.getElementById('logs'), true);
+    const open = () => {
+      const q = new URLSearchParams();
+      const data = new FormData(form);
+      for (const [k, v] of data) {
+        if (k === 'filter') String(v).split(/\s+/).filter(Boolean).forEach((t) => q.append('filter', t));
+        else if (v !== '') q.set(k, v);
+      }
+      history.replaceState(null, '', '?' + new URLSearchParams(data));
+      f.start('/api/v1/logs/stream?' + q);
+    };
+    form.addEventListener('submit', (ev) => { ev.preventDefault(); open(); });
+    if (new URLSearchParams(location.search).has('project') || new URLSearchParams(location.search).has('filter')) open();
+    return async () => {};
   }
 
   const main = document.querySelector('main');
   if (!main) return;
+  if (main.id === 'logs-page') {
+    logsPage();
+    return;
+  }
   const refresh = main.id === 'index' ? indexPage() : containerPage(main);
   const loop = async () => {
     await refresh();
