@@ -8,15 +8,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"github.com/monctl/monctl/internal/testengine"
@@ -237,47 +232,8 @@ func TestLiveLogs(t *testing.T) {
 	}
 
 	// In a browser.
-	chromium, err := exec.LookPath("chromium")
-	if err != nil {
-		t.Fatal("chromium is not installed: run the e2e tests with 'make e2e', which installs Debian's chromium")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	alloc, cancelAlloc := chromedp.NewExecAllocator(ctx, append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.WindowSize(1400, 900),
-		chromedp.Flag("disable-dev-shm-usage", true), chromedp.UserDataDir(filepath.Join(t.TempDir(), "chromium")))...)
-	defer cancelAlloc()
-	browser, cancelBrowser := chromedp.NewContext(alloc)
-	defer cancelBrowser()
-	var dialogs atomic.Int32
-	if err := chromedp.Listen(browser, func(ev any) {
-		if _, ok := ev.(*page.EventJavascriptDialogOpening); ok {
-			dialogs.Add(1)
-		}
-	}); err != nil {
-		t.Fatalf("starting chromium: %v", err)
-	}
-	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(browser, steps...); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-	}
-	eval := func(expr string, v any) chromedp.Action[chromedp.Void] {
-		return chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
-			r, err := chromedp.Run(ctx, chromedp.Evaluate[json.RawMessage](expr))
-			if err == nil {
-				err = json.Unmarshal(r, v)
-			}
-			return err
-		})
-	}
-	poll := func(expr string) chromedp.Action[chromedp.Void] {
-		return chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
-			_, err := chromedp.Run(ctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(30*time.Second)))
-			return err
-		})
-	}
+	br := newBrowser(t)
+	do, eval, poll := br.do, br.eval, br.poll
 	const count = `document.querySelectorAll('#logs .line').length`
 	var status, last string
 	var n1, n2, n3, kept, images int
@@ -311,11 +267,8 @@ func TestLiveLogs(t *testing.T) {
 	if strings.Contains(shopText, "tail-talker") {
 		t.Errorf("the shop's stream:\n%.1500s", shopText)
 	}
-	png, err := chromedp.Run(browser, chromedp.FullScreenshot(100))
-	if err == nil {
-		os.WriteFile(filepath.Join(t.ArtifactDir(), "livelogs.png"), png, 0o644)
-	}
-	if n := dialogs.Load(); n != 0 {
+	br.screenshot("livelogs.png")
+	if n := br.dialogs.Load(); n != 0 {
 		t.Errorf("%d dialogs opened: text from a container ran as script", n)
 	}
 }

@@ -57,6 +57,10 @@ func (d *Dashboard) Handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/containers/{id}/logs/stream", d.streamOne)
 	mux.HandleFunc("GET /api/v1/logs/stream", d.streamMany)
 	mux.HandleFunc("GET /logs", d.logsPage)
+	if d.opts.Actions {
+		mux.HandleFunc("POST /api/v1/containers/{id}/actions/{action}", d.act)
+		mux.HandleFunc("GET /api/v1/actions/token", d.actionToken)
+	}
 	mux.HandleFunc("GET /api/v1/targets", func(w http.ResponseWriter, _ *http.Request) {
 		r := d.snapshot()
 		writeJSON(w, http.StatusOK, struct {

@@ -14,6 +14,7 @@ package dashboard
 import (
 	"cmp"
 	"context"
+	"crypto/rand"
 	"html/template"
 	"log/slog"
 	"net/url"
@@ -46,6 +47,11 @@ type Options struct {
 	MaxRequests int
 	// LogsTimeout bounds one logs request to an engine (default 10s).
 	LogsTimeout time.Duration
+	// Actions lets the view start, stop, restart and kill the containers
+	// it shows (serve --web.enable-actions); Audit gets a line for each.
+	// Without it, no action endpoint exists.
+	Actions bool
+	Audit   *slog.Logger
 	// MaxStreams bounds the live log streams open at once, from all
 	// clients (default DefaultMaxStreams). Each holds one of
 	// MaxRequests while it is open, so keep it well below that.
@@ -75,6 +81,9 @@ type Dashboard struct {
 	searches chan struct{}
 	// streams is the budget of live log streams.
 	streams chan struct{}
+	// actionKey signs the CSRF tokens of container actions: new at each
+	// start, so a token is worth nothing to another serve or run.
+	actionKey []byte
 
 	mu        sync.RWMutex
 	round     Round
@@ -166,7 +175,12 @@ func New(opts Options) *Dashboard {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Dashboard{opts: opts, pages: parsePages(), history: map[string]*History{}, index: &renderedPage{},
+	if opts.Audit == nil {
+		opts.Audit = opts.Logger
+	}
+	key := make([]byte, 32)
+	rand.Read(key) // never fails (crypto/rand)
+	return &Dashboard{opts: opts, actionKey: key, pages: parsePages(), history: map[string]*History{}, index: &renderedPage{},
 		searches: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2)), streams: make(chan struct{}, opts.MaxStreams)}
 }
 

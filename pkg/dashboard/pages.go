@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/monctl/monctl/pkg/containers"
 )
 
 // webFS is the pages (web/templates, which html/template escapes in
@@ -24,13 +26,14 @@ var webFS embed.FS
 // is a bug of the build.
 func parsePages() *template.Template {
 	return template.Must(template.New("").Funcs(template.FuncMap{
-		"bytes":    humanBytes,
-		"percent":  func(f float64) string { return fmt.Sprintf("%.1f", f) },
-		"duration": humanDuration,
-		"spark":    spark,
-		"visible":  visible,
-		"peak":     peak,
-		"rfc3339":  func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+		"bytes":       humanBytes,
+		"percent":     func(f float64) string { return fmt.Sprintf("%.1f", f) },
+		"duration":    humanDuration,
+		"spark":       spark,
+		"visible":     visible,
+		"peak":        peak,
+		"rfc3339":     func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+		"destructive": containers.Destructive,
 	}).ParseFS(webFS, "web/templates/*.html"))
 }
 
@@ -85,7 +88,18 @@ func (d *Dashboard) containerPage(w http.ResponseWriter, r *http.Request) {
 		LogsError string
 		Tail      string
 		Grep      string
+		// With actions: the login's token, the actions, and the one
+		// just done (the form comes back here).
+		Token   string
+		Actions []string
+		Done    string
 	}{page: d.page(round), Container: c, Tail: q.Get("tail"), Grep: q.Get("grep")}
+	if d.opts.Actions {
+		data.Token, data.Actions = d.csrfToken(r), containers.Actions()
+		if done := q.Get("done"); containers.IsAction(done) {
+			data.Done = done
+		}
+	}
 	logs, _, err := d.logs(r.Context(), c, data.Tail, data.Grep)
 	if err != nil {
 		data.LogsError = err.Error()

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/common/promslog"
 	"github.com/prometheus/exporter-toolkit/web"
 	"github.com/spf13/cobra"
+	"go.yaml.in/yaml/v2"
 
 	"github.com/monctl/monctl/internal/buildinfo"
 	"github.com/monctl/monctl/internal/cli/ask"
@@ -74,6 +75,9 @@ type Options struct {
 	IdleTimeout            time.Duration
 
 	Containers bool
+	// EnableActions lets the web view start, stop, restart and kill
+	// containers.
+	EnableActions bool
 	// FromPrometheus are query APIs whose monctl_container_* series are
 	// served as containers (a fleet), instead of the local engines'.
 	FromPrometheus []string
@@ -180,6 +184,7 @@ scrapes in flight get ` + shutdownGrace.String() + ` to finish, and the exit cod
 	fl.StringArrayVar(&opts.AllowedHosts, "web.allowed-host", nil, "a name by which browsers may reach the web view and its API, besides IP addresses, localhost, this host's name and the listen addresses' (repeatable); others get 421, against DNS rebinding")
 	fl.BoolVar(&opts.WebUI, "web.ui", true, "serve the live web view at / and its JSON API at /api/v1/ (--web.ui=false: the plain landing page)")
 	cmdutil.DurationVar(fl, &opts.WebUIInterval, "web.ui.interval", 5*time.Second, "with --web.ui, collect this often for the live view, whether or not Prometheus scrapes")
+	fl.BoolVar(&opts.EnableActions, "web.enable-actions", false, "let the web view and its API start, stop, restart and kill the containers it shows (POST with a CSRF token, each said on stderr); only with TLS or basic auth in --web.config.file, or on loopback addresses only")
 	fl.BoolVar(&opts.DisableExporterMetrics, "web.disable-exporter-metrics", false, "leave out Go runtime, process and promhttp metrics")
 	cmdutil.DurationVar(fl, &opts.ReadHeaderTimeout, "web.read-header-timeout", 10*time.Second, "close a connection whose request headers take longer than this")
 	cmdutil.DurationVar(fl, &opts.WriteTimeout, "web.write-timeout", 0, "close a connection whose answer is not written within this of its request (0: --scrape-timeout + 10s), so a client that never reads frees its slot")
@@ -310,6 +315,45 @@ func (o *Options) discovered(disc *discovery.Discovery) func() []exposition.Targ
 	}
 }
 
+// checkActions refuses --web.enable-actions where anyone who can reach
+// the port could act: without TLS or basic auth, on an address that is
+// not loopback.
+func (o *Options) checkActions() error {
+	if !o.EnableActions {
+		return nil
+	}
+	if !o.WebUI {
+		return cmdutil.UsageError("--web.enable-actions acts from the web view: it needs --web.ui")
+	}
+	if o.WebConfigFile != "" {
+		b, err := os.ReadFile(o.WebConfigFile)
+		if err != nil {
+			return cmdutil.ConfigError("web config file %s: %v", o.WebConfigFile, err)
+		}
+		var cfg web.Config
+		if err := yaml.Unmarshal(b, &cfg); err != nil {
+			return cmdutil.ConfigError("web config file %s: %v", o.WebConfigFile, err)
+		}
+		if len(cfg.Users) > 0 || cfg.TLSConfig.TLSCertPath != "" || cfg.TLSConfig.TLSCert != "" {
+			return nil
+		}
+	}
+	for _, addr := range o.ListenAddresses {
+		host, _, err := net.SplitHostPort(addr)
+		ip := net.ParseIP(host)
+		if err != nil || host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+			return cmdutil.UsageError("--web.enable-actions on %s: anyone who reaches it could stop your containers; configure TLS or basic auth in --web.config.file, or listen on loopback only (127.0.0.1:PORT)", addr)
+		}
+	}
+	return nil
+}
+
+// auditLogger says each container action on stderr, whatever
+// --log.level, in --log.format.
+func (o *Options) auditLogger() *slog.Logger {
+	return promslog.New(&promslog.Config{Level: promslog.NewLevel(), Format: o.logFormat, Writer: o.IO.ErrOut}).With("audit", true)
+}
+
 // defaultDiscoverInterval is how often serve's discovery looks again: a
 // usual scrape interval, since serve has no interval of its own.
 const defaultDiscoverInterval = 15 * time.Second
@@ -322,6 +366,9 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 	logger := promslog.New(&promslog.Config{Level: o.logLevel, Format: o.logFormat, Writer: o.IO.ErrOut})
 	if err := web.Validate(o.WebConfigFile); err != nil {
 		return cmdutil.ConfigError("web config file %s: %v", o.WebConfigFile, err)
+	}
+	if err := o.checkActions(); err != nil {
+		return err
 	}
 	info := buildinfo.Get()
 	logger.Info("Starting monctl serve", "version", info.Version, "revision", info.Commit)
@@ -448,6 +495,7 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 			streams = max(1, min(streams, o.MaxRequests/4))
 		}
 		dopts := dashboard.Options{Exporter: exp, Engines: engines, ContainerLabels: o.ContainerLabels, MaxStreams: streams,
+			Actions: o.EnableActions, Audit: o.auditLogger(),
 			Interval: o.WebUIInterval, MaxRequests: o.MaxRequests, LogsTimeout: min(10*time.Second, o.WriteTimeout/2),
 			TelemetryPath: o.TelemetryPath, Version: info.Version, Logger: logger, AllowedHosts: o.allowedHosts()}
 		if rules != nil && o.Ask.Rules() {
