@@ -3,7 +3,6 @@
 package e2e
 
 import (
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"io"
@@ -11,17 +10,13 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/network"
-	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"golang.org/x/crypto/bcrypt"
 
@@ -36,10 +31,6 @@ import (
 // Screenshots go to the test's artifact directory (make e2e keeps them
 // in e2e-artifacts/).
 func TestDashboardInABrowser(t *testing.T) {
-	chromium, err := exec.LookPath("chromium")
-	if err != nil {
-		t.Fatal("chromium is not installed: run the e2e tests with 'make e2e', which installs Debian's chromium")
-	}
 	e := engines[len(engines)-1]
 	runContainer(t, e, "web-burner", nil, testengine.WorkloadImage, "-burn", "1")
 	runContainer(t, e, "web-sick", []string{"--health-cmd", "true", "--health-interval", "1s", "--health-retries", "1"}, testengine.WorkloadImage)
@@ -143,78 +134,16 @@ func TestDashboardInABrowser(t *testing.T) {
 	}
 
 	// The page, as a person would see it.
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	alloc, cancelAlloc := chromedp.NewExecAllocator(ctx, append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.WindowSize(1400, 900),
-		chromedp.Flag("disable-dev-shm-usage", true), chromedp.UserDataDir(filepath.Join(dir, "chromium")))...)
-	defer cancelAlloc()
-	browser, cancelBrowser := chromedp.NewContext(alloc)
-	defer cancelBrowser()
-	// A dialog would be a script from a container running: count it and
-	// close it (elsewhere: no command may run inside the listener).
-	var dialogs atomic.Int32
-	opened := make(chan struct{}, 16)
-	if err := chromedp.Listen(browser, func(ev any) {
-		if _, ok := ev.(*page.EventJavascriptDialogOpening); ok {
-			dialogs.Add(1)
-			select {
-			case opened <- struct{}{}:
-			default:
-			}
-		}
-	}); err != nil {
-		t.Fatalf("starting chromium: %v", err)
-	}
-	go func() {
-		for range opened {
-			chromedp.Call(browser, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: true})
-		}
-	}()
-	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(browser, steps...); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-	}
-	eval := func(expr string, v any) chromedp.Action[chromedp.Void] {
-		return chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
-			r, err := chromedp.Run(ctx, chromedp.Evaluate[json.RawMessage](expr))
-			if err == nil {
-				err = json.Unmarshal(r, v)
-			}
-			return err
-		})
-	}
-	poll := func(expr string) chromedp.Action[chromedp.Void] {
-		return chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
-			_, err := chromedp.Run(ctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(30*time.Second)))
-			return err
-		})
-	}
-	screenshot := func(name string) {
-		t.Helper()
-		png, err := chromedp.Run(browser, chromedp.FullScreenshot(100))
-		if err == nil {
-			err = os.WriteFile(filepath.Join(t.ArtifactDir(), name), png, 0o644)
-		}
-		if err != nil {
-			t.Error(err)
-		}
-	}
+	br := newBrowser(t)
+	do, eval, poll, screenshot := br.do, br.eval, br.poll, br.screenshot
 
 	// Without credentials the browser gets nothing of the page: Chromium
 	// ends the load at the 401 (it has no one to ask for a password).
 	var text string
-	if err := chromedp.Do(browser, chromedp.Navigate(base+"/"), eval(`document.body.innerText`, &text)); err == nil || !strings.Contains(err.Error(), "ERR_INVALID_AUTH_CREDENTIALS") {
+	if err := chromedp.Do(br.ctx, chromedp.Navigate(base+"/"), eval(`document.body.innerText`, &text)); err == nil || !strings.Contains(err.Error(), "ERR_INVALID_AUTH_CREDENTIALS") {
 		t.Errorf("the page without credentials: %v, showing:\n%s", err, text)
 	}
-	if _, err := chromedp.Call(browser, network.Enable, network.EnableParams{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := chromedp.Call(browser, network.SetExtraHTTPHeaders, network.SetExtraHTTPHeadersParams{Headers: network.Headers{"Authorization": auth}}); err != nil {
-		t.Fatal(err)
-	}
+	br.header("Authorization", auth)
 
 	cell := func(name string, col int) string {
 		return `(() => { const r = [...document.querySelectorAll('#containers tbody tr')].find(r => r.cells[1] && r.cells[1].textContent === '` +
@@ -335,7 +264,7 @@ func TestDashboardInABrowser(t *testing.T) {
 	}
 	screenshot("container.png")
 	do("a wait for any script to fire", chromedp.Sleep(time.Second))
-	if n := dialogs.Load(); n != 0 {
+	if n := br.dialogs.Load(); n != 0 {
 		t.Errorf("%d dialogs opened: text from a container ran as script", n)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -104,6 +105,26 @@ func TestFleetView(t *testing.T) {
 			}
 		}
 		checkFleet(t, "watch --from", watchFleet(t, "--from", serveA.addr, "--from", "http://"+serveB.addr+"/metrics"), hosts, want(serveA.addr, serveB.addr)...)
+
+		// The live view in a terminal: both hosts in one table, sorted by
+		// memory on m, and a banner while a host's serve is gone.
+		x := newTerminal(t, 160, 20, nil, "watch", "containers", "--from", serveA.addr, "--from", serveB.addr, "--interval", "1s")
+		x.waitScreen("both hosts' containers", func(s string) bool {
+			return strings.Contains(s, "fleet-a") && strings.Contains(s, "fleet-b") && strings.Contains(s, serveB.addr) && strings.Contains(s, "(monctl serve)")
+		})
+		x.keys("m")
+		screen := x.waitScreen("the rows sorted by memory", func(s string) bool {
+			return strings.Index(s, "fleet-b") >= 0 && strings.Index(s, "fleet-b") < strings.Index(s, "fleet-a")
+		})
+		x.fitsWidth(screen, 160)
+		serveB.cmd.Process.Signal(syscall.SIGTERM)
+		x.waitScreen("a banner for the host that went away", func(s string) bool {
+			return strings.Contains(s, "the monctl serve at http://"+serveB.addr+"/metrics is not answering") && strings.Contains(s, "fleet-a") && !strings.Contains(s, "fleet-b")
+		})
+		x.keys("q")
+		if code := x.exitCode(); code != 0 {
+			t.Errorf("q: exit %d", code)
+		}
 	})
 
 	t.Run("store", func(t *testing.T) {

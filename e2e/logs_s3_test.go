@@ -210,7 +210,15 @@ func TestLogsToS3(t *testing.T) {
 		t.Fatalf("a server that is down: exit %d: %s", code, errOut)
 	}
 	s3.start(t)
-	if _, errOut, code := monctlEnv(t, env, "logs", "s3-talker", "--tail", "0", "--output-dir", "s3://logs/later", "--queue-dir", queue); code != 0 {
+	// The next run takes its credentials from a profile of the shared
+	// files, as the AWS CLI would, and names the server by flag.
+	awsDir := t.TempDir()
+	os.WriteFile(filepath.Join(awsDir, "credentials"), []byte("[lab]\naws_access_key_id = "+s3Key+"\naws_secret_access_key = "+s3Secret+"\n"), 0o600)
+	os.WriteFile(filepath.Join(awsDir, "config"), []byte("[profile lab]\nregion = us-east-1\n"), 0o600)
+	profileEnv := []string{"DOCKER_HOST=" + e.Host, "AWS_ACCESS_KEY_ID=", "AWS_SECRET_ACCESS_KEY=", "AWS_ENDPOINT_URL=",
+		"AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(awsDir, "credentials"), "AWS_CONFIG_FILE=" + filepath.Join(awsDir, "config")}
+	if _, errOut, code := monctlEnv(t, profileEnv, "logs", "s3-talker", "--tail", "0", "--output-dir", "s3://logs/later", "--queue-dir", queue,
+		"--s3-profile", "lab", "--s3-endpoint", "http://"+s3.addr, "--s3-path-style"); code != 0 {
 		t.Fatalf("the next run: exit %d: %s", code, errOut)
 	}
 	linesOnce(t, s3.objects(t, "later/"), talker)

@@ -100,3 +100,8 @@ echo
 echo "## discovery: --discover docker next to Prometheus's docker_sd_configs (sandboxed Engine 29)"
 go run ./scripts/benchdiscover -monctl "$work/monctl-static" -prometheus "$TOOLS_BIN/prometheus" -containers "${DISCOVER_CONTAINERS:-200}" \
 	-duration "${DISCOVER_DURATION:-60s}" -dockerd29 "$TOOLS_BIN/dockerd-29" -runc "$TOOLS_BIN/runc-1.5"
+
+echo
+echo "## A fleet in one view: 2 hosts × 50 containers through the engines, a hub and two stores (sandboxed engines, Prometheus, VictoriaMetrics)"
+go run ./scripts/benchfleet -monctl "$work/monctl-static" -prometheus "$TOOLS_BIN/prometheus" -containers "${FLEET_CONTAINERS:-50}" \
+	-runs "${RUNS:-5}" -duration "${FLEET_DURATION:-30s}" -dockerd29 "$TOOLS_BIN/dockerd-29" -runc "$TOOLS_BIN/runc-1.5"

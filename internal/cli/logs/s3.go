@@ -33,8 +33,8 @@ import (
 type objectSink struct {
 	*fileSink
 	store    *objectstore.Store
-	open     string // QUEUE/open
-	ready    string // QUEUE/ready
+	openDir  string // QUEUE/open
+	readyDir string // QUEUE/ready
 	compress bool
 	every    time.Duration
 	lock     *os.File // held for the run: one writer per queue
@@ -53,9 +53,9 @@ func queueDir(root, where string) string {
 }
 
 func newObjectSink(files *fileSink, store *objectstore.Store, queue string, compress bool, every time.Duration) (*objectSink, error) {
-	s := &objectSink{fileSink: files, store: store, open: filepath.Join(queue, "open"), ready: filepath.Join(queue, "ready"),
+	s := &objectSink{fileSink: files, store: store, openDir: filepath.Join(queue, "open"), readyDir: filepath.Join(queue, "ready"),
 		compress: compress, every: every, wake: make(chan struct{}, 1), stop: make(chan struct{})}
-	for _, d := range []string{s.open, s.ready} {
+	for _, d := range []string{s.openDir, s.readyDir} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, fmt.Errorf("--queue-dir: %w", err)
 		}
@@ -71,9 +71,9 @@ func newObjectSink(files *fileSink, store *objectstore.Store, queue string, comp
 	s.lock = lock
 	// Pieces an earlier run left open (it was killed) are sealed as they
 	// are: their lines were read then, and are not read again.
-	left, _ := os.ReadDir(s.open)
+	left, _ := os.ReadDir(s.openDir)
 	for _, e := range left {
-		if err := s.seal(filepath.Join(s.open, e.Name())); err != nil {
+		if err := s.seal(filepath.Join(s.openDir, e.Name())); err != nil {
 			fmt.Fprintf(s.errOut, "monctl: %s: %v\n", store.Where(), err)
 		}
 	}
@@ -114,10 +114,10 @@ func (s *objectSink) newPiece(key string) (string, error) {
 	}
 	for t := time.Now().UTC(); ; t = t.Add(time.Millisecond) {
 		name := base + "." + t.Format(pieceTimeLayout) + ext
-		if _, err := os.Lstat(filepath.Join(s.ready, s.objectName(name))); err == nil {
+		if _, err := os.Lstat(filepath.Join(s.readyDir, s.objectName(name))); err == nil {
 			continue
 		}
-		path := filepath.Join(s.open, name)
+		path := filepath.Join(s.openDir, name)
 		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 		if errors.Is(err, fs.ErrExist) {
 			continue
@@ -148,7 +148,7 @@ func (s *objectSink) seal(path string) error {
 	if fi.Size() == 0 {
 		return os.Remove(path)
 	}
-	dst := filepath.Join(s.ready, s.objectName(filepath.Base(path)))
+	dst := filepath.Join(s.readyDir, s.objectName(filepath.Base(path)))
 	if s.compress {
 		if err := gzipFile(path, dst+".tmp"); err != nil {
 			os.Remove(dst + ".tmp")
@@ -243,7 +243,7 @@ func (s *objectSink) sealOld(age time.Duration) {
 // upload puts every sealed piece into the bucket, oldest first, and
 // stops at the first the server does not take.
 func (s *objectSink) upload() error {
-	entries, err := os.ReadDir(s.ready)
+	entries, err := os.ReadDir(s.readyDir)
 	if err != nil {
 		return err
 	}
@@ -253,10 +253,10 @@ func (s *objectSink) upload() error {
 		if strings.HasSuffix(e.Name(), ".tmp") {
 			continue // a gzip cut short by a crash; its piece is still in open
 		}
-		path := filepath.Join(s.ready, e.Name())
+		path := filepath.Join(s.readyDir, e.Name())
 		if err := s.store.Put(context.Background(), e.Name(), path, contentType(e.Name())); err != nil {
 			if !s.said {
-				fmt.Fprintf(s.errOut, "monctl: uploading %s: %v; kept in %s, tried again\n", e.Name(), err, s.ready)
+				fmt.Fprintf(s.errOut, "monctl: uploading %s: %v; kept in %s, tried again\n", e.Name(), err, s.readyDir)
 				s.said = true
 			}
 			return err
@@ -298,7 +298,7 @@ func (s *objectSink) Close() error {
 	for key, f := range s.files {
 		if err := f.f.Close(); err == nil {
 			if err := s.seal(f.path); err != nil {
-				fmt.Fprintf(s.errOut, "monctl: %s: sealing its last piece for %s: %v; it stays in %s\n", key, s.store.Where(), err, s.open)
+				fmt.Fprintf(s.errOut, "monctl: %s: sealing its last piece for %s: %v; it stays in %s\n", key, s.store.Where(), err, s.openDir)
 			}
 		}
 		delete(s.files, key)
@@ -309,10 +309,10 @@ func (s *objectSink) Close() error {
 	if err == nil {
 		return nil
 	}
-	left, _ := os.ReadDir(s.ready)
+	left, _ := os.ReadDir(s.readyDir)
 	what := fmt.Sprintf("%d pieces are", len(left))
 	if len(left) == 1 {
 		what = "1 piece is"
 	}
-	return fmt.Errorf("%s not in %s yet: kept in %s and sent first by the next run to it", what, s.store.Where(), s.ready)
+	return fmt.Errorf("%s not in %s yet: kept in %s and sent first by the next run to it", what, s.store.Where(), s.readyDir)
 }

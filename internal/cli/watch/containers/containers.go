@@ -199,6 +199,10 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 	}
 	if len(fleets) == 0 {
 		watchers, failed, snapshot = connect(ctx, f, o)
+	} else if o.Flags.Snapshot() && !slices.ContainsFunc(fleets, func(s fleet.Source) bool { _, hub := s.(*fleet.Hub); return hub }) {
+		// A store's rates are its own (irate): a snapshot needs no
+		// window of ours.
+		o.Flags.Interval = storeSnapshotInterval
 	}
 	for i, err := range failed {
 		if len(watchers) == 0 && i == len(failed)-1 {
@@ -402,6 +406,10 @@ func connect(ctx context.Context, f *cmdutil.Factory, o *Options) ([]*ctr.Watche
 	}
 	return watchers, errs, false
 }
+
+// storeSnapshotInterval is the window of a snapshot read from stores
+// only: the shortest a watch takes.
+const storeSnapshotInterval = 10 * time.Millisecond
 
 // cgroupSnapshotInterval is the window of one snapshot read from cgroup
 // files: long enough for a container's CPU counter (ns) to say its share
