@@ -124,7 +124,9 @@ func (s *Store) Sample(ctx context.Context) ([]containers.Stats, error) {
 			answers[i] = vec
 		})
 	}
-	ask(0, `{__name__=~"monctl_container_.+"}`)
+	// Of the families with a series per state or health status, only
+	// the one that holds (== 1) is asked for: they are half the series.
+	ask(0, `{__name__=~"monctl_container_.+", __name__!~"monctl_container_(state|health_status)"} or monctl_container_state == 1 or monctl_container_health_status == 1`)
 	for i, r := range rated {
 		ask(1+i, fmt.Sprintf("irate(%s[%ds])", r.name, int(s.Lookback.Seconds())))
 	}
