@@ -91,7 +91,7 @@ fuzz:
 release-check: $(TOOLS_BIN)/goreleaser
 	$(TOOLS_BIN)/goreleaser check
 
-tools: $(TOOLS_BIN)/node_exporter $(TOOLS_BIN)/prom2json $(TOOLS_BIN)/dockerd-29 $(TOOLS_BIN)/runc-1.5 $(TOOLS_BIN)/prometheus $(TOOLS_BIN)/versitygw
+tools: $(TOOLS_BIN)/node_exporter $(TOOLS_BIN)/prom2json $(TOOLS_BIN)/dockerd-29 $(TOOLS_BIN)/runc-1.5 $(TOOLS_BIN)/prometheus $(TOOLS_BIN)/versitygw $(TOOLS_BIN)/etcd $(TOOLS_BIN)/kube-apiserver
 
 $(TOOLS_BIN)/node_exporter: tools/node_exporter/go.mod
 	cd tools/node_exporter && $(GO) build -o $(TOOLS_BIN)/ github.com/prometheus/node_exporter
@@ -117,6 +117,14 @@ $(TOOLS_BIN)/runc-1.5: tools/runc/go.mod | docker-engine
 # versitygw serves S3 over a directory: the real bucket of logs --output-dir s3://.
 $(TOOLS_BIN)/versitygw: tools/versitygw/go.mod
 	cd tools/versitygw && $(GO) build -o $(TOOLS_BIN)/ github.com/versity/versitygw/cmd/versitygw
+
+# A real Kubernetes API server and its etcd, for watch k8s: both modules
+# carry replace directives, so each is built from a module of its own.
+$(TOOLS_BIN)/etcd: tools/etcd/go.mod
+	cd tools/etcd && $(GO) build -o $@ go.etcd.io/etcd/server/v3
+
+$(TOOLS_BIN)/kube-apiserver: tools/kube-apiserver/go.mod
+	cd tools/kube-apiserver && $(GO) build -trimpath -o $@ k8s.io/kubernetes/cmd/kube-apiserver
 
 $(TOOLS_BIN)/goreleaser: tools/goreleaser/go.mod
 	cd tools/goreleaser && $(GO) build -o $(TOOLS_BIN)/ github.com/goreleaser/goreleaser/v2

@@ -84,12 +84,12 @@ func Start(dir string, o Options) (*Engine, error) {
 		e.args = append(e.args, "--live-restore")
 	}
 	if o.TLS {
-		port, err := freeLoopbackPort()
+		port, err := FreeLoopbackPort()
 		if err != nil {
 			return nil, err
 		}
 		certs := filepath.Join(dir, "tls")
-		if err := tlsFiles(certs); err != nil {
+		if err := TLSFiles(certs); err != nil {
 			return nil, err
 		}
 		e.TLSHost, e.ClientCerts = fmt.Sprintf("tcp://127.0.0.1:%d", port), certs

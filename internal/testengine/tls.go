@@ -14,11 +14,11 @@ import (
 	"time"
 )
 
-// tlsFiles makes a CA and, signed by it, a server certificate for
+// TLSFiles makes a CA and, signed by it, a server certificate for
 // 127.0.0.1 (dir/server-*.pem) and a client certificate (dir/cert.pem,
 // dir/key.pem, with dir/ca.pem: the layout of DOCKER_CERT_PATH), valid
 // for a day.
-func tlsFiles(dir string) error {
+func TLSFiles(dir string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
@@ -74,8 +74,8 @@ func writePEM(path, kind string, der []byte) error {
 	return os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: kind, Bytes: der}), 0o600)
 }
 
-// freeLoopbackPort is a TCP port of 127.0.0.1 that was free a moment ago.
-func freeLoopbackPort() (int, error) {
+// FreeLoopbackPort is a TCP port of 127.0.0.1 that was free a moment ago.
+func FreeLoopbackPort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err

@@ -12,13 +12,14 @@ import (
 	"github.com/monctl/monctl/internal/cli/cmdutil"
 	"github.com/monctl/monctl/internal/cli/watch/containers"
 	"github.com/monctl/monctl/internal/cli/watch/host"
+	"github.com/monctl/monctl/internal/cli/watch/k8s"
 	"github.com/monctl/monctl/internal/cli/watch/targets"
 )
 
 // NewCmd builds 'monctl watch' with its resources; its help and its
 // "watch what?" name them as they are registered.
 func NewCmd(f *cmdutil.Factory) *cobra.Command {
-	resources := []*cobra.Command{containers.NewCmd(f), targets.NewCmd(f), host.NewCmd(f)}
+	resources := []*cobra.Command{containers.NewCmd(f), targets.NewCmd(f), host.NewCmd(f), k8s.NewCmd(f)}
 	names, tries := make([]string, len(resources)), make([]string, len(resources))
 	for i, r := range resources {
 		names[i] = r.Name()

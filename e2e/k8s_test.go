@@ -1,0 +1,190 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/monctl/monctl/internal/testkube"
+)
+
+// startKube runs the real API server for a test and returns it with an
+// admin client.
+func startKube(t *testing.T) (*testkube.Cluster, *kubernetes.Clientset, dynamic.Interface) {
+	t.Helper()
+	c, err := testkube.Start(t.TempDir(), tool(t, "etcd"), tool(t, "kube-apiserver"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Stop)
+	cfg, err := clientcmd.BuildConfigFromFlags("", c.Kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, cs, dyn
+}
+
+// makePod makes a pod and sets its status as a kubelet would: phase,
+// node, IP, each container's readiness and restarts.
+func makePod(t *testing.T, cs *kubernetes.Clientset, ns, name, node string, phase corev1.PodPhase, ready bool, restarts int32) {
+	t.Helper()
+	ctx := context.Background()
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: map[string]string{"app": name}},
+		Spec: corev1.PodSpec{NodeName: node, Containers: []corev1.Container{{Name: "main", Image: "monctl-workload:e2e"}}}}
+	made, err := cs.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	made.Status = corev1.PodStatus{Phase: phase, PodIP: "127.0.0.1", HostIP: "127.0.0.1",
+		ContainerStatuses: []corev1.ContainerStatus{{Name: "main", Ready: ready, RestartCount: restarts, Image: "monctl-workload:e2e"}}}
+	if phase == corev1.PodRunning {
+		made.Status.ContainerStatuses[0].State.Running = &corev1.ContainerStateRunning{StartedAt: metav1.Now()}
+	}
+	if ready {
+		made.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}
+	}
+	if _, err := cs.CoreV1().Pods(ns).UpdateStatus(ctx, made, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestWatchKubernetes: watch k8s against a real kube-apiserver. Pods of
+// two namespaces come as the API gives them (-o json) and with the
+// columns kubectl prints (the server's table, NAMESPACE first under -A);
+// a custom resource made during the test is watched with no code for it,
+// its printer columns included; a token that may list pods in one
+// namespace only gets them, and is told what it may not (exit 3); an
+// unknown type exits 1.
+func TestWatchKubernetes(t *testing.T) {
+	kc, cs, dyn := startKube(t)
+	ctx := context.Background()
+	for _, ns := range []string{"team-a", "team-b"} {
+		if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	makePod(t, cs, "team-a", "web", "node-1", corev1.PodRunning, true, 0)
+	makePod(t, cs, "team-a", "flaky", "node-1", corev1.PodRunning, false, 7)
+	makePod(t, cs, "team-b", "db", "node-2", corev1.PodPending, false, 0)
+	env := []string{"KUBECONFIG=" + kc.Kubeconfig}
+
+	out, errOut, code := monctlEnv(t, env, "watch", "k8s", "pods", "-A", "--once", "-o", "json")
+	var pods []corev1.Pod
+	if err := json.Unmarshal([]byte(out), &pods); code != 0 || err != nil || len(pods) != 3 {
+		t.Fatalf("pods -A -o json: exit %d, %v, %d pods: %s", code, err, len(pods), errOut)
+	}
+	want, err := cs.CoreV1().Pods("").List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range want.Items {
+		i := slices.IndexFunc(pods, func(p corev1.Pod) bool { return p.Namespace == w.Namespace && p.Name == w.Name })
+		if i < 0 {
+			t.Errorf("%s/%s is missing", w.Namespace, w.Name)
+			continue
+		}
+		p := pods[i]
+		if p.Status.Phase != w.Status.Phase || p.Spec.NodeName != w.Spec.NodeName || p.UID != w.UID ||
+			p.Status.ContainerStatuses[0].RestartCount != w.Status.ContainerStatuses[0].RestartCount ||
+			p.Status.ContainerStatuses[0].Ready != w.Status.ContainerStatuses[0].Ready {
+			t.Errorf("%s/%s: monctl says %+v, the API %+v", w.Namespace, w.Name, p.Status, w.Status)
+		}
+	}
+
+	out, errOut, code = monctlEnv(t, env, "watch", "k8s", "po", "-A", "--once", "--no-headers")
+	if code != 0 || !strings.Contains(out, "team-a") {
+		t.Fatalf("po -A: exit %d: %s%s", code, out, errOut)
+	}
+	rows := lines(out)
+	if len(rows) != 3 { // no header, no time line
+		t.Fatalf("po -A:\n%s", out)
+	}
+	for i, want := range [][]string{{"team-a", "flaky", "0/1", "Running", "7"}, {"team-a", "web", "1/1", "Running", "0"}, {"team-b", "db", "0/1", "Pending", "0"}} {
+		f := strings.Fields(rows[i])
+		if len(f) < 6 || !slices.Equal(f[:5], want) {
+			t.Errorf("row %d: %q, want %q and an age", i, f, want)
+		}
+	}
+	out, _, _ = monctlEnv(t, env, "watch", "k8s", "pods", "-n", "team-a", "--once")
+	if h := strings.Fields(lines(out)[1]); !slices.Equal(h, []string{"NAME", "READY", "STATUS", "RESTARTS", "AGE"}) {
+		t.Errorf("kubectl's columns for pods in a namespace: %q", h)
+	}
+
+	// A custom resource, made now, with printer columns of its own.
+	col := func(name, typ, path string) map[string]any {
+		return map[string]any{"name": name, "type": typ, "jsonPath": path}
+	}
+	crd := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+		"metadata": map[string]any{"name": "crontabs.stable.example.com"},
+		"spec": map[string]any{"group": "stable.example.com", "scope": "Namespaced",
+			"names": map[string]any{"plural": "crontabs", "singular": "crontab", "kind": "CronTab", "shortNames": []any{"ct"}},
+			"versions": []any{map[string]any{"name": "v1", "served": true, "storage": true,
+				"schema": map[string]any{"openAPIV3Schema": map[string]any{"type": "object", "properties": map[string]any{
+					"spec": map[string]any{"type": "object", "properties": map[string]any{
+						"cronSpec": map[string]any{"type": "string"}, "replicas": map[string]any{"type": "integer"}}}}}},
+				"additionalPrinterColumns": []any{col("Spec", "string", ".spec.cronSpec"), col("Replicas", "integer", ".spec.replicas")}}}}}}
+	crdRes := schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
+	if _, err := dyn.Resource(crdRes).Create(ctx, crd, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	ctRes := schema.GroupVersionResource{Group: "stable.example.com", Version: "v1", Resource: "crontabs"}
+	waitFor(t, "the custom resource to be served", 30*time.Second, func() bool {
+		_, err := dyn.Resource(ctRes).Namespace("team-a").Create(ctx, &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "stable.example.com/v1", "kind": "CronTab", "metadata": map[string]any{"name": "nightly"},
+			"spec": map[string]any{"cronSpec": "0 3 * * *", "replicas": int64(2)}}}, metav1.CreateOptions{})
+		return err == nil
+	})
+	out, errOut, code = monctlEnv(t, env, "watch", "k8s", "ct", "-n", "team-a", "--once")
+	// The server renders a type's own columns alone, as kubectl shows
+	// them (no AGE unless the definition has one).
+	if rs := lines(out); code != 0 || len(rs) != 3 || !slices.Equal(strings.Fields(rs[1]), []string{"NAME", "SPEC", "REPLICAS"}) ||
+		strings.Join(strings.Fields(rs[2]), " ") != "nightly 0 3 * * * 2" {
+		t.Errorf("a custom resource: exit %d:\n%s%s", code, out, errOut)
+	}
+
+	// A token that may list and watch pods in team-a only.
+	if _, err := cs.RbacV1().Roles("team-a").Create(ctx, &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "pod-reader"},
+		Rules: []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"get", "list", "watch"}}}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cs.RbacV1().RoleBindings("team-a").Create(ctx, &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "pod-reader"},
+		RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: "pod-reader"},
+		Subjects: []rbacv1.Subject{{Kind: "User", Name: "limited", APIGroup: "rbac.authorization.k8s.io"}}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code = monctlEnv(t, env, "watch", "k8s", "pods,configmaps", "--kube-context", "limited", "--once", "-o", "json")
+	pods = nil
+	json.Unmarshal([]byte(out), &pods)
+	if code != 3 || len(pods) != 2 || !strings.Contains(errOut, "context limited ("+kc.Server+"): forbidden to list and watch configmaps in namespace team-a (403)") {
+		t.Errorf("a token for team-a's pods: exit %d, %d pods: %s", code, len(pods), errOut)
+	}
+	if _, errOut, code := monctlEnv(t, env, "watch", "k8s", "pods", "-A", "--kube-context", "limited", "--once"); code != 1 || !strings.Contains(errOut, "forbidden to list and watch pods (403)") {
+		t.Errorf("a token for team-a's pods, across namespaces: exit %d: %s", code, errOut)
+	}
+	if _, errOut, code := monctlEnv(t, env, "watch", "k8s", "gizmos", "--once"); code != 1 || !strings.Contains(errOut, `the server has no resource type "gizmos"`) {
+		t.Errorf("an unknown type: exit %d: %s", code, errOut)
+	}
+}

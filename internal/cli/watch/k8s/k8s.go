@@ -1,0 +1,300 @@
+// Package k8s implements 'monctl watch k8s': any Kubernetes resource
+// type, built-in or custom, watched through a dynamic informer each, with
+// the columns kubectl would print taken from the server's own table.
+package k8s
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/monctl/monctl/internal/cli/cmdutil"
+	"github.com/monctl/monctl/internal/cli/watch/live"
+	"github.com/monctl/monctl/internal/output"
+	"github.com/monctl/monctl/pkg/kube"
+)
+
+// Options of 'monctl watch k8s'.
+type Options struct {
+	IO cmdutil.IOStreams
+	live.Flags
+	kube.Options
+
+	Resources     []string
+	AllNamespaces bool
+	Selector      string
+	FieldSelector string
+	Out           cmdutil.OutputFlags
+}
+
+// NewCmd builds 'monctl watch k8s'.
+func NewCmd(f *cmdutil.Factory) *cobra.Command {
+	o := &Options{IO: f.IO}
+	cmd := &cobra.Command{
+		Use:     "k8s RESOURCE[,RESOURCE...]",
+		Aliases: []string{"kube", "kubernetes"},
+		Short:   "Kubernetes objects of any resource type, custom ones too, as kubectl get -w shows them",
+		Long: `Watch Kubernetes objects of one or more resource types, each named as
+kubectl names it (pods, po, deploy, deployments.apps, nodes, a custom
+resource's plural or short name), resolved through the API's discovery.
+Each type is followed by a dynamic informer: listed once, then watched,
+and resumed from the last resource version seen when the watch breaks.
+
+The cluster is found as kubectl finds it: --kubeconfig, else $KUBECONFIG,
+else ~/.kube/config, else the pod's service account; --kube-context (the
+docker context is --context), -n/--namespace, -A/--all-namespaces,
+-l/--selector and --field-selector.
+
+Tables have the columns the server renders for kubectl (a custom
+resource's printer columns included; -o wide: all of them), with
+NAMESPACE first under -A. -o json, jsonl and yaml print the objects as
+the API gives them. Not on a terminal, one table or record set is
+printed per --interval; --once prints one.`,
+		Example: `  monctl watch k8s pods -A --once
+  monctl watch k8s deploy,statefulsets -n shop -o wide
+  monctl watch k8s pods -l app=web -o jsonl --interval 10s >> pods.jsonl
+  monctl watch k8s crontabs.stable.example.com --kube-context lab`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			for _, a := range args {
+				for r := range strings.SplitSeq(a, ",") {
+					if r != "" {
+						o.Resources = append(o.Resources, r)
+					}
+				}
+			}
+			return run(cmd.Context(), o)
+		},
+	}
+	fl := cmd.Flags()
+	// A snapshot is the informers' caches as listed: no window to wait.
+	o.Flags.SnapshotInterval = 10 * time.Millisecond
+	o.Flags.AddFlags(cmd, []string{"name"}, "name")
+	fl.StringVar(&o.Kubeconfig, "kubeconfig", "", "the kubeconfig file (default: $KUBECONFIG, else ~/.kube/config, else in-cluster)")
+	fl.StringVar(&o.Context, "kube-context", "", "the kubeconfig context (default: its current one)")
+	fl.StringVarP(&o.Namespace, "namespace", "n", "", "the namespace (default: the context's, else default)")
+	fl.BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "objects of every namespace")
+	fl.StringVarP(&o.Selector, "selector", "l", "", "label selector, as kubectl's -l (app=web,tier!=db)")
+	fl.StringVar(&o.FieldSelector, "field-selector", "", "field selector, as kubectl's (status.phase=Running)")
+	o.Out.AddOutputFlags(cmd, "table", output.RowsShape|output.RecordsShape)
+	return cmd
+}
+
+// frame is one sample: each resource's objects and table.
+type frame struct {
+	time  time.Time
+	parts []part
+}
+
+type part struct {
+	w       *kube.Watcher
+	objects []*unstructured.Unstructured
+	table   *kube.Table
+	err     error
+}
+
+func run(ctx context.Context, o *Options) error {
+	if err := o.Flags.Validate(); err != nil {
+		return err
+	}
+	p, err := o.Out.Printer(o.IO, true, map[string]any{})
+	if err != nil {
+		return err
+	}
+	cluster, err := kube.Connect(o.Options)
+	if err != nil {
+		return cmdutil.Failure(err)
+	}
+	sel := kube.Selector{Namespace: cluster.Namespace, AllNamespaces: o.AllNamespaces, Labels: o.Selector, Fields: o.FieldSelector}
+	watchers, failed := start(ctx, cluster, o.Resources, sel)
+	for _, err := range failed {
+		fmt.Fprintf(o.IO.ErrOut, "monctl: %v\n", err)
+	}
+	if len(watchers) == 0 {
+		return cmdutil.Silent // each was said
+	}
+	defer func() {
+		for _, w := range watchers {
+			w.Close()
+		}
+	}()
+	tables := p.Format == output.Table || p.Format == output.Wide || p.Format == output.CSV || p.Format == output.Markdown
+	said := map[string]string{}
+	partial := len(failed) > 0
+	res := live.Resource[struct{}, *frame]{
+		Name: "Kubernetes objects",
+		Sample: func(ctx context.Context) (*frame, error) {
+			fr := &frame{time: time.Now()}
+			for _, w := range watchers {
+				pt := part{w: w, objects: w.Objects()}
+				_, pt.err = w.Changes()
+				if tables && pt.err == nil {
+					pt.table, pt.err = w.Table(ctx)
+				}
+				fr.parts = append(fr.parts, pt)
+			}
+			return fr, nil
+		},
+		Print: func(fr *frame) error {
+			for _, pt := range fr.parts {
+				// A watch that breaks is said once, and again when it
+				// works again; the informer resumes by itself.
+				key := pt.w.String()
+				switch {
+				case pt.err != nil && said[key] != pt.err.Error():
+					fmt.Fprintf(o.IO.ErrOut, "monctl: %v (retrying)\n", pt.err)
+					said[key] = pt.err.Error()
+					partial = true
+				case pt.err == nil && said[key] != "":
+					fmt.Fprintf(o.IO.ErrOut, "monctl: %s answers again\n", key)
+					delete(said, key)
+				}
+			}
+			return p.Print(o.view(fr, p.Format == output.Wide))
+		},
+		Done: func() error {
+			if partial {
+				return cmdutil.Partial
+			}
+			return nil
+		},
+	}
+	return live.Run(ctx, o.IO, &o.Flags, p, res)
+}
+
+// start resolves and watches each resource type at once. A type the
+// server does not have, or will not list, is an error of its own: the
+// others are watched.
+func start(ctx context.Context, c *kube.Cluster, names []string, sel kube.Selector) ([]*kube.Watcher, []error) {
+	watchers := make([]*kube.Watcher, len(names))
+	errs := make([]error, len(names))
+	var wg sync.WaitGroup
+	for i, name := range names {
+		wg.Go(func() {
+			r, err := c.Resolve(ctx, name)
+			if err == nil {
+				watchers[i], err = c.Watch(ctx, r, sel)
+			}
+			errs[i] = err
+		})
+	}
+	wg.Wait()
+	var ok []*kube.Watcher
+	var failed []error
+	for i := range names {
+		if errs[i] != nil {
+			failed = append(failed, errs[i])
+		} else {
+			ok = append(ok, watchers[i])
+		}
+	}
+	return ok, failed
+}
+
+// view is one sample in every shape: a table per resource type (a blank
+// line between), the objects as records.
+func (o *Options) view(fr *frame, wide bool) output.View {
+	return output.View{
+		Title: live.TimeLine(fr.time, o.count(fr)),
+		Rows: func(output.Format) ([]string, [][]string) {
+			var header []string
+			var rows [][]string
+			for i, pt := range fr.parts {
+				if pt.table == nil {
+					continue
+				}
+				h, rs := o.tableRows(pt, wide)
+				if i > 0 && len(fr.parts) > 1 {
+					rows = append(rows, nil, h) // the next type's own header
+				} else {
+					header = h
+				}
+				rows = append(rows, rs...)
+			}
+			return header, rows
+		},
+		Records: func() []any {
+			var recs []any
+			for _, pt := range fr.parts {
+				for _, obj := range pt.objects {
+					recs = append(recs, obj.Object)
+				}
+			}
+			return recs
+		},
+	}
+}
+
+// count says how many objects of each type.
+func (o *Options) count(fr *frame) string {
+	var parts []string
+	for _, pt := range fr.parts {
+		parts = append(parts, fmt.Sprintf("%d %s", len(pt.objects), pt.w.Resource.Name()))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// tableRows are the server's columns for one type (priority 0 only
+// unless wide), NAMESPACE first under -A, in the informer's order.
+func (o *Options) tableRows(pt part, wide bool) ([]string, [][]string) {
+	var cols []int
+	var header []string
+	namespaced := o.AllNamespaces && pt.w.Resource.Namespaced
+	if namespaced {
+		header = append(header, "NAMESPACE")
+	}
+	for i, c := range pt.table.Columns {
+		if wide || c.Priority == 0 {
+			cols = append(cols, i)
+			header = append(header, strings.ToUpper(c.Name))
+		}
+	}
+	var rows [][]string
+	for _, obj := range pt.objects {
+		key := obj.GetName()
+		if obj.GetNamespace() != "" {
+			key = obj.GetNamespace() + "/" + key
+		}
+		cells, ok := pt.table.Rows[key]
+		if !ok {
+			continue // made after the table was rendered: the next one has it
+		}
+		var row []string
+		if namespaced {
+			row = append(row, obj.GetNamespace())
+		}
+		for _, i := range cols {
+			if i < len(cells) {
+				row = append(row, cell(cells[i]))
+			} else {
+				row = append(row, "")
+			}
+		}
+		rows = append(rows, row)
+	}
+	return header, rows
+}
+
+// cell writes a table cell as kubectl does: <none> for nothing.
+func cell(v any) string {
+	switch v := v.(type) {
+	case nil:
+		return "<none>"
+	case string:
+		if v == "" {
+			return "<none>"
+		}
+		return output.Escape(v)
+	case float64:
+		if v == float64(int64(v)) {
+			return fmt.Sprint(int64(v))
+		}
+		return fmt.Sprint(v)
+	}
+	return output.Escape(fmt.Sprint(v))
+}

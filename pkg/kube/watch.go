@@ -1,0 +1,218 @@
+package kube
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/tools/cache"
+)
+
+// Selector chooses objects as kubectl's -l and --field-selector do, in
+// a namespace ("" with AllNamespaces).
+type Selector struct {
+	Namespace     string
+	AllNamespaces bool
+	Labels        string
+	Fields        string
+}
+
+// Watcher keeps every object of one resource type that the selector
+// chooses, through a dynamic informer: listed once, then watched from
+// that resource version on, and resumed from the last version seen when
+// the watch breaks (the API server restarted), so that nothing is missed
+// or doubled.
+type Watcher struct {
+	Resource Resource
+	cluster  *Cluster
+	sel      Selector
+	informer cache.SharedIndexInformer
+	stop     chan struct{}
+
+	mu sync.Mutex
+	// changed are the keys of the objects changed since Changes was last
+	// asked; err is the last error of the list or watch (nil once it
+	// works again).
+	changed map[string]bool
+	err     error
+}
+
+// Watch starts an informer for r and waits until it has listed, or ctx
+// ends, or the list is refused.
+func (c *Cluster) Watch(ctx context.Context, r Resource, sel Selector) (*Watcher, error) {
+	ns := sel.Namespace
+	if !r.Namespaced || sel.AllNamespaces {
+		ns = metav1.NamespaceAll
+	}
+	// The informer dynamicinformer would make, without its package,
+	// which brings every typed client of client-go into the binary.
+	tweak := func(o *metav1.ListOptions) { o.LabelSelector, o.FieldSelector = sel.Labels, sel.Fields }
+	client := c.dynamic.Resource(r.GVR).Namespace(ns)
+	lw := &cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			tweak(&o)
+			return client.List(ctx, o)
+		},
+		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+			tweak(&o)
+			return client.Watch(ctx, o)
+		},
+	}
+	informer := cache.NewSharedIndexInformerWithOptions(lw, &unstructured.Unstructured{}, cache.SharedIndexInformerOptions{})
+	w := &Watcher{Resource: r, cluster: c, sel: sel, informer: informer, stop: make(chan struct{}), changed: map[string]bool{}}
+	refused := make(chan error, 1)
+	w.informer.SetWatchErrorHandler(func(_ *cache.Reflector, err error) {
+		err = c.Explain(err, "list and watch", w.what())
+		w.mu.Lock()
+		w.err = err
+		w.mu.Unlock()
+		if _, ok := err.(*RefusedError); ok {
+			select {
+			case refused <- err:
+			default:
+			}
+		}
+	})
+	mark := func(obj any) {
+		if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
+			w.mu.Lock()
+			w.changed[key] = true
+			w.err = nil
+			w.mu.Unlock()
+		}
+	}
+	w.informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    mark,
+		UpdateFunc: func(_, obj any) { mark(obj) },
+		DeleteFunc: mark,
+	})
+	go w.informer.Run(w.stop)
+	synced := make(chan bool, 1)
+	go func() { synced <- cache.WaitForCacheSync(w.stop, w.informer.HasSynced) }()
+	select {
+	case <-synced:
+		return w, nil
+	case err := <-refused:
+		w.Close()
+		return nil, err
+	case <-ctx.Done():
+		w.Close()
+		return nil, ctx.Err()
+	}
+}
+
+// what is the resource and namespace, for messages.
+func (w *Watcher) what() string {
+	if w.Resource.Namespaced && !w.sel.AllNamespaces {
+		return w.Resource.Name() + " in namespace " + w.sel.Namespace
+	}
+	return w.Resource.Name()
+}
+
+// Objects are the objects now, sorted by namespace and name.
+func (w *Watcher) Objects() []*unstructured.Unstructured {
+	items := w.informer.GetStore().List()
+	out := make([]*unstructured.Unstructured, 0, len(items))
+	for _, it := range items {
+		if u, ok := it.(*unstructured.Unstructured); ok {
+			out = append(out, u)
+		}
+	}
+	slices.SortFunc(out, func(a, b *unstructured.Unstructured) int {
+		if c := strings.Compare(a.GetNamespace(), b.GetNamespace()); c != 0 {
+			return c
+		}
+		return strings.Compare(a.GetName(), b.GetName())
+	})
+	return out
+}
+
+// Changes are the keys (namespace/name) changed, added or deleted since
+// the last call, and the error the watch has now (nil when it works).
+func (w *Watcher) Changes() (map[string]bool, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	ch := w.changed
+	w.changed = map[string]bool{}
+	return ch, w.err
+}
+
+// Close stops the informer.
+func (w *Watcher) Close() {
+	select {
+	case <-w.stop:
+	default:
+		close(w.stop)
+	}
+}
+
+// Table is the server's table of the objects the watcher chooses: the
+// columns kubectl would print (a custom resource's printer columns
+// included), one row per object, keyed by namespace/name.
+type Table struct {
+	Columns []metav1.TableColumnDefinition
+	Rows    map[string][]any
+}
+
+// Table asks the server to render the watched objects as kubectl's table
+// (as=Table;g=meta.k8s.io;v=v1), served from its cache
+// (resourceVersion=0), without the objects themselves.
+func (w *Watcher) Table(ctx context.Context) (*Table, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	c := w.cluster
+	req := c.raw.Get().AbsPath(w.path()).
+		Param("resourceVersion", "0").Param("includeObject", "Metadata").
+		SetHeader("Accept", "application/json;as=Table;v=v1;g=meta.k8s.io,application/json")
+	if w.sel.Labels != "" {
+		req = req.Param("labelSelector", w.sel.Labels)
+	}
+	if w.sel.Fields != "" {
+		req = req.Param("fieldSelector", w.sel.Fields)
+	}
+	body, err := req.DoRaw(ctx)
+	if err != nil {
+		return nil, c.Explain(err, "list", w.what())
+	}
+	var t metav1.Table
+	if err := json.Unmarshal(body, &t); err != nil {
+		return nil, fmt.Errorf("%s: the table of %s: %w", c.Where(), w.what(), err)
+	}
+	out := &Table{Columns: t.ColumnDefinitions, Rows: make(map[string][]any, len(t.Rows))}
+	for _, row := range t.Rows {
+		var m metav1.PartialObjectMetadata
+		if row.Object.Raw == nil || json.Unmarshal(row.Object.Raw, &m) != nil {
+			continue
+		}
+		key := m.Name
+		if m.Namespace != "" {
+			key = m.Namespace + "/" + m.Name
+		}
+		out.Rows[key] = row.Cells
+	}
+	return out, nil
+}
+
+// path is the URL path of the watched collection.
+func (w *Watcher) path() string {
+	gvr := w.Resource.GVR
+	p := "/apis/" + gvr.Group + "/" + gvr.Version
+	if gvr.Group == "" {
+		p = "/api/" + gvr.Version
+	}
+	if w.Resource.Namespaced && !w.sel.AllNamespaces {
+		p += "/namespaces/" + w.sel.Namespace
+	}
+	return p + "/" + gvr.Resource
+}
+
+// String says what is watched where.
+func (w *Watcher) String() string { return fmt.Sprintf("%s on %s", w.what(), w.cluster.Where()) }
