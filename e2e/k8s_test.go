@@ -5,8 +5,13 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"maps"
+	"os"
+	"os/exec"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -187,4 +192,84 @@ func TestWatchKubernetes(t *testing.T) {
 	if _, errOut, code := monctlEnv(t, env, "watch", "k8s", "gizmos", "--once"); code != 1 || !strings.Contains(errOut, `the server has no resource type "gizmos"`) {
 		t.Errorf("an unknown type: exit %d: %s", code, errOut)
 	}
+}
+
+// TestWatchKubernetesAcrossRestart: watch k8s --changes follows pods
+// made, changed and deleted while the API server stops and starts again
+// mid-watch: each change comes once, none is missed, and the outage is
+// said and so is its end.
+func TestWatchKubernetesAcrossRestart(t *testing.T) {
+	kc, cs, _ := startKube(t)
+	ctx := context.Background()
+	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "team-c"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	create := func(from, to int) {
+		for i := from; i < to; i++ {
+			pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("p%d", i)},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "main", Image: "monctl-workload:e2e"}}}}
+			if _, err := cs.CoreV1().Pods("team-c").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	create(0, 2)
+	cmd := exec.Command(monctlBin, "watch", "k8s", "pods", "-n", "team-c", "--changes", "-o", "jsonl", "--interval", "500ms")
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+kc.Kubeconfig, "XDG_CONFIG_HOME="+t.TempDir(), "MONCTL_CONFIG=")
+	var out, errOut syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	waitFor(t, "the first pods", 30*time.Second, func() bool { return strings.Count(out.String(), `"ADDED"`) == 2 })
+	create(2, 5)
+	waitFor(t, "the pods made while watching", 30*time.Second, func() bool { return strings.Count(out.String(), `"ADDED"`) == 5 })
+
+	kc.StopAPIServer()
+	waitFor(t, "the outage to be said", 30*time.Second, func() bool { return strings.Contains(errOut.String(), "(retrying)") })
+	if err := kc.StartAPIServer(tool(t, "kube-apiserver")); err != nil {
+		t.Fatal(err)
+	}
+	create(5, 8)
+	p0, err := cs.CoreV1().Pods("team-c").Get(ctx, "p0", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p0.Labels = map[string]string{"changed": "yes"}
+	if _, err := cs.CoreV1().Pods("team-c").Update(ctx, p0, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := cs.CoreV1().Pods("team-c").Delete(ctx, "p1", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the changes after the restart", 60*time.Second, func() bool {
+		return strings.Count(out.String(), `"ADDED"`) >= 8 && strings.Contains(out.String(), `"DELETED"`) && strings.Contains(out.String(), `"MODIFIED"`)
+	})
+	time.Sleep(2 * time.Second) // anything doubled would come now
+	cmd.Process.Signal(syscall.SIGTERM)
+	cmd.Wait()
+
+	seen := map[string]int{}
+	for line := range strings.Lines(out.String()) {
+		var rec struct {
+			Type   string
+			Object struct{ Metadata struct{ Name string } }
+		}
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("%v: %q", err, line)
+		}
+		seen[rec.Type+" "+rec.Object.Metadata.Name]++
+	}
+	want := map[string]int{"MODIFIED p0": 1, "DELETED p1": 1}
+	for i := range 8 {
+		want[fmt.Sprintf("ADDED p%d", i)] = 1
+	}
+	if !maps.Equal(seen, want) {
+		t.Errorf("the changes seen: %v\nwant: %v", seen, want)
+	}
+	if !strings.Contains(errOut.String(), "answers again") {
+		t.Errorf("the end of the outage is not said:\n%s", errOut.String())
+	}
+	t.Logf("monctl said:\n%s", errOut.String())
 }

@@ -6,10 +6,12 @@
 package kube
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
 	"sync"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -73,6 +75,9 @@ func Connect(o Options) (*Cluster, error) {
 		c.Context = "in-cluster"
 	}
 	config.UserAgent = "monctl"
+	// Discovery asks for every group at once, as kubectl does with these
+	// limits: client-go's default (5 a second) would make it wait.
+	config.QPS, config.Burst = 50, 300
 	if c.dynamic, err = dynamic.NewForConfig(config); err != nil {
 		return nil, err
 	}
@@ -104,6 +109,18 @@ func (r Resource) Name() string {
 		return r.GVR.Resource
 	}
 	return r.GVR.Resource + "." + r.GVR.Group
+}
+
+// Ping asks whether the API server answers (/readyz, open to every
+// user): an informer rides out an outage without a word, and the view
+// should say there is one.
+func (c *Cluster) Ping(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if _, err := c.raw.Get().AbsPath("/readyz").DoRaw(ctx); err != nil {
+		return fmt.Errorf("%s is not answering: %w", c.Where(), err)
+	}
+	return nil
 }
 
 // Where names the cluster for messages.

@@ -38,11 +38,20 @@ type Watcher struct {
 	stop     chan struct{}
 
 	mu sync.Mutex
-	// changed are the keys of the objects changed since Changes was last
-	// asked; err is the last error of the list or watch (nil once it
-	// works again).
-	changed map[string]bool
+	// changes are what changed since Changes was last asked, one per
+	// object, in the order they first changed; err is the last error of
+	// the list or watch, until the informer has news again.
+	changes map[string]*Change
+	order   []string
 	err     error
+}
+
+// Change is what became of one object over an interval: ADDED,
+// MODIFIED or DELETED (as kubectl get -w --output-watch-events says),
+// with the object as it is now, or as it was last seen when deleted.
+type Change struct {
+	Type   string
+	Object *unstructured.Unstructured
 }
 
 // Watch starts an informer for r and waits until it has listed, or ctx
@@ -67,7 +76,7 @@ func (c *Cluster) Watch(ctx context.Context, r Resource, sel Selector) (*Watcher
 		},
 	}
 	informer := cache.NewSharedIndexInformerWithOptions(lw, &unstructured.Unstructured{}, cache.SharedIndexInformerOptions{})
-	w := &Watcher{Resource: r, cluster: c, sel: sel, informer: informer, stop: make(chan struct{}), changed: map[string]bool{}}
+	w := &Watcher{Resource: r, cluster: c, sel: sel, informer: informer, stop: make(chan struct{}), changes: map[string]*Change{}}
 	refused := make(chan error, 1)
 	w.informer.SetWatchErrorHandler(func(_ *cache.Reflector, err error) {
 		err = c.Explain(err, "list and watch", w.what())
@@ -81,18 +90,24 @@ func (c *Cluster) Watch(ctx context.Context, r Resource, sel Selector) (*Watcher
 			}
 		}
 	})
-	mark := func(obj any) {
-		if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
-			w.mu.Lock()
-			w.changed[key] = true
-			w.err = nil
-			w.mu.Unlock()
-		}
-	}
 	w.informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    mark,
-		UpdateFunc: func(_, obj any) { mark(obj) },
-		DeleteFunc: mark,
+		AddFunc: func(obj any) { w.note("ADDED", obj) },
+		UpdateFunc: func(old, obj any) {
+			// A relist after a watch that could not resume hands every
+			// object over again: only a new resource version is news.
+			if o, ok := old.(*unstructured.Unstructured); ok {
+				if n, ok := obj.(*unstructured.Unstructured); ok && o.GetResourceVersion() == n.GetResourceVersion() {
+					return
+				}
+			}
+			w.note("MODIFIED", obj)
+		},
+		DeleteFunc: func(obj any) {
+			if gone, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+				obj = gone.Obj
+			}
+			w.note("DELETED", obj)
+		},
 	})
 	go w.informer.Run(w.stop)
 	synced := make(chan bool, 1)
@@ -107,6 +122,39 @@ func (c *Cluster) Watch(ctx context.Context, r Resource, sel Selector) (*Watcher
 		w.Close()
 		return nil, ctx.Err()
 	}
+}
+
+// note keeps a change of one object, merged with what it had this
+// interval: added then modified is added, added then deleted is nothing,
+// deleted then added is modified.
+func (w *Watcher) note(typ string, obj any) {
+	u, ok := obj.(*unstructured.Unstructured)
+	if !ok {
+		return
+	}
+	key := u.GetName()
+	if u.GetNamespace() != "" {
+		key = u.GetNamespace() + "/" + key
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.err = nil // the informer has news: it works
+	prev := w.changes[key]
+	switch {
+	case prev == nil:
+		w.changes[key] = &Change{Type: typ, Object: u}
+		w.order = append(w.order, key)
+		return
+	case prev.Type == "ADDED" && typ == "DELETED":
+		delete(w.changes, key)
+		w.order = slices.DeleteFunc(w.order, func(k string) bool { return k == key })
+		return
+	case prev.Type == "ADDED":
+		typ = "ADDED"
+	case prev.Type == "DELETED" && typ == "ADDED":
+		typ = "MODIFIED"
+	}
+	prev.Type, prev.Object = typ, u
 }
 
 // what is the resource and namespace, for messages.
@@ -135,14 +183,17 @@ func (w *Watcher) Objects() []*unstructured.Unstructured {
 	return out
 }
 
-// Changes are the keys (namespace/name) changed, added or deleted since
-// the last call, and the error the watch has now (nil when it works).
-func (w *Watcher) Changes() (map[string]bool, error) {
+// Changes are what changed since the last call, in order, and the error
+// the watch has now (nil when it works).
+func (w *Watcher) Changes() ([]Change, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	ch := w.changed
-	w.changed = map[string]bool{}
-	return ch, w.err
+	out := make([]Change, 0, len(w.order))
+	for _, k := range w.order {
+		out = append(out, *w.changes[k])
+	}
+	w.changes, w.order = map[string]*Change{}, nil
+	return out, w.err
 }
 
 // Close stops the informer.

@@ -6,12 +6,14 @@ package k8s
 import (
 	"context"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/klog/v2"
 
 	"github.com/monctl/monctl/internal/cli/cmdutil"
 	"github.com/monctl/monctl/internal/cli/watch/live"
@@ -29,7 +31,9 @@ type Options struct {
 	AllNamespaces bool
 	Selector      string
 	FieldSelector string
-	Out           cmdutil.OutputFlags
+	// Changes prints what changed each interval instead of every object.
+	Changes bool
+	Out     cmdutil.OutputFlags
 }
 
 // NewCmd builds 'monctl watch k8s'.
@@ -81,6 +85,7 @@ printed per --interval; --once prints one.`,
 	fl.BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "objects of every namespace")
 	fl.StringVarP(&o.Selector, "selector", "l", "", "label selector, as kubectl's -l (app=web,tier!=db)")
 	fl.StringVar(&o.FieldSelector, "field-selector", "", "field selector, as kubectl's (status.phase=Running)")
+	fl.BoolVar(&o.Changes, "changes", false, "print what changed each interval, each object once with its change (ADDED, MODIFIED, DELETED: kubectl get -w --output-watch-events), the first time every object as ADDED")
 	o.Out.AddOutputFlags(cmd, "table", output.RowsShape|output.RecordsShape)
 	return cmd
 }
@@ -89,13 +94,24 @@ printed per --interval; --once prints one.`,
 type frame struct {
 	time  time.Time
 	parts []part
+	down  error // the API server does not answer
 }
 
 type part struct {
 	w       *kube.Watcher
 	objects []*unstructured.Unstructured
+	changes []kube.Change
 	table   *kube.Table
 	err     error
+}
+
+// changed counts the changes of a frame.
+func (fr *frame) changed() int {
+	n := 0
+	for _, pt := range fr.parts {
+		n += len(pt.changes)
+	}
+	return n
 }
 
 func run(ctx context.Context, o *Options) error {
@@ -106,6 +122,10 @@ func run(ctx context.Context, o *Options) error {
 	if err != nil {
 		return err
 	}
+	// client-go logs through klog, on stderr as it likes: what matters
+	// of it monctl says itself.
+	klog.LogToStderr(false)
+	klog.SetOutput(io.Discard)
 	cluster, err := kube.Connect(o.Options)
 	if err != nil {
 		return cmdutil.Failure(err)
@@ -126,13 +146,19 @@ func run(ctx context.Context, o *Options) error {
 	tables := p.Format == output.Table || p.Format == output.Wide || p.Format == output.CSV || p.Format == output.Markdown
 	said := map[string]string{}
 	partial := len(failed) > 0
+	samples := 0
 	res := live.Resource[struct{}, *frame]{
 		Name: "Kubernetes objects",
 		Sample: func(ctx context.Context) (*frame, error) {
-			fr := &frame{time: time.Now()}
+			fr := &frame{time: time.Now(), down: cluster.Ping(ctx)}
+			samples++
 			for _, w := range watchers {
 				pt := part{w: w, objects: w.Objects()}
-				_, pt.err = w.Changes()
+				// The watch's first sample only primes its clock, and is
+				// not printed: the changes wait for the next.
+				if samples > 1 {
+					pt.changes, pt.err = w.Changes()
+				}
 				if tables && pt.err == nil {
 					pt.table, pt.err = w.Table(ctx)
 				}
@@ -141,6 +167,15 @@ func run(ctx context.Context, o *Options) error {
 			return fr, nil
 		},
 		Print: func(fr *frame) error {
+			switch {
+			case fr.down != nil && said[cluster.Server] == "":
+				fmt.Fprintf(o.IO.ErrOut, "monctl: %v (retrying)\n", fr.down)
+				said[cluster.Server] = fr.down.Error()
+				partial = true
+			case fr.down == nil && said[cluster.Server] != "":
+				fmt.Fprintf(o.IO.ErrOut, "monctl: %s answers again; the watches go on from where they were\n", cluster.Where())
+				delete(said, cluster.Server)
+			}
 			for _, pt := range fr.parts {
 				// A watch that breaks is said once, and again when it
 				// works again; the informer resumes by itself.
@@ -154,6 +189,12 @@ func run(ctx context.Context, o *Options) error {
 					fmt.Fprintf(o.IO.ErrOut, "monctl: %s answers again\n", key)
 					delete(said, key)
 				}
+			}
+			if o.Changes {
+				if fr.changed() == 0 {
+					return nil // nothing to say this interval
+				}
+				return p.Print(o.changesView(fr, p.Format == output.Wide))
 			}
 			return p.Print(o.view(fr, p.Format == output.Wide))
 		},
@@ -230,6 +271,43 @@ func (o *Options) view(fr *frame, wide bool) output.View {
 	}
 }
 
+// changesView is what changed in one interval: a row or record per
+// object that changed, with how.
+func (o *Options) changesView(fr *frame, wide bool) output.View {
+	return output.View{
+		Title: live.TimeLine(fr.time, output.Count(fr.changed(), "change")),
+		Rows: func(output.Format) ([]string, [][]string) {
+			var header []string
+			var rows [][]string
+			for i, pt := range fr.parts {
+				if pt.table == nil || len(pt.changes) == 0 {
+					continue
+				}
+				h, _ := o.tableRows(pt, wide)
+				h = append([]string{"EVENT"}, h...)
+				if i > 0 && header != nil {
+					rows = append(rows, nil, h)
+				} else {
+					header = h
+				}
+				for _, c := range pt.changes {
+					rows = append(rows, append([]string{c.Type}, o.row(pt, c.Object, wide, len(h)-1)...))
+				}
+			}
+			return header, rows
+		},
+		Records: func() []any {
+			var recs []any
+			for _, pt := range fr.parts {
+				for _, c := range pt.changes {
+					recs = append(recs, map[string]any{"type": c.Type, "object": c.Object.Object})
+				}
+			}
+			return recs
+		},
+	}
+}
+
 // count says how many objects of each type.
 func (o *Options) count(fr *frame) string {
 	var parts []string
@@ -242,42 +320,52 @@ func (o *Options) count(fr *frame) string {
 // tableRows are the server's columns for one type (priority 0 only
 // unless wide), NAMESPACE first under -A, in the informer's order.
 func (o *Options) tableRows(pt part, wide bool) ([]string, [][]string) {
-	var cols []int
 	var header []string
-	namespaced := o.AllNamespaces && pt.w.Resource.Namespaced
-	if namespaced {
+	if o.AllNamespaces && pt.w.Resource.Namespaced {
 		header = append(header, "NAMESPACE")
 	}
-	for i, c := range pt.table.Columns {
+	for _, c := range pt.table.Columns {
 		if wide || c.Priority == 0 {
-			cols = append(cols, i)
 			header = append(header, strings.ToUpper(c.Name))
 		}
 	}
 	var rows [][]string
 	for _, obj := range pt.objects {
-		key := obj.GetName()
-		if obj.GetNamespace() != "" {
-			key = obj.GetNamespace() + "/" + key
+		if _, ok := pt.table.Rows[key(obj)]; ok { // one made since the table was rendered is in the next
+			rows = append(rows, o.row(pt, obj, wide, len(header)))
 		}
-		cells, ok := pt.table.Rows[key]
-		if !ok {
-			continue // made after the table was rendered: the next one has it
-		}
-		var row []string
-		if namespaced {
-			row = append(row, obj.GetNamespace())
-		}
-		for _, i := range cols {
-			if i < len(cells) {
-				row = append(row, cell(cells[i]))
-			} else {
-				row = append(row, "")
-			}
-		}
-		rows = append(rows, row)
 	}
 	return header, rows
+}
+
+// row is an object's cells, as tableRows' columns: its table row, or
+// its namespace and name alone when the table has none (it was deleted).
+func (o *Options) row(pt part, obj *unstructured.Unstructured, wide bool, width int) []string {
+	var row []string
+	if o.AllNamespaces && pt.w.Resource.Namespaced {
+		row = append(row, obj.GetNamespace())
+	}
+	cells, ok := pt.table.Rows[key(obj)]
+	if !ok {
+		row = append(row, output.Escape(obj.GetName()))
+	}
+	for i, c := range pt.table.Columns {
+		if ok && (wide || c.Priority == 0) && i < len(cells) {
+			row = append(row, cell(cells[i]))
+		}
+	}
+	for len(row) < width {
+		row = append(row, "")
+	}
+	return row
+}
+
+// key is an object's namespace/name, as the table's rows are keyed.
+func key(obj *unstructured.Unstructured) string {
+	if obj.GetNamespace() != "" {
+		return obj.GetNamespace() + "/" + obj.GetName()
+	}
+	return obj.GetName()
 }
 
 // cell writes a table cell as kubectl does: <none> for nothing.
