@@ -7,14 +7,17 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"net/http"
 	"os"
 	"os/exec"
+	"regexp"
 	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -135,6 +138,15 @@ func TestWatchKubernetes(t *testing.T) {
 	out, _, _ = monctlEnv(t, env, "watch", "k8s", "pods", "-n", "team-a", "--once")
 	if h := strings.Fields(lines(out)[1]); !slices.Equal(h, []string{"NAME", "READY", "STATUS", "RESTARTS", "AGE"}) {
 		t.Errorf("kubectl's columns for pods in a namespace: %q", h)
+	}
+
+	// Questions and checks over kube-state-metrics' series.
+	out, errOut, code = monctlEnv(t, env, "watch", "k8s", "pods", "-A", "--once", "-o", "json", "--query", `sum by (namespace) (kube_pod_status_phase{phase="Running"})`)
+	if code != 0 || !regexp.MustCompile(`\{"metric":\{"namespace":"team-a"\},"value":\[[0-9.]+,"2"\]\}`).MatchString(out) {
+		t.Errorf("--query over kube_pod_status_phase: exit %d: %s%s", code, out, errOut)
+	}
+	if out, errOut, code := monctlEnv(t, env, "watch", "k8s", "pods", "-A", "--once", "--fail-if", "kube_pod_container_status_restarts_total > 5"); code != 4 || !strings.Contains(out+errOut, "flaky") {
+		t.Errorf("--fail-if over the restarts: exit %d: %s%s", code, out, errOut)
 	}
 
 	// A custom resource, made now, with printer columns of its own.
@@ -272,4 +284,105 @@ func TestWatchKubernetesAcrossRestart(t *testing.T) {
 		t.Errorf("the end of the outage is not said:\n%s", errOut.String())
 	}
 	t.Logf("monctl said:\n%s", errOut.String())
+}
+
+// TestServeKubeStateMetrics: serve --kube exposes kube-state-metrics'
+// series of a real API server's objects; a real Prometheus scrapes it
+// under the job name kube-state-metrics, and the kubernetes-mixin's
+// rules, unchanged but for their for:, fire for a pod whose container
+// is raised into CrashLoopBackOff through its status, a deployment short
+// of replicas, and a node not ready.
+func TestServeKubeStateMetrics(t *testing.T) {
+	kc, cs, _ := startKube(t)
+	ctx := context.Background()
+	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	makePod(t, cs, "shop", "web", "node-1", corev1.PodRunning, true, 0)
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node-1"}}
+	made, err := cs.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	made.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionFalse, Reason: "KubeletNotReady"}}
+	if _, err := cs.CoreV1().Nodes().UpdateStatus(ctx, made, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	replicas := int32(3)
+	dep := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "shop"},
+		Spec: appsv1.DeploymentSpec{Replicas: &replicas, Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "web"}},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "main", Image: "monctl-workload:e2e"}}}}}}
+	madeDep, err := cs.AppsV1().Deployments("shop").Create(ctx, dep, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	madeDep.Status = appsv1.DeploymentStatus{Replicas: 3, ReadyReplicas: 1, AvailableReplicas: 1, UnavailableReplicas: 2, ObservedGeneration: madeDep.Generation}
+	if _, err := cs.AppsV1().Deployments("shop").UpdateStatus(ctx, madeDep, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	p := startServe(t, []string{"KUBECONFIG=" + kc.Kubeconfig}, "--kube", "pods,deployments,nodes", "--web.ui=false")
+	fams := metricsOf(t, http.DefaultClient, "http://"+p.addr+"/metrics")
+	if v, ok := sample(fams, "kube_deployment_status_replicas_available", "namespace", "shop", "deployment", "web"); !ok || v != 1 {
+		t.Errorf("kube_deployment_status_replicas_available: %v %v\n%s", v, ok, p.log())
+	}
+	if v, ok := sample(fams, "kube_pod_status_phase", "namespace", "shop", "pod", "web", "phase", "Running"); !ok || v != 1 {
+		t.Errorf("kube_pod_status_phase: %v %v", v, ok)
+	}
+	// The kubernetes-mixin's rules, as it writes them.
+	rules := writeTemp(t, "kube.rules.yml", `groups:
+  - name: kubernetes-apps
+    rules:
+      - alert: KubePodCrashLooping
+        expr: max_over_time(kube_pod_container_status_waiting_reason{reason="CrashLoopBackOff", job="kube-state-metrics"}[5m]) >= 1
+        for: 1s
+      - alert: KubeDeploymentReplicasMismatch
+        expr: (kube_deployment_spec_replicas{job="kube-state-metrics"} > kube_deployment_status_replicas_available{job="kube-state-metrics"})
+        for: 1s
+      - alert: KubeNodeNotReady
+        expr: kube_node_status_condition{job="kube-state-metrics",condition="Ready",status="true"} == 0
+        for: 1s
+`)
+	prom := startPrometheusJob(t, "kube-state-metrics", p.addr, rules)
+	firing := func() map[string]bool {
+		var r struct {
+			Data struct {
+				Alerts []struct {
+					Labels map[string]string
+					State  string
+				}
+			}
+		}
+		getJSON(t, prom+"/api/v1/alerts", &r)
+		out := map[string]bool{}
+		for _, a := range r.Data.Alerts {
+			if a.State == "firing" {
+				out[a.Labels["alertname"]+" "+a.Labels["pod"]+a.Labels["deployment"]+a.Labels["node"]] = true
+			}
+		}
+		return out
+	}
+	waitFor(t, "the deployment and node alerts", 60*time.Second, func() bool {
+		f := firing()
+		return f["KubeDeploymentReplicasMismatch web"] && f["KubeNodeNotReady node-1"]
+	})
+	if f := firing(); f["KubePodCrashLooping web"] {
+		t.Fatal("the crash loop fired before the pod was in one")
+	}
+	// The pod's container crashes and is waiting to start again.
+	pod, err := cs.CoreV1().Pods("shop").Get(ctx, "web", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pod.Status.ContainerStatuses[0].RestartCount = 6
+	pod.Status.ContainerStatuses[0].Ready = false
+	pod.Status.ContainerStatuses[0].State = corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}}
+	if _, err := cs.CoreV1().Pods("shop").UpdateStatus(ctx, pod, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the crash-loop alert", 60*time.Second, func() bool { return firing()["KubePodCrashLooping web"] })
+	if v := promQuery(t, prom, `kube_pod_container_status_restarts_total{pod="web",job="kube-state-metrics"}`); len(v) != 1 || v[0] != 6 {
+		t.Errorf("the restarts Prometheus has: %v", v)
+	}
 }

@@ -182,6 +182,12 @@ func promQuery(t *testing.T, base, query string) []float64 {
 // with native histograms, and returns its URL.
 func startPrometheus(t *testing.T, target string, ruleFiles ...string) string {
 	t.Helper()
+	return startPrometheusJob(t, "monctl", target, ruleFiles...)
+}
+
+// startPrometheusJob is startPrometheus with the scrape job named job.
+func startPrometheusJob(t *testing.T, job, target string, ruleFiles ...string) string {
+	t.Helper()
 	dir := t.TempDir()
 	promPort := freePort(t)
 	promCfg := filepath.Join(dir, "prometheus.yml")
@@ -194,10 +200,10 @@ func startPrometheus(t *testing.T, target string, ruleFiles ...string) string {
   scrape_timeout: 1s
   evaluation_interval: 1s
 scrape_configs:
-  - job_name: monctl
+  - job_name: %s
     static_configs:
       - targets: ['%s']
-`, target)), 0o600)
+`, job, target)), 0o600)
 	promURL := fmt.Sprintf("http://127.0.0.1:%d", promPort)
 	// Native histograms are stored (and protobuf asked for first).
 	start(t, promURL+"/-/ready", tool(t, "prometheus"), "--config.file", promCfg, "--enable-feature=native-histograms",

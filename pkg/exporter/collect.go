@@ -25,6 +25,7 @@ import (
 const (
 	CollectorContainers = "containers"
 	CollectorTarget     = "target"
+	CollectorKubernetes = "kubernetes"
 )
 
 // SourceResult is what one source gave in one collection.
@@ -122,13 +123,16 @@ func (e *Exporter) startFlight() *flight {
 	if e.opts.Discovered != nil {
 		targets = append(slices.Clip(targets), e.opts.Discovered()...)
 	}
-	n := len(e.opts.Engines) + len(e.opts.Fleets) + len(targets)
+	n := len(e.opts.Engines) + len(e.opts.Fleets) + len(e.opts.Objects) + len(targets)
 	f := &flight{start: time.Now(), done: make(chan struct{}), sources: make([]SourceResult, n), finished: make([]bool, n), targets: targets}
 	for i, w := range e.opts.Engines {
 		f.sources[i] = SourceResult{Collector: CollectorContainers, Source: w.Engine().Host}
 	}
 	for i, fl := range e.opts.Fleets {
 		f.sources[len(e.opts.Engines)+i] = SourceResult{Collector: CollectorContainers, Source: fl.Name(), StatsSource: fl.Kind()}
+	}
+	for i, src := range e.opts.Objects {
+		f.sources[e.firstObjects()+i] = SourceResult{Collector: CollectorKubernetes, Source: src.Name()}
 	}
 	for i := range targets {
 		f.sources[e.firstTarget()+i] = SourceResult{Collector: CollectorTarget, Source: targets[i].DisplayName()}
@@ -163,6 +167,9 @@ func (e *Exporter) collect(ctx context.Context, f *flight) *Collection {
 	}
 	for i, fl := range e.opts.Fleets {
 		wg.Go(func() { report(len(e.opts.Engines)+i, e.collectFleet(ctx, fl)) })
+	}
+	for i, src := range e.opts.Objects {
+		wg.Go(func() { report(e.firstObjects()+i, e.collectObjects(ctx, src)) })
 	}
 	for i := range f.targets {
 		wg.Go(func() { report(e.firstTarget()+i, e.collectTarget(ctx, &f.targets[i])) })
@@ -233,9 +240,17 @@ func (e *Exporter) collectEngine(ctx context.Context, w *containers.Watcher) Sou
 	return r
 }
 
-// firstTarget is the index of the first target's source: after the
-// engines and the fleets.
-func (e *Exporter) firstTarget() int { return len(e.opts.Engines) + len(e.opts.Fleets) }
+// firstObjects and firstTarget are the indexes of the first source of
+// each kind: engines, fleets, objects, then targets.
+func (e *Exporter) firstObjects() int { return len(e.opts.Engines) + len(e.opts.Fleets) }
+func (e *Exporter) firstTarget() int  { return e.firstObjects() + len(e.opts.Objects) }
+
+// collectObjects serves the series an object source makes.
+func (e *Exporter) collectObjects(ctx context.Context, src ObjectSource) SourceResult {
+	start := time.Now()
+	fams, err := src.Families(ctx)
+	return SourceResult{Collector: CollectorKubernetes, Source: src.Name(), Duration: time.Since(start), Err: err, Families: e.opts.Select.Filter(fams)}
+}
 
 // collectFleet serves a fleet's containers as an engine's: every
 // container label it has (they were chosen where the containers run).

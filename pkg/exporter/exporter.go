@@ -31,6 +31,14 @@ import (
 	"github.com/monctl/monctl/pkg/fleet"
 )
 
+// ObjectSource gives the series of the objects it watches at each
+// collection.
+type ObjectSource interface {
+	// Name names it in monctl_collector_* and logs: no credentials.
+	Name() string
+	Families(ctx context.Context) ([]exposition.Family, error)
+}
+
 // Options of an Exporter.
 type Options struct {
 	// Engines are the Docker engines whose containers are served. The
@@ -39,6 +47,9 @@ type Options struct {
 	// Fleets are sources of other hosts' containers (a Prometheus
 	// query API), served as an engine's are, after the engines.
 	Fleets []fleet.Source
+	// Objects are sources of series about objects (a Kubernetes
+	// cluster's, as kube-state-metrics names them), served as they are.
+	Objects []ObjectSource
 	// ContainerLabels are the container labels served, as
 	// container_label_<key>; no others become series labels.
 	ContainerLabels []string

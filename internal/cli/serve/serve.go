@@ -31,6 +31,7 @@ import (
 	"github.com/monctl/monctl/pkg/exporter"
 	"github.com/monctl/monctl/pkg/exposition"
 	"github.com/monctl/monctl/pkg/fleet"
+	"github.com/monctl/monctl/pkg/kube"
 )
 
 // allowedHosts are the names the web view answers to: --web.allowed-host,
@@ -78,6 +79,10 @@ type Options struct {
 	// EnableActions lets the web view start, stop, restart and kill
 	// containers.
 	EnableActions bool
+	// Kube are Kubernetes resource types whose objects are served as
+	// kube-state-metrics' series; Kube* say which cluster.
+	Kube        []string
+	KubeOptions kube.Options
 	// FromPrometheus are query APIs whose monctl_container_* series are
 	// served as containers (a fleet), instead of the local engines'.
 	FromPrometheus []string
@@ -168,7 +173,7 @@ scrapes in flight get ` + shutdownGrace.String() + ` to finish, and the exit cod
   monctl serve --rules containers.rules.yml --alertmanager http://localhost:9093`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if len(opts.FromPrometheus) > 0 && !cmd.Flags().Changed("containers") {
+			if (len(opts.FromPrometheus) > 0 || len(opts.Kube) > 0) && !cmd.Flags().Changed("containers") {
 				opts.Containers = false // the fleet's instead of this host's
 			}
 			opts.ConfigTargets = f.ConfigTargets()
@@ -190,6 +195,10 @@ scrapes in flight get ` + shutdownGrace.String() + ` to finish, and the exit cod
 	cmdutil.DurationVar(fl, &opts.WriteTimeout, "web.write-timeout", 0, "close a connection whose answer is not written within this of its request (0: --scrape-timeout + 10s), so a client that never reads frees its slot")
 	cmdutil.DurationVar(fl, &opts.IdleTimeout, "web.idle-timeout", 30*time.Second, "close a keep-alive connection idle for this long")
 	fl.BoolVar(&opts.Containers, "containers", true, "serve the containers of the Docker engine(s); --containers=false serves only targets")
+	fl.StringSliceVar(&opts.Kube, "kube", nil, "serve the series kube-state-metrics would for these Kubernetes types (pods,deployments,statefulsets,daemonsets,nodes,jobs), each watched by an informer; instead of this host's containers (unless --containers)")
+	fl.StringVar(&opts.KubeOptions.Kubeconfig, "kubeconfig", "", "with --kube, the kubeconfig file (default: $KUBECONFIG, else ~/.kube/config, else in-cluster)")
+	fl.StringVar(&opts.KubeOptions.Context, "kube-context", "", "with --kube, the kubeconfig context (default: its current one)")
+	fl.StringVar(&opts.KubeOptions.Namespace, "kube-namespace", "", "with --kube, only this namespace (default: all)")
 	fl.StringArrayVar(&opts.FromPrometheus, "from-prometheus", nil, "serve the containers whose monctl_container_* series are in this Prometheus-compatible query API (Prometheus, VictoriaMetrics, Mimir, Thanos; repeatable), each under its instance label, in the web view and on /metrics, instead of this host's (unless --containers)")
 	opts.AddEngineFlags(cmd)
 	opts.AddContainerFlags(cmd, f, &opts.EngineFlags, "include stopped containers (info, state, restarts)", "f")
@@ -285,7 +294,7 @@ func (o *Options) validate() error {
 			return err
 		}
 	}
-	if !o.Containers && len(o.targets) == 0 && !o.discovering && len(o.FromPrometheus) == 0 {
+	if !o.Containers && len(o.targets) == 0 && !o.discovering && len(o.FromPrometheus) == 0 && len(o.Kube) == 0 {
 		return cmdutil.UsageError("nothing to serve: --containers=false and no targets (--target, --discover or the config file's targets or scrape_configs)")
 	}
 	return nil
@@ -313,6 +322,36 @@ func (o *Options) discovered(disc *discovery.Discovery) func() []exposition.Targ
 		}
 		return out
 	}
+}
+
+// watchKube starts an informer for each type of --kube. A type the
+// server does not have or will not list is logged, and the others are
+// served; none at all is a failure.
+func (o *Options) watchKube(ctx context.Context, logger *slog.Logger) (*kube.Source, error) {
+	cluster, err := cmdutil.KubeConnect(o.KubeOptions)
+	if err != nil {
+		return nil, err
+	}
+	sel := kube.Selector{Namespace: o.KubeOptions.Namespace, AllNamespaces: o.KubeOptions.Namespace == ""}
+	src := &kube.Source{Cluster: cluster}
+	var errs []error
+	for _, name := range o.Kube {
+		r, err := cluster.Resolve(ctx, name)
+		if err == nil {
+			var w *kube.Watcher
+			if w, err = cluster.Watch(ctx, r, sel); err == nil {
+				src.Watchers = append(src.Watchers, w)
+				logger.Info("Watching Kubernetes objects", "resource", r.Name(), "cluster", cluster.Where())
+				continue
+			}
+		}
+		logger.Warn("cannot watch Kubernetes objects", "resource", name, "err", err)
+		errs = append(errs, err)
+	}
+	if len(src.Watchers) == 0 {
+		return nil, cmdutil.Failure(errors.Join(errs...))
+	}
+	return src, nil
 }
 
 // checkActions refuses --web.enable-actions where anyone who can reach
@@ -442,9 +481,23 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 		fleets = append(fleets, st)
 		logger.Info("Watching the containers of a store", "url", st.Name())
 	}
+	var objects []exporter.ObjectSource
+	if len(o.Kube) > 0 {
+		src, err := o.watchKube(collectCtx, logger)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			for _, w := range src.Watchers {
+				w.Close()
+			}
+		}()
+		objects = append(objects, src)
+	}
 	opts := exporter.Options{
 		Engines:         watchers,
 		Fleets:          fleets,
+		Objects:         objects,
 		ContainerLabels: o.ContainerLabels,
 		Targets:         o.targets,
 		Scraper:         &exposition.Scraper{UserAgent: "monctl/" + info.Version, Limits: o.limits, BodySizeLimit: o.bodyLimit},

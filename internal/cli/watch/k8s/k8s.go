@@ -6,18 +6,18 @@ package k8s
 import (
 	"context"
 	"fmt"
-	"io"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/klog/v2"
 
+	"github.com/monctl/monctl/internal/cli/ask"
 	"github.com/monctl/monctl/internal/cli/cmdutil"
 	"github.com/monctl/monctl/internal/cli/watch/live"
 	"github.com/monctl/monctl/internal/output"
+	"github.com/monctl/monctl/pkg/exposition"
 	"github.com/monctl/monctl/pkg/kube"
 )
 
@@ -34,6 +34,9 @@ type Options struct {
 	// Changes prints what changed each interval instead of every object.
 	Changes bool
 	Out     cmdutil.OutputFlags
+	// Ask holds --query, --fail-if and --rules, over the
+	// kube-state-metrics series of each interval.
+	Ask ask.Flags
 }
 
 // NewCmd builds 'monctl watch k8s'.
@@ -72,7 +75,8 @@ printed per --interval; --once prints one.`,
 					}
 				}
 			}
-			return run(cmd.Context(), o)
+			o.Ask.ConfigAlertmanagers = f.ConfigAlertmanagers()
+			return o.Ask.NagiosError(o.IO.Out, run(cmd.Context(), o))
 		},
 	}
 	fl := cmd.Flags()
@@ -86,7 +90,8 @@ printed per --interval; --once prints one.`,
 	fl.StringVarP(&o.Selector, "selector", "l", "", "label selector, as kubectl's -l (app=web,tier!=db)")
 	fl.StringVar(&o.FieldSelector, "field-selector", "", "field selector, as kubectl's (status.phase=Running)")
 	fl.BoolVar(&o.Changes, "changes", false, "print what changed each interval, each object once with its change (ADDED, MODIFIED, DELETED: kubectl get -w --output-watch-events), the first time every object as ADDED")
-	o.Out.AddOutputFlags(cmd, "table", output.RowsShape|output.RecordsShape)
+	o.Out.AddOutputFlags(cmd, "table", output.AllShapes)
+	o.Ask.AddFlags(fl, "the series kube-state-metrics would expose for the pods, deployments, statefulsets, daemonsets, nodes and jobs watched (kube_pod_status_phase, kube_deployment_status_replicas_available...)")
 	return cmd
 }
 
@@ -103,6 +108,15 @@ type part struct {
 	changes []kube.Change
 	table   *kube.Table
 	err     error
+}
+
+// families are the kube-state-metrics series of a frame's objects.
+func (fr *frame) families() []exposition.Family {
+	sets := make([]kube.Objects, len(fr.parts))
+	for i, pt := range fr.parts {
+		sets[i] = kube.Objects{Kind: pt.w.Resource.Kind, Items: pt.objects}
+	}
+	return kube.Families(sets...)
 }
 
 // changed counts the changes of a frame.
@@ -122,13 +136,18 @@ func run(ctx context.Context, o *Options) error {
 	if err != nil {
 		return err
 	}
-	// client-go logs through klog, on stderr as it likes: what matters
-	// of it monctl says itself.
-	klog.LogToStderr(false)
-	klog.SetOutput(io.Discard)
-	cluster, err := kube.Connect(o.Options)
+	if o.Ask.Asking() {
+		if o.Changes {
+			return cmdutil.UsageError("--changes prints the changes, and --query, --fail-if and --rules print answers instead: give one or the other")
+		}
+		if err := o.Ask.Check(p); err != nil {
+			return err
+		}
+		defer o.Ask.Close() // delivers the alerts found
+	}
+	cluster, err := cmdutil.KubeConnect(o.Options)
 	if err != nil {
-		return cmdutil.Failure(err)
+		return err
 	}
 	sel := kube.Selector{Namespace: cluster.Namespace, AllNamespaces: o.AllNamespaces, Labels: o.Selector, Fields: o.FieldSelector}
 	watchers, failed := start(ctx, cluster, o.Resources, sel)
@@ -143,10 +162,13 @@ func run(ctx context.Context, o *Options) error {
 			w.Close()
 		}
 	}()
-	tables := p.Format == output.Table || p.Format == output.Wide || p.Format == output.CSV || p.Format == output.Markdown
+	// The server renders tables only for the views that print them.
+	tables := !o.Ask.Asking() && (p.Format == output.Table || p.Format == output.Wide || p.Format == output.CSV || p.Format == output.Markdown)
 	said := map[string]string{}
 	partial := len(failed) > 0
 	samples := 0
+	store := o.Ask.NewStore()
+	fired := false
 	res := live.Resource[struct{}, *frame]{
 		Name: "Kubernetes objects",
 		Sample: func(ctx context.Context) (*frame, error) {
@@ -190,6 +212,12 @@ func run(ctx context.Context, o *Options) error {
 					delete(said, key)
 				}
 			}
+			if o.Ask.Asking() {
+				store.Add(fr.time, fr.families())
+				var askErr error
+				fired, askErr = o.Ask.Answer(ctx, p, store, fr.time, fr.down != nil)
+				return askErr
+			}
 			if o.Changes {
 				if fr.changed() == 0 {
 					return nil // nothing to say this interval
@@ -199,6 +227,9 @@ func run(ctx context.Context, o *Options) error {
 			return p.Print(o.view(fr, p.Format == output.Wide))
 		},
 		Done: func() error {
+			if fired {
+				return cmdutil.CheckFailed
+			}
 			if partial {
 				return cmdutil.Partial
 			}
@@ -258,6 +289,9 @@ func (o *Options) view(fr *frame, wide bool) output.View {
 				rows = append(rows, rs...)
 			}
 			return header, rows
+		},
+		Families: func() []output.Source {
+			return []output.Source{{Time: fr.time, Families: fr.families()}}
 		},
 		Records: func() []any {
 			var recs []any
