@@ -140,6 +140,26 @@ func TestWatchKubernetes(t *testing.T) {
 		t.Errorf("kubectl's columns for pods in a namespace: %q", h)
 	}
 
+	// Events: warnings first, then the newest.
+	for i, ev := range []struct{ name, typ, reason string }{{"web.1", "Normal", "Started"}, {"flaky.1", "Warning", "BackOff"}, {"web.2", "Normal", "Pulled"}} {
+		at := metav1.NewTime(time.Now().Add(time.Duration(i) * time.Second))
+		if _, err := cs.CoreV1().Events("team-a").Create(ctx, &corev1.Event{ObjectMeta: metav1.ObjectMeta{Name: ev.name},
+			InvolvedObject: corev1.ObjectReference{Kind: "Pod", Namespace: "team-a", Name: strings.Split(ev.name, ".")[0]},
+			Type:           ev.typ, Reason: ev.reason, Message: ev.reason + " <b>x</b>", FirstTimestamp: at, LastTimestamp: at, Count: 1}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, errOut, code = monctlEnv(t, env, "watch", "k8s", "events", "-n", "team-a", "--once", "--no-headers")
+	var reasons []string
+	for _, l := range lines(out) {
+		if f := strings.Fields(l); len(f) > 2 {
+			reasons = append(reasons, f[2]) // LAST SEEN, TYPE, REASON, ...
+		}
+	}
+	if code != 0 || !slices.Equal(reasons, []string{"BackOff", "Pulled", "Started"}) {
+		t.Errorf("events, warnings first then the newest: exit %d, %q:\n%s%s", code, reasons, out, errOut)
+	}
+
 	// Questions and checks over kube-state-metrics' series.
 	out, errOut, code = monctlEnv(t, env, "watch", "k8s", "pods", "-A", "--once", "-o", "json", "--query", `sum by (namespace) (kube_pod_status_phase{phase="Running"})`)
 	if code != 0 || !regexp.MustCompile(`\{"metric":\{"namespace":"team-a"\},"value":\[[0-9.]+,"2"\]\}`).MatchString(out) {

@@ -174,6 +174,10 @@ func (w *Watcher) Objects() []*unstructured.Unstructured {
 			out = append(out, u)
 		}
 	}
+	if w.Resource.Kind == "Event" {
+		slices.SortFunc(out, eventOrder)
+		return out
+	}
 	slices.SortFunc(out, func(a, b *unstructured.Unstructured) int {
 		if c := strings.Compare(a.GetNamespace(), b.GetNamespace()); c != 0 {
 			return c
@@ -181,6 +185,29 @@ func (w *Watcher) Objects() []*unstructured.Unstructured {
 		return strings.Compare(a.GetName(), b.GetName())
 	})
 	return out
+}
+
+// eventOrder puts warnings first, then the newest: what needs a look
+// comes at the top.
+func eventOrder(a, b *unstructured.Unstructured) int {
+	if wa, wb := str(a.Object, "type") == "Warning", str(b.Object, "type") == "Warning"; wa != wb {
+		if wa {
+			return -1
+		}
+		return 1
+	}
+	return -strings.Compare(lastSeen(a), lastSeen(b))
+}
+
+// lastSeen is when an event (core/v1 or events.k8s.io/v1) last happened,
+// as RFC 3339 text, which sorts as the time does.
+func lastSeen(e *unstructured.Unstructured) string {
+	for _, path := range [][]string{{"series", "lastObservedTime"}, {"lastTimestamp"}, {"eventTime"}, {"deprecatedLastTimestamp"}} {
+		if t := str(e.Object, path...); t != "" {
+			return t
+		}
+	}
+	return e.GetCreationTimestamp().UTC().Format(time.RFC3339)
 }
 
 // Changes are what changed since the last call, in order, and the error

@@ -60,8 +60,12 @@ docker context is --context), -n/--namespace, -A/--all-namespaces,
 Tables have the columns the server renders for kubectl (a custom
 resource's printer columns included; -o wide: all of them), with
 NAMESPACE first under -A. -o json, jsonl and yaml print the objects as
-the API gives them. Not on a terminal, one table or record set is
-printed per --interval; --once prints one.`,
+the API gives them. One table or record set is printed per --interval;
+--once prints one; --changes prints what changed.
+
+--query, --fail-if and --rules are asked of the series kube-state-metrics
+would expose for the pods, deployments, statefulsets, daemonsets, nodes
+and jobs watched, which -o prom prints.`,
 		Example: `  monctl watch k8s pods -A --once
   monctl watch k8s deploy,statefulsets -n shop -o wide
   monctl watch k8s pods -l app=web -o jsonl --interval 10s >> pods.jsonl
@@ -177,12 +181,13 @@ func run(ctx context.Context, o *Options) error {
 			for _, w := range watchers {
 				pt := part{w: w, objects: w.Objects()}
 				// The watch's first sample only primes its clock, and is
-				// not printed: the changes wait for the next.
+				// not printed: the changes wait for the next, and no
+				// table is asked for.
 				if samples > 1 {
 					pt.changes, pt.err = w.Changes()
-				}
-				if tables && pt.err == nil {
-					pt.table, pt.err = w.Table(ctx)
+					if tables && pt.err == nil {
+						pt.table, pt.err = w.Table(ctx)
+					}
 				}
 				fr.parts = append(fr.parts, pt)
 			}
