@@ -165,9 +165,12 @@ func (e *Engine) Stop() {
 	}
 	e.cmd = nil
 	// dockerd bind-mounts its data root onto itself at every start and
-	// may leave the mount behind after a restart: its directory could
-	// not be removed.
-	for unix.Unmount(filepath.Join(e.Dir, "data"), unix.MNT_DETACH) == nil {
+	// may leave the mount behind after a restart, and Engine 29 leaves
+	// its default network namespace mounted in the exec root: their
+	// directories could not be removed.
+	for _, m := range []string{"data", filepath.Join("exec", "netns", "default")} {
+		for unix.Unmount(filepath.Join(e.Dir, m), unix.MNT_DETACH) == nil {
+		}
 	}
 }
 

@@ -25,7 +25,9 @@ func (s *Source) Families(context.Context) ([]exposition.Family, error) {
 	var errs []error
 	for _, w := range s.Watchers {
 		sets = append(sets, Objects{Kind: w.Resource.Kind, Items: w.Objects()})
-		if err := w.Err(); err != nil {
+		// The changes are not served: taking them keeps the watcher
+		// from holding every object ever deleted.
+		if _, err := w.Changes(); err != nil {
 			errs = append(errs, err)
 		}
 	}

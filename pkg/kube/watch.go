@@ -294,10 +294,3 @@ func (w *Watcher) path() string {
 
 // String says what is watched where.
 func (w *Watcher) String() string { return fmt.Sprintf("%s on %s", w.what(), w.cluster.Where()) }
-
-// Err is the error the watch has now: nil when it works.
-func (w *Watcher) Err() error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.err
-}
