@@ -165,31 +165,44 @@ func (b *builder) pod(p *unstructured.Unstructured) {
 	}
 }
 
+// field is a gauge read from one numeric field of an object.
+type field struct {
+	name, help string
+	path       []string
+}
+
+// fields adds a series per field of o, each labelled id.
+func (b *builder) fields(o map[string]any, id []string, fs ...field) {
+	for _, f := range fs {
+		gauge(b, f.name, f.help, num(o, f.path...), id...)
+	}
+}
+
 func (b *builder) deployment(d *unstructured.Unstructured) {
-	o, id := d.Object, []string{"namespace", d.GetNamespace(), "deployment", d.GetName()}
-	gauge(b, "kube_deployment_spec_replicas", "Number of desired pods for a deployment.", num(o, "spec", "replicas"), id...)
-	gauge(b, "kube_deployment_status_replicas", "The number of replicas per deployment.", num(o, "status", "replicas"), id...)
-	gauge(b, "kube_deployment_status_replicas_available", "The number of available replicas per deployment.", num(o, "status", "availableReplicas"), id...)
-	gauge(b, "kube_deployment_status_replicas_unavailable", "The number of unavailable replicas per deployment.", num(o, "status", "unavailableReplicas"), id...)
-	gauge(b, "kube_deployment_status_replicas_updated", "The number of updated replicas per deployment.", num(o, "status", "updatedReplicas"), id...)
-	gauge(b, "kube_deployment_status_replicas_ready", "The number of ready replicas per deployment.", num(o, "status", "readyReplicas"), id...)
-	gauge(b, "kube_deployment_status_observed_generation", "The generation observed by the deployment controller.", num(o, "status", "observedGeneration"), id...)
-	gauge(b, "kube_deployment_metadata_generation", "Sequence number representing a specific generation of the desired state.", num(o, "metadata", "generation"), id...)
+	b.fields(d.Object, []string{"namespace", d.GetNamespace(), "deployment", d.GetName()},
+		field{"kube_deployment_spec_replicas", "Number of desired pods for a deployment.", []string{"spec", "replicas"}},
+		field{"kube_deployment_status_replicas", "The number of replicas per deployment.", []string{"status", "replicas"}},
+		field{"kube_deployment_status_replicas_available", "The number of available replicas per deployment.", []string{"status", "availableReplicas"}},
+		field{"kube_deployment_status_replicas_unavailable", "The number of unavailable replicas per deployment.", []string{"status", "unavailableReplicas"}},
+		field{"kube_deployment_status_replicas_updated", "The number of updated replicas per deployment.", []string{"status", "updatedReplicas"}},
+		field{"kube_deployment_status_replicas_ready", "The number of ready replicas per deployment.", []string{"status", "readyReplicas"}},
+		field{"kube_deployment_status_observed_generation", "The generation observed by the deployment controller.", []string{"status", "observedGeneration"}},
+		field{"kube_deployment_metadata_generation", "Sequence number representing a specific generation of the desired state.", []string{"metadata", "generation"}})
 }
 
 func (b *builder) statefulSet(s *unstructured.Unstructured) {
-	o, id := s.Object, []string{"namespace", s.GetNamespace(), "statefulset", s.GetName()}
-	gauge(b, "kube_statefulset_replicas", "Number of desired pods for a StatefulSet.", num(o, "spec", "replicas"), id...)
-	gauge(b, "kube_statefulset_status_replicas", "The number of replicas per StatefulSet.", num(o, "status", "replicas"), id...)
-	gauge(b, "kube_statefulset_status_replicas_ready", "The number of ready replicas per StatefulSet.", num(o, "status", "readyReplicas"), id...)
-	gauge(b, "kube_statefulset_status_replicas_current", "The number of current replicas per StatefulSet.", num(o, "status", "currentReplicas"), id...)
-	gauge(b, "kube_statefulset_status_replicas_updated", "The number of updated replicas per StatefulSet.", num(o, "status", "updatedReplicas"), id...)
-	gauge(b, "kube_statefulset_status_observed_generation", "The generation observed by the StatefulSet controller.", num(o, "status", "observedGeneration"), id...)
-	gauge(b, "kube_statefulset_metadata_generation", "Sequence number representing a specific generation of the desired state for the StatefulSet.", num(o, "metadata", "generation"), id...)
+	b.fields(s.Object, []string{"namespace", s.GetNamespace(), "statefulset", s.GetName()},
+		field{"kube_statefulset_replicas", "Number of desired pods for a StatefulSet.", []string{"spec", "replicas"}},
+		field{"kube_statefulset_status_replicas", "The number of replicas per StatefulSet.", []string{"status", "replicas"}},
+		field{"kube_statefulset_status_replicas_ready", "The number of ready replicas per StatefulSet.", []string{"status", "readyReplicas"}},
+		field{"kube_statefulset_status_replicas_current", "The number of current replicas per StatefulSet.", []string{"status", "currentReplicas"}},
+		field{"kube_statefulset_status_replicas_updated", "The number of updated replicas per StatefulSet.", []string{"status", "updatedReplicas"}},
+		field{"kube_statefulset_status_observed_generation", "The generation observed by the StatefulSet controller.", []string{"status", "observedGeneration"}},
+		field{"kube_statefulset_metadata_generation", "Sequence number representing a specific generation of the desired state for the StatefulSet.", []string{"metadata", "generation"}})
 }
 
 func (b *builder) daemonSet(d *unstructured.Unstructured) {
-	o, id := d.Object, []string{"namespace", d.GetNamespace(), "daemonset", d.GetName()}
+	var fs []field
 	for _, f := range [][2]string{
 		{"kube_daemonset_status_desired_number_scheduled", "desiredNumberScheduled"},
 		{"kube_daemonset_status_current_number_scheduled", "currentNumberScheduled"},
@@ -199,8 +212,9 @@ func (b *builder) daemonSet(d *unstructured.Unstructured) {
 		{"kube_daemonset_status_number_misscheduled", "numberMisscheduled"},
 		{"kube_daemonset_status_updated_number_scheduled", "updatedNumberScheduled"},
 	} {
-		gauge(b, f[0], "The daemonset's status."+f[1]+".", num(o, "status", f[1]), id...)
+		fs = append(fs, field{f[0], "The daemonset's status." + f[1] + ".", []string{"status", f[1]}})
 	}
+	b.fields(d.Object, []string{"namespace", d.GetNamespace(), "daemonset", d.GetName()}, fs...)
 }
 
 func (b *builder) node(n *unstructured.Unstructured) {
