@@ -70,7 +70,7 @@ func (j *Job) validate() error {
 		return fmt.Errorf("job %s: metrics_path must start with '/', got %q", j.Name, j.MetricsPath)
 	}
 	if len(j.SD) == 0 {
-		return fmt.Errorf("job %s: no targets: give static_configs, docker_sd_configs, file_sd_configs or http_sd_configs", j.Name)
+		return fmt.Errorf("job %s: no targets: give static_configs, docker_sd_configs, file_sd_configs, http_sd_configs or kubernetes_sd_configs", j.Name)
 	}
 	if err := j.HTTP.Validate(); err != nil {
 		return fmt.Errorf("job %s: %w", j.Name, err)
@@ -85,10 +85,26 @@ func (j *Job) validate() error {
 			}
 		}
 	}
-	if len(j.RelabelConfigs) == 0 && j.hasDocker() {
-		j.RelabelConfigs, j.DefaultRules = DockerRules(), true
+	if len(j.RelabelConfigs) == 0 {
+		switch {
+		case j.hasDocker():
+			j.RelabelConfigs, j.DefaultRules = DockerRules(), true
+		case j.onlyPods():
+			j.RelabelConfigs, j.DefaultRules = KubernetesPodRules(), true
+		}
 	}
 	return nil
+}
+
+// onlyPods says the job finds only pods, through kubernetes_sd_configs
+// with role pod.
+func (j *Job) onlyPods() bool {
+	for _, c := range j.SD {
+		if k, ok := c.(*KubernetesSDConfig); !ok || k.Role != "pod" {
+			return false
+		}
+	}
+	return true
 }
 
 // SetDirectory makes the job's relative file names (file_sd files,
@@ -163,14 +179,57 @@ const dockerRulesYAML = `
 func DockerRulesYAML() string { return strings.TrimPrefix(dockerRulesYAML, "\n") }
 
 // DockerRules are DockerRulesYAML's rules.
-func DockerRules() []*relabel.Config {
+func DockerRules() []*relabel.Config { return mustRules(dockerRulesYAML) }
+
+// kubernetesPodRulesYAML is the same convention for pods, with
+// annotations (as Prometheus's example configuration for Kubernetes
+// has it): scrape only the pods annotated prometheus.io/scrape=true, at
+// the port, path and scheme their annotations give; not their init
+// containers, nor pods that are not running or about to (as the
+// Prometheus community's Helm chart does); name the target by its
+// namespace and pod.
+const kubernetesPodRulesYAML = `
+- source_labels: [__meta_kubernetes_pod_annotation_prometheus_io_scrape]
+  regex: "true"
+  action: keep
+- source_labels: [__meta_kubernetes_pod_container_init]
+  regex: "true"
+  action: drop
+- source_labels: [__meta_kubernetes_pod_phase]
+  regex: Pending|Succeeded|Failed|Completed
+  action: drop
+- source_labels: [__address__, __meta_kubernetes_pod_annotation_prometheus_io_port]
+  regex: '(.+?)(?::\d+)?;(\d+)'
+  replacement: $1:$2
+  target_label: __address__
+- source_labels: [__meta_kubernetes_pod_annotation_prometheus_io_path]
+  regex: (/.*)
+  target_label: __metrics_path__
+- source_labels: [__meta_kubernetes_pod_annotation_prometheus_io_scheme]
+  regex: (https?)
+  target_label: __scheme__
+- source_labels: [__meta_kubernetes_namespace]
+  target_label: namespace
+- source_labels: [__meta_kubernetes_pod_name]
+  target_label: pod
+`
+
+// KubernetesPodRulesYAML is the default relabel_configs of a job with
+// only kubernetes_sd_configs of role pod and no rules of its own.
+func KubernetesPodRulesYAML() string { return strings.TrimPrefix(kubernetesPodRulesYAML, "\n") }
+
+// KubernetesPodRules are KubernetesPodRulesYAML's rules.
+func KubernetesPodRules() []*relabel.Config { return mustRules(kubernetesPodRulesYAML) }
+
+// mustRules are the rules of doc, one of the defaults above.
+func mustRules(doc string) []*relabel.Config {
 	var rules []*relabel.Config
-	if err := yaml.UnmarshalStrict([]byte(dockerRulesYAML), &rules); err != nil {
-		panic("the default docker rules do not parse: " + err.Error())
+	if err := yaml.UnmarshalStrict([]byte(doc), &rules); err != nil {
+		panic("default rules do not parse: " + err.Error())
 	}
 	for _, r := range rules {
 		if err := r.Validate(model.UTF8Validation); err != nil {
-			panic("the default docker rules are not valid: " + err.Error())
+			panic("default rules are not valid: " + err.Error())
 		}
 	}
 	return rules

@@ -41,6 +41,12 @@ func TestParseJobsErrors(t *testing.T) {
 		{"bad regex", "scrape_configs:\n- job_name: a\n  static_configs: [{targets: [x:1]}]\n  relabel_configs: [{regex: '('}]\n", "error parsing regexp"},
 		{"bad scheme", "scrape_configs:\n- job_name: a\n  scheme: ftp\n  static_configs: [{targets: [x:1]}]\n", `scheme must be http or https, got "ftp"`},
 		{"docker without host", "scrape_configs:\n- job_name: a\n  docker_sd_configs: [{port: 80}]\n", "host missing"},
+		{"kubernetes without role", "scrape_configs:\n- job_name: a\n  kubernetes_sd_configs: [{}]\n", "role missing"},
+		{"kubernetes ingress", "scrape_configs:\n- job_name: a\n  kubernetes_sd_configs: [{role: ingress}]\n", "role ingress is not offered"},
+		{"kubernetes selector", "scrape_configs:\n- job_name: a\n  kubernetes_sd_configs: [{role: pod, selectors: [{role: node, label: a=b}]}]\n", "pod role supports only pod selectors"},
+		{"kubernetes bad label selector", "scrape_configs:\n- job_name: a\n  kubernetes_sd_configs: [{role: pod, selectors: [{role: pod, label: 'a=(b'}]}]\n", "pod selector label"},
+		{"kubernetes server and file", "scrape_configs:\n- job_name: a\n  kubernetes_sd_configs: [{role: pod, api_server: 'https://127.0.0.1:6443', kubeconfig_file: k}]\n", "cannot use 'kubeconfig_file' and 'api_server' simultaneously"},
+		{"kubernetes http config without server", "scrape_configs:\n- job_name: a\n  kubernetes_sd_configs: [{role: pod, bearer_token: x}]\n", "provide the 'api_server' URL"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := ParseJobs([]byte(tc.doc))
@@ -72,6 +78,13 @@ func TestDockerRules(t *testing.T) {
 	static := parseOne(t, "scrape_configs:\n- job_name: s\n  static_configs: [{targets: [x:1]}]\n")
 	if static.DefaultRules || len(static.RelabelConfigs) != 0 {
 		t.Fatalf("a static job got the docker rules")
+	}
+	pods := parseOne(t, "scrape_configs:\n- job_name: k\n  kubernetes_sd_configs: [{role: pod}]\n")
+	if !pods.DefaultRules || len(pods.RelabelConfigs) != len(KubernetesPodRules()) {
+		t.Fatalf("a pod job without rules got %d rules (default %v)", len(pods.RelabelConfigs), pods.DefaultRules)
+	}
+	if svc := parseOne(t, "scrape_configs:\n- job_name: k\n  kubernetes_sd_configs: [{role: service}]\n"); svc.DefaultRules {
+		t.Fatalf("a service job got the pod rules")
 	}
 
 	meta := func(extra ...string) model.LabelSet {

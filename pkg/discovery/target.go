@@ -29,7 +29,7 @@ type Candidate struct {
 	Labels labels.Labels
 	// DroppedBy is the number (from 1) of the relabel rule that dropped
 	// it, 0 when it was kept; Rule is that rule, DefaultRule says it is
-	// one of DockerRules.
+	// one of the default rules (DockerRules, KubernetesPodRules).
 	DroppedBy   int
 	Rule        *relabel.Config
 	DefaultRule bool

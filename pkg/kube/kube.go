@@ -65,7 +65,7 @@ func Connect(o Options) (*Cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kubeconfig: %w", err)
 	}
-	c := &Cluster{Context: o.Context, Server: config.Host, Namespace: ns, config: config}
+	c := &Cluster{Context: o.Context, Server: config.Host, Namespace: ns}
 	if c.Context == "" {
 		if raw, err := cc.RawConfig(); err == nil {
 			c.Context = raw.CurrentContext
@@ -74,12 +74,26 @@ func Connect(o Options) (*Cluster, error) {
 	if c.Context == "" {
 		c.Context = "in-cluster"
 	}
+	return c, c.clients(config)
+}
+
+// ConnectTo reaches the API server config gives, with namespace as its
+// default one: for a Prometheus job's api_server and its http_config.
+func ConnectTo(config *rest.Config, namespace string) (*Cluster, error) {
+	c := &Cluster{Server: config.Host, Namespace: namespace}
+	return c, c.clients(config)
+}
+
+// clients makes the clients of c for config.
+func (c *Cluster) clients(config *rest.Config) error {
+	c.config = config
 	config.UserAgent = "monctl"
 	// Discovery asks for every group at once, as kubectl does with these
 	// limits: client-go's default (5 a second) would make it wait.
 	config.QPS, config.Burst = 50, 300
+	var err error
 	if c.dynamic, err = dynamic.NewForConfig(config); err != nil {
-		return nil, err
+		return err
 	}
 	// The requests whose answers monctl decodes itself: discovery and
 	// the server's tables. (client-go's discovery package would bring
@@ -87,10 +101,8 @@ func Connect(o Options) (*Cluster, error) {
 	raw := rest.CopyConfig(config)
 	raw.GroupVersion = &schema.GroupVersion{}
 	raw.NegotiatedSerializer = serializer.NewCodecFactory(runtime.NewScheme()).WithoutConversion()
-	if c.raw, err = rest.UnversionedRESTClientFor(raw); err != nil {
-		return nil, err
-	}
-	return c, nil
+	c.raw, err = rest.UnversionedRESTClientFor(raw)
+	return err
 }
 
 // Resource is a resource type resolved through discovery.
@@ -124,7 +136,12 @@ func (c *Cluster) Ping(ctx context.Context) error {
 }
 
 // Where names the cluster for messages.
-func (c *Cluster) Where() string { return "context " + c.Context + " (" + c.Server + ")" }
+func (c *Cluster) Where() string {
+	if c.Context == "" {
+		return c.Server
+	}
+	return "context " + c.Context + " (" + c.Server + ")"
+}
 
 // NoSuchResourceError is a resource type the server does not serve.
 type NoSuchResourceError struct{ Name, Where string }

@@ -35,7 +35,10 @@ type Watcher struct {
 	cluster  *Cluster
 	sel      Selector
 	informer cache.SharedIndexInformer
+	hooks    Hooks
 	stop     chan struct{}
+	synced   chan struct{}
+	refused  chan error
 
 	mu sync.Mutex
 	// changes are what changed since Changes was last asked, one per
@@ -54,9 +57,33 @@ type Change struct {
 	Object *unstructured.Unstructured
 }
 
+// Hooks are told of a watcher's news, from its informer's goroutines:
+// Changed after an object changed, Failed after the list or watch
+// failed (the informer tries again by itself). Either may be nil.
+type Hooks struct {
+	Changed func()
+	Failed  func(error)
+}
+
 // Watch starts an informer for r and waits until it has listed, or ctx
 // ends, or the list is refused.
 func (c *Cluster) Watch(ctx context.Context, r Resource, sel Selector) (*Watcher, error) {
+	w := c.Start(r, sel, Hooks{})
+	select {
+	case <-w.Synced():
+		return w, nil
+	case err := <-w.refused:
+		w.Close()
+		return nil, err
+	case <-ctx.Done():
+		w.Close()
+		return nil, ctx.Err()
+	}
+}
+
+// Start starts an informer for r without waiting for its list: Synced
+// says when it has listed.
+func (c *Cluster) Start(r Resource, sel Selector, h Hooks) *Watcher {
 	ns := sel.Namespace
 	if !r.Namespaced || sel.AllNamespaces {
 		ns = metav1.NamespaceAll
@@ -76,8 +103,8 @@ func (c *Cluster) Watch(ctx context.Context, r Resource, sel Selector) (*Watcher
 		},
 	}
 	informer := cache.NewSharedIndexInformerWithOptions(lw, &unstructured.Unstructured{}, cache.SharedIndexInformerOptions{})
-	w := &Watcher{Resource: r, cluster: c, sel: sel, informer: informer, stop: make(chan struct{}), changes: map[string]*Change{}}
-	refused := make(chan error, 1)
+	w := &Watcher{Resource: r, cluster: c, sel: sel, informer: informer, hooks: h,
+		stop: make(chan struct{}), synced: make(chan struct{}), refused: make(chan error, 1), changes: map[string]*Change{}}
 	w.informer.SetWatchErrorHandler(func(_ *cache.Reflector, err error) {
 		err = c.Explain(err, "list and watch", w.what())
 		w.mu.Lock()
@@ -85,9 +112,12 @@ func (c *Cluster) Watch(ctx context.Context, r Resource, sel Selector) (*Watcher
 		w.mu.Unlock()
 		if _, ok := err.(*RefusedError); ok {
 			select {
-			case refused <- err:
+			case w.refused <- err:
 			default:
 			}
+		}
+		if h.Failed != nil {
+			h.Failed(err)
 		}
 	})
 	w.informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
@@ -110,18 +140,29 @@ func (c *Cluster) Watch(ctx context.Context, r Resource, sel Selector) (*Watcher
 		},
 	})
 	go w.informer.Run(w.stop)
-	synced := make(chan bool, 1)
-	go func() { synced <- cache.WaitForCacheSync(w.stop, w.informer.HasSynced) }()
-	select {
-	case <-synced:
-		return w, nil
-	case err := <-refused:
-		w.Close()
-		return nil, err
-	case <-ctx.Done():
-		w.Close()
-		return nil, ctx.Err()
+	go func() {
+		if cache.WaitForCacheSync(w.stop, w.informer.HasSynced) {
+			close(w.synced)
+			if h.Changed != nil {
+				h.Changed()
+			}
+		}
+	}()
+	return w
+}
+
+// Synced is closed once the informer has listed.
+func (w *Watcher) Synced() <-chan struct{} { return w.synced }
+
+// Get is the object of key (namespace/name, or name), nil when there is
+// none.
+func (w *Watcher) Get(key string) *unstructured.Unstructured {
+	obj, ok, _ := w.informer.GetStore().GetByKey(key)
+	if !ok {
+		return nil
 	}
+	u, _ := obj.(*unstructured.Unstructured)
+	return u
 }
 
 // note keeps a change of one object, merged with what it had this
@@ -135,6 +176,9 @@ func (w *Watcher) note(typ string, obj any) {
 	key := u.GetName()
 	if u.GetNamespace() != "" {
 		key = u.GetNamespace() + "/" + key
+	}
+	if w.hooks.Changed != nil {
+		defer w.hooks.Changed() // after the unlock
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()

@@ -34,8 +34,8 @@ type DiscoverFlags struct {
 // every says what the latter defaults to in this verb.
 func (d *DiscoverFlags) AddDiscoverFlags(cmd *cobra.Command, every string) {
 	DurationVar(cmd.Flags(), &d.Refresh, "discover-interval", 0, "how often --discover docker and an http_sd URL look again (default "+every+")")
-	cmd.Flags().StringArrayVar(&d.Discover, "discover", nil, "find targets: 'docker' (the containers of the engines -H names that are labelled prometheus.io/scrape=true), 'file:GLOB' (Prometheus file_sd files) or an http_sd URL (repeatable; added to the config file's scrape_configs)")
-	_ = cmd.RegisterFlagCompletionFunc("discover", cobra.FixedCompletions([]string{"docker", "file:"}, cobra.ShellCompDirectiveNoSpace|cobra.ShellCompDirectiveNoFileComp))
+	cmd.Flags().StringArrayVar(&d.Discover, "discover", nil, "find targets: 'docker' (the containers of the engines -H names that are labelled prometheus.io/scrape=true), 'file:GLOB' (Prometheus file_sd files), an http_sd URL, or 'kubernetes:ROLE' (pod, service, endpoints, endpointslice or node, in the kubeconfig's cluster; pods annotated prometheus.io/scrape=true) (repeatable; added to the config file's scrape_configs)")
+	_ = cmd.RegisterFlagCompletionFunc("discover", cobra.FixedCompletions([]string{"docker", "file:", "kubernetes:pod", "kubernetes:service", "kubernetes:endpoints", "kubernetes:endpointslice", "kubernetes:node"}, cobra.ShellCompDirectiveNoSpace|cobra.ShellCompDirectiveNoFileComp))
 }
 
 // CheckEngines refuses -H and --context where they would name engines
@@ -107,9 +107,9 @@ func (d *DiscoverFlags) jobs(ctx context.Context, f *Factory, e *EngineFlags, re
 		case v == "docker", strings.HasPrefix(v, "http://"), strings.HasPrefix(v, "https://"):
 		case v == "file:":
 			return nil, UsageError("--discover file:GLOB: the glob is missing")
-		case strings.HasPrefix(v, "file:"):
+		case strings.HasPrefix(v, "file:"), strings.HasPrefix(v, "kubernetes:"):
 		default:
-			return nil, UsageError("--discover %q: want docker, file:GLOB or an http(s):// URL", redact.URL(v))
+			return nil, UsageError("--discover %q: want docker, file:GLOB, an http(s):// URL or kubernetes:ROLE", redact.URL(v))
 		}
 	}
 	for _, v := range d.Discover {
@@ -127,6 +127,8 @@ func (d *DiscoverFlags) jobs(ctx context.Context, f *Factory, e *EngineFlags, re
 			}
 		case strings.HasPrefix(v, "file:"):
 			add("file", map[string]any{"files": []string{strings.TrimPrefix(v, "file:")}})
+		case strings.HasPrefix(v, "kubernetes:"):
+			add("kubernetes", map[string]any{"role": strings.TrimPrefix(v, "kubernetes:")})
 		default:
 			add("http", map[string]any{"url": v, "refresh_interval": every})
 		}

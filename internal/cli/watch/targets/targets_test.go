@@ -72,7 +72,7 @@ func TestFlags(t *testing.T) {
 		{[]string{"--header", "no colon", srv.URL}, cmdutil.ExitUsage, "--header number 1"},
 		// -H is --host across monctl (here the engines of --discover docker), never --header.
 		{[]string{"-H", "X: y", srv.URL}, cmdutil.ExitUsage, "-H and --context name the engines of --discover docker"},
-		{[]string{"--discover", "dns", srv.URL}, cmdutil.ExitUsage, "want docker, file:GLOB or an http(s):// URL"},
+		{[]string{"--discover", "dns", srv.URL}, cmdutil.ExitUsage, "want docker, file:GLOB, an http(s):// URL or kubernetes:ROLE"},
 		{[]string{"--discover", "file:", srv.URL}, cmdutil.ExitUsage, "the glob is missing"},
 		{[]string{"--timeout", "-1", srv.URL}, cmdutil.ExitUsage, "--timeout must be positive"},
 		{[]string{"--format", "{{.Nope}}", srv.URL}, cmdutil.ExitUsage, "Nope"},
