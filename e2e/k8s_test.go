@@ -406,3 +406,82 @@ func TestServeKubeStateMetrics(t *testing.T) {
 		t.Errorf("the restarts Prometheus has: %v", v)
 	}
 }
+
+// TestWatchKubernetesLive: watch k8s in a real terminal, as a person
+// uses it: the server's columns with NAMESPACE first under -A, the
+// deployments beside the pods (kind/name), a mark on what changed, a
+// pod deleted gone, the sort keys, the columns that give way on a
+// narrow terminal, a banner while the API server is down and the view
+// going on when it is back.
+func TestWatchKubernetesLive(t *testing.T) {
+	kc, cs, _ := startKube(t)
+	ctx := context.Background()
+	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	makePod(t, cs, "shop", "web", "node-1", corev1.PodRunning, true, 0)
+	makePod(t, cs, "default", "db", "node-1", corev1.PodPending, false, 0)
+	x := newTerminal(t, 140, 30, []string{"KUBECONFIG=" + kc.Kubeconfig}, "watch", "k8s", "pods,deploy", "-A", "--interval", "0.5")
+	scr := x.waitScreen("both pods with the server's columns", func(s string) bool {
+		return strings.Contains(s, "pod/web") && strings.Contains(s, "pod/db") && strings.Contains(s, "READY")
+	})
+	x.fitsWidth(scr, 140)
+	header := ""
+	for _, l := range lines(scr) {
+		if strings.Contains(l, "NAMESPACE") {
+			header = l
+		}
+	}
+	for _, col := range []string{"NAMESPACE", "NAME", "READY", "STATUS", "RESTARTS", "AGE"} {
+		if !strings.Contains(header, col) {
+			t.Errorf("the header lacks %s: %q\n%s", col, header, scr)
+		}
+	}
+	if !regexp.MustCompile(`(?m)^\s*shop\s+pod/web\s+1/1\s+Running`).MatchString(scr) || !strings.Contains(scr, "sort: name") {
+		t.Errorf("web's row or the sort line:\n%s", scr)
+	}
+
+	// A deployment made now is marked as added; a pod deleted leaves.
+	replicas := int32(2)
+	dep := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "api", Namespace: "shop"},
+		Spec: appsv1.DeploymentSpec{Replicas: &replicas, Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "api"}},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "api"}},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "main", Image: "monctl-workload:e2e"}}}}}}
+	if _, err := cs.AppsV1().Deployments("shop").Create(ctx, dep, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	x.waitScreen("the new deployment, marked", func(s string) bool {
+		return regexp.MustCompile(`(?m)^\s*\+\s+shop\s+deployment/api\s`).MatchString(s)
+	})
+	if err := cs.CoreV1().Pods("default").Delete(ctx, "db", metav1.DeleteOptions{GracePeriodSeconds: new(int64)}); err != nil {
+		t.Fatal(err)
+	}
+	x.waitScreen("db gone", func(s string) bool { return !strings.Contains(s, "pod/db") && strings.Contains(s, "pod/web") })
+
+	// a: oldest first: web, then the deployment.
+	x.keys("a")
+	scr = x.waitScreen("the sort by age", func(s string) bool { return strings.Contains(s, "sort: age") })
+	if strings.Index(scr, "pod/web") > strings.Index(scr, "deployment/api") {
+		t.Errorf("sorted by age, web (the oldest) is not first:\n%s", scr)
+	}
+
+	// Narrow: the last columns give way, NAME stays.
+	x.resize(60, 30)
+	scr = x.waitScreen("the narrow table", func(s string) bool {
+		return strings.Contains(s, "pod/web") && !strings.Contains(s, "AGE")
+	})
+	x.fitsWidth(scr, 60)
+	x.resize(140, 30)
+
+	// The API server goes away: a banner says so; back, it goes.
+	kc.StopAPIServer()
+	x.waitScreen("the banner", func(s string) bool { return strings.Contains(s, "is not answering") })
+	if err := kc.StartAPIServer(tool(t, "kube-apiserver")); err != nil {
+		t.Fatal(err)
+	}
+	x.waitScreen("the banner gone", func(s string) bool { return !strings.Contains(s, "is not answering") && strings.Contains(s, "pod/web") })
+	x.keys("q")
+	if code := x.exitCode(); code != 0 {
+		t.Errorf("q: exit %d", code)
+	}
+}

@@ -37,6 +37,9 @@ type Options struct {
 	// Ask holds --query, --fail-if and --rules, over the
 	// kube-state-metrics series of each interval.
 	Ask ask.Flags
+
+	wide  bool // -o wide: every column of the server's tables
+	shown bool // the live view has shown objects
 }
 
 // NewCmd builds 'monctl watch k8s'.
@@ -86,7 +89,7 @@ and jobs watched, which -o prom prints.`,
 	fl := cmd.Flags()
 	// A snapshot is the informers' caches as listed: no window to wait.
 	o.Flags.SnapshotInterval = 10 * time.Millisecond
-	o.Flags.AddFlags(cmd, []string{"name"}, "name")
+	o.Flags.AddFlags(cmd, liveTable().SortNames(), "name")
 	fl.StringVar(&o.Kubeconfig, "kubeconfig", "", "the kubeconfig file (default: $KUBECONFIG, else ~/.kube/config, else in-cluster)")
 	fl.StringVar(&o.Context, "kube-context", "", "the kubeconfig context (default: its current one)")
 	fl.StringVarP(&o.Namespace, "namespace", "n", "", "the namespace (default: the context's, else default)")
@@ -140,6 +143,7 @@ func run(ctx context.Context, o *Options) error {
 	if err != nil {
 		return err
 	}
+	o.wide = p.Format == output.Wide
 	if o.Ask.Asking() {
 		if o.Changes {
 			return cmdutil.UsageError("--changes prints the changes, and --query, --fail-if and --rules print answers instead: give one or the other")
@@ -171,10 +175,12 @@ func run(ctx context.Context, o *Options) error {
 	said := map[string]string{}
 	partial := len(failed) > 0
 	samples := 0
+	cache := map[*kube.Watcher]*cachedTable{}
 	store := o.Ask.NewStore()
 	fired := false
-	res := live.Resource[struct{}, *frame]{
-		Name: "Kubernetes objects",
+	res := live.Resource[row, *frame]{
+		Name:   "k8s " + strings.Join(o.Resources, ","),
+		Table:  liveTable(),
 		Sample: func(ctx context.Context) (*frame, error) {
 			fr := &frame{time: time.Now(), down: cluster.Ping(ctx)}
 			samples++
@@ -185,8 +191,8 @@ func run(ctx context.Context, o *Options) error {
 				// table is asked for.
 				if samples > 1 {
 					pt.changes, pt.err = w.Changes()
-					if tables && pt.err == nil {
-						pt.table, pt.err = w.Table(ctx)
+					if tables {
+						pt.table, pt.err = tableOf(ctx, w, cache, len(pt.changes) > 0, pt.err)
 					}
 				}
 				fr.parts = append(fr.parts, pt)
@@ -241,7 +247,44 @@ func run(ctx context.Context, o *Options) error {
 			return nil
 		},
 	}
+	if !o.Ask.Asking() && !o.Changes {
+		// --changes and the questions print lines, never a screen.
+		res.Screen = o.screen
+	}
 	return live.Run(ctx, o.IO, &o.Flags, p, res)
+}
+
+// cachedTable is the server's last table of a watch, and when it was
+// rendered.
+type cachedTable struct {
+	table *kube.Table
+	at    time.Time
+}
+
+// tableRefresh is how old a table may be when nothing changed: its AGE
+// column is the server's, rendered with it.
+const tableRefresh = 10 * time.Second
+
+// tableOf is the table of w: asked of the server when its objects
+// changed or the last is old, else the last, which also stands in while
+// the watch fails (watchErr), that error kept.
+func tableOf(ctx context.Context, w *kube.Watcher, cache map[*kube.Watcher]*cachedTable, changed bool, watchErr error) (*kube.Table, error) {
+	last := cache[w]
+	if watchErr != nil || (last != nil && !changed && time.Since(last.at) < tableRefresh) {
+		if last == nil {
+			return nil, watchErr
+		}
+		return last.table, watchErr
+	}
+	t, err := w.Table(ctx)
+	if err != nil {
+		if last != nil {
+			return last.table, err
+		}
+		return nil, err
+	}
+	cache[w] = &cachedTable{table: t, at: time.Now()}
+	return t, nil
 }
 
 // start resolves and watches each resource type at once. A type the

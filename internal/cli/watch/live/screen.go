@@ -19,6 +19,11 @@ type Frame[T any] struct {
 	// Banners are sources that are down, shown under the head in red.
 	Banners []string
 	Items   []T
+	// Columns, when not nil, are this frame's columns in place of the
+	// table's, and DropOrder which of them give way first: for a
+	// resource whose columns its server gives (Kubernetes' tables).
+	Columns   []Column[T]
+	DropOrder []string
 }
 
 // View is the full-screen view of one resource.
@@ -137,8 +142,11 @@ func (v *View[T]) Lines(width int) []output.Line {
 		shown := *table
 		shown.Children, table = nil, &shown
 	}
-	cols := table.Visible(v.Wide)
-	for _, drop := range append(slices.Clone(table.DropOrder), "") {
+	cols, dropOrder := table.Visible(v.Wide), table.DropOrder
+	if fr.Columns != nil {
+		cols, dropOrder = slices.Clone(fr.Columns), fr.DropOrder
+	}
+	for _, drop := range append(slices.Clone(dropOrder), "") {
 		header, rows := table.Rows(cols, items, true)
 		var buf bytes.Buffer
 		_ = output.WriteTable(&buf, output.Terminal{}, header, rows)
