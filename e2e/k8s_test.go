@@ -485,3 +485,75 @@ func TestWatchKubernetesLive(t *testing.T) {
 		t.Errorf("q: exit %d", code)
 	}
 }
+
+// TestEventsKubernetes: monctl events --kube gives the cluster's events
+// in the record every event has: those of a window oldest first, then
+// each as it is recorded, while the process runs.
+func TestEventsKubernetes(t *testing.T) {
+	kc, cs, _ := startKube(t)
+	ctx := context.Background()
+	makePod(t, cs, "default", "web", "node-1", corev1.PodRunning, false, 3)
+	event := func(name, typ, reason, msg string, ago time.Duration) {
+		t.Helper()
+		at := metav1.NewTime(time.Now().Add(-ago).Truncate(time.Second))
+		e := &corev1.Event{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"},
+			InvolvedObject: corev1.ObjectReference{Kind: "Pod", Namespace: "default", Name: "web"},
+			Type:           typ, Reason: reason, Message: msg, Count: 1, FirstTimestamp: at, LastTimestamp: at,
+			Source: corev1.EventSource{Component: "kubelet"}}
+		if _, err := cs.CoreV1().Events("default").Create(ctx, e, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	event("web.pulled", "Normal", "Pulled", "Container image pulled", 2*time.Minute)
+	event("web.backoff", "Warning", "BackOff", "Back-off restarting failed container", time.Minute)
+	event("web.old", "Normal", "Scheduled", "Assigned to node-1", 30*time.Minute)
+	env := []string{"KUBECONFIG=" + kc.Kubeconfig}
+
+	type record struct {
+		Time    time.Time `json:"time"`
+		Host    string    `json:"host"`
+		Name    string    `json:"name"`
+		Action  string    `json:"action"`
+		Type    string    `json:"type"`
+		Message string    `json:"message"`
+	}
+	out, errOut, code := monctlEnv(t, env, "events", "--kube", "--since", "10m", "--until", "0s", "-o", "jsonl")
+	if code != 0 {
+		t.Fatalf("events --kube: exit %d: %s", code, errOut)
+	}
+	var got []record
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		var r record
+		if err := json.Unmarshal([]byte(l), &r); err != nil {
+			t.Fatalf("%v: %q", err, l)
+		}
+		got = append(got, r)
+	}
+	if len(got) != 2 || got[0].Action != "Pulled" || got[1].Action != "BackOff" || got[1].Type != "Warning" ||
+		got[1].Name != "default/pod/web" || got[1].Message != "Back-off restarting failed container" || got[1].Host != "k8s/admin" {
+		t.Errorf("the last 10 minutes' events, oldest first (not the one of 30 minutes ago):\n%s", out)
+	}
+
+	// Followed: an event recorded now is printed as it comes.
+	cmd := exec.Command(monctlBin, "events", "--kube")
+	cmd.Env = append(os.Environ(), env...)
+	var stdout, stderr syncBuffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	time.Sleep(time.Second) // its informer lists first; what is listed is not news
+	event("web.killing", "Warning", "Unhealthy", "Liveness probe failed", 0)
+	waitFor(t, "the new event", 15*time.Second, func() bool {
+		return strings.Contains(stdout.String(), "default/pod/web") && strings.Contains(stdout.String(), "Unhealthy  Warning: Liveness probe failed")
+	})
+	if strings.Contains(stdout.String(), "BackOff") {
+		t.Errorf("without --since, the past events were printed:\n%s", stdout.String())
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	cmd.Wait()
+	if s := strings.TrimSpace(stderr.String()); s != "monctl: terminated (SIGTERM)" {
+		t.Errorf("stderr: %s", s)
+	}
+}

@@ -32,6 +32,9 @@ type Event struct {
 	Signal string `json:"signal,omitempty"`
 	// Health is a health_status event's status.
 	Health string `json:"health,omitempty"`
+	// Type and Message are a Kubernetes event's (Warning, Normal).
+	Type    string `json:"type,omitempty"`
+	Message string `json:"message,omitempty"`
 	// Attributes are every attribute the engine gave (the container's
 	// labels among them).
 	Attributes map[string]string `json:"attributes,omitempty"`

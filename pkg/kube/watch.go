@@ -68,7 +68,12 @@ type Hooks struct {
 // Watch starts an informer for r and waits until it has listed, or ctx
 // ends, or the list is refused.
 func (c *Cluster) Watch(ctx context.Context, r Resource, sel Selector) (*Watcher, error) {
-	w := c.Start(r, sel, Hooks{})
+	return c.WatchWith(ctx, r, sel, Hooks{})
+}
+
+// WatchWith is Watch with hooks.
+func (c *Cluster) WatchWith(ctx context.Context, r Resource, sel Selector, h Hooks) (*Watcher, error) {
+	w := c.Start(r, sel, h)
 	select {
 	case <-w.Synced():
 		return w, nil
@@ -252,6 +257,13 @@ func lastSeen(e *unstructured.Unstructured) string {
 		}
 	}
 	return e.GetCreationTimestamp().UTC().Format(time.RFC3339)
+}
+
+// EventTime is when an event (core/v1 or events.k8s.io/v1) last
+// happened.
+func EventTime(e *unstructured.Unstructured) time.Time {
+	t, _ := time.Parse(time.RFC3339Nano, lastSeen(e))
+	return t
 }
 
 // Changes are what changed since the last call, in order, and the error

@@ -83,6 +83,7 @@ func (d *DiscoverFlags) Discovery(ctx context.Context, f *Factory, e *EngineFlag
 	if len(jobs) == 0 {
 		return nil, nil
 	}
+	SilenceKlog() // kubernetes_sd_configs: client-go's logs are said as discovery's errors
 	disc, err := discovery.Start(ctx, jobs, discovery.Options{Scrape: s, Logger: logger})
 	if err != nil {
 		return nil, Failure(err)

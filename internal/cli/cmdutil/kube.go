@@ -9,14 +9,19 @@ import (
 )
 
 // KubeConnect connects to the cluster o names, for a verb that watches
-// Kubernetes. client-go logs through klog, on stderr as it likes: what
-// matters of it the verb says itself, so klog is silenced first.
+// Kubernetes, with klog silenced first.
 func KubeConnect(o kube.Options) (*kube.Cluster, error) {
-	klog.LogToStderr(false)
-	klog.SetOutput(io.Discard)
+	SilenceKlog()
 	c, err := kube.Connect(o)
 	if err != nil {
 		return nil, Failure(err)
 	}
 	return c, nil
+}
+
+// SilenceKlog keeps client-go's logs (klog) off stderr: what matters of
+// them a verb says itself.
+func SilenceKlog() {
+	klog.LogToStderr(false)
+	klog.SetOutput(io.Discard)
 }

@@ -3,6 +3,7 @@
 package events
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 	"github.com/monctl/monctl/internal/cli/cmdutil"
 	"github.com/monctl/monctl/internal/output"
 	ctr "github.com/monctl/monctl/pkg/containers"
+	"github.com/monctl/monctl/pkg/kube"
 )
 
 // Options of 'monctl events'.
@@ -28,6 +30,10 @@ type Options struct {
 	Since   string
 	Until   string
 	Out     cmdutil.OutputFlags
+	// Kube adds the Kubernetes events of the cluster KubeOptions
+	// names (alone, unless engines are named too).
+	Kube        bool
+	KubeOptions kube.Options
 }
 
 // NewCmd builds 'monctl events'.
@@ -48,11 +54,18 @@ or a time; without --until the stream goes on until interrupted, across
 an engine that goes away and comes back (its events meanwhile are read
 when it does).
 
+--kube adds the Kubernetes events of the kubeconfig's cluster (of every
+namespace, or --kube-namespace's), alone unless -H or --context names
+engines too: the object as the name (namespace/kind/name), the reason as
+the action, then the type and message; a repeated event again, with its
+count. --filter applies to the engines' events.
+
 A table line per event, or -o jsonl: {time, host, id, name, image, action,
-exit_code, signal, health, attributes}.`,
+exit_code, signal, health, type, message, attributes}.`,
 		Example: `  monctl events
   monctl events --filter event=die --filter event=oom -o jsonl
-  monctl events --since 1h --until 0s --filter label=com.docker.compose.project=shop`,
+  monctl events --since 1h --until 0s --filter label=com.docker.compose.project=shop
+  monctl events --kube --kube-context prod -o jsonl`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return run(cmd.Context(), f, opts)
@@ -63,6 +76,10 @@ exit_code, signal, health, attributes}.`,
 	fl.StringArrayVarP(&opts.Filters, "filter", "f", nil, "container=NAME|ID, event=ACTION, image=IMAGE or label=KEY[=VALUE], as docker events (repeatable)")
 	fl.StringVar(&opts.Since, "since", "", "events since a duration ago (10m) or a time")
 	fl.StringVar(&opts.Until, "until", "", "events until a duration ago (0s: now) or a time, then end")
+	fl.BoolVar(&opts.Kube, "kube", false, "the Kubernetes events of the kubeconfig's cluster too (alone unless -H or --context is given)")
+	fl.StringVar(&opts.KubeOptions.Kubeconfig, "kubeconfig", "", "with --kube, the kubeconfig file (default: $KUBECONFIG, else ~/.kube/config, else in-cluster)")
+	fl.StringVar(&opts.KubeOptions.Context, "kube-context", "", "with --kube, the kubeconfig context (default: its current one)")
+	fl.StringVar(&opts.KubeOptions.Namespace, "kube-namespace", "", "with --kube, only this namespace's events (default: all)")
 	opts.Out.AddOutputFormats(cmd, output.Table, output.Table, output.JSONL)
 	return cmd
 }
@@ -83,23 +100,42 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 			return cmdutil.UsageError("--until: %v", err)
 		}
 	}
-	engines, failed, done, err := o.ConnectSome(ctx, f, 1, o.IO.ErrOut)
-	defer done()
-	if err != nil {
-		return err
+	var cluster *kube.Cluster
+	if o.Kube {
+		if cluster, err = cmdutil.KubeConnect(o.KubeOptions); err != nil {
+			return err
+		}
 	}
-	w := &writer{p: p, out: o.IO.Out, multi: len(engines) > 1}
+	var engines []*ctr.Engine
+	failed := 0
+	if !o.Kube || o.Named() {
+		var done func()
+		engines, failed, done, err = o.ConnectSome(ctx, f, 1, o.IO.ErrOut)
+		defer done()
+		if err != nil && cluster == nil {
+			return err
+		}
+	}
+	sources := len(engines)
+	if cluster != nil {
+		sources++
+	}
+	w := &writer{p: p, out: o.IO.Out, multi: sources > 1}
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	lost := 0
+	read := func(ok bool) {
+		if !ok {
+			mu.Lock()
+			lost++
+			mu.Unlock()
+		}
+	}
 	for _, e := range engines {
-		wg.Go(func() {
-			if !follow(ctx, e, eo, w, o.IO.ErrOut) {
-				mu.Lock()
-				lost++
-				mu.Unlock()
-			}
-		})
+		wg.Go(func() { read(follow(ctx, e, eo, w, o.IO.ErrOut)) })
+	}
+	if cluster != nil {
+		wg.Go(func() { read(followKube(ctx, cluster, o.KubeOptions.Namespace, eo, w, o.IO.ErrOut)) })
 	}
 	wg.Wait()
 	switch {
@@ -107,7 +143,7 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 		return cmdutil.Failure(fmt.Errorf("writing output: %w", w.err))
 	case ctx.Err() != nil:
 		return context.Cause(ctx)
-	case lost == len(engines) && failed == 0:
+	case lost == sources && failed == 0:
 		return cmdutil.Silent
 	case lost > 0 || failed > 0:
 		return cmdutil.Partial
@@ -204,6 +240,9 @@ func (w *writer) event(ev *ctr.Event) error {
 	}
 	if len(details) > 0 {
 		b.WriteString("  " + strings.Join(details, ", "))
+	}
+	if ev.Message != "" {
+		b.WriteString("  " + output.Escape(cmp.Or(ev.Type, "Event")) + ": " + output.Escape(ev.Message))
 	}
 	b.WriteByte('\n')
 	_, w.err = io.WriteString(w.out, b.String())
