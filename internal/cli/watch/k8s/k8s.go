@@ -179,8 +179,8 @@ func run(ctx context.Context, o *Options) error {
 	store := o.Ask.NewStore()
 	fired := false
 	res := live.Resource[row, *frame]{
-		Name:   "k8s " + strings.Join(o.Resources, ","),
-		Table:  liveTable(),
+		Name:  "k8s " + strings.Join(o.Resources, ","),
+		Table: liveTable(),
 		Sample: func(ctx context.Context) (*frame, error) {
 			fr := &frame{time: time.Now(), down: cluster.Ping(ctx)}
 			samples++
