@@ -311,7 +311,8 @@ func TestWatchKubernetesAcrossRestart(t *testing.T) {
 // under the job name kube-state-metrics, and the kubernetes-mixin's
 // rules, unchanged but for their for:, fire for a pod whose container
 // is raised into CrashLoopBackOff through its status, a deployment short
-// of replicas, and a node not ready.
+// of replicas, and a node not ready. push --kube remote-writes the
+// same series to another real Prometheus.
 func TestServeKubeStateMetrics(t *testing.T) {
 	kc, cs, _ := startKube(t)
 	ctx := context.Background()
@@ -404,6 +405,21 @@ func TestServeKubeStateMetrics(t *testing.T) {
 	waitFor(t, "the crash-loop alert", 60*time.Second, func() bool { return firing()["KubePodCrashLooping web"] })
 	if v := promQuery(t, prom, `kube_pod_container_status_restarts_total{pod="web",job="kube-state-metrics"}`); len(v) != 1 || v[0] != 6 {
 		t.Errorf("the restarts Prometheus has: %v", v)
+	}
+
+	// push --kube: the same series, remote-written to a real Prometheus,
+	// where the mixin's expression finds the crash loop.
+	rw := startPrometheusReceiver(t)
+	out, errOut, code := monctlEnv(t, []string{"KUBECONFIG=" + kc.Kubeconfig}, "push", "--kube", "pods,deployments",
+		"--job", "kube-state-metrics", "--queue-dir", "", "--remote-write", "http://"+rw+"/api/v1/write", "-o", "json")
+	if code != 0 {
+		t.Fatalf("push --kube: exit %d: %s\n%s", code, errOut, out)
+	}
+	if v := promQuery(t, "http://"+rw, `kube_pod_container_status_waiting_reason{reason="CrashLoopBackOff", job="kube-state-metrics", pod="web"}`); len(v) != 1 || v[0] != 1 {
+		t.Errorf("the pushed crash loop: %v (push said %s)", v, out)
+	}
+	if v := promQuery(t, "http://"+rw, `kube_deployment_status_replicas_available{deployment="web"}`); len(v) != 1 || v[0] != 1 {
+		t.Errorf("the pushed deployment: %v", v)
 	}
 }
 

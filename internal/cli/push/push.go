@@ -28,6 +28,7 @@ import (
 	"github.com/monctl/monctl/pkg/containers"
 	"github.com/monctl/monctl/pkg/discovery"
 	"github.com/monctl/monctl/pkg/exposition"
+	"github.com/monctl/monctl/pkg/kube"
 	"github.com/monctl/monctl/pkg/push"
 	"github.com/monctl/monctl/pkg/query"
 )
@@ -49,6 +50,9 @@ type Options struct {
 	cmdutil.ContainerFlags
 	cmdutil.StatsFlags
 	ContainerLabels []string
+	// --kube: Kubernetes types whose objects are pushed as
+	// kube-state-metrics' series.
+	cmdutil.KubeFlags
 	// Match keeps only the series that match one of these selectors.
 	Match []string
 
@@ -132,6 +136,7 @@ go to --alertmanager and --notify-webhook.`,
 	// --concurrency is the targets': the engines' has a name of its own.
 	opts.AddStatsFlags(cmd, "engine-concurrency")
 	fl.StringSliceVar(&opts.ContainerLabels, "container-labels", nil, "container labels to push as container_label_<key> labels")
+	opts.AddKubeFlags(cmd, "push")
 	fl.StringArrayVar(&opts.Match, "match", nil, `push only the series that match this PromQL selector, e.g. 'node_cpu_seconds_total{mode="idle"}' (repeatable, OR'ed; matched on the series as the source exposes them; up and the scrape series always go)`)
 	_ = cmd.RegisterFlagCompletionFunc("match", opts.CompleteMetrics)
 	opts.addSinkFlags(cmd)
@@ -420,6 +425,7 @@ type gatherer struct {
 	hostname string // the instance of the containers' series
 	watchers []*containers.Watcher
 	engines  []*containers.Engine
+	kube     *kube.Source // --kube
 	scraper  *exposition.Scraper
 	// targets are the targets of each round: discovery changes them.
 	targets func() []exposition.Target
@@ -497,8 +503,17 @@ func (o *Options) newGatherer(ctx context.Context, f *cmdutil.Factory) (*gathere
 			return nil, err
 		}
 	}
-	if !discovering && len(o.Args)+len(o.ConfigTargets) == 0 && len(g.watchers) == 0 && !strings.EqualFold(o.Method, "delete") {
-		return nil, cmdutil.UsageError("push what? give targets (URL, host:port, FILE or -), --containers, --discover, or targets or scrape_configs in the config file")
+	src, errs, err := o.WatchKube(ctx)
+	if err != nil {
+		g.close()
+		return nil, err
+	}
+	for _, e := range errs {
+		fmt.Fprintf(o.IO.ErrOut, "monctl: %v\n", e)
+	}
+	g.kube = src
+	if !discovering && len(o.Args)+len(o.ConfigTargets) == 0 && g.sources() == 0 && !strings.EqualFold(o.Method, "delete") {
+		return nil, cmdutil.UsageError("push what? give targets (URL, host:port, FILE or -), --containers, --kube, --discover, or targets or scrape_configs in the config file")
 	}
 	return g, nil
 }
@@ -525,9 +540,9 @@ func (g *gatherer) round(ctx context.Context, roundAt time.Time, sinks []push.Si
 		}
 	}
 	targets := g.targets()
-	addTarget := len(targets)+len(g.watchers) > 1
+	addTarget := len(targets)+g.sources() > 1
 	out := make([]encoding, len(sinks))
-	kept := make([]*exposition.Source, len(g.watchers)+len(targets))
+	kept := make([]*exposition.Source, g.sources()+len(targets))
 	var mu sync.Mutex
 	gathered := false
 	g.partial = false
@@ -654,6 +669,25 @@ func (g *gatherer) each(ctx context.Context, targets []exposition.Target, visit 
 			return nil
 		}, nil)
 	}
+	if g.kube != nil {
+		visit(len(g.watchers), "kubernetes:"+g.kube.Name(), time.Now(), func(emit func(*exposition.Family) error) error {
+			all, err := g.kube.Families(ctx)
+			if err != nil {
+				// A watch that fails still has the objects it last saw:
+				// they are pushed, not marked stale.
+				fmt.Fprintf(g.o.IO.ErrOut, "monctl: %v (its last objects are pushed)\n", err)
+				g.partial = true
+			}
+			fams := g.sel.Filter(all)
+			for i := range fams {
+				g.scrape.relabel(&fams[i], g.o.Job, g.hostname)
+				if err := emit(&fams[i]); err != nil {
+					return err
+				}
+			}
+			return nil
+		}, nil)
+	}
 	var eg errgroup.Group
 	eg.SetLimit(max(1, g.o.Concurrency))
 	for i := range targets {
@@ -662,7 +696,7 @@ func (g *gatherer) each(ctx context.Context, targets []exposition.Target, visit 
 		eg.Go(func() error {
 			var r exposition.Result
 			round := g.scrape.startRound(t.DisplayName())
-			visit(len(g.watchers)+i, t.DisplayName(), time.Now(), func(emit func(*exposition.Family) error) error {
+			visit(g.sources()+i, t.DisplayName(), time.Now(), func(emit func(*exposition.Family) error) error {
 				r = g.scraper.ScrapeStream(ctx, t, nil, func(f *exposition.Family) error {
 					// The scrape series count what the target exposed;
 					// --match picks from it as exposed, before job and
@@ -688,9 +722,23 @@ func (g *gatherer) each(ctx context.Context, targets []exposition.Target, visit 
 	_ = eg.Wait() // visit reports each failure
 }
 
+// sources counts what is gathered besides the targets: the engines'
+// containers and the Kubernetes objects.
+func (g *gatherer) sources() int {
+	if g.kube != nil {
+		return len(g.watchers) + 1
+	}
+	return len(g.watchers)
+}
+
 func (g *gatherer) close() {
 	for _, w := range g.watchers {
 		w.Close()
+	}
+	if g.kube != nil {
+		for _, w := range g.kube.Watchers {
+			w.Close()
+		}
 	}
 	for _, e := range g.engines {
 		e.Close()

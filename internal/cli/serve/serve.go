@@ -79,10 +79,9 @@ type Options struct {
 	// EnableActions lets the web view start, stop, restart and kill
 	// containers.
 	EnableActions bool
-	// Kube are Kubernetes resource types whose objects are served as
-	// kube-state-metrics' series; Kube* say which cluster.
-	Kube        []string
-	KubeOptions kube.Options
+	// --kube: Kubernetes resource types whose objects are served as
+	// kube-state-metrics' series.
+	cmdutil.KubeFlags
 	// FromPrometheus are query APIs whose monctl_container_* series are
 	// served as containers (a fleet), instead of the local engines'.
 	FromPrometheus []string
@@ -195,10 +194,7 @@ scrapes in flight get ` + shutdownGrace.String() + ` to finish, and the exit cod
 	cmdutil.DurationVar(fl, &opts.WriteTimeout, "web.write-timeout", 0, "close a connection whose answer is not written within this of its request (0: --scrape-timeout + 10s), so a client that never reads frees its slot")
 	cmdutil.DurationVar(fl, &opts.IdleTimeout, "web.idle-timeout", 30*time.Second, "close a keep-alive connection idle for this long")
 	fl.BoolVar(&opts.Containers, "containers", true, "serve the containers of the Docker engine(s); --containers=false serves only targets")
-	fl.StringSliceVar(&opts.Kube, "kube", nil, "serve the series kube-state-metrics would for these Kubernetes types (pods,deployments,statefulsets,daemonsets,nodes,jobs), each watched by an informer; instead of this host's containers (unless --containers)")
-	fl.StringVar(&opts.KubeOptions.Kubeconfig, "kubeconfig", "", "with --kube, the kubeconfig file (default: $KUBECONFIG, else ~/.kube/config, else in-cluster)")
-	fl.StringVar(&opts.KubeOptions.Context, "kube-context", "", "with --kube, the kubeconfig context (default: its current one)")
-	fl.StringVar(&opts.KubeOptions.Namespace, "kube-namespace", "", "with --kube, only this namespace (default: all)")
+	opts.AddKubeFlags(cmd, "serve")
 	fl.StringArrayVar(&opts.FromPrometheus, "from-prometheus", nil, "serve the containers whose monctl_container_* series are in this Prometheus-compatible query API (Prometheus, VictoriaMetrics, Mimir, Thanos; repeatable), each under its instance label, in the web view and on /metrics, instead of this host's (unless --containers)")
 	opts.AddEngineFlags(cmd)
 	opts.AddContainerFlags(cmd, f, &opts.EngineFlags, "include stopped containers (info, state, restarts)", "f")
@@ -324,32 +320,18 @@ func (o *Options) discovered(disc *discovery.Discovery) func() []exposition.Targ
 	}
 }
 
-// watchKube starts an informer for each type of --kube. A type the
-// server does not have or will not list is logged, and the others are
-// served; none at all is a failure.
+// watchKube starts an informer for each type of --kube, and logs what
+// is watched and what cannot be.
 func (o *Options) watchKube(ctx context.Context, logger *slog.Logger) (*kube.Source, error) {
-	cluster, err := cmdutil.KubeConnect(o.KubeOptions)
+	src, errs, err := o.WatchKube(ctx)
+	for _, e := range errs {
+		logger.Warn("cannot watch Kubernetes objects", "err", e)
+	}
 	if err != nil {
 		return nil, err
 	}
-	sel := kube.Selector{Namespace: o.KubeOptions.Namespace, AllNamespaces: o.KubeOptions.Namespace == ""}
-	src := &kube.Source{Cluster: cluster}
-	var errs []error
-	for _, name := range o.Kube {
-		r, err := cluster.Resolve(ctx, name)
-		if err == nil {
-			var w *kube.Watcher
-			if w, err = cluster.Watch(ctx, r, sel); err == nil {
-				src.Watchers = append(src.Watchers, w)
-				logger.Info("Watching Kubernetes objects", "resource", r.Name(), "cluster", cluster.Where())
-				continue
-			}
-		}
-		logger.Warn("cannot watch Kubernetes objects", "resource", name, "err", err)
-		errs = append(errs, err)
-	}
-	if len(src.Watchers) == 0 {
-		return nil, cmdutil.Failure(errors.Join(errs...))
+	for _, w := range src.Watchers {
+		logger.Info("Watching Kubernetes objects", "resource", w.Resource.Name(), "cluster", src.Cluster.Where())
 	}
 	return src, nil
 }
