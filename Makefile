@@ -91,7 +91,7 @@ fuzz:
 release-check: $(TOOLS_BIN)/goreleaser
 	$(TOOLS_BIN)/goreleaser check
 
-tools: $(TOOLS_BIN)/node_exporter $(TOOLS_BIN)/prom2json $(TOOLS_BIN)/dockerd-29 $(TOOLS_BIN)/runc-1.5 $(TOOLS_BIN)/prometheus $(TOOLS_BIN)/versitygw $(TOOLS_BIN)/etcd $(TOOLS_BIN)/kube-apiserver
+tools: $(TOOLS_BIN)/node_exporter $(TOOLS_BIN)/prom2json $(TOOLS_BIN)/dockerd-29 $(TOOLS_BIN)/runc-1.5 $(TOOLS_BIN)/prometheus $(TOOLS_BIN)/versitygw $(TOOLS_BIN)/etcd $(TOOLS_BIN)/kube-apiserver $(TOOLS_BIN)/kubectl
 
 $(TOOLS_BIN)/node_exporter: tools/node_exporter/go.mod
 	cd tools/node_exporter && $(GO) build -o $(TOOLS_BIN)/ github.com/prometheus/node_exporter
@@ -125,6 +125,11 @@ $(TOOLS_BIN)/etcd: tools/etcd/go.mod
 
 $(TOOLS_BIN)/kube-apiserver: tools/kube-apiserver/go.mod
 	cd tools/kube-apiserver && $(GO) build -trimpath -o $@ k8s.io/kubernetes/cmd/kube-apiserver
+
+# kubectl of the same release, which the tests compare watch k8s with
+# (Debian's kubernetes-client is years older).
+$(TOOLS_BIN)/kubectl: tools/kube-apiserver/go.mod
+	cd tools/kube-apiserver && $(GO) build -trimpath -o $@ k8s.io/kubernetes/cmd/kubectl
 
 $(TOOLS_BIN)/goreleaser: tools/goreleaser/go.mod
 	cd tools/goreleaser && $(GO) build -o $(TOOLS_BIN)/ github.com/goreleaser/goreleaser/v2
