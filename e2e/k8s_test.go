@@ -239,7 +239,7 @@ func TestWatchKubernetes(t *testing.T) {
 	if code != 3 || len(pods) != 2 || !strings.Contains(errOut, "context limited ("+kc.Server+"): forbidden to list and watch configmaps in namespace team-a (403)") {
 		t.Errorf("a token for team-a's pods: exit %d, %d pods: %s", code, len(pods), errOut)
 	}
-	if _, errOut, code := monctlEnv(t, env, "watch", "k8s", "pods", "-A", "--kube-context", "limited", "--once"); code != 1 || !strings.Contains(errOut, "forbidden to list and watch pods (403)") {
+	if _, errOut, code := monctlEnv(t, env, "watch", "k8s", "pods", "-A", "--kube-context", "limited", "--once"); code != 1 || !strings.Contains(errOut, `forbidden to list pods (403): pods is forbidden: User "limited" cannot list resource "pods"`) {
 		t.Errorf("a token for team-a's pods, across namespaces: exit %d: %s", code, errOut)
 	}
 	if _, errOut, code := monctlEnv(t, env, "watch", "k8s", "gizmos", "--once"); code != 1 || !strings.Contains(errOut, `the server has no resource type "gizmos"`) {

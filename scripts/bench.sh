@@ -105,3 +105,7 @@ echo
 echo "## A fleet in one view: 2 hosts × 50 containers through the engines, a hub and two stores (sandboxed engines, Prometheus, VictoriaMetrics)"
 go run ./scripts/benchfleet -monctl "$work/monctl-static" -prometheus "$TOOLS_BIN/prometheus" -containers "${FLEET_CONTAINERS:-50}" \
 	-runs "${RUNS:-5}" -duration "${FLEET_DURATION:-30s}" -dockerd29 "$TOOLS_BIN/dockerd-29" -runc "$TOOLS_BIN/runc-1.5"
+
+echo
+echo "## watch k8s next to kubectl of the same release: ${KUBE_PODS:-5000} pods across 50 namespaces (real kube-apiserver and etcd)"
+go run ./scripts/benchkube -monctl "$work/monctl-static" -tools "$TOOLS_BIN" -pods "${KUBE_PODS:-5000}" -runs "${RUNS:-5}" -duration "${KUBE_DURATION:-30s}" 2>/dev/null

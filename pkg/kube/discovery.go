@@ -57,9 +57,10 @@ func (c *Cluster) discover(ctx context.Context) ([]Resource, error) {
 
 // getJSON decodes the answer to GET path into v.
 func (c *Cluster) getJSON(ctx context.Context, path string, v any) error {
-	body, err := c.raw.Get().AbsPath(path).SetHeader("Accept", "application/json").DoRaw(ctx)
+	res := c.raw.Get().AbsPath(path).SetHeader("Accept", "application/json").Do(ctx)
+	body, err := res.Raw()
 	if err != nil {
-		return c.Explain(err, "discover", path)
+		return c.Explain(res.Error(), "discover", path) // the server's Status, which says why
 	}
 	return json.Unmarshal(body, v)
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
@@ -100,7 +101,10 @@ func (c *Cluster) clients(config *rest.Config) error {
 	// every typed API into the binary, doubling its size.)
 	raw := rest.CopyConfig(config)
 	raw.GroupVersion = &schema.GroupVersion{}
-	raw.NegotiatedSerializer = serializer.NewCodecFactory(runtime.NewScheme()).WithoutConversion()
+	// Its scheme knows metav1.Status alone, so that a refusal says why.
+	scheme := runtime.NewScheme()
+	metav1.AddToGroupVersion(scheme, schema.GroupVersion{Version: "v1"})
+	raw.NegotiatedSerializer = serializer.NewCodecFactory(scheme).WithoutConversion()
 	c.raw, err = rest.UnversionedRESTClientFor(raw)
 	return err
 }

@@ -9,10 +9,12 @@ import (
 	"sync"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 )
 
@@ -207,11 +209,13 @@ func (w *Watcher) note(typ string, obj any) {
 }
 
 // what is the resource and namespace, for messages.
-func (w *Watcher) what() string {
-	if w.Resource.Namespaced && !w.sel.AllNamespaces {
-		return w.Resource.Name() + " in namespace " + w.sel.Namespace
+func (w *Watcher) what() string { return what(w.Resource, w.sel) }
+
+func what(r Resource, sel Selector) string {
+	if r.Namespaced && !sel.AllNamespaces {
+		return r.Name() + " in namespace " + sel.Namespace
 	}
-	return w.Resource.Name()
+	return r.Name()
 }
 
 // Objects are the objects now, sorted by namespace and name.
@@ -288,37 +292,95 @@ func (w *Watcher) Close() {
 	}
 }
 
-// Table is the server's table of the objects the watcher chooses: the
-// columns kubectl would print (a custom resource's printer columns
-// included), one row per object, keyed by namespace/name.
+// Table is the server's table of some objects: the columns kubectl
+// would print (a custom resource's printer columns included), one row
+// per object, keyed by namespace/name, in the server's order.
 type Table struct {
 	Columns []metav1.TableColumnDefinition
 	Rows    map[string][]any
+	Order   []string
 }
 
-// Table asks the server to render the watched objects as kubectl's table
-// (as=Table;g=meta.k8s.io;v=v1), served from its cache
+// Table asks the server to render the objects sel chooses as kubectl's
+// table (as=Table;g=meta.k8s.io;v=v1), served from its cache
 // (resourceVersion=0), without the objects themselves.
-func (w *Watcher) Table(ctx context.Context) (*Table, error) {
+func (c *Cluster) Table(ctx context.Context, r Resource, sel Selector) (*Table, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	c := w.cluster
-	req := c.raw.Get().AbsPath(w.path()).
-		Param("resourceVersion", "0").Param("includeObject", "Metadata").
-		SetHeader("Accept", "application/json;as=Table;v=v1;g=meta.k8s.io,application/json")
-	if w.sel.Labels != "" {
-		req = req.Param("labelSelector", w.sel.Labels)
+	req := c.raw.Get().AbsPath(collectionPath(r, sel)).Param("resourceVersion", "0")
+	if sel.Labels != "" {
+		req = req.Param("labelSelector", sel.Labels)
 	}
-	if w.sel.Fields != "" {
-		req = req.Param("fieldSelector", w.sel.Fields)
+	if sel.Fields != "" {
+		req = req.Param("fieldSelector", sel.Fields)
 	}
-	body, err := req.DoRaw(ctx)
+	return c.table(ctx, req, "list", what(r, sel))
+}
+
+// Table is the server's table of the watched objects.
+func (w *Watcher) Table(ctx context.Context) (*Table, error) {
+	return w.cluster.Table(ctx, w.Resource, w.sel)
+}
+
+// TableOf is the server's table of the watched objects of keys alone,
+// asked for one at a time (a few at once): after a few changes, far
+// cheaper for both sides than the table of every object. An object
+// gone meanwhile has no row.
+func (w *Watcher) TableOf(ctx context.Context, keys []string) (*Table, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	tables := make([]*Table, len(keys))
+	errs := make([]error, len(keys))
+	var wg sync.WaitGroup
+	limit := make(chan struct{}, 8)
+	for i, k := range keys {
+		wg.Go(func() {
+			limit <- struct{}{}
+			defer func() { <-limit }()
+			ns, name, ok := strings.Cut(k, "/")
+			if !ok {
+				ns, name = "", k
+			}
+			sel := Selector{Namespace: ns, AllNamespaces: ns == ""}
+			req := w.cluster.raw.Get().AbsPath(collectionPath(w.Resource, sel) + "/" + name)
+			tables[i], errs[i] = w.cluster.table(ctx, req, "get", w.Resource.Name()+" "+k)
+		})
+	}
+	wg.Wait()
+	out := &Table{Rows: map[string][]any{}}
+	for i, t := range tables {
+		if errs[i] != nil {
+			if apierrors.IsNotFound(errs[i]) {
+				continue
+			}
+			return nil, errs[i]
+		}
+		out.Columns = t.Columns
+		for _, k := range t.Order {
+			out.Rows[k] = t.Rows[k]
+			out.Order = append(out.Order, k)
+		}
+	}
+	return out, nil
+}
+
+// table sends req for a table.
+func (c *Cluster) table(ctx context.Context, req *rest.Request, verb, what string) (*Table, error) {
+	res := req.Param("includeObject", "Metadata").
+		SetHeader("Accept", "application/json;as=Table;v=v1;g=meta.k8s.io,application/json").Do(ctx)
+	body, err := res.Raw()
 	if err != nil {
-		return nil, c.Explain(err, "list", w.what())
+		err = res.Error() // the server's Status, which says why
+	}
+	if err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, err
+		}
+		return nil, c.Explain(err, verb, what)
 	}
 	var t metav1.Table
 	if err := json.Unmarshal(body, &t); err != nil {
-		return nil, fmt.Errorf("%s: the table of %s: %w", c.Where(), w.what(), err)
+		return nil, fmt.Errorf("%s: the table of %s: %w", c.Where(), what, err)
 	}
 	out := &Table{Columns: t.ColumnDefinitions, Rows: make(map[string][]any, len(t.Rows))}
 	for _, row := range t.Rows {
@@ -331,19 +393,20 @@ func (w *Watcher) Table(ctx context.Context) (*Table, error) {
 			key = m.Namespace + "/" + m.Name
 		}
 		out.Rows[key] = row.Cells
+		out.Order = append(out.Order, key)
 	}
 	return out, nil
 }
 
-// path is the URL path of the watched collection.
-func (w *Watcher) path() string {
-	gvr := w.Resource.GVR
+// collectionPath is the URL path of the objects of r sel chooses.
+func collectionPath(r Resource, sel Selector) string {
+	gvr := r.GVR
 	p := "/apis/" + gvr.Group + "/" + gvr.Version
 	if gvr.Group == "" {
 		p = "/api/" + gvr.Version
 	}
-	if w.Resource.Namespaced && !w.sel.AllNamespaces {
-		p += "/namespaces/" + w.sel.Namespace
+	if r.Namespaced && !sel.AllNamespaces {
+		p += "/namespaces/" + sel.Namespace
 	}
 	return p + "/" + gvr.Resource
 }

@@ -6,6 +6,7 @@ package k8s
 import (
 	"context"
 	"fmt"
+	"maps"
 	"strings"
 	"sync"
 	"time"
@@ -110,6 +111,9 @@ type frame struct {
 }
 
 type part struct {
+	res kube.Resource
+	// w is its watcher; nil for a single table (snapshot), whose
+	// objects are its table's rows.
 	w       *kube.Watcher
 	objects []*unstructured.Unstructured
 	changes []kube.Change
@@ -121,7 +125,7 @@ type part struct {
 func (fr *frame) families() []exposition.Family {
 	sets := make([]kube.Objects, len(fr.parts))
 	for i, pt := range fr.parts {
-		sets[i] = kube.Objects{Kind: pt.w.Resource.Kind, Items: pt.objects}
+		sets[i] = kube.Objects{Kind: pt.res.Kind, Items: pt.objects}
 	}
 	return kube.Families(sets...)
 }
@@ -158,6 +162,11 @@ func run(ctx context.Context, o *Options) error {
 		return err
 	}
 	sel := kube.Selector{Namespace: cluster.Namespace, AllNamespaces: o.AllNamespaces, Labels: o.Selector, Fields: o.FieldSelector}
+	// The server renders tables only for the views that print them.
+	tables := !o.Ask.Asking() && (p.Format == output.Table || p.Format == output.Wide || p.Format == output.CSV || p.Format == output.Markdown)
+	if tables && o.Count == 1 && !o.Changes {
+		return o.snapshot(ctx, cluster, sel, p)
+	}
 	watchers, failed := start(ctx, cluster, o.Resources, sel)
 	for _, err := range failed {
 		fmt.Fprintf(o.IO.ErrOut, "monctl: %v\n", err)
@@ -170,12 +179,14 @@ func run(ctx context.Context, o *Options) error {
 			w.Close()
 		}
 	}()
-	// The server renders tables only for the views that print them.
-	tables := !o.Ask.Asking() && (p.Format == output.Table || p.Format == output.Wide || p.Format == output.CSV || p.Format == output.Markdown)
 	said := map[string]string{}
 	partial := len(failed) > 0
 	samples := 0
 	cache := map[*kube.Watcher]*cachedTable{}
+	refresh := tableRefresh
+	if o.Changes {
+		refresh = 0
+	}
 	store := o.Ask.NewStore()
 	fired := false
 	res := live.Resource[row, *frame]{
@@ -185,14 +196,14 @@ func run(ctx context.Context, o *Options) error {
 			fr := &frame{time: time.Now(), down: cluster.Ping(ctx)}
 			samples++
 			for _, w := range watchers {
-				pt := part{w: w, objects: w.Objects()}
+				pt := part{res: w.Resource, w: w, objects: w.Objects()}
 				// The watch's first sample only primes its clock, and is
 				// not printed: the changes wait for the next, and no
 				// table is asked for.
 				if samples > 1 {
 					pt.changes, pt.err = w.Changes()
 					if tables {
-						pt.table, pt.err = tableOf(ctx, w, cache, len(pt.changes) > 0, pt.err)
+						pt.table, pt.err = tableOf(ctx, w, cache, pt.changes, pt.err, refresh)
 					}
 				}
 				fr.parts = append(fr.parts, pt)
@@ -261,30 +272,109 @@ type cachedTable struct {
 	at    time.Time
 }
 
-// tableRefresh is how old a table may be when nothing changed: its AGE
-// column is the server's, rendered with it.
+// tableRefresh is how old a table may be before it is asked for whole
+// again: its AGE column is the server's, rendered with it.
 const tableRefresh = 10 * time.Second
 
-// tableOf is the table of w: asked of the server when its objects
-// changed or the last is old, else the last, which also stands in while
-// the watch fails (watchErr), that error kept.
-func tableOf(ctx context.Context, w *kube.Watcher, cache map[*kube.Watcher]*cachedTable, changed bool, watchErr error) (*kube.Table, error) {
+// fewChanges is the most changes whose rows are asked for one by one,
+// over the last table, rather than the table of every object again.
+const fewChanges = 100
+
+// tableOf is the table of w after changes: the last one with the rows
+// of the objects changed, each asked of the server, or, when the last
+// is much changed or older than refresh (0: never too old, as for
+// --changes, which prints no AGE but of the rows changed), a new one.
+// While the watch fails (watchErr) the last stands in, and the error is
+// kept.
+func tableOf(ctx context.Context, w *kube.Watcher, cache map[*kube.Watcher]*cachedTable, changes []kube.Change, watchErr error, refresh time.Duration) (*kube.Table, error) {
 	last := cache[w]
-	if watchErr != nil || (last != nil && !changed && time.Since(last.at) < tableRefresh) {
-		if last == nil {
-			return nil, watchErr
-		}
+	old := last != nil && refresh > 0 && time.Since(last.at) >= refresh
+	switch {
+	case watchErr != nil && last == nil:
+		return nil, watchErr
+	case watchErr != nil:
 		return last.table, watchErr
-	}
-	t, err := w.Table(ctx)
-	if err != nil {
-		if last != nil {
-			return last.table, err
+	case last != nil && len(changes) == 0 && !old:
+		return last.table, nil
+	case last == nil || len(changes) > fewChanges || old:
+		t, err := w.Table(ctx)
+		if err != nil {
+			if last != nil {
+				return last.table, err
+			}
+			return nil, err
 		}
-		return nil, err
+		cache[w] = &cachedTable{table: t, at: time.Now()}
+		return t, nil
 	}
-	cache[w] = &cachedTable{table: t, at: time.Now()}
+	var keys []string
+	for _, c := range changes {
+		if c.Type != "DELETED" {
+			keys = append(keys, key(c.Object))
+		}
+	}
+	rows, err := w.TableOf(ctx, keys)
+	if err != nil {
+		return last.table, err
+	}
+	// A new table: the last may still be on the screen.
+	t := &kube.Table{Columns: last.table.Columns, Rows: maps.Clone(last.table.Rows), Order: last.table.Order}
+	maps.Copy(t.Rows, rows.Rows)
+	for _, c := range changes {
+		if c.Type == "DELETED" {
+			delete(t.Rows, key(c.Object))
+		}
+	}
+	cache[w] = &cachedTable{table: t, at: last.at}
 	return t, nil
+}
+
+// snapshot prints one table of each type, as the server renders it: a
+// single table needs no informer, whose list of every object would
+// double the time to it.
+func (o *Options) snapshot(ctx context.Context, c *kube.Cluster, sel kube.Selector, p *output.Printer) error {
+	fr := &frame{time: time.Now(), parts: make([]part, len(o.Resources))}
+	errs := make([]error, len(o.Resources))
+	var wg sync.WaitGroup
+	for i, name := range o.Resources {
+		wg.Go(func() {
+			r, err := c.Resolve(ctx, name)
+			pt := &fr.parts[i]
+			pt.res = r
+			if err == nil && r.Kind == "Event" {
+				// Events come warnings first, then the newest: the
+				// order needs the objects.
+				if pt.w, err = c.Watch(ctx, r, sel); err == nil {
+					pt.objects = pt.w.Objects()
+					pt.w.Close()
+				}
+			}
+			if err == nil {
+				pt.table, err = c.Table(ctx, r, sel)
+			}
+			errs[i] = err
+		})
+	}
+	wg.Wait()
+	var parts []part
+	for i, err := range errs {
+		if err != nil {
+			fmt.Fprintf(o.IO.ErrOut, "monctl: %v\n", err)
+		} else {
+			parts = append(parts, fr.parts[i])
+		}
+	}
+	if len(parts) == 0 {
+		return cmdutil.Silent // each was said
+	}
+	fr.parts = parts
+	if err := p.Print(o.view(fr, p.Format == output.Wide)); err != nil {
+		return cmdutil.Failure(err)
+	}
+	if len(parts) < len(o.Resources) {
+		return cmdutil.Partial
+	}
+	return nil
 }
 
 // start resolves and watches each resource type at once. A type the
@@ -373,7 +463,7 @@ func (o *Options) changesView(fr *frame, wide bool) output.View {
 					header = h
 				}
 				for _, c := range pt.changes {
-					rows = append(rows, append([]string{c.Type}, o.row(pt, c.Object, wide, len(h)-1)...))
+					rows = append(rows, append([]string{c.Type}, o.row(pt, c.Object.GetNamespace(), c.Object.GetName(), wide, len(h)-1)...))
 				}
 			}
 			return header, rows
@@ -394,16 +484,21 @@ func (o *Options) changesView(fr *frame, wide bool) output.View {
 func (o *Options) count(fr *frame) string {
 	var parts []string
 	for _, pt := range fr.parts {
-		parts = append(parts, fmt.Sprintf("%d %s", len(pt.objects), pt.w.Resource.Name()))
+		n := len(pt.objects)
+		if pt.w == nil {
+			n = len(pt.table.Order)
+		}
+		parts = append(parts, fmt.Sprintf("%d %s", n, pt.res.Name()))
 	}
 	return strings.Join(parts, ", ")
 }
 
 // tableRows are the server's columns for one type (priority 0 only
-// unless wide), NAMESPACE first under -A, in the informer's order.
+// unless wide), NAMESPACE first under -A, in the informer's order (the
+// server's for a snapshot).
 func (o *Options) tableRows(pt part, wide bool) ([]string, [][]string) {
 	var header []string
-	if o.AllNamespaces && pt.w.Resource.Namespaced {
+	if o.AllNamespaces && pt.res.Namespaced {
 		header = append(header, "NAMESPACE")
 	}
 	for _, c := range pt.table.Columns {
@@ -412,9 +507,19 @@ func (o *Options) tableRows(pt part, wide bool) ([]string, [][]string) {
 		}
 	}
 	var rows [][]string
+	if pt.w == nil {
+		for _, k := range pt.table.Order {
+			ns, name, ok := strings.Cut(k, "/")
+			if !ok {
+				ns, name = "", k
+			}
+			rows = append(rows, o.row(pt, ns, name, wide, len(header)))
+		}
+		return header, rows
+	}
 	for _, obj := range pt.objects {
 		if _, ok := pt.table.Rows[key(obj)]; ok { // one made since the table was rendered is in the next
-			rows = append(rows, o.row(pt, obj, wide, len(header)))
+			rows = append(rows, o.row(pt, obj.GetNamespace(), obj.GetName(), wide, len(header)))
 		}
 	}
 	return header, rows
@@ -422,14 +527,18 @@ func (o *Options) tableRows(pt part, wide bool) ([]string, [][]string) {
 
 // row is an object's cells, as tableRows' columns: its table row, or
 // its namespace and name alone when the table has none (it was deleted).
-func (o *Options) row(pt part, obj *unstructured.Unstructured, wide bool, width int) []string {
+func (o *Options) row(pt part, namespace, name string, wide bool, width int) []string {
 	var row []string
-	if o.AllNamespaces && pt.w.Resource.Namespaced {
-		row = append(row, obj.GetNamespace())
+	if o.AllNamespaces && pt.res.Namespaced {
+		row = append(row, namespace)
 	}
-	cells, ok := pt.table.Rows[key(obj)]
+	k := name
+	if namespace != "" {
+		k = namespace + "/" + name
+	}
+	cells, ok := pt.table.Rows[k]
 	if !ok {
-		row = append(row, output.Escape(obj.GetName()))
+		row = append(row, output.Escape(name))
 	}
 	for i, c := range pt.table.Columns {
 		if ok && (wide || c.Priority == 0) && i < len(cells) {

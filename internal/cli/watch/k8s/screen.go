@@ -75,7 +75,7 @@ func (o *Options) screen(fr *frame) *live.Frame[row] {
 			r := row{namespace: obj.GetNamespace(), name: output.Escape(obj.GetName()), created: obj.GetCreationTimestamp().Time,
 				mark: marks[key(obj)], cells: map[string]string{}}
 			if multi {
-				r.name = strings.ToLower(pt.w.Resource.Kind) + "/" + r.name
+				r.name = strings.ToLower(pt.res.Kind) + "/" + r.name
 			}
 			if cells, ok := pt.table.Rows[key(obj)]; ok {
 				for i, c := range pt.table.Columns {
