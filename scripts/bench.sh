@@ -108,4 +108,4 @@ go run ./scripts/benchfleet -monctl "$work/monctl-static" -prometheus "$TOOLS_BI
 
 echo
 echo "## watch k8s next to kubectl of the same release: ${KUBE_PODS:-5000} pods across 50 namespaces (real kube-apiserver and etcd)"
-go run ./scripts/benchkube -monctl "$work/monctl-static" -tools "$TOOLS_BIN" -pods "${KUBE_PODS:-5000}" -runs "${RUNS:-5}" -duration "${KUBE_DURATION:-30s}" 2>/dev/null
+go run ./scripts/benchkube -monctl "$work/monctl-static" -tools "$TOOLS_BIN" -pods "${KUBE_PODS:-5000}" -runs "${RUNS:-5}" -duration "${KUBE_DURATION:-30s}"

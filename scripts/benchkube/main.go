@@ -22,6 +22,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -38,6 +39,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/klog/v2"
 
 	"github.com/monctl/monctl/internal/benchproc"
 	"github.com/monctl/monctl/internal/testkube"
@@ -52,6 +54,8 @@ func main() {
 	rate := flag.Int("rate", 50, "pods changed a second while watching")
 	duration := flag.Duration("duration", 30*time.Second, "how long the pods change")
 	flag.Parse()
+	klog.LogToStderr(false) // client-go's notes on its own throttling
+	klog.SetOutput(io.Discard)
 	if err := run(*monctl, *tools, *pods, *namespaces, *runs, *rate, *duration); err != nil {
 		fmt.Fprintln(os.Stderr, "benchkube:", err)
 		os.Exit(1)
