@@ -417,19 +417,22 @@ func TestReadmeListsTemplateFields(t *testing.T) {
 	}
 }
 
-// TestReadmeShowsTheDefaultDockerRules: the rules the README gives to copy
-// are the ones a Docker job without rules gets.
-func TestReadmeShowsTheDefaultDockerRules(t *testing.T) {
+// TestReadmeShowsTheDefaultRules: the rules the README gives to copy
+// are the ones a Docker job, and a Kubernetes pod job, without rules
+// gets.
+func TestReadmeShowsTheDefaultRules(t *testing.T) {
 	b, err := os.ReadFile("../../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var want strings.Builder
-	for _, l := range strings.Split(strings.TrimSuffix(discovery.DockerRulesYAML(), "\n"), "\n") {
-		want.WriteString("        " + l + "\n")
-	}
-	if !strings.Contains(string(b), "        relabel_configs:\n"+want.String()) {
-		t.Errorf("the README's default rules are not discovery.DockerRulesYAML():\n%s", want.String())
+	for name, rules := range map[string]string{"DockerRulesYAML": discovery.DockerRulesYAML(), "KubernetesPodRulesYAML": discovery.KubernetesPodRulesYAML()} {
+		var want strings.Builder
+		for _, l := range strings.Split(strings.TrimSuffix(rules, "\n"), "\n") {
+			want.WriteString("        " + l + "\n")
+		}
+		if !strings.Contains(string(b), "        relabel_configs:\n"+want.String()) {
+			t.Errorf("the README's default rules are not discovery.%s():\n%s", name, want.String())
+		}
 	}
 }
 
