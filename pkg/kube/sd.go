@@ -147,7 +147,8 @@ func (d *SD) Run(ctx context.Context, up chan<- []*targetgroup.Group) {
 			}
 		}
 	}
-	g := &groups{role: d.conf.Role, primary: sets[d.conf.Role], refs: map[string]map[string]bool{}}
+	primary := sets[d.conf.Role]
+	g := &groups{role: d.conf.Role, get: primary.get, objects: primary.objects, refs: map[string]map[string]bool{}}
 	if len(roles) > 1 {
 		g.lookup = Lookup{Pod: sets[RolePod].get, Service: sets[RoleService].get}
 	}
@@ -179,7 +180,7 @@ func (d *SD) Run(ctx context.Context, up chan<- []*targetgroup.Group) {
 			for _, role := range roles {
 				sets[role].changes() // all are sent now
 			}
-			for _, u := range g.primary.objects() {
+			for _, u := range g.objects() {
 				tgs = append(tgs, g.build(u))
 			}
 		} else {
@@ -197,10 +198,12 @@ func (d *SD) Run(ctx context.Context, up chan<- []*targetgroup.Group) {
 	}
 }
 
-// groups builds the groups of one role.
+// groups builds the groups of one role, whose objects get and objects
+// give.
 type groups struct {
 	role    string
-	primary watchSet
+	get     func(key string) *unstructured.Unstructured
+	objects func() []*unstructured.Unstructured
 	lookup  Lookup
 	// refs are, by pod, the endpoints objects or slices referring to it.
 	refs map[string]map[string]bool
@@ -251,7 +254,7 @@ func (g *groups) changed(own, services, pods []Change) []*targetgroup.Group {
 			dirty[svc] = true
 			continue
 		}
-		for _, s := range g.primary.objects() {
+		for _, s := range g.objects() {
 			if ServiceOfSlice(s) == svc {
 				dirty[key(s.GetNamespace(), s.GetName())] = true
 			}
@@ -267,7 +270,7 @@ func (g *groups) changed(own, services, pods []Change) []*targetgroup.Group {
 		}
 	}
 	for k := range dirty {
-		if u := g.primary.get(k); u != nil {
+		if u := g.get(k); u != nil {
 			tgs = append(tgs, g.build(u))
 		}
 	}
