@@ -50,6 +50,28 @@ type explained struct {
 	} `json:"droppedBy"`
 }
 
+// promTargets is Prometheus's /api/v1/targets.
+type promTargets struct {
+	Data struct {
+		Active  []explained `json:"activeTargets"`
+		Dropped []explained `json:"droppedTargets"`
+	} `json:"data"`
+}
+
+// promTargetsOf asks Prometheus at promURL for its targets of state
+// (active, dropped, any); none when it does not answer.
+func promTargetsOf(promURL, state string) promTargets {
+	var api promTargets
+	resp, err := http.Get(promURL + "/api/v1/targets?state=" + state)
+	if err != nil {
+		return api
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	json.Unmarshal(body, &api)
+	return api
+}
+
 // byContainer finds the record of a container by its name.
 func byContainer(recs []explained, name string) *explained {
 	for i := range recs {
@@ -116,22 +138,9 @@ scrape_configs:
 	promURL := fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
 	start(t, promURL+"/-/ready", tool(t, "prometheus"), "--config.file", promCfg,
 		"--storage.tsdb.path", filepath.Join(dir, "data"), "--web.listen-address", strings.TrimPrefix(promURL, "http://"))
-	var api struct {
-		Data struct {
-			Active  []explained `json:"activeTargets"`
-			Dropped []explained `json:"droppedTargets"`
-		} `json:"data"`
-	}
+	var api promTargets
 	waitFor(t, "Prometheus to discover both containers", 30*time.Second, func() bool {
-		resp, err := http.Get(promURL + "/api/v1/targets?state=any")
-		if err != nil {
-			return false
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		if json.Unmarshal(body, &api) != nil {
-			return false
-		}
+		api = promTargetsOf(promURL, "any")
 		return byContainer(api.Data.Active, "sd-web") != nil && byContainer(api.Data.Dropped, "sd-off") != nil
 	})
 	pWeb, pOff := byContainer(api.Data.Active, "sd-web"), byContainer(api.Data.Dropped, "sd-off")

@@ -179,21 +179,7 @@ func TestDiscoverKubernetes(t *testing.T) {
 	}
 	var theirs map[string][]string
 	waitFor(t, "Prometheus to discover every role", 30*time.Second, func() bool {
-		var api struct {
-			Data struct {
-				Dropped []explained `json:"droppedTargets"`
-			} `json:"data"`
-		}
-		resp, err := http.Get(promURL + "/api/v1/targets?state=dropped")
-		if err != nil {
-			return false
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		if json.Unmarshal(body, &api) != nil {
-			return false
-		}
-		theirs = byJob(api.Data.Dropped)
+		theirs = byJob(promTargetsOf(promURL, "dropped").Data.Dropped)
 		for _, r := range roles {
 			if len(theirs[r]) < len(ours[r]) {
 				return false

@@ -659,14 +659,7 @@ func (g *gatherer) each(ctx context.Context, targets []exposition.Target, visit 
 			if err != nil {
 				return err
 			}
-			fams := g.sel.Filter(containers.Families(snap.Containers, g.labels))
-			for i := range fams {
-				g.scrape.relabel(&fams[i], g.o.Job, g.hostname)
-				if err := emit(&fams[i]); err != nil {
-					return err
-				}
-			}
-			return nil
+			return g.emitOwn(containers.Families(snap.Containers, g.labels), emit)
 		}, nil)
 	}
 	if g.kube != nil {
@@ -678,14 +671,7 @@ func (g *gatherer) each(ctx context.Context, targets []exposition.Target, visit 
 				fmt.Fprintf(g.o.IO.ErrOut, "monctl: %v (its last objects are pushed)\n", err)
 				g.partial = true
 			}
-			fams := g.sel.Filter(all)
-			for i := range fams {
-				g.scrape.relabel(&fams[i], g.o.Job, g.hostname)
-				if err := emit(&fams[i]); err != nil {
-					return err
-				}
-			}
-			return nil
+			return g.emitOwn(all, emit)
 		}, nil)
 	}
 	var eg errgroup.Group
@@ -720,6 +706,19 @@ func (g *gatherer) each(ctx context.Context, targets []exposition.Target, visit 
 		})
 	}
 	_ = eg.Wait() // visit reports each failure
+}
+
+// emitOwn emits the families --match keeps of a source of monctl's own
+// (containers, Kubernetes objects), under --job and this host.
+func (g *gatherer) emitOwn(all []exposition.Family, emit func(*exposition.Family) error) error {
+	fams := g.sel.Filter(all)
+	for i := range fams {
+		g.scrape.relabel(&fams[i], g.o.Job, g.hostname)
+		if err := emit(&fams[i]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // sources counts what is gathered besides the targets: the engines'
