@@ -159,15 +159,7 @@ scrape_configs:
 	// on the engine's events: with its periodic refresh an hour apart,
 	// both are seen within seconds.
 	srv := startServe(t, nil, "--containers=false", "--discover", "docker", "-H", e.Host, "--discover-interval", "1h")
-	metrics := func() string {
-		resp, err := http.Get("http://" + srv.addr + "/metrics")
-		if err != nil {
-			return ""
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		return string(body)
-	}
+	metrics := srv.metricsText
 	series := func(container string) string {
 		return fmt.Sprintf(`container="%s"`, container)
 	}

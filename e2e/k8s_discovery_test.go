@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -207,15 +206,7 @@ func TestDiscoverKubernetes(t *testing.T) {
 	// serve follows the pods: worker annotated is scraped, web deleted
 	// is gone, each within moments although discovery never polls.
 	srv := startServe(t, env, "--containers=false", "--discover", "kubernetes:pod", "--discover-interval", "1h")
-	metrics := func() string {
-		resp, err := http.Get("http://" + srv.addr + "/metrics")
-		if err != nil {
-			return ""
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		return string(body)
-	}
+	metrics := srv.metricsText
 	waitFor(t, "serve to serve web's series", 30*time.Second, func() bool { return strings.Contains(metrics(), `kubeapp_up{app="web"`) })
 	worker, err := cs.CoreV1().Pods("shop").Get(ctx, "worker", metav1.GetOptions{})
 	if err != nil {

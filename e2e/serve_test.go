@@ -88,6 +88,17 @@ func startServe(t *testing.T, env []string, args ...string) *serveProc {
 	return p
 }
 
+// metricsText is serve's /metrics now, "" when it does not answer.
+func (p *serveProc) metricsText() string {
+	resp, err := http.Get("http://" + p.addr + "/metrics")
+	if err != nil {
+		return ""
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return string(body)
+}
+
 func (p *serveProc) log() string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
