@@ -175,16 +175,17 @@ func (d *SD) Run(ctx context.Context, up chan<- []*targetgroup.Group) {
 		if !ready {
 			continue
 		}
+		own, services, pods := sets[d.conf.Role].changes(), sets[RoleService].changes(), sets[RolePod].changes()
 		var tgs []*targetgroup.Group
+		if sent {
+			// Back from an outage (all), this has the objects deleted
+			// meanwhile, which the informer's relist told.
+			tgs = g.changed(own, services, pods)
+		}
 		if !sent || all {
-			for _, role := range roles {
-				sets[role].changes() // all are sent now
-			}
 			for _, u := range g.objects() {
 				tgs = append(tgs, g.build(u))
 			}
-		} else {
-			tgs = g.changed(sets[d.conf.Role].changes(), sets[RoleService].changes(), sets[RolePod].changes())
 		}
 		if sent && len(tgs) == 0 {
 			continue
