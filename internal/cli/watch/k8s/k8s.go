@@ -116,6 +116,7 @@ type part struct {
 	// objects are its table's rows.
 	w       *kube.Watcher
 	objects []*unstructured.Unstructured
+	count   int // of objects, even where they are not taken
 	changes []kube.Change
 	table   *kube.Table
 	err     error
@@ -196,7 +197,13 @@ func run(ctx context.Context, o *Options) error {
 			fr := &frame{time: time.Now(), down: cluster.Ping(ctx)}
 			samples++
 			for _, w := range watchers {
-				pt := part{res: w.Resource, w: w, objects: w.Objects()}
+				pt := part{res: w.Resource, w: w}
+				if o.Changes && !o.Ask.Asking() {
+					pt.count = w.Len() // the changes carry their objects
+				} else {
+					pt.objects = w.Objects()
+					pt.count = len(pt.objects)
+				}
 				// The watch's first sample only primes its clock, and is
 				// not printed: the changes wait for the next, and no
 				// table is asked for.
@@ -352,6 +359,9 @@ func (o *Options) snapshot(ctx context.Context, c *kube.Cluster, sel kube.Select
 			if err == nil {
 				pt.table, err = c.Table(ctx, r, sel)
 			}
+			if err == nil {
+				pt.count = len(pt.table.Order)
+			}
 			errs[i] = err
 		})
 	}
@@ -455,8 +465,7 @@ func (o *Options) changesView(fr *frame, wide bool) output.View {
 				if pt.table == nil || len(pt.changes) == 0 {
 					continue
 				}
-				h, _ := o.tableRows(pt, wide)
-				h = append([]string{"EVENT"}, h...)
+				h := append([]string{"EVENT"}, o.tableHeader(pt, wide)...)
 				if i > 0 && header != nil {
 					rows = append(rows, nil, h)
 				} else {
@@ -484,11 +493,7 @@ func (o *Options) changesView(fr *frame, wide bool) output.View {
 func (o *Options) count(fr *frame) string {
 	var parts []string
 	for _, pt := range fr.parts {
-		n := len(pt.objects)
-		if pt.w == nil {
-			n = len(pt.table.Order)
-		}
-		parts = append(parts, fmt.Sprintf("%d %s", n, pt.res.Name()))
+		parts = append(parts, fmt.Sprintf("%d %s", pt.count, pt.res.Name()))
 	}
 	return strings.Join(parts, ", ")
 }
@@ -497,15 +502,7 @@ func (o *Options) count(fr *frame) string {
 // unless wide), NAMESPACE first under -A, in the informer's order (the
 // server's for a snapshot).
 func (o *Options) tableRows(pt part, wide bool) ([]string, [][]string) {
-	var header []string
-	if o.AllNamespaces && pt.res.Namespaced {
-		header = append(header, "NAMESPACE")
-	}
-	for _, c := range pt.table.Columns {
-		if wide || c.Priority == 0 {
-			header = append(header, strings.ToUpper(c.Name))
-		}
-	}
+	header := o.tableHeader(pt, wide)
 	var rows [][]string
 	if pt.w == nil {
 		for _, k := range pt.table.Order {
@@ -523,6 +520,20 @@ func (o *Options) tableRows(pt part, wide bool) ([]string, [][]string) {
 		}
 	}
 	return header, rows
+}
+
+// tableHeader is the header of tableRows.
+func (o *Options) tableHeader(pt part, wide bool) []string {
+	var header []string
+	if o.AllNamespaces && pt.res.Namespaced {
+		header = append(header, "NAMESPACE")
+	}
+	for _, c := range pt.table.Columns {
+		if wide || c.Priority == 0 {
+			header = append(header, strings.ToUpper(c.Name))
+		}
+	}
+	return header
 }
 
 // row is an object's cells, as tableRows' columns: its table row, or
