@@ -3,6 +3,7 @@ package kube
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -113,6 +114,11 @@ func (c *Cluster) Start(r Resource, sel Selector, h Hooks) *Watcher {
 	w := &Watcher{Resource: r, cluster: c, sel: sel, informer: informer, hooks: h,
 		stop: make(chan struct{}), synced: make(chan struct{}), refused: make(chan error, 1), changes: map[string]*Change{}}
 	w.informer.SetWatchErrorHandler(func(_ *cache.Reflector, err error) {
+		// "failed to list *unstructured.Unstructured: " says nothing
+		// the message will not.
+		if inner := errors.Unwrap(err); inner != nil && strings.HasPrefix(err.Error(), "failed to list ") {
+			err = inner
+		}
 		err = c.Explain(err, "list and watch", w.what())
 		w.mu.Lock()
 		w.err = err
