@@ -111,6 +111,15 @@ func (c *Cluster) Start(r Resource, sel Selector, h Hooks) *Watcher {
 		},
 	}
 	informer := cache.NewSharedIndexInformerWithOptions(lw, &unstructured.Unstructured{}, cache.SharedIndexInformerOptions{})
+	// Each object's managedFields (who set which field) are a good part
+	// of it, and kubectl hides them too (--show-managed-fields): they
+	// are not kept.
+	_ = informer.SetTransform(func(obj any) (any, error) {
+		if u, ok := obj.(*unstructured.Unstructured); ok {
+			unstructured.RemoveNestedField(u.Object, "metadata", "managedFields")
+		}
+		return obj, nil
+	})
 	w := &Watcher{Resource: r, cluster: c, sel: sel, informer: informer, hooks: h,
 		stop: make(chan struct{}), synced: make(chan struct{}), refused: make(chan error, 1), changes: map[string]*Change{}}
 	w.informer.SetWatchErrorHandler(func(_ *cache.Reflector, err error) {
