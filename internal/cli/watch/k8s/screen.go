@@ -1,6 +1,7 @@
 package k8s
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -20,6 +21,10 @@ type row struct {
 	// mark is + for an object added in the last interval, ~ for one
 	// modified (one deleted is gone from the view).
 	mark string
+	// order sorts it by name: its namespace/name, but an event's is
+	// its place among the events (warnings first, then the newest),
+	// after every other object.
+	order string
 }
 
 // liveTable is the live view's table: its columns are the server's,
@@ -36,7 +41,7 @@ func liveTable() *live.Table[row] {
 				return 0
 			}},
 		},
-		Name: func(r *row) string { return r.namespace + "/" + r.name },
+		Name: func(r *row) string { return r.order },
 	}
 }
 
@@ -71,9 +76,12 @@ func (o *Options) screen(fr *frame) *live.Frame[row] {
 			}
 			marks[key(c.Object)] = map[string]string{"ADDED": "+", "MODIFIED": "~"}[c.Type]
 		}
-		for _, obj := range pt.objects {
+		for i, obj := range pt.objects {
 			r := row{namespace: obj.GetNamespace(), name: output.Escape(obj.GetName()), created: obj.GetCreationTimestamp().Time,
-				mark: marks[key(obj)], cells: map[string]string{}}
+				mark: marks[key(obj)], cells: map[string]string{}, order: key(obj)}
+			if pt.res.Kind == "Event" {
+				r.order = fmt.Sprintf("\xff%09d", i) // pt.objects are in the events' order
+			}
 			if multi {
 				r.name = strings.ToLower(pt.res.Kind) + "/" + r.name
 			}

@@ -1,0 +1,67 @@
+package k8s
+
+import (
+	"slices"
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/monctl/monctl/pkg/kube"
+)
+
+func object(ns, name string) *unstructured.Unstructured {
+	u := &unstructured.Unstructured{Object: map[string]any{}}
+	u.SetNamespace(ns)
+	u.SetName(name)
+	return u
+}
+
+// The live view of pods and events: one table under the union of the
+// server's columns, each object kind/name; sorted by name, the pods come
+// first, then the events in their own order (warnings first); a change
+// is marked once the first frame has been shown; text from the server is
+// escaped.
+func TestScreen(t *testing.T) {
+	pods := part{res: kube.Resource{Kind: "Pod"},
+		objects: []*unstructured.Unstructured{object("shop", "web"), object("shop", "api")},
+		table: &kube.Table{Columns: []metav1.TableColumnDefinition{{Name: "Name"}, {Name: "Status"}},
+			Rows: map[string][]any{"shop/web": {"web", "Running"}, "shop/api": {"api", "Crash\x1b[2J"}}}}
+	// As the watcher gives them: the warning first.
+	events := part{res: kube.Resource{Kind: "Event"},
+		objects: []*unstructured.Unstructured{object("shop", "zz.warning"), object("shop", "aa.normal")},
+		table: &kube.Table{Columns: []metav1.TableColumnDefinition{{Name: "Type"}, {Name: "Reason"}},
+			Rows: map[string][]any{"shop/zz.warning": {"Warning", "BackOff"}, "shop/aa.normal": {"Normal", "Pulled"}}}}
+	o := &Options{AllNamespaces: true}
+	fr := o.screen(&frame{parts: []part{pods, events}})
+	var cols []string
+	for _, c := range fr.Columns {
+		cols = append(cols, c.Name)
+	}
+	if !slices.Equal(cols, []string{" ", "NAMESPACE", "NAME", "STATUS", "TYPE", "REASON"}) {
+		t.Errorf("columns %q", cols)
+	}
+	var names []string
+	for _, r := range liveTable().Arrange(fr.Items, "name", false, 0) {
+		names = append(names, r.name)
+	}
+	if !slices.Equal(names, []string{"pod/api", "pod/web", "event/zz.warning", "event/aa.normal"}) {
+		t.Errorf("sorted by name: %q", names)
+	}
+	for _, r := range fr.Items {
+		if r.name == "pod/api" && r.cells["Status"] != `Crash\x1b[2J` {
+			t.Errorf("a cell from the server is not escaped: %q", r.cells["Status"])
+		}
+		if r.mark != "" {
+			t.Errorf("the first frame marks %s", r.name)
+		}
+	}
+
+	pods.changes = []kube.Change{{Type: "MODIFIED", Object: object("shop", "web")}}
+	fr = o.screen(&frame{parts: []part{pods, events}})
+	for _, r := range fr.Items {
+		if want := map[string]string{"pod/web": "~"}[r.name]; r.mark != want {
+			t.Errorf("%s is marked %q, want %q", r.name, r.mark, want)
+		}
+	}
+}
