@@ -150,7 +150,7 @@ func (d *SD) Run(ctx context.Context, up chan<- []*targetgroup.Group) {
 	primary := sets[d.conf.Role]
 	g := &groups{role: d.conf.Role, get: primary.get, objects: primary.objects, refs: map[string]map[string]bool{}}
 	if len(roles) > 1 {
-		g.lookup = Lookup{Pod: sets[RolePod].get, Service: sets[RoleService].get}
+		g.lookup = related{Pod: sets[RolePod].get, Service: sets[RoleService].get}
 	}
 	retry := time.NewTicker(retryEvery)
 	defer retry.Stop()
@@ -205,7 +205,7 @@ type groups struct {
 	role    string
 	get     func(key string) *unstructured.Unstructured
 	objects func() []*unstructured.Unstructured
-	lookup  Lookup
+	lookup  related
 	// refs are, by pod, the endpoints objects or slices referring to it.
 	refs map[string]map[string]bool
 }
@@ -215,15 +215,15 @@ func (g *groups) build(u *unstructured.Unstructured) *targetgroup.Group {
 	var pods []string
 	switch g.role {
 	case RolePod:
-		tg = PodGroup(u)
+		tg = podGroup(u)
 	case RoleService:
-		tg = ServiceGroup(u)
+		tg = serviceGroup(u)
 	case RoleNode:
-		tg = NodeGroup(u)
+		tg = nodeGroup(u)
 	case RoleEndpoints:
-		tg, pods = EndpointsGroup(u, g.lookup)
+		tg, pods = endpointsGroup(u, g.lookup)
 	case RoleEndpointSlice:
-		tg, pods = EndpointSliceGroup(u, g.lookup)
+		tg, pods = endpointSliceGroup(u, g.lookup)
 	}
 	for _, p := range pods {
 		if g.refs[p] == nil {
@@ -256,7 +256,7 @@ func (g *groups) changed(own, services, pods []Change) []*targetgroup.Group {
 			continue
 		}
 		for _, s := range g.objects() {
-			if ServiceOfSlice(s) == svc {
+			if serviceOfSlice(s) == svc {
 				dirty[key(s.GetNamespace(), s.GetName())] = true
 			}
 		}

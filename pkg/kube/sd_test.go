@@ -34,14 +34,14 @@ func pod(name, ip string, ports ...int64) *unstructured.Unstructured {
 // A pod without an IP has a group with no targets (it goes, as in
 // Prometheus); a container without ports is one target at the IP alone.
 func TestPodGroup(t *testing.T) {
-	if g := PodGroup(pod("starting", "")); g.Source != "pod/shop/starting" || len(g.Targets) != 0 {
+	if g := podGroup(pod("starting", "")); g.Source != "pod/shop/starting" || len(g.Targets) != 0 {
 		t.Errorf("a pod without an IP: %+v", g)
 	}
-	g := PodGroup(pod("web", "10.0.0.1"))
+	g := podGroup(pod("web", "10.0.0.1"))
 	if len(g.Targets) != 1 || g.Targets[0][model.AddressLabel] != "10.0.0.1" || g.Labels[namespaceLabel] != "shop" || g.Labels[meta+"pod_ready"] != "unknown" {
 		t.Errorf("a pod without ports: %+v", g)
 	}
-	g = PodGroup(pod("web", "10.0.0.1", 8080, 9090))
+	g = podGroup(pod("web", "10.0.0.1", 8080, 9090))
 	if len(g.Targets) != 2 || g.Targets[1][model.AddressLabel] != "10.0.0.1:9090" || g.Targets[1][meta+"pod_container_port_number"] != "9090" {
 		t.Errorf("a pod with two ports: %+v", g.Targets)
 	}
@@ -63,7 +63,7 @@ func TestGroupsFollowServicesAndPods(t *testing.T) {
 	g := &groups{role: RoleEndpoints, refs: map[string]map[string]bool{},
 		get:     func(k string) *unstructured.Unstructured { return store[k] },
 		objects: func() []*unstructured.Unstructured { return []*unstructured.Unstructured{eps} },
-		lookup: Lookup{Pod: func(k string) *unstructured.Unstructured { return pods[k] },
+		lookup: related{Pod: func(k string) *unstructured.Unstructured { return pods[k] },
 			Service: func(k string) *unstructured.Unstructured { return services[k] }}}
 	tg := g.build(eps)
 	// The endpoint's port, and the pod's other port, which no endpoint

@@ -130,10 +130,10 @@ func portLabels(ls model.LabelSet, c container, port map[string]any) {
 	ls[meta+"pod_container_init"] = lv(strconv.FormatBool(c.init))
 }
 
-// PodGroup is a pod's group (role pod): a target per container port,
+// podGroup is a pod's group (role pod): a target per container port,
 // or per container that has none (its address is the pod's IP alone);
 // none while the pod has no IP.
-func PodGroup(p *unstructured.Unstructured) *targetgroup.Group {
+func podGroup(p *unstructured.Unstructured) *targetgroup.Group {
 	tg := &targetgroup.Group{Source: "pod/" + key(p.GetNamespace(), p.GetName())}
 	ip := str(p.Object, "status", "podIP")
 	if ip == "" {
@@ -174,9 +174,9 @@ func serviceLabels(s *unstructured.Unstructured) model.LabelSet {
 	return ls
 }
 
-// ServiceGroup is a service's group (role service): a target per port,
+// serviceGroup is a service's group (role service): a target per port,
 // at the service's DNS name.
-func ServiceGroup(s *unstructured.Unstructured) *targetgroup.Group {
+func serviceGroup(s *unstructured.Unstructured) *targetgroup.Group {
 	tg := &targetgroup.Group{Source: "svc/" + key(s.GetNamespace(), s.GetName()), Labels: serviceLabels(s)}
 	typ := str(s.Object, "spec", "type")
 	for _, port := range list(s.Object, "spec", "ports") {
@@ -201,11 +201,11 @@ func ServiceGroup(s *unstructured.Unstructured) *targetgroup.Group {
 	return tg
 }
 
-// NodeGroup is a node's group (role node): one target, its kubelet, at
+// nodeGroup is a node's group (role node): one target, its kubelet, at
 // its first address of the first type of InternalIP, InternalDNS,
 // ExternalIP, ExternalDNS, LegacyHostIP, Hostname; none when it has no
 // address.
-func NodeGroup(n *unstructured.Unstructured) *targetgroup.Group {
+func nodeGroup(n *unstructured.Unstructured) *targetgroup.Group {
 	tg := &targetgroup.Group{Source: "node/" + n.GetName(), Labels: model.LabelSet{meta + "node_provider_id": lv(str(n.Object, "spec", "providerID"))}}
 	objectLabels(tg.Labels, n, RoleNode)
 	first := map[string]string{}
@@ -230,9 +230,9 @@ func NodeGroup(n *unstructured.Unstructured) *targetgroup.Group {
 	return tg
 }
 
-// Lookup finds the pods and services an endpoints object or slice
+// related finds the pods and services an endpoints object or slice
 // refers to (nil: not watched, or gone).
-type Lookup struct {
+type related struct {
 	Pod, Service func(key string) *unstructured.Unstructured
 }
 
@@ -240,7 +240,7 @@ type Lookup struct {
 // each address and port, with the labels of the pod it is, and a target
 // for each port of those pods that no endpoint port covers.
 type endpointTargets struct {
-	lookup  Lookup
+	lookup  related
 	targets []model.LabelSet
 	pods    []*seenPod
 	// Pods are the keys of the pods referred to, so that a change of one
@@ -334,9 +334,9 @@ func (e *endpointTargets) done() []model.LabelSet {
 	return e.targets
 }
 
-// EndpointsGroup is an endpoints object's group (role endpoints), and
+// endpointsGroup is an endpoints object's group (role endpoints), and
 // the keys of the pods it refers to.
-func EndpointsGroup(ep *unstructured.Unstructured, l Lookup) (*targetgroup.Group, []string) {
+func endpointsGroup(ep *unstructured.Unstructured, l related) (*targetgroup.Group, []string) {
 	tg := &targetgroup.Group{Source: "endpoints/" + key(ep.GetNamespace(), ep.GetName()), Labels: model.LabelSet{}}
 	if l.Service != nil {
 		if s := l.Service(key(ep.GetNamespace(), ep.GetName())); s != nil {
@@ -377,24 +377,24 @@ func EndpointsGroup(ep *unstructured.Unstructured, l Lookup) (*targetgroup.Group
 	return tg, e.Pods
 }
 
-// ServiceOfSlice is the key of the service an endpoint slice belongs to
+// serviceOfSlice is the key of the service an endpoint slice belongs to
 // ("" when its label does not say).
-func ServiceOfSlice(s *unstructured.Unstructured) string {
+func serviceOfSlice(s *unstructured.Unstructured) string {
 	if name := s.GetLabels()["kubernetes.io/service-name"]; name != "" {
 		return key(s.GetNamespace(), name)
 	}
 	return ""
 }
 
-// EndpointSliceGroup is an endpoint slice's group (role
+// endpointSliceGroup is an endpoint slice's group (role
 // endpointslice), and the keys of the pods it refers to.
-func EndpointSliceGroup(s *unstructured.Unstructured, l Lookup) (*targetgroup.Group, []string) {
+func endpointSliceGroup(s *unstructured.Unstructured, l related) (*targetgroup.Group, []string) {
 	tg := &targetgroup.Group{Source: "endpointslice/" + key(s.GetNamespace(), s.GetName()), Labels: model.LabelSet{
 		namespaceLabel:                      lv(s.GetNamespace()),
 		meta + "endpointslice_address_type": lv(str(s.Object, "addressType")),
 	}}
 	objectLabels(tg.Labels, s, RoleEndpointSlice)
-	if svc := ServiceOfSlice(s); svc != "" && l.Service != nil {
+	if svc := serviceOfSlice(s); svc != "" && l.Service != nil {
 		if svc := l.Service(svc); svc != nil {
 			tg.Labels = tg.Labels.Merge(serviceLabels(svc))
 		}
