@@ -175,7 +175,11 @@ func (d *SD) Run(ctx context.Context, up chan<- []*targetgroup.Group) {
 		if !ready {
 			continue
 		}
-		own, services, pods := sets[d.conf.Role].changes(), sets[RoleService].changes(), sets[RolePod].changes()
+		own := sets[d.conf.Role].changes()
+		var services, pods []Change
+		if len(roles) > 1 {
+			services, pods = sets[RoleService].changes(), sets[RolePod].changes()
+		}
 		var tgs []*targetgroup.Group
 		if sent {
 			// Back from an outage (all), this has the objects deleted
