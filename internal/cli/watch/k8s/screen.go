@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/util/duration"
+
 	"github.com/monctl/monctl/internal/cli/watch/live"
 	"github.com/monctl/monctl/internal/output"
 )
@@ -55,6 +57,7 @@ func (o *Options) screen(fr *frame) *live.Frame[row] {
 		out.Banners = append(out.Banners, fr.down.Error())
 	}
 	wide := o.wide
+	now := fr.time
 	multi := len(fr.parts) > 1
 	var names []string // the server's columns, in the order first given
 	for _, pt := range fr.parts {
@@ -89,6 +92,11 @@ func (o *Options) screen(fr *frame) *live.Frame[row] {
 				for i, c := range pt.table.Columns {
 					if i < len(cells) {
 						r.cells[c.Name] = cell(cells[i])
+					}
+					// The server's AGE is as old as its table: the view
+					// renders it now, as kubectl does (HumanDuration).
+					if c.Name == "Age" && !r.created.IsZero() {
+						r.cells[c.Name] = duration.HumanDuration(now.Sub(r.created))
 					}
 				}
 			}
