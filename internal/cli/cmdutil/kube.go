@@ -38,10 +38,10 @@ type KubeFlags struct {
 }
 
 // AddKubeFlags registers the flags on cmd; what says what the verb does
-// with the series ("serve").
-func (k *KubeFlags) AddKubeFlags(cmd *cobra.Command, what string) {
+// with the series ("serve"), and more what else --kube means to it.
+func (k *KubeFlags) AddKubeFlags(cmd *cobra.Command, what, more string) {
 	fl := cmd.Flags()
-	fl.StringSliceVar(&k.Kube, "kube", nil, what+" the series kube-state-metrics would for these Kubernetes types (pods,deployments,statefulsets,daemonsets,nodes,jobs), each watched by an informer; instead of this host's containers (unless --containers)")
+	fl.StringSliceVar(&k.Kube, "kube", nil, what+" the series kube-state-metrics would for these Kubernetes types (pods,deployments,statefulsets,daemonsets,nodes,jobs), each watched by an informer"+more)
 	fl.StringVar(&k.KubeOptions.Kubeconfig, "kubeconfig", "", "with --kube, the kubeconfig file (default: $KUBECONFIG, else ~/.kube/config, else in-cluster)")
 	fl.StringVar(&k.KubeOptions.Context, "kube-context", "", "with --kube, the kubeconfig context (default: its current one)")
 	fl.StringVar(&k.KubeOptions.Namespace, "kube-namespace", "", "with --kube, only this namespace (default: all)")

@@ -136,7 +136,7 @@ go to --alertmanager and --notify-webhook.`,
 	// --concurrency is the targets': the engines' has a name of its own.
 	opts.AddStatsFlags(cmd, "engine-concurrency")
 	fl.StringSliceVar(&opts.ContainerLabels, "container-labels", nil, "container labels to push as container_label_<key> labels")
-	opts.AddKubeFlags(cmd, "push")
+	opts.AddKubeFlags(cmd, "push", "")
 	fl.StringArrayVar(&opts.Match, "match", nil, `push only the series that match this PromQL selector, e.g. 'node_cpu_seconds_total{mode="idle"}' (repeatable, OR'ed; matched on the series as the source exposes them; up and the scrape series always go)`)
 	_ = cmd.RegisterFlagCompletionFunc("match", opts.CompleteMetrics)
 	opts.addSinkFlags(cmd)
