@@ -525,7 +525,8 @@ func TestWatchKubernetesLive(t *testing.T) {
 
 // TestEventsKubernetes: monctl events --kube gives the cluster's events
 // in the record every event has: those of a window oldest first, then
-// each as it is recorded, while the process runs.
+// each as it is recorded, while the process runs, across an outage of
+// the API server, which is said, and so is its end.
 func TestEventsKubernetes(t *testing.T) {
 	kc, cs, _ := startKube(t)
 	ctx := context.Background()
@@ -588,9 +589,20 @@ func TestEventsKubernetes(t *testing.T) {
 	if strings.Contains(stdout.String(), "BackOff") {
 		t.Errorf("without --since, the past events were printed:\n%s", stdout.String())
 	}
+
+	// The API server goes away and comes back: both are said, and an
+	// event recorded after is printed.
+	kc.StopAPIServer()
+	waitFor(t, "the outage to be said", 15*time.Second, func() bool { return strings.Contains(stderr.String(), "is not answering") })
+	if err := kc.StartAPIServer(tool(t, "kube-apiserver")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "its return to be said", 30*time.Second, func() bool { return strings.Contains(stderr.String(), "is back") })
+	event("web.after", "Warning", "Evicted", "The node was low on memory", 0)
+	waitFor(t, "the event after the outage", 30*time.Second, func() bool { return strings.Contains(stdout.String(), "Evicted") })
 	cmd.Process.Signal(syscall.SIGTERM)
 	cmd.Wait()
-	if s := strings.TrimSpace(stderr.String()); s != "monctl: terminated (SIGTERM)" {
-		t.Errorf("stderr: %s", s)
+	if s := stderr.String(); strings.Count(s, "\n") != 3 || !strings.HasSuffix(s, "monctl: terminated (SIGTERM)\n") {
+		t.Errorf("stderr: the outage, its end and the signal, once each:\n%s", s)
 	}
 }

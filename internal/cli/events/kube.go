@@ -119,21 +119,18 @@ func followKube(ctx context.Context, c *kube.Cluster, namespace string, o ctr.Ev
 			return true
 		case <-wake:
 		case <-poll.C:
+			// An informer rides out a refused watch without a word: the
+			// API server says whether it is away.
+			switch err := c.Ping(ctx); {
+			case err != nil && down == "":
+				fmt.Fprintf(errOut, "monctl: %v (retrying)\n", err)
+				down = err.Error()
+			case err == nil && down != "":
+				fmt.Fprintf(errOut, "monctl: %s is back\n", c.Where())
+				down = ""
+			}
 		}
-		// The informer's error stays until it has news; the API
-		// server's answer says whether it is still away.
-		changes, err := watcher.Changes()
-		if err != nil && c.Ping(ctx) == nil {
-			err = nil
-		}
-		switch {
-		case err != nil && down == "":
-			fmt.Fprintf(errOut, "monctl: %v (retrying)\n", err)
-			down = err.Error()
-		case err == nil && down != "":
-			fmt.Fprintf(errOut, "monctl: %s is back\n", c.Where())
-			down = ""
-		}
+		changes, _ := watcher.Changes()
 		for _, ch := range changes {
 			if ch.Type == "DELETED" {
 				continue // an event expired (--event-ttl): nothing happened
